@@ -1,0 +1,51 @@
+# LlmPruneFast build entry for PowerShell; same verbs as build.sh:
+#   ./build.ps1 [build|demo|test|cli ARGS...|bench [SUITE]|publish|pack]
+param([Parameter(Position = 0)][string]$Verb = "build", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest = @())
+$ErrorActionPreference = "Stop"
+Set-Location $PSScriptRoot
+$Root = (Get-Location).Path
+$Shared = if ($env:LLMPRUNE_SHARED) { $env:LLMPRUNE_SHARED } else { Join-Path $Root "../shared" }
+$Cache = Join-Path $Root ".cache"
+$env:DOTNET_CLI_TELEMETRY_OPTOUT = "1"; $env:DOTNET_NOLOGO = "1"
+$CliDll = "src/LlmPruneFast.Cli/bin/Release/net10.0/llmprune.dll"
+
+function Invoke-Build { dotnet build LlmPruneFast.sln -c Release -nologo -v q @args; if ($LASTEXITCODE) { exit $LASTEXITCODE } }
+function Invoke-Cli { if (-not (Test-Path $CliDll)) { Invoke-Build | Out-Null }; dotnet $CliDll @args; return $LASTEXITCODE }
+
+switch ($Verb) {
+  "build" { Invoke-Build @Rest }
+  "cli" { exit (Invoke-Cli @Rest) }
+  "demo" {
+    Invoke-Build | Out-Null
+    $ModelDir = Join-Path $Cache "models/stories260K"
+    if (-not (Test-Path (Join-Path $ModelDir "config.json"))) {
+      Write-Host "importing stories260K (llama2.c) into $ModelDir"
+      if (Test-Path $ModelDir) { Remove-Item -Recurse -Force $ModelDir }
+      $rc = Invoke-Cli import --from llama2c --model "$Shared/models/stories260K/stories260K.bin" --tokenizer "$Shared/models/stories260K/tok512.model" --out $ModelDir
+      if ($rc) { exit $rc }
+    }
+    exit (Invoke-Cli demo --model $ModelDir --text "$Shared/corpora/tinystories/valid-sample.txt" --work (Join-Path $Cache "demo") @Rest)
+  }
+  "test" {
+    $log = dotnet test LlmPruneFast.sln -c Release -nologo @Rest 2>&1 | Tee-Object -Variable lines
+    $rc = $LASTEXITCODE
+    $p = 0; $f = 0; $s = 0; $seen = $false
+    foreach ($l in $lines) {
+      if ("$l" -match "Failed:\s*(\d+),\s*Passed:\s*(\d+),\s*Skipped:\s*(\d+)") { $f += [int]$Matches[1]; $p += [int]$Matches[2]; $s += [int]$Matches[3]; $seen = $true }
+    }
+    if (-not $seen) { $f = 1 }
+    Write-Host "$p passed, $f failed, $s skipped"
+    exit $rc
+  }
+  "bench" { Invoke-Build | Out-Null; dotnet perf/LlmPruneFast.Perf/bin/Release/net10.0/LlmPruneFast.Perf.dll @Rest; exit $LASTEXITCODE }
+  "publish" {
+    dotnet publish src/LlmPruneFast.Cli/LlmPruneFast.Cli.csproj -c Release -r linux-x64 --self-contained true -p:PublishSingleFile=true -p:EnableCompressionInSingleFile=true -p:IncludeNativeLibrariesForSelfExtract=true -o publish @Rest
+    exit $LASTEXITCODE
+  }
+  "pack" {
+    dotnet pack src/LlmPruneFast/LlmPruneFast.csproj -c Release -o artifacts/packages @Rest
+    dotnet pack src/LlmPruneFast.Cli/LlmPruneFast.Cli.csproj -c Release -o artifacts/packages @Rest
+    exit $LASTEXITCODE
+  }
+  default { Write-Error "unknown verb '$Verb'; verbs: build demo test cli bench publish pack"; exit 2 }
+}

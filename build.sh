@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# LlmPruneFast build entry. Verbs (same as build.ps1):
+#   ./build.sh               build everything (Release)
+#   ./build.sh demo          import the default model (stories260K), evaluate it, prune it, print dense vs pruned
+#   ./build.sh test          run the whole test suite; ends with one line "N passed, N failed"
+#   ./build.sh cli ARGS...   run `llmprune ARGS...` (builds first if needed)
+#   ./build.sh bench [SUITE] run the benchmarks in perf/ (see perf/RESULTS.md)
+#   ./build.sh publish       self-contained single-file linux-x64 CLI in publish/ (for a GPU machine)
+#   ./build.sh pack          NuGet packages (library + .NET tool) in artifacts/packages
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+SHARED=${LLMPRUNE_SHARED:-$ROOT/../shared}
+CACHE=$ROOT/.cache
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+need_dotnet() {
+  if ! command -v dotnet >/dev/null 2>&1; then
+    echo "dotnet SDK not found: install the .NET 10 SDK (https://dot.net) and rerun" >&2
+    exit 1
+  fi
+}
+
+build() { need_dotnet; dotnet build LlmPruneFast.sln -c Release -nologo -v q "$@"; }
+
+cli_dll=src/LlmPruneFast.Cli/bin/Release/net10.0/llmprune.dll
+cli() {
+  [ -f "$cli_dll" ] || build >/dev/null
+  dotnet "$cli_dll" "$@"
+}
+
+verb=${1:-build}
+[ $# -gt 0 ] && shift
+case "$verb" in
+  build) build "$@" ;;
+  cli) cli "$@" ;;
+  demo)
+    build >/dev/null
+    model_dir=$CACHE/models/stories260K
+    if [ ! -f "$model_dir/config.json" ]; then
+      echo "importing stories260K (llama2.c) into $model_dir"
+      rm -rf "$model_dir"
+      cli import --from llama2c --model "$SHARED/models/stories260K/stories260K.bin" \
+        --tokenizer "$SHARED/models/stories260K/tok512.model" --out "$model_dir"
+    fi
+    cli demo --model "$model_dir" --text "$SHARED/corpora/tinystories/valid-sample.txt" --work "$CACHE/demo" "$@"
+    ;;
+  test)
+    need_dotnet
+    log=$(mktemp)
+    set +e
+    dotnet test LlmPruneFast.sln -c Release -nologo "$@" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    # One closing line for CI, summed over test assemblies from dotnet test's own summary lines.
+    awk '/Failed: *[0-9]+, Passed: *[0-9]+/ {
+           for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
+           seen = 1 }
+         END { if (!seen) { print "0 passed, 1 failed"; exit } ; printf "%d passed, %d failed, %d skipped\n", p, f, s }' \
+      FS='[ ,]+' "$log"
+    rm -f "$log"
+    exit $rc
+    ;;
+  bench)
+    build >/dev/null
+    dotnet perf/LlmPruneFast.Perf/bin/Release/net10.0/LlmPruneFast.Perf.dll "$@"
+    ;;
+  publish)
+    need_dotnet
+    dotnet publish src/LlmPruneFast.Cli/LlmPruneFast.Cli.csproj -c Release -r linux-x64 --self-contained true \
+      -p:PublishSingleFile=true -p:EnableCompressionInSingleFile=true -p:IncludeNativeLibrariesForSelfExtract=true \
+      -o publish "$@"
+    echo "published: $ROOT/publish/llmprune"
+    ;;
+  pack)
+    need_dotnet
+    dotnet pack src/LlmPruneFast/LlmPruneFast.csproj -c Release -o artifacts/packages "$@"
+    dotnet pack src/LlmPruneFast.Cli/LlmPruneFast.Cli.csproj -c Release -o artifacts/packages "$@"
+    ;;
+  *) echo "unknown verb '$verb'; verbs: build demo test cli bench publish pack" >&2; exit 2 ;;
+esac

@@ -1,0 +1,4 @@
+namespace LlmPruneFast.Kernels;
+
+/// <summary>Marker for the kernels assembly.</summary>
+public static class KernelsAssembly { }
