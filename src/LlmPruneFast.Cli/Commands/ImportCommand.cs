@@ -8,7 +8,7 @@ namespace LlmPruneFast.Cli.Commands;
 public enum ImportFormat { Llama2c = 1, Hf = 2 }
 
 /// <summary>How <c>llmprune import</c> stores weights.</summary>
-public enum ImportDType { F32 = 1, Keep = 2 }
+public enum ImportDType { F32, Keep }
 
 /// <summary>
 /// <c>llmprune import</c>: turns a checkpoint into a validated Hugging Face LLaMA folder (config.json,
@@ -32,7 +32,7 @@ public sealed class ImportCommand : ICommand
     public string Out { get; set; } = "";
 
     [Option("dtype", Default = ImportDType.F32, HelpText = "Stored weight type: f32 (default), or keep (hf only: keep F16/BF16 as stored).")]
-    public ImportDType DType { get; set; } = ImportDType.F32;
+    public ImportDType DType { get; set; }
 
     [Option("shard-mb", HelpText = "Split the weights into shards of at most this many MiB with model.safetensors.index.json.")]
     public long? ShardMiB { get; set; }

@@ -135,7 +135,8 @@ public sealed class SafeTensorsHeader
         if (!offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end))
             throw new BadModelFileException($"{Where()}: 'data_offsets' must be integers, found {offsets.GetRawText()}");
         if (begin < 0 || end < begin || end > dataLength)
-            throw new BadModelFileException($"{Where()}: data_offsets [{begin}, {end}) out of range: the data section has {dataLength} bytes");
+            throw new BadModelFileException($"{Where()}: data_offsets [{begin}, {end}) out of range: the data section has {dataLength} bytes" +
+                (end > dataLength ? " (is the file truncated?)" : ""));
 
         long expected;
         try
