@@ -70,11 +70,12 @@ public static class LlamaCheckpointWriter
         using var folder = AtomicOutputFolder.Create(outDir, [.. options.InputPaths, tokenizerModelPath, .. options.ExtraFiles]);
         File.WriteAllText(folder.PathOf(HfConfig.FileName), HfConfig.ToJson(written, options.BaseConfigJson));
         var view = new NamedSubset(tensors, names);
+        // transformers refuses safetensors whose metadata lacks format "pt".
+        var metadata = new Dictionary<string, string> { ["format"] = "pt" };
         if (options.MaxShardBytes is long max)
-            SafeTensorsWriter.WriteSharded(folder.TempPath, view, max, storeAs, cancellationToken);
+            SafeTensorsWriter.WriteSharded(folder.TempPath, view, max, storeAs, metadata, cancellationToken);
         else
-            SafeTensorsWriter.Write(folder.PathOf(SafeTensorsFolder.SingleFileName), view,
-                new Dictionary<string, string> { ["format"] = "pt" }, storeAs, cancellationToken: cancellationToken);
+            SafeTensorsWriter.Write(folder.PathOf(SafeTensorsFolder.SingleFileName), view, metadata, storeAs, cancellationToken: cancellationToken);
         File.Copy(tokenizerModelPath, folder.PathOf(LlamaCheckpoint.TokenizerModelFileName));
         foreach (var extra in options.ExtraFiles) File.Copy(extra, folder.PathOf(Path.GetFileName(extra)));
         if (!File.Exists(folder.PathOf("generation_config.json")))

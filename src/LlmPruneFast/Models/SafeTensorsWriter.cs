@@ -52,10 +52,10 @@ public static class SafeTensorsWriter
     /// <summary>
     /// Writes shards <c>model-0000i-of-0000n.safetensors</c> of at most <paramref name="maxShardBytes"/> data bytes each
     /// (a single larger tensor gets its own shard) and <c>model.safetensors.index.json</c> into
-    /// <paramref name="directory"/>, which must exist. Returns the shard file names.
+    /// <paramref name="directory"/>, which must exist; every shard carries <paramref name="metadata"/>. Returns the shard file names.
     /// </summary>
     public static IReadOnlyList<string> WriteSharded(string directory, ITensorSource tensors, long maxShardBytes,
-        Func<TensorInfo, TensorDType>? storeAs = null, CancellationToken cancellationToken = default)
+        Func<TensorInfo, TensorDType>? storeAs = null, IReadOnlyDictionary<string, string>? metadata = null, CancellationToken cancellationToken = default)
     {
         if (maxShardBytes <= 0) throw new BadArgumentException($"shard size must be positive, got {maxShardBytes}");
         storeAs ??= AllFloat32;
@@ -76,7 +76,7 @@ public static class SafeTensorsWriter
         }
         var files = groups.Select((_, i) => $"model-{i + 1:D5}-of-{groups.Count:D5}.safetensors").ToArray();
         for (int i = 0; i < groups.Count; i++)
-            Write(Path.Combine(directory, files[i]), tensors, null, storeAs, groups[i], cancellationToken);
+            Write(Path.Combine(directory, files[i]), tensors, metadata, storeAs, groups[i], cancellationToken);
 
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
