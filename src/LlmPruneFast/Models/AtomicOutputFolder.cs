@@ -46,16 +46,17 @@ public sealed class AtomicOutputFolder : IDisposable
     public static string CheckOutput(string outDir, IEnumerable<string> inputs)
     {
         if (string.IsNullOrWhiteSpace(outDir)) throw new BadArgumentException("the output folder is empty");
-        string final = Normalize(outDir);
+        string final = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir));
+        string resolved = Normalize(outDir);
         if (Path.GetDirectoryName(final) == null) throw new OutputConflictException($"output folder '{final}' is a file-system root");
         foreach (var input in inputs)
         {
             string src = Normalize(input);
-            if (PathEquals(final, src))
+            if (PathEquals(resolved, src))
                 throw new OutputConflictException($"output folder '{final}' is the input '{src}'; choose another --out");
-            if (Directory.Exists(src) && IsInside(final, src))
+            if (Directory.Exists(src) && IsInside(resolved, src))
                 throw new OutputConflictException($"output folder '{final}' is inside the input folder '{src}'; choose a folder outside it");
-            if (IsInside(src, final))
+            if (IsInside(src, resolved))
                 throw new OutputConflictException($"output folder '{final}' contains the input '{src}'; choose another --out");
         }
         if (File.Exists(final))
@@ -91,7 +92,21 @@ public sealed class AtomicOutputFolder : IDisposable
             Directory.Delete(_createdAncestor, recursive: true);
     }
 
-    private static string Normalize(string path) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+    /// <summary>Absolute path with every existing symbolic link along it resolved, so a link cannot disguise the input.</summary>
+    private static string Normalize(string path)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        string root = Path.GetPathRoot(full)!;
+        string current = root;
+        foreach (var part in full[root.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
+        {
+            current = Path.Combine(current, part);
+            FileSystemInfo info = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
+            if (info.Exists && info.LinkTarget != null && info.ResolveLinkTarget(returnFinalTarget: true) is { } target)
+                current = Path.TrimEndingDirectorySeparator(target.FullName);
+        }
+        return current;
+    }
 
     private static bool PathEquals(string a, string b) =>
         string.Equals(a, b, OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase);

@@ -100,6 +100,17 @@ public sealed class LlamaCheckpointTests
         Assert.Equal(dir["new"], AtomicOutputFolder.CheckOutput(dir["new"], [dir["in/x"]]));
     }
 
+    [Fact]
+    public void AtomicOutputFolder_SeesThroughSymbolicLinks()
+    {
+        using var dir = new TempFolder();
+        Directory.CreateDirectory(dir["in"]);
+        File.WriteAllText(dir["in/x"], "x");
+        Directory.CreateSymbolicLink(dir["link"], dir["in"]);
+        Assert.Throws<OutputConflictException>(() => AtomicOutputFolder.CheckOutput(dir["link/sub"], [dir["in"]]));
+        Assert.Throws<OutputConflictException>(() => AtomicOutputFolder.CheckOutput(dir["in/sub"], [dir["link"]]));
+    }
+
     private sealed class FailingSource(InMemoryTensorSource inner, string failOn) : ITensorSource
     {
         public IReadOnlyCollection<string> Names => inner.Names;
