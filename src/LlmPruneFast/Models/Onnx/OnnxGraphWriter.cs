@@ -33,6 +33,14 @@ internal sealed class OnnxGraphWriter(string graphName)
     public string Float(string name, long[] dims, ReadOnlySpan<float> data)
     {
         if (!_names.Add(name)) throw new InvalidOperationException($"duplicate ONNX value name '{name}'");
+        return AddFloat(name, dims, data);
+    }
+
+    /// <summary>A float32 scalar constant (shape []).</summary>
+    public string Scalar(string name, float value) => AddFloat(Unique(name), [], [value]);
+
+    private string AddFloat(string name, long[] dims, ReadOnlySpan<float> data)
+    {
         var bytes = new byte[data.Length * sizeof(float)];
         MemoryMarshal.AsBytes(data).CopyTo(bytes); // ONNX raw_data is little-endian, as is every platform .NET runs on
         var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float, RawData = UnsafeByteOperations.UnsafeWrap(bytes) };
@@ -40,9 +48,6 @@ internal sealed class OnnxGraphWriter(string graphName)
         _graph.Initializer.Add(t);
         return name;
     }
-
-    /// <summary>A float32 scalar constant (shape []).</summary>
-    public string Scalar(string name, float value) => Float(Unique(name), [], [value]);
 
     /// <summary>An int64 constant: a 1-D tensor of <paramref name="values"/>, or a scalar when <paramref name="scalar"/>.</summary>
     public string Int64(string name, long[] values, bool scalar = false)
