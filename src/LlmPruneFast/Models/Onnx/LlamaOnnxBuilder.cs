@@ -10,6 +10,12 @@ public sealed record LlamaOnnxOptions
     /// <summary>Adds outputs <c>ffn_act.{l}</c> [batch, seq, N_l]: silu(gate x) * (up x), the input of down_proj.</summary>
     public bool Taps { get; init; }
 
+    /// <summary>
+    /// Adds the <c>logits</c> output (final norm and classifier). A capture-only graph (taps, no logits) skips the
+    /// classifier, the largest single product of small-dimension models, and the last layer's down projection.
+    /// </summary>
+    public bool Logits { get; init; } = true;
+
     /// <summary>Default-domain operator set the graph is written for (every op used exists unchanged in 13..17).</summary>
     public int Opset { get; init; } = 17;
 }
@@ -45,6 +51,7 @@ public static class LlamaOnnxBuilder
         int V = config.VocabSize, P = config.MaxPositionEmbeddings;
         if (D <= 0 || H <= 0 || KVH <= 0 || L <= 0 || V <= 0 || P <= 0 || hd <= 0)
             throw new UnsupportedArchitectureException($"LLaMA config has a non-positive size (hidden {D}, heads {H}, kv heads {KVH}, layers {L}, vocab {V}, positions {P}, head_dim {hd})");
+        if (!options.Logits && !options.Taps) throw new BadArgumentException("an ONNX graph needs logits or taps as outputs");
         if (H % KVH != 0)
             throw new UnsupportedArchitectureException($"num_attention_heads {H} is not a multiple of num_key_value_heads {KVH}");
         if (hd % 2 != 0) throw new UnsupportedArchitectureException($"head_dim {hd} must be even for rotary embeddings");
@@ -136,19 +143,14 @@ public static class LlamaOnnxBuilder
             string silu = g.Op("Mul", p + "silu", [gate, g.Op("Sigmoid", p + "sigmoid", [gate])]);              // silu(g) = g * sigmoid(g)
             string act = g.Op("Mul", options.Taps ? TapName(l) : p + "ffn_act", [silu, up]);                  // [B,S,N] neuron activations
             if (options.Taps) g.Output(act, DT.Float, "batch", "seq", (long)N);
+            if (!options.Logits && l == L - 1) break; // nothing downstream of the last tap is needed
             string down = g.Op("MatMul", p + "down", [act, w.Transposed(g, LlamaTensorNames.Down(l), D, N)]);  // [B,S,D]
             if (config.MlpBias) down = g.Op("Add", p + "down_b", [down, w.Vector(g, LlamaTensorNames.DownBias(l), D)]);
             x = g.Op("Add", p + "resid_ffn", [x, down]);                                                         // x += ffn
         }
 
         // ---- final norm and classifier -----------------------------------------------------------------------------
-        x = RmsNorm(g, w, x, LlamaTensorNames.FinalNorm, D, eps, "final_norm");                                // [B,S,D]
-        // A tied head reuses the embedding matrix; it is stored again transposed so MatMul reads it row-major.
-        string head = config.TieWordEmbeddings && !tensors.Contains(LlamaTensorNames.LmHead)
-            ? g.Float("lm_head.weight.T", [D, V], Transpose(embedding, V, D))
-            : w.Transposed(g, LlamaTensorNames.LmHead, V, D);
-        g.Op("MatMul", Logits, [x, head]);                                                                       // [B,S,V]
-        g.Output(Logits, DT.Float, "batch", "seq", (long)V);
+        if (options.Logits) AddHead(g, w, config, tensors, x, eps, embedding);
 
         var meta = new Dictionary<string, string>
         {
@@ -158,6 +160,19 @@ public static class LlamaOnnxBuilder
             ["llmprune.taps"] = options.Taps ? "1" : "0",
         };
         return g.ToModel(options.Opset, "LlmPruneFast", meta);
+    }
+
+    /// <summary>logits = RMSNorm(x) @ W_head^T, [B,S,V].</summary>
+    private static void AddHead(OnnxGraphWriter g, WeightReader w, LlamaConfig config, ITensorSource tensors, string x, string eps, float[] embedding)
+    {
+        int D = config.HiddenSize, V = config.VocabSize;
+        x = RmsNorm(g, w, x, LlamaTensorNames.FinalNorm, D, eps, "final_norm");                                // [B,S,D]
+        // A tied head reuses the embedding matrix; it is stored again transposed so MatMul reads it row-major.
+        string head = config.TieWordEmbeddings && !tensors.Contains(LlamaTensorNames.LmHead)
+            ? g.Float("lm_head.weight.T", [D, V], Transpose(embedding, V, D))
+            : w.Transposed(g, LlamaTensorNames.LmHead, V, D);
+        g.Op("MatMul", Logits, [x, head]);                                                                       // [B,S,V]
+        g.Output(Logits, DT.Float, "batch", "seq", (long)V);
     }
 
     /// <summary>RMSNorm: x * 1/sqrt(mean(x^2) + eps) * weight over the last axis, in float32.</summary>

@@ -49,6 +49,7 @@ public sealed class OnnxLlamaRunner : IDisposable
     private readonly RunOptions _runOptions = new();
     private readonly int[] _tapWidths;
     private readonly bool _hasLogits;
+    private readonly int _tokenLimit; // embedding rows: ids must be below it
     private bool _disposed;
 
     /// <summary>Vocabulary size (last dimension of logits).</summary>
@@ -63,8 +64,10 @@ public sealed class OnnxLlamaRunner : IDisposable
     /// <summary>Execution providers in use, in priority order (e.g. "CUDAExecutionProvider", "CPUExecutionProvider").</summary>
     public IReadOnlyList<string> Providers { get; }
 
-    private OnnxLlamaRunner(Func<SessionOptions, InferenceSession> open, OnnxRunnerOptions options, int maxPositions)
+    private OnnxLlamaRunner(Func<SessionOptions, InferenceSession> open, OnnxRunnerOptions options, ModelProto model)
     {
+        MaxPositions = model.Graph.Initializer.FirstOrDefault(t => t.Name == "rope_cos") is { } cos ? (int)cos.Dims[0] : int.MaxValue;
+        _tokenLimit = model.Graph.Initializer.FirstOrDefault(t => t.Name == LlamaTensorNames.Embedding) is { } e ? (int)e.Dims[0] : int.MaxValue;
         using var so = new SessionOptions
         {
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
@@ -98,7 +101,6 @@ public sealed class OnnxLlamaRunner : IDisposable
             var widths = new List<int>();
             for (int l = 0; outputs.TryGetValue(LlamaOnnxBuilder.TapName(l), out var tap); l++) widths.Add(tap.Dimensions[^1]);
             _tapWidths = [.. widths];
-            MaxPositions = maxPositions;
         }
         catch
         {
@@ -112,14 +114,14 @@ public sealed class OnnxLlamaRunner : IDisposable
     public static OnnxLlamaRunner Create(ModelProto model, OnnxRunnerOptions? options = null)
     {
         byte[] bytes = model.ToByteArray();
-        return new OnnxLlamaRunner(so => new InferenceSession(bytes, so), options ?? new(), PositionsOf(model));
+        return new OnnxLlamaRunner(so => new InferenceSession(bytes, so), options ?? new(), model);
     }
 
     /// <summary>A runner over a saved model.onnx (external data is found next to it).</summary>
     public static OnnxLlamaRunner Create(string onnxPath, OnnxRunnerOptions? options = null)
     {
         var model = OnnxModelFile.Load(onnxPath); // validates the file and its external data with our own messages
-        return new OnnxLlamaRunner(so => new InferenceSession(onnxPath, so), options ?? new(), PositionsOf(model));
+        return new OnnxLlamaRunner(so => new InferenceSession(onnxPath, so), options ?? new(), model);
     }
 
     /// <summary>
@@ -135,7 +137,7 @@ public sealed class OnnxLlamaRunner : IDisposable
         if (seq > MaxPositions) throw new BadArgumentException($"sequence length {seq} exceeds the model's {MaxPositions} positions");
         if (taps && _tapWidths.Length == 0) throw new BadArgumentException("taps requested but the graph was built without them");
         for (int i = 0; i < ids.Length; i++)
-            if (ids[i] < 0 || (Vocab > 0 && ids[i] >= Vocab)) throw new BadArgumentException($"token id {ids[i]} at {i} is outside the vocabulary [0, {Vocab})");
+            if (ids[i] < 0 || ids[i] >= _tokenLimit) throw new BadArgumentException($"token id {ids[i]} at {i} is outside the vocabulary [0, {_tokenLimit})");
 
         long[] shape = [batch, seq];
         var logits = _hasLogits ? new float[(long)batch * seq * Vocab] : [];
@@ -177,7 +179,4 @@ public sealed class OnnxLlamaRunner : IDisposable
         _session.Dispose();
         _runOptions.Dispose();
     }
-
-    private static int PositionsOf(ModelProto model) =>
-        model.Graph.Initializer.FirstOrDefault(t => t.Name == "rope_cos") is { } cos ? (int)cos.Dims[0] : int.MaxValue;
 }
