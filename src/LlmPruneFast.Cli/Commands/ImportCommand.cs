@@ -1,0 +1,98 @@
+using CommandLine;
+using CommandLine.Text;
+using LlmPruneFast.Models;
+
+namespace LlmPruneFast.Cli.Commands;
+
+/// <summary>Source formats of <c>llmprune import</c>.</summary>
+public enum ImportFormat { Llama2c = 1, Hf = 2 }
+
+/// <summary>How <c>llmprune import</c> stores weights.</summary>
+public enum ImportDType { F32 = 1, Keep = 2 }
+
+/// <summary>
+/// <c>llmprune import</c>: turns a checkpoint into a validated Hugging Face LLaMA folder (config.json,
+/// model.safetensors, tokenizer.model, ...), the form every other command reads.
+/// </summary>
+[Verb("import", HelpText = "Convert a checkpoint into a Hugging Face LLaMA folder (config.json + model.safetensors + tokenizer.model). " +
+    "llama2c: a llama2.c legacy .bin (7-int header; q/k rows permuted to transformers' RoPE layout). " +
+    "hf: re-write (validate, normalise to one model.safetensors) an existing Hugging Face LLaMA folder.")]
+public sealed class ImportCommand : ICommand
+{
+    [Option("from", Required = true, HelpText = "Source format: llama2c or hf.")]
+    public ImportFormat From { get; set; }
+
+    [Option("model", Required = true, HelpText = "llama2c: the .bin checkpoint file. hf: the checkpoint folder.")]
+    public string Model { get; set; } = "";
+
+    [Option("tokenizer", HelpText = "SentencePiece tokenizer.model to put beside the weights. Required for llama2c; for hf it replaces the folder's own.")]
+    public string? Tokenizer { get; set; }
+
+    [Option("out", Required = true, HelpText = "Output folder: must not exist or be empty, and must not be or lie inside the input. Appears only when complete.")]
+    public string Out { get; set; } = "";
+
+    [Option("dtype", Default = ImportDType.F32, HelpText = "Stored weight type: f32 (default), or keep (hf only: keep F16/BF16 as stored).")]
+    public ImportDType DType { get; set; } = ImportDType.F32;
+
+    [Option("shard-mb", HelpText = "Split the weights into shards of at most this many MiB with model.safetensors.index.json.")]
+    public long? ShardMiB { get; set; }
+
+    [Usage(ApplicationAlias = "llmprune")]
+    public static IEnumerable<Example> Examples =>
+    [
+        new("Import a llama2.c checkpoint", new ImportCommand { From = ImportFormat.Llama2c, Model = "stories260K.bin", Tokenizer = "tok512.model", Out = "models/stories260K" }),
+        new("Normalise a Hugging Face folder", new ImportCommand { From = ImportFormat.Hf, Model = "Llama-3.2-1B", Out = "models/llama-1b" }),
+    ];
+
+    public int Run(CancellationToken cancellationToken)
+    {
+        if (ShardMiB is <= 0) throw new BadArgumentException($"--shard-mb must be positive, got {ShardMiB}");
+        long? maxShardBytes = ShardMiB * 1024 * 1024;
+        IReadOnlyList<string> files;
+        LlamaConfig config;
+        switch (From)
+        {
+            case ImportFormat.Llama2c:
+            {
+                if (Tokenizer == null) throw new BadArgumentException("--tokenizer FILE.model is required with --from llama2c");
+                if (DType != ImportDType.F32) throw new BadArgumentException("--dtype keep applies to --from hf only (llama2.c weights are float32)");
+                RequireFile(Model, "llama2.c checkpoint (--model)");
+                RequireFile(Tokenizer, "tokenizer (--tokenizer)");
+                // Refuse a bad output before reading a possibly large model.
+                AtomicOutputFolder.CheckOutput(Out, [Model, Tokenizer]);
+                var (read, tensors) = Llama2cCheckpoint.Read(Model);
+                config = read;
+                files = LlamaCheckpointWriter.Write(Out, config, tensors, Tokenizer,
+                    new LlamaCheckpointWriteOptions { InputPaths = [Model], MaxShardBytes = maxShardBytes }, cancellationToken);
+                break;
+            }
+            case ImportFormat.Hf:
+            {
+                if (Tokenizer != null) RequireFile(Tokenizer, "tokenizer (--tokenizer)");
+                AtomicOutputFolder.CheckOutput(Out, Tokenizer == null ? [Model] : [Model, Tokenizer]);
+                using var source = LlamaCheckpoint.Open(Model);
+                config = source.Config;
+                var options = LlamaCheckpointWriteOptions.CarryFrom(source) with
+                {
+                    StoreAs = DType == ImportDType.Keep ? SafeTensorsWriter.KeepDType : SafeTensorsWriter.AllFloat32,
+                    MaxShardBytes = maxShardBytes,
+                };
+                files = LlamaCheckpointWriter.Write(Out, config, source.Tensors, Tokenizer ?? source.TokenizerModelPath, options, cancellationToken);
+                break;
+            }
+            default:
+                throw new BadArgumentException($"--from {From} is not supported");
+        }
+        Console.WriteLine($"imported {From.ToString().ToLowerInvariant()} '{Path.GetFullPath(Model)}': {config.NumHiddenLayers} layers, hidden {config.HiddenSize}, " +
+            $"FFN {config.IntermediateSize}, heads {config.NumAttentionHeads}/{config.NumKeyValueHeads} kv, vocab {config.VocabSize}, " +
+            $"{(config.TieWordEmbeddings ? "tied" : "untied")} head");
+        WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
+        return ExitCodes.Ok;
+    }
+
+    private static void RequireFile(string path, string what)
+    {
+        if (Directory.Exists(path)) throw new MissingInputException($"{what} '{path}' is a folder; expected a file");
+        if (!File.Exists(path)) throw new MissingInputException($"{what} '{path}' does not exist");
+    }
+}
