@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Models;
 using Microsoft.ML.Tokenizers;
 
 namespace LlmPruneFast.Evaluation;
@@ -41,7 +42,7 @@ public sealed class Perplexity(OnnxLlamaRunner runner, int batchSize = 8)
     public PerplexityResult Paragraphs(LlamaTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength,
         IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        var seqs = paragraphs.Select(p => new ScoredSequence(Truncate(tokenizer.EncodeToIds(p), maxLength), 1)).ToArray();
+        var seqs = paragraphs.Select(p => new ScoredSequence(Truncate(tokenizer.Encode(p), maxLength), 1)).ToArray();
         return Score(seqs, $"paragraphs: {paragraphs.Count} blank-line-separated paragraphs, BOS + dummy prefix, truncated to {maxLength} tokens, every next token scored", progress, cancellationToken);
     }
 
@@ -57,7 +58,7 @@ public sealed class Perplexity(OnnxLlamaRunner runner, int batchSize = 8)
     {
         if (window < 2) throw new BadArgumentException($"--window must be at least 2, got {window}");
         if (stride < 1 || stride > window) throw new BadArgumentException($"--stride must be in [1, window = {window}], got {stride}");
-        var stream = tokenizer.EncodeToIds(text).ToArray();
+        var stream = tokenizer.Encode(text);
         var seqs = new List<ScoredSequence>();
         int scoredUpTo = 1; // tokens [0, scoredUpTo) are done (token 0 cannot be predicted)
         for (int start = 0; scoredUpTo < stream.Length; start += stride)

@@ -27,6 +27,21 @@ public static class LlamaTokenizerLoader
         }
     }
 
-    /// <summary>Token ids of <paramref name="text"/> (BOS first when the tokenizer adds it, dummy-prefix space applied).</summary>
-    public static int[] Encode(this LlamaTokenizer tokenizer, string text) => [.. tokenizer.EncodeToIds(text)];
+    /// <summary>
+    /// Token ids of <paramref name="text"/> (BOS first when the tokenizer adds it, dummy-prefix space applied).
+    /// Use this rather than <c>EncodeToIds</c>: Microsoft.ML.Tokenizers 2.0.1 returns nothing at all (not even BOS)
+    /// for a text that normalizes to one character ("x", " x", "é"). SentencePiece pieces never cross a word
+    /// boundary, so such a text is encoded with a known word appended (" ab") and that word's ids are removed.
+    /// </summary>
+    public static int[] Encode(this LlamaTokenizer tokenizer, string text)
+    {
+        int[] ids = [.. tokenizer.EncodeToIds(text)];
+        if (ids.Length > 0 || text.Trim().Length == 0) return ids;
+        const string Word = "ab";
+        int[] word = [.. tokenizer.EncodeToIds(Word, addBeginningOfSentence: false, addEndOfSentence: false)];
+        int[] padded = [.. tokenizer.EncodeToIds(text.TrimEnd() + " " + Word)];
+        if (word.Length == 0 || padded.Length <= word.Length || !padded.AsSpan(padded.Length - word.Length).SequenceEqual(word))
+            throw new InvalidOperationException($"tokenizer produced no ids for '{text}'");
+        return padded[..^word.Length];
+    }
 }

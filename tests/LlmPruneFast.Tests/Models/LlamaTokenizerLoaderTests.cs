@@ -26,6 +26,21 @@ public sealed class LlamaTokenizerLoaderTests
         Assert.Equal(text, tokenizer.Decode(ids));
     }
 
+    [SharedTheory]
+    [InlineData("x")]
+    [InlineData(" I ")]
+    [InlineData("é")]
+    public void OneCharacterText_StillEncodes_AsTheFirstWordOfALongerText(string text)
+    {
+        var tokenizer = LlamaTokenizerLoader.Load(SharedData.Stories260KTokenizer);
+        var ids = tokenizer.Encode(text);
+        Assert.True(ids.Length >= 2, $"'{text}' encoded to [{string.Join(", ", ids)}]");
+        Assert.Equal(1, ids[0]);
+        Assert.Equal(text.Trim(), tokenizer.Decode(ids.Skip(1)));
+        var longer = tokenizer.Encode(text.Trim() + " saw a cat"); // the library handles longer texts itself
+        Assert.Equal(ids, longer.Take(ids.Length));
+    }
+
     [Fact]
     public void MissingOrGarbageTokenizer_IsReportedByName()
     {

@@ -15,46 +15,23 @@ public static class RandomLlama
         RmsNormEps = 1e-5, RopeTheta = 10000,
     };
 
-    /// <summary>Weights ~ U(-1,1)/sqrt(fan_in) (embedding U(-1,1)), norm weights 1 + U(-0.2,0.2), biases U(-0.1,0.1).</summary>
+    /// <summary>
+    /// Every tensor the config implies (<see cref="LlamaTensorShapes.Expected"/>): matrices ~ U(-1,1)/sqrt(fan_in)
+    /// (embedding U(-1,1)), norm weights 1 + U(-0.2,0.2), biases U(-0.1,0.1).
+    /// </summary>
     public static InMemoryTensorSource Tensors(LlamaConfig c, int seed)
     {
         var rng = new Random(seed);
         var t = new InMemoryTensorSource();
-        void Matrix(string name, int rows, int cols, double scale)
+        foreach (var (name, shape) in LlamaTensorShapes.Expected(c))
         {
-            var data = new float[rows * cols];
-            for (int i = 0; i < data.Length; i++) data[i] = (float)((rng.NextDouble() * 2 - 1) * scale);
-            t.Add(name, [rows, cols], data);
+            bool norm = name.EndsWith("norm.weight", StringComparison.Ordinal);
+            double center = norm ? 1 : 0;
+            double spread = shape.Length == 2 ? (name == LlamaTensorNames.Embedding ? 1 : 1 / Math.Sqrt(shape[1])) : norm ? 0.2 : 0.1;
+            var data = new float[shape.Aggregate(1L, (a, b) => a * b)];
+            for (int i = 0; i < data.Length; i++) data[i] = (float)(center + (rng.NextDouble() * 2 - 1) * spread);
+            t.Add(name, shape, data);
         }
-        void Vector(string name, int n, double center, double spread)
-        {
-            var data = new float[n];
-            for (int i = 0; i < n; i++) data[i] = (float)(center + (rng.NextDouble() * 2 - 1) * spread);
-            t.Add(name, [n], data);
-        }
-        int d = c.HiddenSize, q = c.NumAttentionHeads * c.HeadDim, kv = c.NumKeyValueHeads * c.HeadDim;
-        Matrix(LlamaTensorNames.Embedding, c.VocabSize, d, 1);
-        for (int l = 0; l < c.NumHiddenLayers; l++)
-        {
-            int n = c.FfnWidth(l);
-            Vector(LlamaTensorNames.AttentionNorm(l), d, 1, 0.2);
-            Matrix(LlamaTensorNames.Q(l), q, d, 1 / Math.Sqrt(d));
-            Matrix(LlamaTensorNames.K(l), kv, d, 1 / Math.Sqrt(d));
-            Matrix(LlamaTensorNames.V(l), kv, d, 1 / Math.Sqrt(d));
-            Matrix(LlamaTensorNames.O(l), d, q, 1 / Math.Sqrt(q));
-            Vector(LlamaTensorNames.FfnNorm(l), d, 1, 0.2);
-            Matrix(LlamaTensorNames.Gate(l), n, d, 1 / Math.Sqrt(d));
-            Matrix(LlamaTensorNames.Up(l), n, d, 1 / Math.Sqrt(d));
-            Matrix(LlamaTensorNames.Down(l), d, n, 1 / Math.Sqrt(n));
-            if (c.MlpBias)
-            {
-                Vector(LlamaTensorNames.GateBias(l), n, 0, 0.1);
-                Vector(LlamaTensorNames.UpBias(l), n, 0, 0.1);
-                Vector(LlamaTensorNames.DownBias(l), d, 0, 0.1);
-            }
-        }
-        Vector(LlamaTensorNames.FinalNorm, d, 1, 0.2);
-        if (!c.TieWordEmbeddings) Matrix(LlamaTensorNames.LmHead, c.VocabSize, d, 1 / Math.Sqrt(d));
         return t;
     }
 
