@@ -20,7 +20,7 @@ public sealed class FfnLayer
     public ReadOnlyMemory<float> Up { get; }
     /// <summary>Down projection [D x N], row-major, columns = neurons.</summary>
     public ReadOnlyMemory<float> Down { get; }
-    /// <summary>Optional gate bias [N].</summary>
+    /// <summary>Optional gate bias [N] (an empty one counts as absent).</summary>
     public ReadOnlyMemory<float>? GateBias { get; }
     /// <summary>Optional up bias [N].</summary>
     public ReadOnlyMemory<float>? UpBias { get; }
@@ -35,6 +35,10 @@ public sealed class FfnLayer
         if (neurons < 1 || hidden < 1)
             throw new BadArgumentException($"FFN layer {index}: widths must be positive, found N={neurons}, D={hidden}");
         long nd = (long)neurons * hidden;
+        // A null float[] converts to an empty (not null) memory: treat empty biases as absent.
+        if (gateBias is { IsEmpty: true }) gateBias = null;
+        if (upBias is { IsEmpty: true }) upBias = null;
+        if (downBias is { IsEmpty: true }) downBias = null;
         Check(index, "gate", gate.Length, nd, allowEmpty: true);
         Check(index, "up", up.Length, nd, allowEmpty: false);
         Check(index, "down", down.Length, nd, allowEmpty: false);
