@@ -26,6 +26,9 @@ public sealed class ReferenceLlamaForward
     private sealed record Layer(double[] AttNorm, double[] Wq, double[] Wk, double[] Wv, double[] Wo, double[] FfnNorm,
         double[] Gate, double[] Up, double[] Down, double[]? GateBias, double[]? UpBias, double[]? DownBias, int Width);
 
+    /// <summary>Called with (layer, position, activations silu(gate) * up [width]) during <see cref="Step"/>; for checking taps.</summary>
+    public Action<int, int, double[]>? FfnActivation { get; set; }
+
     public ReferenceLlamaForward(LlamaConfig config, ITensorSource tensors, int maxPositions)
     {
         _c = config;
@@ -135,6 +138,7 @@ public sealed class ReferenceLlamaForward
             MatVec(gate, layer.Gate, h, layer.GateBias);
             MatVec(up, layer.Up, h, layer.UpBias);
             for (int j = 0; j < layer.Width; j++) gate[j] = gate[j] / (1 + Math.Exp(-gate[j])) * up[j];
+            FfnActivation?.Invoke(l, pos, gate);
             var down = new double[d];
             MatVec(down, layer.Down, gate, layer.DownBias);
             for (int i = 0; i < d; i++) x[i] += down[i];

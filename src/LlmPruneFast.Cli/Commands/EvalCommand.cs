@@ -1,0 +1,85 @@
+using System.Text.Json;
+using CommandLine;
+using LlmPruneFast.Evaluation;
+using LlmPruneFast.Models.Onnx;
+
+namespace LlmPruneFast.Cli.Commands;
+
+/// <summary><c>llmprune eval</c>: perplexity of a checkpoint folder on a text file, in ONNX Runtime.</summary>
+[Verb("eval", HelpText = "Perplexity of a model on a text file: reference paragraph protocol (--paragraphs N) or sliding windows (--window W --stride T).")]
+public sealed class EvalCommand : ICommand
+{
+    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder (config.json, safetensors, tokenizer.model).")]
+    public string Model { get; set; } = "";
+
+    [Option("text", Required = true, HelpText = "UTF-8 text file to evaluate on.")]
+    public string Text { get; set; } = "";
+
+    [Option("paragraphs", HelpText = "Reference protocol: the first N blank-line-separated paragraphs, each with BOS, every next token scored.")]
+    public int? Paragraphs { get; set; }
+
+    [Option("window", HelpText = "Window protocol: the whole text encoded once, windows of W tokens.")]
+    public int? Window { get; set; }
+
+    [Option("stride", HelpText = "Window protocol: a window starts every T tokens (default W); with T < W only new tokens are scored.")]
+    public int? Stride { get; set; }
+
+    [Option("batch", Default = 8, HelpText = "Sequences per ONNX Runtime run.")]
+    public int Batch { get; set; }
+
+    [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads (0 = one per processor).")]
+    public int Threads { get; set; }
+
+    [Option("json", HelpText = "End the output with one JSON object (mean_nll, perplexity, tokens, ...).")]
+    public bool Json { get; set; }
+
+    public int Run(CancellationToken cancellationToken)
+    {
+        if (Paragraphs.HasValue == Window.HasValue)
+            throw new BadArgumentException("give exactly one of --paragraphs N or --window W [--stride T]");
+        if (Stride.HasValue && !Window.HasValue) throw new BadArgumentException("--stride needs --window");
+        string text = TextCorpus.Read(Text);
+        using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { IntraOpThreads = Threads });
+        var ppl = new Perplexity(model.Runner, Batch);
+        var progress = new ConsoleProgress();
+        PerplexityResult result;
+        if (Paragraphs is int n)
+        {
+            var paragraphs = TextCorpus.Paragraphs(text, n);
+            if (paragraphs.Count < n) Console.Error.WriteLine($"note: '{Text}' holds only {paragraphs.Count} paragraphs");
+            result = ppl.Paragraphs(model.Tokenizer, paragraphs, model.MaxLength, progress, cancellationToken);
+        }
+        else
+        {
+            int window = Window!.Value;
+            if (window > model.MaxLength) throw new BadArgumentException($"--window {window} exceeds the model's max_position_embeddings {model.MaxLength}");
+            result = ppl.Windows(model.Tokenizer, text, window, Stride ?? window, progress, cancellationToken);
+        }
+        progress.Done();
+        Console.WriteLine($"model      {model.Directory}");
+        Console.WriteLine($"text       {Path.GetFullPath(Text)}");
+        Console.WriteLine($"protocol   {result.Protocol}");
+        Console.WriteLine($"tokens     {result.Tokens} scored in {result.Sequences} sequences");
+        Console.WriteLine($"mean NLL   {result.MeanNll:F6} nats/token");
+        Console.WriteLine($"perplexity {result.Perplexity:F4}");
+        Console.WriteLine($"time       {result.Seconds:F2} s ({result.Tokens / Math.Max(result.Seconds, 1e-9):F0} tokens/s, {string.Join("+", model.Runner.Providers)})");
+        if (Json)
+        {
+            var json = new Dictionary<string, object?>
+            {
+                ["model"] = model.Directory,
+                ["text"] = Path.GetFullPath(Text),
+                ["protocol"] = Paragraphs.HasValue ? "paragraphs" : "windows",
+                ["mean_nll"] = result.MeanNll,
+                ["perplexity"] = result.Perplexity,
+                ["tokens"] = result.Tokens,
+                [Paragraphs.HasValue ? "paragraphs" : "windows"] = result.Sequences,
+                ["window"] = Window,
+                ["stride"] = Window.HasValue ? Stride ?? Window : null,
+                ["seconds"] = result.Seconds,
+            };
+            Console.WriteLine(JsonSerializer.Serialize(json));
+        }
+        return ExitCodes.Ok;
+    }
+}

@@ -1,0 +1,44 @@
+using CommandLine;
+using LlmPruneFast.Evaluation;
+using LlmPruneFast.Models;
+using LlmPruneFast.Models.Onnx;
+
+namespace LlmPruneFast.Cli.Commands;
+
+/// <summary><c>llmprune generate</c>: greedy continuation of a prompt.</summary>
+[Verb("generate", HelpText = "Greedy continuation of a prompt (argmax at every step, stops at EOS).")]
+public sealed class GenerateCommand : ICommand
+{
+    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder.")]
+    public string Model { get; set; } = "";
+
+    [Option("prompt", Required = true, HelpText = "Prompt text (encoded with BOS and the dummy-prefix space).")]
+    public string Prompt { get; set; } = "";
+
+    [Option("steps", Default = 64, HelpText = "Most new tokens to generate.")]
+    public int Steps { get; set; }
+
+    [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads (0 = one per processor).")]
+    public int Threads { get; set; }
+
+    public int Run(CancellationToken cancellationToken)
+    {
+        if (Steps < 0) throw new BadArgumentException($"--steps must be non-negative, got {Steps}");
+        using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { IntraOpThreads = Threads });
+        var (_, continuation) = Continue(model, Prompt, Steps, cancellationToken);
+        Console.WriteLine(continuation);
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>Greedy ids after the prompt and their text (decoded with the prompt, so leading spaces are right).</summary>
+    internal static (int[] Ids, string Text) Continue(LlamaOnnxModel model, string prompt, int steps, CancellationToken cancellationToken)
+    {
+        var promptIds = model.Tokenizer.Encode(prompt);
+        if (promptIds.Length > model.MaxLength)
+            throw new BadArgumentException($"--prompt is {promptIds.Length} tokens, more than the model's {model.MaxLength} positions");
+        var ids = GreedyGenerator.Generate(model.Runner, promptIds, steps, model.Config.EosTokenId, cancellationToken: cancellationToken);
+        string before = model.Tokenizer.Decode(promptIds.Skip(1));
+        string all = model.Tokenizer.Decode(promptIds.Skip(1).Concat(ids));
+        return (ids, all.StartsWith(before, StringComparison.Ordinal) ? all[before.Length..] : model.Tokenizer.Decode(ids));
+    }
+}

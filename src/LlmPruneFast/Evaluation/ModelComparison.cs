@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using LlmPruneFast.Models.Onnx;
+
+namespace LlmPruneFast.Evaluation;
+
+/// <summary>Fidelity of model B to model A on the same tokens.</summary>
+public sealed record ComparisonResult
+{
+    /// <summary>Mean over positions of KL(A || B) = sum_v pA(v) (ln pA(v) - ln pB(v)), nats.</summary>
+    public required double MeanKl { get; init; }
+    /// <summary>Fraction of positions where argmax of A's logits equals argmax of B's (lowest id on ties).</summary>
+    public required double Top1Agreement { get; init; }
+    /// <summary>Number of positions compared (every real, unpadded position).</summary>
+    public required long Positions { get; init; }
+    public required double Seconds { get; init; }
+}
+
+/// <summary>Compares the next-token distributions of two models (same vocabulary) position by position.</summary>
+public static class ModelComparison
+{
+    /// <summary>
+    /// Runs both models on <paramref name="sequences"/> in right-padded batches of <paramref name="batchSize"/> and
+    /// compares their distributions at every real position, in float64.
+    /// </summary>
+    public static ComparisonResult Compare(OnnxLlamaRunner a, OnnxLlamaRunner b, IReadOnlyList<int[]> sequences, int batchSize = 8,
+        IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (a.Vocab != b.Vocab) throw new BadArgumentException($"models have different vocabularies ({a.Vocab} vs {b.Vocab})");
+        if (batchSize <= 0) throw new BadArgumentException($"batch size must be positive, got {batchSize}");
+        var clock = Stopwatch.StartNew();
+        var logA = new double[a.Vocab];
+        var logB = new double[a.Vocab];
+        double kl = 0;
+        long agree = 0, positions = 0;
+        var rows = sequences.Where(s => s.Length > 0).ToArray();
+        for (int start = 0; start < rows.Length; start += batchSize)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var batch = TokenBatch.Create(rows.Skip(start).Take(batchSize).ToArray(), PadSide.Right);
+            var ra = a.Run(batch);
+            var rb = b.Run(batch);
+            for (int r = 0; r < batch.Batch; r++)
+                for (int t = 0; t < batch.Lengths[r]; t++)
+                {
+                    var la = ra.LogitsAt(r, t);
+                    var lb = rb.LogitsAt(r, t);
+                    LogProbabilities.LogSoftmax(la, logA);
+                    LogProbabilities.LogSoftmax(lb, logB);
+                    double sum = 0;
+                    for (int v = 0; v < logA.Length; v++) sum += Math.Exp(logA[v]) * (logA[v] - logB[v]);
+                    kl += sum;
+                    if (LogProbabilities.ArgMax(la) == LogProbabilities.ArgMax(lb)) agree++;
+                    positions++;
+                }
+            progress?.Report(new EvaluationProgress("compare", Math.Min(start + batchSize, rows.Length), rows.Length));
+        }
+        if (positions == 0) throw new BadDataException("no position to compare");
+        return new ComparisonResult { MeanKl = kl / positions, Top1Agreement = (double)agree / positions, Positions = positions, Seconds = clock.Elapsed.TotalSeconds };
+    }
+}

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Models;
+using Microsoft.ML.Tokenizers;
+
+namespace LlmPruneFast.Evaluation;
+
+/// <summary>Progress of a long evaluation: <see cref="Done"/> of <see cref="Total"/> units (sequences or steps).</summary>
+public readonly record struct EvaluationProgress(string Stage, long Done, long Total);
+
+/// <summary>Outcome of a perplexity evaluation. NLL in nats per scored token.</summary>
+public sealed record PerplexityResult
+{
+    /// <summary>Mean over scored tokens of -ln p(token | preceding tokens of its sequence).</summary>
+    public required double MeanNll { get; init; }
+    public double Perplexity => Math.Exp(MeanNll);
+    /// <summary>Number of scored (predicted) tokens.</summary>
+    public required long Tokens { get; init; }
+    /// <summary>Number of sequences run (paragraphs or windows).</summary>
+    public required int Sequences { get; init; }
+    /// <summary>Human-readable protocol, for reports.</summary>
+    public required string Protocol { get; init; }
+    public required double Seconds { get; init; }
+}
+
+/// <summary>A token sequence and the first index whose token is scored (always at least 1: token 0 has no context).</summary>
+public readonly record struct ScoredSequence(int[] Ids, int FirstTarget);
+
+/// <summary>
+/// Perplexity of a model run by <see cref="OnnxLlamaRunner"/>. Every protocol funnels into <see cref="Score"/>:
+/// sequences are sorted by length, right-padded into batches of <see cref="BatchSize"/> rows with the attention mask,
+/// and each target token's NLL is taken from a float64 log-softmax of its float32 logits.
+/// </summary>
+public sealed class Perplexity(OnnxLlamaRunner runner, int batchSize = 8)
+{
+    public int BatchSize { get; } = batchSize > 0 ? batchSize : throw new BadArgumentException($"batch size must be positive, got {batchSize}");
+
+    /// <summary>
+    /// Reference protocol (METHOD.md): each paragraph encoded with BOS and the dummy-prefix space, truncated to
+    /// <paramref name="maxLength"/> tokens; mean NLL of every next token over all paragraphs.
+    /// </summary>
+    public PerplexityResult Paragraphs(LlamaTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength,
+        IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var seqs = paragraphs.Select(p => new ScoredSequence(Truncate(tokenizer.Encode(p), maxLength), 1)).ToArray();
+        return Score(seqs, $"paragraphs: {paragraphs.Count} blank-line-separated paragraphs, BOS + dummy prefix, truncated to {maxLength} tokens, every next token scored", progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Windows over one token stream (<paramref name="text"/> encoded once, BOS first): windows of
+    /// <paramref name="window"/> tokens starting every <paramref name="stride"/> tokens, the last one ending at the
+    /// stream's end. Each token is scored once, in the first window that contains it with context: the first window
+    /// scores tokens 1..W-1; later windows only the tokens past the previous window's end (all of a window but its
+    /// first token when stride = window).
+    /// </summary>
+    public PerplexityResult Windows(LlamaTokenizer tokenizer, string text, int window, int stride,
+        IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (window < 2) throw new BadArgumentException($"--window must be at least 2, got {window}");
+        if (stride < 1 || stride > window) throw new BadArgumentException($"--stride must be in [1, window = {window}], got {stride}");
+        var stream = tokenizer.Encode(text);
+        var seqs = new List<ScoredSequence>();
+        int scoredUpTo = 1; // tokens [0, scoredUpTo) are done (token 0 cannot be predicted)
+        for (int start = 0; scoredUpTo < stream.Length; start += stride)
+        {
+            int end = Math.Min(start + window, stream.Length);
+            int first = Math.Max(1, scoredUpTo - start);
+            if (first < end - start) seqs.Add(new ScoredSequence(stream[start..end], first));
+            scoredUpTo = end;
+        }
+        return Score(seqs, $"windows: {stream.Length} tokens encoded once with BOS, window {window}, stride {stride}, each token scored once with the context of its window", progress, cancellationToken);
+    }
+
+    /// <summary>Mean NLL over the targets of <paramref name="sequences"/> (tokens at index >= FirstTarget, FirstTarget >= 1).</summary>
+    public PerplexityResult Score(IReadOnlyList<ScoredSequence> sequences, string protocol,
+        IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var clock = Stopwatch.StartNew();
+        // Longest first, so each batch pads little; the order of summation is fixed, so results are reproducible.
+        var order = Enumerable.Range(0, sequences.Count).Where(i => sequences[i].Ids.Length >= 2)
+            .OrderByDescending(i => sequences[i].Ids.Length).ThenBy(i => i).ToArray();
+        double total = 0;
+        long tokens = 0;
+        for (int b = 0; b < order.Length; b += BatchSize)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var members = order.Skip(b).Take(BatchSize).Select(i => sequences[i]).ToArray();
+            var batch = TokenBatch.Create(members.Select(s => s.Ids).ToArray(), PadSide.Right);
+            var result = runner.Run(batch);
+            for (int r = 0; r < members.Length; r++)
+            {
+                var ids = members[r].Ids;
+                for (int t = Math.Max(1, members[r].FirstTarget); t < ids.Length; t++)
+                {
+                    total -= LogProbabilities.LogProb(result.LogitsAt(r, t - 1), ids[t]);
+                    tokens++;
+                }
+            }
+            progress?.Report(new EvaluationProgress("perplexity", Math.Min(b + BatchSize, order.Length), order.Length));
+        }
+        if (tokens == 0) throw new BadDataException("no token to score: every sequence is shorter than 2 tokens");
+        return new PerplexityResult { MeanNll = total / tokens, Tokens = tokens, Sequences = order.Length, Protocol = protocol, Seconds = clock.Elapsed.TotalSeconds };
+    }
+
+    private static int[] Truncate(IReadOnlyList<int> ids, int maxLength) => ids.Take(maxLength).ToArray();
+}

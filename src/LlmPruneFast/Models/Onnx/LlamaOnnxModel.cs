@@ -1,0 +1,53 @@
+using LlmPruneFast.Models.Onnx.Proto;
+using Microsoft.ML.Tokenizers;
+
+namespace LlmPruneFast.Models.Onnx;
+
+/// <summary>
+/// A Hugging Face LLaMA checkpoint folder made ready to run: its config, its tokenizer and an ONNX Runtime session
+/// over the graph <see cref="LlamaOnnxBuilder"/> builds from its weights (in memory; optionally also saved).
+/// Owns the session: dispose it.
+/// </summary>
+public sealed class LlamaOnnxModel : IDisposable
+{
+    public required string Directory { get; init; }
+    public required LlamaConfig Config { get; init; }
+    public required LlamaTokenizer Tokenizer { get; init; }
+    public required OnnxLlamaRunner Runner { get; init; }
+
+    /// <summary>Tokens a sequence may hold: max_position_embeddings.</summary>
+    public int MaxLength => Config.MaxPositionEmbeddings;
+
+    /// <summary>
+    /// Opens <paramref name="directory"/> (see <see cref="LlamaCheckpoint.Open"/> for its errors), builds the graph and
+    /// starts a session. With <paramref name="saveOnnxTo"/> the graph is also written there as model.onnx (external
+    /// data in model.onnx.data when the weights exceed 256 MB).
+    /// </summary>
+    public static LlamaOnnxModel Open(string directory, LlamaOnnxOptions? graph = null, OnnxRunnerOptions? runner = null, string? saveOnnxTo = null)
+    {
+        ModelProto model;
+        LlamaConfig config;
+        string tokenizerPath, dir;
+        using (var checkpoint = LlamaCheckpoint.Open(directory))
+        {
+            config = checkpoint.Config;
+            tokenizerPath = checkpoint.TokenizerModelPath;
+            dir = checkpoint.Directory;
+            model = LlamaOnnxBuilder.Build(config, checkpoint.Tensors, graph);
+        }
+        var tokenizer = LlamaTokenizerLoader.Load(tokenizerPath);
+        if (saveOnnxTo != null) SaveOnnx(model, saveOnnxTo);
+        return new LlamaOnnxModel { Directory = dir, Config = config, Tokenizer = tokenizer, Runner = OnnxLlamaRunner.Create(model, runner) };
+    }
+
+    /// <summary>Writes <paramref name="model"/> as <paramref name="folder"/>/model.onnx; weights over 256 MB go to model.onnx.data.</summary>
+    public static string SaveOnnx(ModelProto model, string folder)
+    {
+        string path = Path.Combine(folder, "model.onnx");
+        bool external = model.Graph.Initializer.Sum(t => (long)t.RawData.Length) > 256L << 20;
+        OnnxModelFile.Save(model, path, external ? new OnnxSaveOptions { ExternalDataFile = "model.onnx.data", ExternalThresholdBytes = 1024 } : null);
+        return path;
+    }
+
+    public void Dispose() => Runner.Dispose();
+}

@@ -1,0 +1,182 @@
+using Google.Protobuf;
+using LlmPruneFast.Models.Onnx.Proto;
+using Microsoft.ML.OnnxRuntime;
+
+namespace LlmPruneFast.Models.Onnx;
+
+/// <summary>How <see cref="OnnxLlamaRunner"/> sets up its ONNX Runtime session.</summary>
+public sealed record OnnxRunnerOptions
+{
+    /// <summary>
+    /// Threads inside each operator; 0 = one per processor. Results are bit-identical run to run for a fixed thread
+    /// count (MLAS splits work by output block, so every sum is taken in the same order).
+    /// </summary>
+    public int IntraOpThreads { get; init; }
+
+    /// <summary>
+    /// Append the CUDA execution provider when the native library offers it (the Microsoft.ML.OnnxRuntime.Gpu build);
+    /// with the CPU-only build it is simply not listed and the CPU provider runs everything.
+    /// </summary>
+    public bool UseCuda { get; init; } = true;
+
+    public int CudaDeviceId { get; init; }
+}
+
+/// <summary>Logits and, when asked for, FFN activations of one batch, row-major float32.</summary>
+public sealed class RunResult
+{
+    public required int Batch { get; init; }
+    public required int Seq { get; init; }
+    public required int Vocab { get; init; }
+
+    /// <summary>[batch, seq, vocab]; empty when the graph has no logits output.</summary>
+    public required float[] Logits { get; init; }
+
+    /// <summary>Per layer l: [batch, seq, N_l] activations silu(gate) * up, or null when taps were not requested.</summary>
+    public float[][]? Taps { get; init; }
+
+    /// <summary>Logits of one position: a view of length <see cref="Vocab"/>.</summary>
+    public ReadOnlySpan<float> LogitsAt(int row, int position) => Logits.AsSpan((row * Seq + position) * Vocab, Vocab);
+}
+
+/// <summary>
+/// Runs a graph from <see cref="LlamaOnnxBuilder"/> in ONNX Runtime. Sequential execution, a fixed thread count and
+/// fixed inputs give bit-identical outputs. Owns its native session: dispose it.
+/// </summary>
+public sealed class OnnxLlamaRunner : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
+    private readonly int[] _tapWidths;
+    private readonly bool _hasLogits;
+    private readonly int _tokenLimit; // embedding rows: ids must be below it
+    private bool _disposed;
+
+    /// <summary>Vocabulary size (last dimension of logits).</summary>
+    public int Vocab { get; }
+
+    /// <summary>Largest sequence length the graph's position tables allow.</summary>
+    public int MaxPositions { get; }
+
+    /// <summary>Widths N_l of the FFN taps, empty when the graph has none.</summary>
+    public IReadOnlyList<int> TapWidths => _tapWidths;
+
+    /// <summary>Execution providers in use, in priority order (e.g. "CUDAExecutionProvider", "CPUExecutionProvider").</summary>
+    public IReadOnlyList<string> Providers { get; }
+
+    private OnnxLlamaRunner(Func<SessionOptions, InferenceSession> open, OnnxRunnerOptions options, ModelProto model)
+    {
+        MaxPositions = model.Graph.Initializer.FirstOrDefault(t => t.Name == "rope_cos") is { } cos ? (int)cos.Dims[0] : int.MaxValue;
+        _tokenLimit = model.Graph.Initializer.FirstOrDefault(t => t.Name == LlamaTensorNames.Embedding) is { } e ? (int)e.Dims[0] : int.MaxValue;
+        using var so = new SessionOptions
+        {
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            IntraOpNumThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Environment.ProcessorCount,
+            InterOpNumThreads = 1,
+        };
+        var providers = new List<string>();
+        if (options.UseCuda && OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider"))
+        {
+            try
+            {
+                so.AppendExecutionProvider_CUDA(options.CudaDeviceId);
+                providers.Add("CUDAExecutionProvider");
+            }
+            catch (OnnxRuntimeException)
+            {
+                // Listed but unusable (no driver or device): fall back to the CPU provider, which is always present.
+            }
+        }
+        providers.Add("CPUExecutionProvider");
+        Providers = providers;
+        _session = open(so);
+        try
+        {
+            var outputs = _session.OutputMetadata;
+            if (!_session.InputMetadata.ContainsKey(LlamaOnnxBuilder.InputIds) || !_session.InputMetadata.ContainsKey(LlamaOnnxBuilder.AttentionMask))
+                throw new BadModelFileException($"ONNX graph lacks inputs '{LlamaOnnxBuilder.InputIds}' and '{LlamaOnnxBuilder.AttentionMask}'");
+            _hasLogits = outputs.TryGetValue(LlamaOnnxBuilder.Logits, out var logits);
+            Vocab = _hasLogits ? (int)logits!.Dimensions[^1] : 0;
+            var widths = new List<int>();
+            for (int l = 0; outputs.TryGetValue(LlamaOnnxBuilder.TapName(l), out var tap); l++) widths.Add(tap.Dimensions[^1]);
+            _tapWidths = [.. widths];
+        }
+        catch
+        {
+            _session.Dispose();
+            _runOptions.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A runner over an in-memory graph (serialized for ONNX Runtime; must be under 2 GB).</summary>
+    public static OnnxLlamaRunner Create(ModelProto model, OnnxRunnerOptions? options = null)
+    {
+        byte[] bytes = model.ToByteArray();
+        return new OnnxLlamaRunner(so => new InferenceSession(bytes, so), options ?? new(), model);
+    }
+
+    /// <summary>A runner over a saved model.onnx (external data is found next to it).</summary>
+    public static OnnxLlamaRunner Create(string onnxPath, OnnxRunnerOptions? options = null)
+    {
+        var model = OnnxModelFile.Load(onnxPath); // validates the file and its external data with our own messages
+        return new OnnxLlamaRunner(so => new InferenceSession(onnxPath, so), options ?? new(), model);
+    }
+
+    /// <summary>
+    /// One forward pass over a [batch, seq] block of token ids and attention mask (1 = token, 0 = padding).
+    /// Returns logits [batch, seq, vocab] and, with <paramref name="taps"/>, every layer's FFN activation.
+    /// </summary>
+    public RunResult Run(ReadOnlySpan<long> ids, ReadOnlySpan<long> mask, int batch, int seq, bool taps = false)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (batch <= 0 || seq <= 0) throw new BadArgumentException($"batch {batch} and seq {seq} must be positive");
+        if (ids.Length != batch * seq || mask.Length != batch * seq)
+            throw new BadArgumentException($"ids ({ids.Length}) and mask ({mask.Length}) must both hold batch x seq = {batch * seq} values");
+        if (seq > MaxPositions) throw new BadArgumentException($"sequence length {seq} exceeds the model's {MaxPositions} positions");
+        if (taps && _tapWidths.Length == 0) throw new BadArgumentException("taps requested but the graph was built without them");
+        for (int i = 0; i < ids.Length; i++)
+            if (ids[i] < 0 || ids[i] >= _tokenLimit) throw new BadArgumentException($"token id {ids[i]} at {i} is outside the vocabulary [0, {_tokenLimit})");
+
+        long[] shape = [batch, seq];
+        var logits = _hasLogits ? new float[(long)batch * seq * Vocab] : [];
+        float[][]? tapData = taps ? _tapWidths.Select(n => new float[(long)batch * seq * n]).ToArray() : null;
+        var inputNames = new[] { LlamaOnnxBuilder.InputIds, LlamaOnnxBuilder.AttentionMask };
+        var outputNames = new List<string>();
+        var values = new List<OrtValue>();
+        try
+        {
+            // ORT reads the inputs and writes the outputs in place: each OrtValue pins its managed array until disposed.
+            values.Add(OrtValue.CreateTensorValueFromMemory(ids.ToArray(), shape));
+            values.Add(OrtValue.CreateTensorValueFromMemory(mask.ToArray(), shape));
+            if (_hasLogits)
+            {
+                outputNames.Add(LlamaOnnxBuilder.Logits);
+                values.Add(OrtValue.CreateTensorValueFromMemory(logits, [batch, seq, Vocab]));
+            }
+            for (int l = 0; tapData != null && l < tapData.Length; l++)
+            {
+                outputNames.Add(LlamaOnnxBuilder.TapName(l));
+                values.Add(OrtValue.CreateTensorValueFromMemory(tapData[l], [batch, seq, _tapWidths[l]]));
+            }
+            _session.Run(_runOptions, inputNames, values.Take(2).ToArray(), outputNames, values.Skip(2).ToArray());
+        }
+        finally
+        {
+            foreach (var v in values) v.Dispose();
+        }
+        return new RunResult { Batch = batch, Seq = seq, Vocab = Vocab, Logits = logits, Taps = tapData };
+    }
+
+    /// <summary>Runs a padded batch (see <see cref="TokenBatch"/>).</summary>
+    public RunResult Run(TokenBatch batch, bool taps = false) => Run(batch.Ids, batch.Mask, batch.Batch, batch.Seq, taps);
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _session.Dispose();
+        _runOptions.Dispose();
+    }
+}
