@@ -43,6 +43,7 @@ switch ($Verb) {
     exit $LASTEXITCODE
   }
   "pack" {
+    dotnet pack kernels/LlmPruneFast.Kernels/LlmPruneFast.Kernels.csproj -c Release -o artifacts/packages @Rest
     dotnet pack src/LlmPruneFast/LlmPruneFast.csproj -c Release -o artifacts/packages @Rest
     dotnet pack src/LlmPruneFast.Cli/LlmPruneFast.Cli.csproj -c Release -o artifacts/packages @Rest
     exit $LASTEXITCODE

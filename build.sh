@@ -6,7 +6,7 @@
 #   ./build.sh cli ARGS...   run `llmprune ARGS...` (builds first if needed)
 #   ./build.sh bench [SUITE] run the benchmarks in perf/ (see perf/RESULTS.md)
 #   ./build.sh publish       self-contained single-file linux-x64 CLI in publish/ (for a GPU machine)
-#   ./build.sh pack          NuGet packages (library + .NET tool) in artifacts/packages
+#   ./build.sh pack          NuGet packages (kernels, library, .NET tool `llmprune`) in artifacts/packages
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -74,6 +74,7 @@ case "$verb" in
     ;;
   pack)
     need_dotnet
+    dotnet pack kernels/LlmPruneFast.Kernels/LlmPruneFast.Kernels.csproj -c Release -o artifacts/packages "$@"
     dotnet pack src/LlmPruneFast/LlmPruneFast.csproj -c Release -o artifacts/packages "$@"
     dotnet pack src/LlmPruneFast.Cli/LlmPruneFast.Cli.csproj -c Release -o artifacts/packages "$@"
     ;;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using LlmPruneFast.Models;
 using LlmPruneFast.Tests.Models;
@@ -29,17 +28,7 @@ public sealed class EvalCommandsTests : IClassFixture<EvalCommandsTests.Imported
 
     public EvalCommandsTests(ImportedStories stories) => _stories = stories;
 
-    internal static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "llmprune.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, output, err.Result);
-    }
+    private static (int Code, string Out, string Err) Cli(params string[] args) => CliRunner.Run(args);
 
     [SharedFact]
     public void Eval_Json_LastLineHoldsReferenceNll()

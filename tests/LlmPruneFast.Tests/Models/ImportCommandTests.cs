@@ -3,34 +3,14 @@ using LlmPruneFast.Tests.Reference;
 
 namespace LlmPruneFast.Tests.Models;
 
-/// <summary>Runs tests that swap Console.Out/Error one at a time, after the parallel ones.</summary>
-[CollectionDefinition("ImportCli", DisableParallelization = true)]
-public sealed class ImportCliCollection;
-
-/// <summary><c>llmprune import</c> run in-process through <see cref="Cli.Program.Main"/>: exit codes, messages, and nothing written on failure.</summary>
-[Collection("ImportCli")]
+/// <summary><c>llmprune import</c> run as a process: exit codes, messages, and nothing written on failure.</summary>
 public sealed class ImportCommandTests : IDisposable
 {
     private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
-    private static (int Code, string Out, string Error) RunCli(params string[] args)
-    {
-        var (oldOut, oldError) = (Console.Out, Console.Error);
-        var (output, error) = (new StringWriter(), new StringWriter());
-        Console.SetOut(output);
-        Console.SetError(error);
-        try
-        {
-            return (Cli.Program.Main(args), output.ToString(), error.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldError);
-        }
-    }
+    private static (int Code, string Out, string Error) RunCli(params string[] args) => CliRunner.Run(args);
 
     /// <summary>Every file and folder under the temp folder with its size, to prove a failed command wrote nothing.</summary>
     private string[] Snapshot() => Directory.GetFileSystemEntries(_dir.Path, "*", SearchOption.AllDirectories)

@@ -113,6 +113,8 @@ public sealed class OnnxLlamaRunner : IDisposable
     /// <summary>A runner over an in-memory graph (serialized for ONNX Runtime; must be under 2 GB).</summary>
     public static OnnxLlamaRunner Create(ModelProto model, OnnxRunnerOptions? options = null)
     {
+        if (model.CalculateSize() >= OnnxModelFile.ProtobufLimitBytes)
+            throw new MemoryBudgetException($"ONNX graph is {model.CalculateSize()} bytes, over the 2 GB protobuf limit: save it with OnnxModelFile.Save (external data) and open the file instead");
         byte[] bytes = model.ToByteArray();
         return new OnnxLlamaRunner(so => new InferenceSession(bytes, so), options ?? new(), model);
     }
