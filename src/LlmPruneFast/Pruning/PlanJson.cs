@@ -15,6 +15,12 @@ public static class PlanJson
     public static byte[] Serialize(PruningPlan plan)
     {
         plan.Validate();
+        return SerializeUnchecked(plan);
+    }
+
+    /// <summary>The plan as JSON without validating it first (for tests of the reader's validation).</summary>
+    internal static byte[] SerializeUnchecked(PruningPlan plan)
+    {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer, WriterOptions)) Write(w, plan);
         buffer.WriteByte((byte)'\n');
