@@ -18,6 +18,7 @@ public static partial class Suites
     {
         All["mi"] = MiSuite.Run;
         All["mi-micro"] = MiSuite.Micro;
+        All["mi-bandwidth"] = MiBandwidthSuite.Run;
     }
 }
 
