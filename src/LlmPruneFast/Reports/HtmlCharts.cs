@@ -97,7 +97,7 @@ internal static class HtmlCharts
     public static string Heatmap(int layerIndex, MiHeatmap map, string id)
     {
         int k = map.Neurons.Length;
-        double cell = Math.Min(24, 384.0 / k);
+        double cell = Math.Min(22, 352.0 / k);
         double left = 78, top = 40, size = cell * k;
         var c = new SvgChart(id, "heatmap", $"Layer {layerIndex}: MI between the {k} most redundant screened neurons",
             left + size + 120, top + size + 56, left, top, 120, 56);

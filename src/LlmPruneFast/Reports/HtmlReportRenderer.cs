@@ -195,6 +195,8 @@ public static class HtmlReportRenderer
         figure { margin: 0.6em 0; }
         figcaption { font-size: 0.85em; color: #555; max-width: 560px; }
         .grid { display: flex; flex-wrap: wrap; gap: 18px 26px; }
+        .grid > figure { width: min-content; }
+        .grid > figure figcaption { max-width: none; }
         .card { border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; width: 360px; }
         .card h3 { margin-top: 0.2em; }
         .card table { font-size: 0.9em; }

@@ -59,6 +59,7 @@ internal static class HtmlText
         string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
         int u = 0;
         while (Math.Abs(bytes) >= 1024 && u < units.Length - 1) { bytes /= 1024; u++; }
-        return (u == 0 ? bytes.ToString("0", CultureInfo.InvariantCulture) : bytes.ToString("G3", CultureInfo.InvariantCulture)) + " " + units[u];
+        string format = u == 0 || Math.Abs(bytes) >= 100 ? "0" : Math.Abs(bytes) >= 10 ? "0.#" : "0.##";
+        return bytes.ToString(format, CultureInfo.InvariantCulture) + " " + units[u];
     }
 }

@@ -67,7 +67,7 @@ public sealed class HtmlReportRendererTests
     {
         var report = ReportSamples.Stories260K;
         string html = HtmlReportRenderer.Render(report);
-        Assert.Contains(HtmlReportRenderer.ProtocolText, html);
+        Assert.Contains(HtmlText.Escape(HtmlReportRenderer.ProtocolText), html);
         Assert.Contains("This run: the first N = 20 paragraphs", html);
         Assert.Contains("mi-random-pairs", html);
         Assert.Contains("plugin (bins = 16", html);
@@ -86,7 +86,7 @@ public sealed class HtmlReportRendererTests
         var report = HandMade.Report(evil);
         string html = HtmlReportRenderer.Render(report);
         Assert.DoesNotContain("<script", html);
-        Assert.DoesNotContain("\u0001", html);
+        Assert.DoesNotContain("\u0001", html, StringComparison.Ordinal);
         var doc = ParseXhtml(html);
         string expected = evil.Replace('\u0001', '\uFFFD');
         Assert.Equal(expected, doc.Descendants("h1").Single().Value);
