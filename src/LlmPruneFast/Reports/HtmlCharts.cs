@@ -52,7 +52,8 @@ internal static class HtmlCharts
     /// </summary>
     public static string MiHistogram(LayerReport layer, string id)
     {
-        var c = new SvgChart(id, "mi-histogram", $"Layer {layer.Index}: pair MI vs permutation null", 540, 300);
+        var c = new SvgChart(id, "mi-histogram", $"Layer {layer.Index}: pair MI vs permutation null", 520, 300);
+        c.LegendLeft = c.Right - 200;
         var h = layer.PairMi!;
         double[] pair = Fractions(h.Counts);
         double[] nul = layer.NullMi is { } n ? Fractions(n.Counts) : [];
@@ -83,7 +84,7 @@ internal static class HtmlCharts
         if (layer.NullQuantileValue is double q)
         {
             c.Line(x[q], c.Top, x[q], c.Bottom, "nq");
-            c.Legend($"null {Number(layer.NullQuantile ?? 0)} quantile = {Number(q)} nats", "nq", "line");
+            c.Legend($"null q{Number(layer.NullQuantile ?? 0)} = {Number(q)} nats", "nq", "line");
         }
         if (layer.Threshold is { } t)
         {
@@ -99,8 +100,8 @@ internal static class HtmlCharts
         int k = map.Neurons.Length;
         double cell = Math.Min(22, 352.0 / k);
         double left = 78, top = 40, size = cell * k;
-        var c = new SvgChart(id, "heatmap", $"Layer {layerIndex}: MI between the {k} most redundant screened neurons",
-            left + size + 120, top + size + 56, left, top, 120, 56);
+        var c = new SvgChart(id, "heatmap", $"Layer {layerIndex}: MI of the {k} most redundant neurons",
+            left + size + 84, top + size + 56, left, top, 84, 56);
         double max = Math.Max(1e-12, map.Values.Max());
         for (int a = 0; a < k; a++)
             for (int b = 0; b < k; b++)
@@ -119,19 +120,19 @@ internal static class HtmlCharts
         }
         c.Text(16, top + size / 2, "neuron id (× = removed by the plan)", "al", "middle", -90);
         // Colour bar: 24 stacked bands from 0 (bottom) to max (top).
-        double bx = left + size + 22, bands = 24, bh = size / bands;
+        double bx = left + size + 12, bands = 24, bh = size / bands;
         for (int i = 0; i < bands; i++)
             c.Rect(bx, top + size - (i + 1) * bh, 14, bh + 0.3, "cb", style: $"fill:{Viridis((i + 0.5) / bands)}");
         c.Text(bx + 18, top + 8, Number(max), "tl");
         c.Text(bx + 18, top + size, "0", "tl");
-        c.Text(bx + 60, top + size / 2, "MI  [nats]", "al", "middle", -90);
+        c.Text(bx + 62, top + size / 2, "MI  [nats]", "al", "middle", -90);
         return c.ToString();
     }
 
     /// <summary>Scatter of z_neuron against z_partner on the card's subsample of calibration positions.</summary>
     public static string Scatter(NeuronCard card, string id)
     {
-        var c = new SvgChart(id, "scatter", $"Layer {card.Layer}: neuron {card.Neuron} vs partner {card.Partner}", 340, 300, 58, 30, 14, 46);
+        var c = new SvgChart(id, "scatter", $"Layer {card.Layer}: neuron {card.Neuron} vs partner {card.Partner}", 308, 290, 58, 30, 12, 46);
         if (card.X.Length == 0) return c.ToString();
         var (x0, x1) = Scale.NiceRange(card.X.Min(), card.X.Max());
         var (y0, y1) = Scale.NiceRange(card.Y.Min(), card.Y.Max());

@@ -196,8 +196,9 @@ public static class HtmlReportRenderer
         figcaption { font-size: 0.85em; color: #555; max-width: 560px; }
         .grid { display: flex; flex-wrap: wrap; gap: 18px 26px; }
         .grid > figure { width: min-content; }
+        .grid svg.chart { max-width: none; }
         .grid > figure figcaption { max-width: none; }
-        .card { border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; width: 360px; }
+        .card { border: 1px solid #ddd; border-radius: 6px; padding: 8px 10px; width: 310px; }
         .card h3 { margin-top: 0.2em; }
         .card table { font-size: 0.9em; }
         footer { margin-top: 2.5em; font-size: 0.85em; color: #555; }

@@ -53,8 +53,7 @@ public readonly record struct ReportProgress(int LayersDone, int Layers);
 /// MIs among them, each neuron scored by its largest MI with another screened neuron; the k of highest score
 /// (ties to the lower id), ordered by score, form the k x k matrix.</item>
 /// </list>
-/// Cards: the removed entries of the plan with a partner and the highest MI over all layers (ties by layer, then
-/// neuron), each with MI, correlation and standard deviations re-estimated on all S positions and a seeded
+/// Cards: removed entries of the plan with a partner and high MI, spread over layers (see ChooseCards), each with MI, correlation and standard deviations re-estimated on all S positions and a seeded
 /// subsample of <see cref="ReportBuilderOptions.ScatterPoints"/> positions for the scatter.
 /// Cost per layer: P + NullPairs + M(M-1)/2 + cards pair estimates; nothing is O(N^2) in the layer width.
 /// MI values are converted to nats when the estimator reports bits.
@@ -265,13 +264,23 @@ public sealed class ReportBuilder
         return (Math.Sqrt(vx / x.Length), Math.Sqrt(vy / y.Length), r);
     }
 
-    /// <summary>The plan's removed entries with a partner, highest MI first (entries without MI last, by removal order).</summary>
-    private static List<(int Layer, RemovedNeuron Entry, int Rank)> ChooseCards(PruningPlan plan, int count) =>
-        plan.Layers.SelectMany(lp => lp.Removed.Select((r, rank) => (Layer: lp.Index, Entry: r, Rank: rank)))
+    /// <summary>
+    /// Up to <paramref name="count"/> of the plan's removed entries with a partner, spread over layers: each layer's
+    /// entries ranked by MI (entries without MI last, by removal order), then taken round-robin by rank across layers
+    /// (layer order within a round), and the chosen ones ordered by MI, highest first.
+    /// </summary>
+    private static List<(int Layer, RemovedNeuron Entry, int Rank)> ChooseCards(PruningPlan plan, int count)
+    {
+        var perLayer = plan.Layers.Select(lp => lp.Removed.Select((r, rank) => (Layer: lp.Index, Entry: r, Rank: rank))
             .Where(c => c.Entry.Partner != null)
-            .OrderByDescending(c => c.Entry.Mi ?? double.NegativeInfinity)
-            .ThenBy(c => c.Rank).ThenBy(c => c.Layer).ThenBy(c => c.Entry.Neuron)
-            .Take(count).ToList();
+            .OrderByDescending(c => c.Entry.Mi ?? double.NegativeInfinity).ThenBy(c => c.Rank).ToArray()).ToArray();
+        var chosen = new List<(int Layer, RemovedNeuron Entry, int Rank)>();
+        for (int round = 0; chosen.Count < count && perLayer.Any(l => l.Length > round); round++)
+            foreach (var layer in perLayer)
+                if (round < layer.Length && chosen.Count < count) chosen.Add(layer[round]);
+        return chosen.OrderByDescending(c => c.Entry.Mi ?? double.NegativeInfinity).ThenBy(c => c.Rank)
+            .ThenBy(c => c.Layer).ThenBy(c => c.Entry.Neuron).ToList();
+    }
 
     /// <summary>min(count, N(N-1)/2) distinct pairs i &lt; j: all of them when they fit, else drawn uniformly without repetition.</summary>
     internal static (int I, int J)[] SamplePairs(int n, int count, Random rng)

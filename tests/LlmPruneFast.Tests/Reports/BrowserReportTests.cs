@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using LlmPruneFast.Pruning;
 using LlmPruneFast.Reports;
 
 namespace LlmPruneFast.Tests.Reports;
@@ -47,6 +48,7 @@ public sealed class BrowserReportTests
         Directory.CreateDirectory(dir);
         string html = Path.Combine(dir, "report.html");
         ReportWriter.Write(report, html);
+        PlanJson.Save(ReportSamples.Stories260KPlan, Path.Combine(dir, "pruning-plan.json")); // to re-render with `llmprune report`
 
         var clock = Stopwatch.StartNew();
         var (code, stdout, stderr) = Render(html, Path.Combine(dir, "chromium"));
