@@ -3,25 +3,14 @@ using LlmPruneFast.Information;
 
 namespace LlmPruneFast.Tests.Information;
 
-/// <summary>The <c>mi</c> verb in process through <see cref="LlmPruneFast.Cli.Program.Main"/>.</summary>
-[Collection("Console")]
+/// <summary>The <c>mi</c> verb run as a process, as a user runs it.</summary>
 public sealed class MiCommandTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("llmprune-mi-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var oldOut = Console.Out;
-        var oldErr = Console.Error;
-        var o = new StringWriter();
-        var e = new StringWriter();
-        Console.SetOut(o);
-        Console.SetError(e);
-        try { return (LlmPruneFast.Cli.Program.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
     private static JsonElement LastJson(string stdout) =>
         JsonDocument.Parse(stdout.TrimEnd().Split('\n')[^1]).RootElement;
