@@ -1,0 +1,108 @@
+using System.Numerics.Tensors;
+
+namespace LlmPruneFast.Pruning;
+
+/// <summary>
+/// Float64 statistics of one layer's activations Z [S x N], computed once and shared by selectors and
+/// compensation. Means and variances are population moments (divide by S); the covariance is computed on demand.
+/// </summary>
+public sealed class LayerStatistics
+{
+    private readonly LayerActivations _z;
+    private double[]? _covariance;
+    private readonly Lock _gate = new();
+
+    /// <summary>S.</summary>
+    public int Rows => _z.Rows;
+    /// <summary>N.</summary>
+    public int Columns => _z.Columns;
+    /// <summary>The activations these statistics describe.</summary>
+    public LayerActivations Activations => _z;
+    /// <summary>mean(z_j) = (1/S) sum_s Z[s, j].</summary>
+    public double[] Means { get; }
+    /// <summary>Var(z_j) = (1/S) sum_s (Z[s, j] - mean_j)^2.</summary>
+    public double[] Variances { get; }
+    /// <summary>||z_j||_2 = sqrt(sum_s Z[s, j]^2) (not centred, not divided by S: Wanda's norm).</summary>
+    public double[] L2Norms { get; }
+
+    public LayerStatistics(LayerActivations activations)
+    {
+        _z = activations;
+        int s = activations.Rows, n = activations.Columns;
+        var z = activations.Data.Span;
+        var sum = new double[n];
+        var sumSq = new double[n];
+        for (int r = 0; r < s; r++)
+        {
+            var row = z.Slice(r * n, n);
+            for (int j = 0; j < n; j++) { double v = row[j]; sum[j] += v; sumSq[j] += v * v; }
+        }
+        Means = new double[n];
+        Variances = new double[n];
+        L2Norms = new double[n];
+        for (int j = 0; j < n; j++) Means[j] = sum[j] / s;
+        // Second pass for the variance: the one-pass formula loses digits when |mean| >> std.
+        var dev = new double[n];
+        for (int r = 0; r < s; r++)
+        {
+            var row = z.Slice(r * n, n);
+            for (int j = 0; j < n; j++) { double v = row[j] - Means[j]; dev[j] += v * v; }
+        }
+        for (int j = 0; j < n; j++) { Variances[j] = dev[j] / s; L2Norms[j] = Math.Sqrt(sumSq[j]); }
+    }
+
+    /// <summary>std(z_j) = sqrt(Var(z_j)).</summary>
+    public double Std(int j) => Math.Sqrt(Variances[j]);
+
+    /// <summary>
+    /// Covariance C [N x N] row-major, C[i, k] = (1/S) sum_s (Z[s,i] - mean_i)(Z[s,k] - mean_k), computed once
+    /// (O(S N^2) in blocks of rows, parallel over i) and cached. Do not modify the returned array.
+    /// </summary>
+    public double[] Covariance(CancellationToken ct = default)
+    {
+        lock (_gate)
+        {
+            return _covariance ??= ComputeCovariance(ct);
+        }
+    }
+
+    private double[] ComputeCovariance(CancellationToken ct)
+    {
+        int s = Rows, n = Columns;
+        const int block = 256;
+        var c = new double[(long)n * n];
+        var zt = new double[(long)n * block];   // centred block, column-major: zt[j * b + r]
+        var z = _z.Data;
+        for (int r0 = 0; r0 < s; r0 += block)
+        {
+            ct.ThrowIfCancellationRequested();
+            int b = Math.Min(block, s - r0);
+            var span = z.Span;
+            for (int r = 0; r < b; r++)
+            {
+                var row = span.Slice((r0 + r) * n, n);
+                for (int j = 0; j < n; j++) zt[(long)j * b + r] = row[j] - Means[j];
+            }
+            Parallel.For(0, n, new ParallelOptions { CancellationToken = ct }, i =>
+            {
+                var xi = zt.AsSpan(i * b, b);
+                for (int k = i; k < n; k++) c[(long)i * n + k] += TensorPrimitives.Dot<double>(xi, zt.AsSpan(k * b, b));
+            });
+        }
+        for (int i = 0; i < n; i++)
+            for (int k = i; k < n; k++)
+            {
+                double v = c[(long)i * n + k] / s;
+                c[(long)i * n + k] = v; c[(long)k * n + i] = v;
+            }
+        return c;
+    }
+
+    /// <summary>Pearson correlation of z_i and z_k from the covariance (0 when either is constant).</summary>
+    public double Correlation(int i, int k, CancellationToken ct = default)
+    {
+        var c = Covariance(ct);
+        double den = Math.Sqrt(Variances[i] * Variances[k]);
+        return den > 0 ? c[(long)i * Columns + k] / den : 0.0;
+    }
+}
