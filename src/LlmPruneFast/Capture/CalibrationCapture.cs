@@ -14,6 +14,8 @@ namespace LlmPruneFast.Capture;
 public sealed class CalibrationSet
 {
     public required IReadOnlyList<LayerActivations> Layers { get; init; }
+    /// <summary>Source of every row s: (calibration paragraph index, token index within it, BOS = 0).</summary>
+    public required IReadOnlyList<(int Sequence, int Position)> Positions { get; init; }
     /// <summary>Token ids (BOS first) of the paragraphs kept aside, never sampled.</summary>
     public required IReadOnlyList<int[]> HeldOut { get; init; }
     /// <summary>What a plan records: text, S, seed.</summary>
@@ -99,6 +101,7 @@ public static class CalibrationCapture
         var chosen = SamplePositions(eligible, s, options.Seed);
         // Per sequence, the (position, store row) pairs it contributes; rows follow text order.
         var perSequence = new Dictionary<int, List<(int Position, int Row)>>();
+        var positions = new (int Sequence, int Position)[s];
         int seqIndex = 0;
         for (int row = 0; row < s; row++)
         {
@@ -106,6 +109,7 @@ public static class CalibrationCapture
             while (offsets[seqIndex + 1] <= g) seqIndex++;
             if (!perSequence.TryGetValue(seqIndex, out var list)) perSequence[seqIndex] = list = [];
             list.Add(((int)(g - offsets[seqIndex]) + first[seqIndex], row));
+            positions[row] = (seqIndex, list[^1].Position);
         }
         var toRun = perSequence.Keys.OrderByDescending(q => sequences[q].Length).ThenBy(q => q).ToArray();
         int longest = toRun.Length > 0 ? sequences[toRun[0]].Length : 1;
@@ -151,6 +155,7 @@ public static class CalibrationCapture
         return new CalibrationSet
         {
             Layers = activations,
+            Positions = positions,
             HeldOut = heldOut,
             Info = new CalibrationInfo(textName, s, options.Seed),
             EligiblePositions = eligible,

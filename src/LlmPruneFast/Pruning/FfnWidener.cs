@@ -1,10 +1,26 @@
-namespace LlmPruneFast.Models;
+using LlmPruneFast.Models;
+
+namespace LlmPruneFast.Pruning;
 
 /// <summary>A model widened by <see cref="FfnWidener.Widen"/>, and which neuron every copy duplicates.</summary>
 public sealed record WidenedModel(LlamaConfig Config, InMemoryTensorSource Tensors, IReadOnlyList<int[]> Originals, double Scale)
 {
     /// <summary>Width of layer <paramref name="layer"/> before widening: copy k of that layer has id OriginalWidth + k.</summary>
     public int OriginalWidth(int layer) => Config.FfnWidth(layer) - Originals[layer].Length;
+
+    /// <summary>Planted pairs (original, copy) of every layer, the plan split: exactly one of the two removed.</summary>
+    public (int Split, int Total) SplitPairs(PruningPlan plan)
+    {
+        int split = 0, total = 0;
+        for (int l = 0; l < Originals.Count; l++)
+        {
+            var removed = new HashSet<int>(plan.Layer(l)?.Removed.Select(r => r.Neuron) ?? []);
+            int n = OriginalWidth(l);
+            for (int k = 0; k < Originals[l].Length; k++, total++)
+                if (removed.Contains(Originals[l][k]) != removed.Contains(n + k)) split++;
+        }
+        return (split, total);
+    }
 }
 
 /// <summary>
