@@ -10,7 +10,8 @@ namespace LlmPruneFast.Pruning;
 /// other columns, dW = -w_j e_j^T H^-1 / [H^-1]_jj, costs exactly
 /// <c>cost_j = ||w_j||^2 / [H^-1]_jj</c> summed over the D output rows. Greedy: remove the cheapest, apply the
 /// update (tracked through the Gram matrix G = W^T W, a rank-2 update), downdate
-/// H^-1 &lt;- H^-1 - H^-1[:, j] H^-1[j, :] / [H^-1]_jj, repeat: O(N^2) per removal. The cumulative update equals
+/// H^-1 &lt;- H^-1 - H^-1[:, j] H^-1[j, :] / [H^-1]_jj, repeat: O(N^2) per removal, applied lazily in batches
+/// (only diagonals and one row are needed per step). The cumulative update equals
 /// the <c>refit</c> compensation with Ridge = Damping, which is therefore its default.
 /// Partner: the kept neuron with the largest partial correlation |[H^-1]_jk| / sqrt([H^-1]_jj [H^-1]_kk).
 /// </summary>
@@ -45,60 +46,123 @@ public sealed class ObsSelector : IPruningSelector
         for (int i = 0; i < n; i++) h[(long)i * n + i] += delta;
         var hinv = DenseMath.InverseSpd(h, n, $"obs on layer {inputs.Layer.Index}");
         var g = DownGram(inputs.Layer, ct);
-        var alive = new bool[n];
-        Array.Fill(alive, true);
+        var state = new LazyState(hinv, g, n);
         var removed = new List<RemovedNeuron>(request.MaxRemovals);
-        var a = new double[n];
-        var gj = new double[n];
-        var hj = new double[n];
         for (int step = 0; step < request.MaxRemovals; step++)
         {
             ct.ThrowIfCancellationRequested();
-            int best = -1;
+            int jj = -1;
             double bestCost = double.PositiveInfinity;
             for (int j = 0; j < n; j++)
             {
-                if (!alive[j]) continue;
-                double cost = Math.Max(g[(long)j * n + j], 0.0) / hinv[(long)j * n + j];
-                if (cost < bestCost || best < 0) { bestCost = cost; best = j; }
+                if (!state.Alive[j]) continue;
+                double cost = Math.Max(state.DiagG[j], 0.0) / state.DiagH[j];
+                if (cost < bestCost || jj < 0) { bestCost = cost; jj = j; }
             }
-            int jj = best;
-            double hjj = hinv[(long)jj * n + jj];
+            var (rowH, _) = state.Rows(jj);
+            double hjj = rowH[jj];
             int partner = -1;
             double bestPartial = -1;
             for (int k = 0; k < n; k++)
             {
-                if (!alive[k] || k == jj) continue;
-                double p = Math.Abs(hinv[(long)jj * n + k]) / Math.Sqrt(hjj * hinv[(long)k * n + k]);
+                if (!state.Alive[k] || k == jj) continue;
+                double p = Math.Abs(rowH[k]) / Math.Sqrt(hjj * state.DiagH[k]);
                 if (p > bestPartial) { bestPartial = p; partner = k; }
             }
             removed.Add(new RemovedNeuron(jj, partner >= 0 ? partner : null, null, bestCost,
                 string.Create(CultureInfo.InvariantCulture,
                     $"obs: lowest output error ||w_j||^2/[H^-1]_jj = {bestCost:G4} with optimal update; largest partial correlation {bestPartial:F3} with {partner}")));
-            alive[jj] = false;
-            // a = -H^-1[j, :] / [H^-1]_jj restricted to alive columns (dead ones stay 0: their W columns are zero).
-            for (int k = 0; k < n; k++)
-            {
-                a[k] = alive[k] ? -hinv[(long)jj * n + k] / hjj : 0.0;
-                gj[k] = alive[k] ? g[(long)k * n + jj] : 0.0;
-                hj[k] = alive[k] ? hinv[(long)k * n + jj] : 0.0;
-            }
-            double gjj = g[(long)jj * n + jj];
-            // G' = (W + w_j a^T)^T (W + w_j a^T) = G + a gj^T + gj a^T + gjj a a^T ; H^-1' = H^-1 - hj hj^T / hjj.
-            void UpdateRow(int i)
-            {
-                if (!alive[i]) return;
-                var gi = g.AsSpan((int)((long)i * n), n);
-                var hi = hinv.AsSpan((int)((long)i * n), n);
-                double ai = a[i], gji = gj[i] + gjj * a[i];
-                TensorPrimitives.MultiplyAdd(gj, ai, gi, gi);
-                TensorPrimitives.MultiplyAdd(a, gji, gi, gi);
-                TensorPrimitives.MultiplyAdd(hj, -hj[i] / hjj, hi, hi);
-            }
-            if (n >= 256) Parallel.For(0, n, UpdateRow); else for (int i = 0; i < n; i++) UpdateRow(i);
+            state.Remove(jj);
             request.Progress?.Report((step + 1.0) / request.MaxRemovals);
         }
         return removed;
+    }
+
+    /// <summary>
+    /// H^-1 and G under removals with lazy batched updates: selection needs only their diagonals (kept exact,
+    /// O(N) per removal) and the rows of the removed neuron (rebuilt from the base row and the pending updates);
+    /// every <see cref="Batch"/> removals the pending rank-1 terms are applied to the alive rows in one pass, so
+    /// each matrix row is streamed from memory once per batch instead of once per removal.
+    /// </summary>
+    private sealed class LazyState
+    {
+        private const int Batch = 32;
+        private readonly double[] _hinv, _g;
+        private readonly int _n;
+        // Pending terms: H^-1 -= u u^T ; G += a gv^T + gv a^T + gamma a a^T.
+        private readonly double[][] _u, _a, _gv;
+        private readonly double[] _gamma = new double[Batch];
+        private int _pending;
+        private readonly double[] _rowH, _rowG;
+        public readonly bool[] Alive;
+        public readonly double[] DiagH, DiagG;
+
+        public LazyState(double[] hinv, double[] g, int n)
+        {
+            (_hinv, _g, _n) = (hinv, g, n);
+            _u = new double[Batch][]; _a = new double[Batch][]; _gv = new double[Batch][];
+            for (int b = 0; b < Batch; b++) { _u[b] = new double[n]; _a[b] = new double[n]; _gv[b] = new double[n]; }
+            _rowH = new double[n]; _rowG = new double[n];
+            Alive = new bool[n];
+            Array.Fill(Alive, true);
+            DiagH = new double[n]; DiagG = new double[n];
+            for (int i = 0; i < n; i++) { DiagH[i] = hinv[(long)i * n + i]; DiagG[i] = g[(long)i * n + i]; }
+        }
+
+        /// <summary>Current rows j of H^-1 and G (views valid until the next call).</summary>
+        public (double[] RowH, double[] RowG) Rows(int j)
+        {
+            int n = _n;
+            _hinv.AsSpan((int)((long)j * n), n).CopyTo(_rowH);
+            _g.AsSpan((int)((long)j * n), n).CopyTo(_rowG);
+            for (int p = 0; p < _pending; p++)
+            {
+                TensorPrimitives.MultiplyAdd(_u[p], -_u[p][j], _rowH, _rowH);
+                TensorPrimitives.MultiplyAdd(_gv[p], _a[p][j], _rowG, _rowG);
+                TensorPrimitives.MultiplyAdd(_a[p], _gv[p][j] + _gamma[p] * _a[p][j], _rowG, _rowG);
+            }
+            return (_rowH, _rowG);
+        }
+
+        /// <summary>Removes neuron j with the optimal update of the others (j's rows must be current: call Rows(j) first).</summary>
+        public void Remove(int j)
+        {
+            int n = _n;
+            Alive[j] = false;
+            double hjj = _rowH[j], gamma = _rowG[j], scale = 1.0 / Math.Sqrt(hjj);
+            var u = _u[_pending]; var a = _a[_pending]; var gv = _gv[_pending];
+            for (int k = 0; k < n; k++)
+            {
+                bool alive = Alive[k];
+                u[k] = alive ? _rowH[k] * scale : 0.0;
+                a[k] = alive ? -_rowH[k] / hjj : 0.0;
+                gv[k] = alive ? _rowG[k] : 0.0;
+                if (!alive) continue;
+                DiagH[k] -= u[k] * u[k];
+                DiagG[k] += 2 * a[k] * gv[k] + gamma * a[k] * a[k];
+            }
+            _gamma[_pending] = gamma;
+            if (++_pending == Batch) Flush();
+        }
+
+        private void Flush()
+        {
+            int n = _n, pending = _pending;
+            void Row(int i)
+            {
+                if (!Alive[i]) return;
+                var hi = _hinv.AsSpan((int)((long)i * n), n);
+                var gi = _g.AsSpan((int)((long)i * n), n);
+                for (int p = 0; p < pending; p++)
+                {
+                    TensorPrimitives.MultiplyAdd(_u[p], -_u[p][i], hi, hi);
+                    TensorPrimitives.MultiplyAdd(_gv[p], _a[p][i], gi, gi);
+                    TensorPrimitives.MultiplyAdd(_a[p], _gv[p][i] + _gamma[p] * _a[p][i], gi, gi);
+                }
+            }
+            if (n >= 128) Parallel.For(0, n, Row); else for (int i = 0; i < n; i++) Row(i);
+            _pending = 0;
+        }
     }
 
     /// <summary>G = W_down^T W_down [N x N] in float64.</summary>
