@@ -9,6 +9,7 @@ using LlmPruneFast.Information;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Pruning;
+using LlmPruneFast.Reports;
 
 namespace LlmPruneFast.Cli.Commands;
 
@@ -83,6 +84,9 @@ public sealed class PruneCommand : ICommand
     [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads (0 = one per processor).")]
     public int Threads { get; set; }
 
+    [Option("report", HelpText = "Also write the HTML report (FILE.html, with FILE.json beside it): MI distributions, heatmaps, removal cards, dense vs pruned figures and latency.")]
+    public string? Report { get; set; }
+
     [Option("quiet", HelpText = "No progress bars.")]
     public bool Quiet { get; set; }
 
@@ -146,26 +150,60 @@ public sealed class PruneCommand : ICommand
         seconds["write"] = clock.Elapsed.TotalSeconds;
 
         PruneEvaluation? evaluation = null;
-        if (Eval != null)
+        (LatencyResult, LatencyResult)? latency = null;
+        if (Eval != null || Report != null)
         {
-            clock.Restart();
-            var paragraphs = TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
             var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads };
             using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(source.Config, source.Tensors), runnerOptions);
             using var pruned = PlanOnly
                 ? OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, PrunedModel.Build(source.Config, source.Tensors, outcome.Layers).Tensors), runnerOptions)
                 : OnnxLlamaRunner.Create(Path.Combine(Path.GetFullPath(Out), "model.onnx"), runnerOptions);
-            evaluation = ModelPruner.Evaluate(dense, pruned, tokenizer, paragraphs, source.Config.MaxPositionEmbeddings, bar, cancellationToken);
-            bar.Clear();
-            seconds["eval"] = clock.Elapsed.TotalSeconds;
+            if (Eval != null)
+            {
+                clock.Restart();
+                var paragraphs = TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
+                evaluation = ModelPruner.Evaluate(dense, pruned, tokenizer, paragraphs, source.Config.MaxPositionEmbeddings, bar, cancellationToken);
+                bar.Clear();
+                seconds["eval"] = clock.Elapsed.TotalSeconds;
+            }
+            if (Report != null)
+            {
+                clock.Restart();
+                latency = LatencyProbe.Compare(dense, pruned, ct: cancellationToken);
+                seconds["latency"] = clock.Elapsed.TotalSeconds;
+            }
+        }
+        string[] reportFiles = [];
+        if (Report != null)
+        {
+            clock.Restart();
+            var measurements = new ReportMeasurements
+            {
+                DenseConfig = source.Config,
+                PrunedConfig = prunedConfig,
+                Bytes = PlanOnly ? null : new BeforeAfter(WeightBytes(source.Directory), WeightBytes(Path.GetFullPath(Out))),
+                Evaluation = evaluation,
+                EvaluationText = Eval == null ? null : Path.GetFullPath(Eval),
+                EvaluationParagraphs = EvalParagraphs,
+                Latency = latency,
+                StageSeconds = seconds,
+            };
+            var report = PruneReportFactory.Create(plan, outcome.Calibration.Layers, measurements, null, cancellationToken);
+            reportFiles = [Path.GetFullPath(Report), ReportWriter.Write(report, Report)];
+            seconds["report"] = clock.Elapsed.TotalSeconds;
         }
         seconds["total"] = total.Elapsed.TotalSeconds;
         PruneSummary.Print(Console.Out, source.Config, prunedConfig, plan, outcome.Calibration, evaluation, seconds);
         if (PlanOnly) Console.WriteLine($"plan       {files[0]}");
         else WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
+        foreach (var f in reportFiles) Console.WriteLine($"report     {f}");
         if (Json) Console.WriteLine(PruneSummary.Json(source.Config, prunedConfig, plan, evaluation, seconds, PlanOnly ? files[0] : Path.GetFullPath(Out)));
         return ExitCodes.Ok;
     }
+
+    /// <summary>Bytes of the safetensors weight files in a checkpoint folder (all shards).</summary>
+    internal static long WeightBytes(string folder) =>
+        Directory.EnumerateFiles(folder, "*.safetensors").Sum(f => new FileInfo(f).Length);
 
     /// <summary>--plan-only target: a *.json path is the plan file itself (must not exist); anything else is a folder.</summary>
     private static string PlanOnlyTarget(string output, string[] inputs)

@@ -1,28 +1,36 @@
-using System.Globalization;
 using CommandLine;
-using LlmPruneFast.Information;
+using LlmPruneFast.Evaluation;
+using LlmPruneFast.Models;
+using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Reports;
 
 namespace LlmPruneFast.Cli.Commands;
 
 /// <summary>
-/// <c>llmprune report</c>: the one-file HTML report of a pruning plan, and its JSON beside it.
-/// Today it renders report data written by the prune stage (<c>--report-data</c>), checked against the plan; without
-/// it, the page shows what the plan alone says (summary, kept/removed per layer, removal cards without scatter).
-/// Recapturing calibration activations from the model (and <c>--eval</c>) waits for the library's capture stage.
+/// <c>llmprune report</c>: the one-file HTML report of a pruning plan, and its JSON beside it. The plan names the
+/// model and calibration it was made from; the command reopens the model (checked by FFN weight hash), recaptures
+/// the calibration activations for the MI charts and, with <c>--eval</c>, slices the plan and measures dense vs
+/// pruned (perplexity, KL, top-1, latency). <c>--report-data</c> renders report JSON written earlier instead.
 /// </summary>
-[Verb("report", HelpText = "Write a self-contained HTML report (and FILE.json beside it) of a pruning plan. Example: llmprune report --plan out/pruning-plan.json --report-data out/report.json --out report.html")]
+[Verb("report", HelpText = "Write a self-contained HTML report (and FILE.json beside it) of a pruning plan: recaptures the plan's calibration " +
+    "activations for the MI charts; with --eval also dense vs pruned perplexity, KL and latency. Example: llmprune report --plan out/pruning-plan.json --eval eval.txt --out report.html")]
 public sealed class ReportCommand : ICommand
 {
     [Option("plan", Required = true, HelpText = "Pruning plan JSON (pruning-plan.json).")]
     public string Plan { get; set; } = "";
 
-    [Option("report-data", HelpText = "Report data JSON written by prune (per-layer MI, null, heatmaps, cards). Without it only what the plan says is shown.")]
-    public string? ReportData { get; set; }
+    [Option("model", HelpText = "The checkpoint folder the plan was made for (default: the folder the plan records).")]
+    public string? Model { get; set; }
 
-    [Option("eval", HelpText = "Evaluation text: dense vs pruned perplexity and KL (needs activation recapture; not available in this build).")]
+    [Option("eval", HelpText = "Evaluation text: dense vs pruned perplexity, KL and top-1 agreement (reference protocol), and latency.")]
     public string? Eval { get; set; }
+
+    [Option("eval-paragraphs", HelpText = "Evaluate on the first N paragraphs of --eval (default: all).")]
+    public int? EvalParagraphs { get; set; }
+
+    [Option("report-data", HelpText = "Render report JSON written earlier (by prune --report or report) instead of recomputing; checked against the plan.")]
+    public string? ReportData { get; set; }
 
     [Option("out", Required = true, HelpText = "Report file FILE.html; FILE.json is written beside it.")]
     public string Out { get; set; } = "";
@@ -30,18 +38,66 @@ public sealed class ReportCommand : ICommand
     [Option("embed-json", HelpText = "Also embed the report JSON in the page (hidden <pre id=\"report-data\">).")]
     public bool EmbedJson { get; set; }
 
+    [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads (0 = one per processor).")]
+    public int Threads { get; set; }
+
+    [Option("quiet", HelpText = "No progress bars.")]
+    public bool Quiet { get; set; }
+
     public int Run(CancellationToken cancellationToken)
     {
         if (!Out.EndsWith(".html", StringComparison.OrdinalIgnoreCase) && !Out.EndsWith(".htm", StringComparison.OrdinalIgnoreCase))
             throw new BadArgumentException($"--out '{Out}' must name an .html file (the JSON goes beside it)");
-        if (Eval != null)
-            throw new BadArgumentException("--eval needs the model to be recaptured and sliced, which this build cannot do yet; evaluate with 'llmprune prune --eval' and pass its --report-data");
+        if (EvalParagraphs is <= 0) throw new BadArgumentException($"--eval-paragraphs must be positive, got {EvalParagraphs}");
+        if (EvalParagraphs != null && Eval == null) throw new BadArgumentException("--eval-paragraphs needs --eval FILE");
+        if (ReportData != null && Eval != null) throw new BadArgumentException("--eval recomputes the report; it cannot be combined with --report-data");
+        if (Eval != null) CommandFiles.RequireFile(Eval, "evaluation text (--eval)");
         var plan = PlanJson.Load(Plan);
-        var report = ReportData != null ? Matching(ReportJson.Load(ReportData), plan) : FromPlanOnly(plan, cancellationToken);
+        var report = ReportData != null ? Matching(ReportJson.Load(ReportData), plan) : Recompute(plan, cancellationToken);
         string json = ReportWriter.Write(report, Out, EmbedJson);
         string html = Path.GetFullPath(Out);
         WrittenFilesPrinter.Print(Console.Out, Path.GetDirectoryName(html) ?? ".", [html, json]);
         return ExitCodes.Ok;
+    }
+
+    /// <summary>Reopens the plan's model, recaptures its calibration activations and, with --eval, measures dense vs pruned.</summary>
+    private PruneReport Recompute(PruningPlan plan, CancellationToken ct)
+    {
+        using var source = LlamaCheckpoint.Open(Model ?? plan.Model.Name);
+        plan.EnsureMatches(CheckpointLayerSource.Fingerprint(plan.Model.Name, source.Config, source.Tensors));
+        var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);
+        var bar = new ProgressBar(Quiet);
+        var seconds = new Dictionary<string, double>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var calibration = ModelPruner.Recapture(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads }, bar, ct);
+        bar.Clear();
+        seconds["capture"] = clock.Elapsed.TotalSeconds;
+        var measurements = new ReportMeasurements { DenseConfig = source.Config, StageSeconds = seconds };
+        if (Eval != null)
+        {
+            clock.Restart();
+            var layers = Pruner.ApplyPlan(plan, new CheckpointLayerSource(source.Config, source.Tensors, calibration.Layers), null, ct).ToArray();
+            var (prunedConfig, prunedTensors) = PrunedModel.Build(source.Config, source.Tensors, layers);
+            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads };
+            using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(source.Config, source.Tensors), runnerOptions);
+            using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, prunedTensors), runnerOptions);
+            var paragraphs = TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
+            var evaluation = ModelPruner.Evaluate(dense, pruned, tokenizer, paragraphs, source.Config.MaxPositionEmbeddings, bar, ct);
+            bar.Clear();
+            seconds["eval"] = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            var latency = LatencyProbe.Compare(dense, pruned, ct: ct);
+            seconds["latency"] = clock.Elapsed.TotalSeconds;
+            measurements = measurements with
+            {
+                PrunedConfig = prunedConfig, Evaluation = evaluation, EvaluationText = Path.GetFullPath(Eval),
+                EvaluationParagraphs = EvalParagraphs, Latency = latency,
+            };
+        }
+        clock.Restart();
+        var report = PruneReportFactory.Create(plan, calibration.Layers, measurements, null, ct);
+        seconds["report"] = clock.Elapsed.TotalSeconds;
+        return report;
     }
 
     /// <summary>The report data, after checking it describes this plan (model, method, per-layer counts).</summary>
@@ -59,20 +115,5 @@ public sealed class ReportCommand : ICommand
                 throw new BadArgumentException($"{Where()}: layer {l.Index} removes {l.Removed} of {l.Width} in the data, {removed} of {plan.Model.Widths[l.Index]} in the plan");
         }
         return report;
-    }
-
-    private static PruneReport FromPlanOnly(PruningPlan plan, CancellationToken ct)
-    {
-        // With no activations the builder only counts and copies the plan; the estimator is never called.
-        var (layers, cards) = new ReportBuilder(MiEstimators.Create("copula")).Build(plan, _ => null, plan.Seed, null, ct);
-        return new PruneReport
-        {
-            Title = $"{plan.Model.Name} pruned {(plan.Ratio * 100).ToString("0.#", CultureInfo.InvariantCulture)}% with {plan.Method}",
-            Summary = ReportSummary.FromPlan(plan),
-            Layers = layers,
-            Cards = cards,
-            Notes = ["Calibration activations were not recaptured (this build has no capture stage yet): per-layer MI distributions, " +
-                     "heatmaps and scatters are absent. Pass --report-data written by 'llmprune prune --report' to show them."],
-        };
     }
 }

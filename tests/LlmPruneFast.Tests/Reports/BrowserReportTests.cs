@@ -50,10 +50,8 @@ public sealed class BrowserReportTests
         ReportWriter.Write(report, html);
         PlanJson.Save(ReportSamples.Stories260KPlan, Path.Combine(dir, "pruning-plan.json")); // to re-render with `llmprune report`
 
-        var clock = Stopwatch.StartNew();
         var (code, stdout, stderr) = Render(html, Path.Combine(dir, "chromium"));
         Assert.True(code == 0, $"render_report.sh exited {code}: {stderr}");
-        Assert.True(clock.Elapsed.TotalSeconds < 30, $"rendering took {clock.Elapsed.TotalSeconds:F1} s");
 
         string log = File.ReadAllText(Path.Combine(dir, "chromium", "chromium.log"));
         var consoleLines = log.Split('\n').Where(l => ConsoleLine.IsMatch(l)).ToArray();

@@ -138,17 +138,24 @@ public static class ModelPruner
         LlamaTokenizer tokenizer, CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
     {
         plan.EnsureMatches(CheckpointLayerSource.Fingerprint(modelName, config, tensors));
-        IReadOnlyList<LayerActivations>? activations = null;
-        if (NeedsActivations(plan))
-        {
-            var info = plan.Calibration ?? throw new MissingInputException($"the plan's compensation '{plan.Compensation.Kind}' needs calibration activations, but the plan records no calibration");
-            string text = TextCorpus.Read(info.Text);
-            var options = (calibrationDefaults ?? new CalibrationOptions()) with { Samples = checked((int)info.Tokens), Seed = info.Seed };
-            activations = CalibrationCapture.Run(config, tensors, tokenizer, text, info.Text, options,
-                progress == null ? null : new SyncProgress<CaptureProgress>(p => progress.Report(new StageProgress("capture", (double)p.Done / Math.Max(1, p.Total)))), ct).Layers;
-        }
+        var activations = NeedsActivations(plan) ? Recapture(plan, config, tensors, tokenizer, calibrationDefaults, progress, ct).Layers : null;
         var source = new CheckpointLayerSource(config, tensors, activations);
         return Pruner.ApplyPlan(plan, source, progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction))), ct).ToArray();
+    }
+
+    /// <summary>
+    /// The calibration activations <paramref name="plan"/> was made from, captured again from its recorded
+    /// calibration (text file, S, seed; other settings at their defaults, as <c>prune</c> uses them).
+    /// </summary>
+    /// <exception cref="MissingInputException">The plan records no calibration, or its text file is absent.</exception>
+    public static CalibrationSet Recapture(PruningPlan plan, LlamaConfig config, ITensorSource tensors, LlamaTokenizer tokenizer,
+        CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
+    {
+        var info = plan.Calibration ?? throw new MissingInputException("the plan records no calibration text, so its activations cannot be recaptured");
+        if (!File.Exists(info.Text)) throw new MissingInputException($"the plan's calibration text '{info.Text}' does not exist");
+        var options = (calibrationDefaults ?? new CalibrationOptions()) with { Samples = checked((int)info.Tokens), Seed = info.Seed };
+        return CalibrationCapture.Run(config, tensors, tokenizer, TextCorpus.Read(info.Text), info.Text, options,
+            progress == null ? null : new SyncProgress<CaptureProgress>(p => progress.Report(new StageProgress("capture", (double)p.Done / Math.Max(1, p.Total)))), ct);
     }
 
     /// <summary>True when slicing <paramref name="plan"/> needs calibration activations (compensation other than none, something removed).</summary>
