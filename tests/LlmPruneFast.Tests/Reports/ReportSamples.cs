@@ -1,3 +1,4 @@
+using LlmPruneFast.Capture;
 using System.Diagnostics;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Information;
@@ -40,7 +41,8 @@ public static class ReportSamples
         var calib = paragraphs.Take(Math.Min(CalibrationParagraphs, paragraphs.Count / 2)).ToArray();
         var eval = paragraphs.Skip(paragraphs.Count / 2).Take(EvalParagraphs).ToArray();
         var layers = Enumerable.Range(0, config.NumHiddenLayers).Select(l => FfnOf(config, tensors, l)).ToArray();
-        var activations = Capture(config, tensors, tokenizer, calib, CalibrationTokens, Seed);
+        var activations = CalibrationCapture.Run(config, tensors, tokenizer, string.Join("\n\n", calib), "calibration sample",
+            new CalibrationOptions { Samples = CalibrationTokens, Seed = Seed }).Layers;
         double captureSeconds = clock.Elapsed.TotalSeconds;
 
         clock.Restart();
@@ -64,7 +66,7 @@ public static class ReportSamples
         var evalIds = eval.Select(p => tokenizer.Encode(p).Take(config.MaxPositionEmbeddings).ToArray()).ToArray();
         (PerplexityResult Ppl, ComparisonResult Cmp, long Params) Evaluate(PruningPlan p)
         {
-            var (prunedConfig, prunedTensors) = Pruned(config, tensors, Pruner.ApplyPlan(p, source).ToArray());
+            var (prunedConfig, prunedTensors) = PrunedModel.Build(config, tensors, Pruner.ApplyPlan(p, source).ToArray());
             using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, prunedTensors));
             return (new Perplexity(pruned).Paragraphs(tokenizer, eval, config.MaxPositionEmbeddings),
                 ModelComparison.Compare(dense, pruned, evalIds), Parameters(prunedTensors));
@@ -121,63 +123,4 @@ public static class ReportSamples
     /// <summary>FFN layer l of the checkpoint (gate/up rows = neurons, down [D x N]).</summary>
     public static FfnLayer FfnOf(LlamaConfig config, InMemoryTensorSource t, int l) =>
         new(l, config.FfnWidth(l), config.HiddenSize, t.GetData(LlamaTensorNames.Gate(l)), t.GetData(LlamaTensorNames.Up(l)), t.GetData(LlamaTensorNames.Down(l)));
-
-    /// <summary>
-    /// Per-layer activations on <paramref name="tokens"/> positions drawn uniformly without replacement (seeded)
-    /// from all real (unpadded) positions of the paragraphs, in batches of 16 paragraphs.
-    /// </summary>
-    public static LayerActivations[] Capture(LlamaConfig config, ITensorSource tensors, Microsoft.ML.Tokenizers.LlamaTokenizer tokenizer,
-        IReadOnlyList<string> paragraphs, int tokens, long seed)
-    {
-        using var runner = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = false }));
-        var seqs = paragraphs.Select(p => tokenizer.Encode(p).Take(config.MaxPositionEmbeddings).ToArray()).ToArray();
-        var positions = seqs.SelectMany((s, i) => Enumerable.Range(0, s.Length).Select(t => (Seq: i, Pos: t))).ToArray();
-        if (positions.Length < tokens) throw new InvalidOperationException($"only {positions.Length} calibration positions");
-        new Random((int)seed).Shuffle(positions);
-        var chosen = positions.Take(tokens).OrderBy(p => p.Seq).ThenBy(p => p.Pos).ToArray();
-        int layers = config.NumHiddenLayers;
-        var data = Enumerable.Range(0, layers).Select(l => new float[tokens * config.FfnWidth(l)]).ToArray();
-        int row = 0;
-        foreach (var group in chosen.GroupBy(p => p.Seq / 16))
-        {
-            int first = group.Key * 16;
-            var batchSeqs = seqs.Skip(first).Take(16).ToArray();
-            var batch = TokenBatch.Create(batchSeqs, PadSide.Right);
-            var result = runner.Run(batch, taps: true);
-            foreach (var (seq, pos) in group)
-            {
-                for (int l = 0; l < layers; l++)
-                {
-                    int n = config.FfnWidth(l);
-                    result.Taps![l].AsSpan(((seq - first) * batch.Seq + pos) * n, n).CopyTo(data[l].AsSpan(row * n, n));
-                }
-                row++;
-            }
-        }
-        return Enumerable.Range(0, layers).Select(l => new LayerActivations(l, tokens, config.FfnWidth(l), data[l])).ToArray();
-    }
-
-    /// <summary>The checkpoint with its FFNs replaced by the sliced layers (down bias carried with mlp_bias, zero gate/up biases).</summary>
-    public static (LlamaConfig, InMemoryTensorSource) Pruned(LlamaConfig config, InMemoryTensorSource dense, SlicedFfnLayer[] sliced)
-    {
-        var t = new InMemoryTensorSource();
-        var ffn = new HashSet<string>();
-        for (int l = 0; l < config.NumHiddenLayers; l++)
-            ffn.UnionWith([LlamaTensorNames.Gate(l), LlamaTensorNames.Up(l), LlamaTensorNames.Down(l)]);
-        foreach (var name in dense.Names.Where(n => !ffn.Contains(n)))
-            t.Add(name, dense.GetInfo(name).Shape, dense.GetData(name));
-        int d = config.HiddenSize;
-        foreach (var s in sliced)
-        {
-            int k = s.Width;
-            t.Add(LlamaTensorNames.Gate(s.Index), [k, d], s.Gate);
-            t.Add(LlamaTensorNames.Up(s.Index), [k, d], s.Up);
-            t.Add(LlamaTensorNames.Down(s.Index), [d, k], s.Down.Select(v => (float)v).ToArray());
-            t.Add(LlamaTensorNames.GateBias(s.Index), [k], new float[k]);
-            t.Add(LlamaTensorNames.UpBias(s.Index), [k], new float[k]);
-            t.Add(LlamaTensorNames.DownBias(s.Index), [d], s.DownBias.Select(v => (float)v).ToArray());
-        }
-        var widths = sliced.Select(s => s.Width).ToArray();
-        return (config with { MlpBias = true, IntermediateSize = widths.Max(), IntermediateSizes = widths.Distinct().Count() == 1 ? null : widths }, t);
-    }
 }
