@@ -114,6 +114,16 @@ public static class PluginMi
         for (int s = t; s < rows; s += step)
             Atomic.Add(ref counts[codes[a0 + s] * bins + codes[b0 + s]], 1);
         Group.Barrier();
+        return MiFromCounts(counts, rows, bins, scratch, out millerMadowCells);
+    }
+
+    /// <summary>
+    /// MI (nats) of the joint count table in <paramref name="counts"/>[0..B*B) (row a = code of the first column);
+    /// uses counts[B*B..B*B+2B) for the marginals. Every thread of the group must call it after a barrier.
+    /// </summary>
+    internal static double MiFromCounts(ArrayView<int> counts, int rows, int bins, ArrayView<double> scratch, out int millerMadowCells)
+    {
+        int t = Group.IdxX, step = Group.DimX, cellCount = bins * bins;
         // Marginals from the joint table: thread t sums row t and column t.
         for (int m = t; m < bins; m += step)
         {

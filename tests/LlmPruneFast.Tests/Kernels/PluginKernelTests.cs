@@ -55,14 +55,16 @@ public abstract class PluginKernelTests
         }
     }
 
-    protected void CheckAllPairs(int rows, int columns, int bins, int tile)
+    protected void CheckAllPairs(int rows, int columns, int bins, int tile, bool oneHotGram = false)
     {
         var z = TestMatrices.Make(rows, columns, seed: 7 * rows + columns);
         using var device = DeviceColumns.FromColumnMajor(Accelerator, z, rows, columns);
         using var binned = BinnedColumns.Create(Accelerator, device, bins);
         var collector = new DenseTileCollector(columns);
         int tiles = 0;
-        PluginMi.AllPairs(Accelerator, binned, (r0, c0, rc, cc, t) => { Assert.True(c0 >= r0); tiles++; collector.Sink(r0, c0, rc, cc, t); }, tile);
+        PairTileSink sink = (r0, c0, rc, cc, t) => { Assert.True(c0 >= r0); tiles++; collector.Sink(r0, c0, rc, cc, t); };
+        if (oneHotGram) OneHotGramMi.AllPairs(Accelerator, binned, sink, tile);
+        else PluginMi.AllPairs(Accelerator, binned, sink, tile);
         Assert.Equal(PairTile.Count(columns, Math.Min(tile, columns)), tiles);
         for (int i = 0; i < columns; i++)
             for (int j = 0; j < columns; j++)
@@ -109,6 +111,7 @@ public sealed class PluginKernelTestsOnCpuAccelerator : PluginKernelTests
     [Fact] public void RowMajorUpload_Transposes() => CheckRowMajorUpload();
     [Fact] public void PairList_MatchesReference() { CheckPairList(2, 1, 2); CheckPairList(37, 3, 4); CheckPairList(300, 8, 16); CheckPairList(257, 6, 33); }
     [Fact] public void AllPairs_MatchesReference_NonDividingTiles() { CheckAllPairs(50, 1, 4, 8); CheckAllPairs(50, 2, 4, 8); CheckAllPairs(123, 11, 8, 4); CheckAllPairs(64, 9, 16, 100); }
+    [Fact] public void OneHotGramAllPairs_MatchesReference() { CheckAllPairs(50, 1, 4, 8, true); CheckAllPairs(61, 7, 4, 3, true); CheckAllPairs(40, 6, 8, 100, true); }
     [SharedFact] public void PairList_MatchesSharedReference() => CheckSharedReference();
     [Fact] public void RejectsBadArguments() => CheckRejectsBadArguments();
 }
@@ -121,6 +124,7 @@ public sealed class PluginKernelTestsOnCuda : PluginKernelTests
     [CudaFact] public void RowMajorUpload_Transposes() => CheckRowMajorUpload();
     [CudaFact] public void PairList_MatchesReference() { CheckPairList(2, 1, 2); CheckPairList(37, 3, 4); CheckPairList(300, 8, 16); CheckPairList(257, 6, 33); }
     [CudaFact] public void AllPairs_MatchesReference_NonDividingTiles() { CheckAllPairs(50, 1, 4, 8); CheckAllPairs(50, 2, 4, 8); CheckAllPairs(123, 11, 8, 4); CheckAllPairs(64, 9, 16, 100); }
+    [CudaFact] public void OneHotGramAllPairs_MatchesReference() { CheckAllPairs(50, 1, 4, 8, true); CheckAllPairs(61, 7, 4, 3, true); CheckAllPairs(40, 6, 8, 100, true); }
     [CudaFact] public void PairList_MatchesSharedReference() { if (SharedData.Root != null) CheckSharedReference(); }
     [CudaFact] public void RejectsBadArguments() => CheckRejectsBadArguments();
 }
