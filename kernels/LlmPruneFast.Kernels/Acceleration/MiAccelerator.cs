@@ -86,7 +86,7 @@ public sealed class MiAccelerator : IDisposable
     }
 
     /// <summary>
-    /// The kernel named <paramref name="key"/>, loaded with <paramref name="load"/> on first use and cached (ILGPU
+    /// The kernel named <paramref name="key"/> (unique per kernel: "Class.Method"), loaded with <paramref name="load"/> on first use and cached (ILGPU
     /// compiles a kernel per load; on CUDA that costs tens of milliseconds).
     /// </summary>
     public TDelegate Kernel<TDelegate>(string key, Func<Accelerator, TDelegate> load) where TDelegate : Delegate

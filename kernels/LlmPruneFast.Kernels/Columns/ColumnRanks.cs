@@ -15,7 +15,7 @@ public static class ColumnRanks
     public static MemoryBuffer1D<int, Stride1D.Dense> Compute(MiAccelerator accelerator, DeviceColumns z)
     {
         var ranks = accelerator.Accelerator.Allocate1D<int>((long)z.Rows * z.Columns);
-        var kernel = accelerator.Kernel(nameof(RankKernel), a =>
+        var kernel = accelerator.Kernel("ColumnRanks." + nameof(RankKernel), a =>
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, int>(RankKernel));
         kernel(ranks.IntExtent, z.Data.View, ranks.View, z.Rows);
         accelerator.Accelerator.Synchronize();

@@ -26,7 +26,7 @@ public sealed class ColumnStatistics : IDisposable
     public static ColumnStatistics Compute(MiAccelerator accelerator, DeviceColumns z)
     {
         var stats = new ColumnStatistics(accelerator.Accelerator, z.Columns);
-        var kernel = accelerator.Kernel(nameof(StatisticsKernel), a =>
+        var kernel = accelerator.Kernel("ColumnStatistics." + nameof(StatisticsKernel), a =>
             a.LoadStreamKernel<ArrayView<float>, int, ArrayView<double>, ArrayView<double>, ArrayView<int>>(StatisticsKernel));
         kernel(new KernelConfig(z.Columns, accelerator.GroupSize), z.Data.View, z.Rows, stats.Mean.View, stats.Std.View, stats.Constant.View);
         accelerator.Accelerator.Synchronize();

@@ -43,7 +43,7 @@ public sealed class DeviceColumns : IDisposable
         using var staged = accelerator.Accelerator.Allocate1D<float>(rowMajor.Length);
         staged.Upload(rowMajor);
         var buffer = accelerator.Accelerator.Allocate1D<float>(rowMajor.Length);
-        var transpose = accelerator.Kernel(nameof(TransposeKernel), a =>
+        var transpose = accelerator.Kernel("DeviceColumns." + nameof(TransposeKernel), a =>
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(TransposeKernel));
         transpose(buffer.IntExtent, staged.View, buffer.View, rows, columns);
         accelerator.Accelerator.Synchronize();

@@ -47,19 +47,19 @@ internal static class DeviceReduce
     public static double GroupMax(ArrayView<double> scratch, double value) => -GroupMin(scratch, -value);
 
     /// <summary>
-    /// Digamma psi(x) for x &gt;= 1 in float64: recurrence psi(x) = psi(x+1) - 1/x up to x &gt;= 6, then the asymptotic
-    /// series ln x - 1/(2x) - sum B_2n/(2n x^2n) to x^-10 (absolute error below 1e-15 there).
+    /// Digamma psi(x) for x &gt; 0 in float64: recurrence psi(x) = psi(x+1) - 1/x up to x &gt;= 12, then the asymptotic
+    /// series ln x - 1/(2x) - sum_n B_2n/(2n x^2n) to x^-12 (first omitted term 1/(12 x^14) &lt; 1e-16 there).
     /// </summary>
     public static double Digamma(double x)
     {
         double shift = 0;
-        while (x < 6.0)
+        while (x < 12.0)
         {
             shift -= 1.0 / x;
             x += 1.0;
         }
         double inv = 1.0 / x, inv2 = inv * inv;
-        double series = inv2 * (1.0 / 12 - inv2 * (1.0 / 120 - inv2 * (1.0 / 252 - inv2 * (1.0 / 240 - inv2 * (1.0 / 132)))));
+        double series = inv2 * (1.0 / 12 - inv2 * (1.0 / 120 - inv2 * (1.0 / 252 - inv2 * (1.0 / 240 - inv2 * (1.0 / 132 - inv2 * (691.0 / 32760))))));
         return shift + ILGPU.Algorithms.XMath.Log(x) - 0.5 * inv - series;
     }
 }

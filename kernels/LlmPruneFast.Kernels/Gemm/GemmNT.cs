@@ -46,7 +46,7 @@ public static class GemmNT
             return;
         }
         int t = accelerator.GemmTile;
-        var kernel = accelerator.Kernel(nameof(TiledKernel), acc =>
+        var kernel = accelerator.Kernel("GemmNT." + nameof(TiledKernel), acc =>
             acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float>(TiledKernel));
         var config = new KernelConfig(new Index2D((n + t - 1) / t, (m + t - 1) / t), new Index2D(t, t), SharedMemoryConfig.RequestDynamic<float>(2 * t * t));
         kernel(config, a, b, c, m, n, k, alpha);

@@ -21,7 +21,7 @@ public static class EqualFrequencyBinning
         CheckBins(bins, z.Rows);
         using var ranks = ColumnRanks.Compute(accelerator, z);
         var codes = accelerator.Accelerator.Allocate1D<byte>(ranks.Length);
-        var kernel = accelerator.Kernel(nameof(BinKernel), a =>
+        var kernel = accelerator.Kernel("EqualFrequencyBinning." + nameof(BinKernel), a =>
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<byte>, int, int>(BinKernel));
         kernel(codes.IntExtent, ranks.View, codes.View, z.Rows, bins);
         accelerator.Accelerator.Synchronize();

@@ -36,9 +36,9 @@ public static class OneHotGramMi
         using var oneHotJ = acc.Allocate1D<float>((long)tile * bins * rows);
         using var gram = acc.Allocate1D<float>((long)tile * bins * tile * bins);
         using var output = acc.Allocate1D<float>((long)tile * tile);
-        var oneHot = accelerator.Kernel(nameof(OneHotKernel), a =>
+        var oneHot = accelerator.Kernel("OneHotGramMi." + nameof(OneHotKernel), a =>
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<byte>, ArrayView<float>, int, int, int>(OneHotKernel));
-        var blockMi = accelerator.Kernel(nameof(BlockMiKernel), a =>
+        var blockMi = accelerator.Kernel("OneHotGramMi." + nameof(BlockMiKernel), a =>
             a.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int, int, int>(BlockMiKernel));
         var shared = SharedMemoryConfig.RequestDynamic<int>(bins * bins + 2 * bins);
         var host = new float[tile * tile];

@@ -21,7 +21,7 @@ public static class PluginMi
         Span<int> millerMadowCells = default, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         var config = GroupConfig(accelerator, binned.Bins);
-        var kernel = accelerator.Kernel(nameof(PairKernel), a =>
+        var kernel = accelerator.Kernel("PluginMi." + nameof(PairKernel), a =>
             a.LoadStreamKernel<ArrayView<byte>, ArrayView<int>, ArrayView<int>, ArrayView<double>, ArrayView<int>, int, int>(PairKernel));
         using var cells = accelerator.Accelerator.Allocate1D<int>(Math.Max(1, Math.Min(PairBatches.BatchSize, pairs.Length)));
         if (!millerMadowCells.IsEmpty && millerMadowCells.Length < pairs.Length)
@@ -52,7 +52,7 @@ public static class PluginMi
         if (tile <= 0) tile = accelerator.IsCuda ? 1024 : 128;
         tile = Math.Min(tile, binned.Columns);
         var config = GroupConfig(accelerator, binned.Bins);
-        var kernel = accelerator.Kernel(nameof(TileKernel), a =>
+        var kernel = accelerator.Kernel("PluginMi." + nameof(TileKernel), a =>
             a.LoadStreamKernel<ArrayView<byte>, ArrayView<int>, ArrayView<float>, int, int, int, int, int>(TileKernel));
         using var output = accelerator.Accelerator.Allocate1D<float>((long)tile * tile);
         var host = new float[tile * tile];
