@@ -56,10 +56,14 @@ public sealed class MiAccelerator : IDisposable
     /// <summary>
     /// Creates the accelerator: <paramref name="kind"/> Cuda -> the first CUDA device or
     /// <see cref="AcceleratorUnavailableException"/>; Cpu -> the ILGPU CPU accelerator with one multiprocessor per core;
-    /// Auto -> CUDA when <see cref="CudaAvailable"/>, else CPU.
+    /// Auto -> CUDA when <see cref="CudaAvailable"/>, else CPU. <paramref name="cpuThreadsPerGroup"/> (a power of two,
+    /// 1..256) sets the CPU accelerator's group size: every thread of a group is an OS thread meeting at barriers, so
+    /// small groups run faster there, while the default 16 exercises the group code paths (reductions, atomics) in tests.
     /// </summary>
-    public static MiAccelerator Create(MiAcceleratorKind kind = MiAcceleratorKind.Auto)
+    public static MiAccelerator Create(MiAcceleratorKind kind = MiAcceleratorKind.Auto, int cpuThreadsPerGroup = 16)
     {
+        if (cpuThreadsPerGroup < 1 || cpuThreadsPerGroup > 256 || (cpuThreadsPerGroup & (cpuThreadsPerGroup - 1)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(cpuThreadsPerGroup), cpuThreadsPerGroup, "must be a power of two in [1, 256]");
         if (kind == MiAcceleratorKind.Auto) kind = CudaAvailable ? MiAcceleratorKind.Cuda : MiAcceleratorKind.Cpu;
         if (kind == MiAcceleratorKind.Cuda && !CudaAvailable)
             throw new AcceleratorUnavailableException($"--device cuda: no CUDA device found ({CudaProbe.Value.Description}); use --device cpu or auto");
@@ -74,7 +78,8 @@ public sealed class MiAccelerator : IDisposable
             Accelerator accelerator = kind == MiAcceleratorKind.Cuda
                 ? context.CreateCudaAccelerator(0)
                 // The default CPU device simulates a single multiprocessor; give it one per core so groups run in parallel.
-                : new CPUDevice(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: 4, numMultiprocessors: Environment.ProcessorCount)
+                : new CPUDevice(numThreadsPerWarp: Math.Min(4, cpuThreadsPerGroup), numWarpsPerMultiprocessor: Math.Max(1, cpuThreadsPerGroup / 4),
+                        numMultiprocessors: Environment.ProcessorCount)
                     .CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
             return new MiAccelerator(context, accelerator, kind);
         }

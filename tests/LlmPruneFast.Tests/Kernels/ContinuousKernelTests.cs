@@ -95,6 +95,13 @@ public abstract class ContinuousKernelTests
             RenyiAlpha2.PairList(Accelerator, device, marginals, [(0, 1)], mi);
             double expected = c.GetProperty("renyi_matrix_bits").GetProperty("alpha=2.0").GetDouble();
             Assert.True(Math.Abs(mi[0] - expected) <= 1e-6, $"{name} Renyi alpha=2: {mi[0]:R} vs {expected:R}");
+            // KSG against scikit-learn (which adds ~1e-10 jitter and clips at 0; the float32 data have no ties).
+            using var scaled = KsgMi.ScaledColumns.Create(Accelerator, device);
+            foreach (var k in c.GetProperty("ksg_sklearn_nats_by_k").EnumerateObject())
+            {
+                KsgMi.PairList(Accelerator, scaled, int.Parse(k.Name), [(0, 1)], mi);
+                Assert.True(Math.Abs(Math.Max(0, mi[0]) - k.Value.GetDouble()) <= 1e-6, $"{name} KSG k={k.Name}: {mi[0]:R} vs scikit-learn {k.Value.GetDouble():R}");
+            }
             if (CopulaIndependent.TryGetValue(name, out double independent))
             {
                 using var scores = GaussianCopula.Scores.Create(Accelerator, device);
@@ -161,7 +168,7 @@ public sealed class ContinuousKernelTestsOnCpuAccelerator : ContinuousKernelTest
     [Fact] public void Ksg_MatchesReference() { CheckKsg(4, 2, 3); CheckKsg(37, 6, 3); CheckKsg(150, 5, 5); CheckKsg(64, 4, 1); }
     [Fact] public void Renyi2_MatchesReference() { CheckRenyi(3, 2); CheckRenyi(45, 6); CheckRenyi(130, 3); }
     [Fact] public void Copula_MatchesReference() { CheckCopula(2, 1, 4); CheckCopula(41, 7, 3); CheckCopula(200, 9, 256); }
-    [SharedFact] public void Renyi2AndCopula_MatchSharedReference() => CheckSharedReference();
+    [SharedFact] public void KsgRenyi2Copula_MatchSharedReference() => CheckSharedReference();
     [Fact] public void RejectsBadArguments() => CheckRejectsBadArguments();
 }
 
@@ -172,6 +179,6 @@ public sealed class ContinuousKernelTestsOnCuda : ContinuousKernelTests
     [CudaFact] public void Ksg_MatchesReference() { CheckKsg(4, 2, 3); CheckKsg(37, 6, 3); CheckKsg(150, 5, 5); CheckKsg(64, 4, 1); }
     [CudaFact] public void Renyi2_MatchesReference() { CheckRenyi(3, 2); CheckRenyi(45, 6); CheckRenyi(130, 3); }
     [CudaFact] public void Copula_MatchesReference() { CheckCopula(2, 1, 4); CheckCopula(41, 7, 3); CheckCopula(200, 9, 256); }
-    [CudaFact] public void Renyi2AndCopula_MatchSharedReference() { if (SharedData.Root != null) CheckSharedReference(); }
+    [CudaFact] public void KsgRenyi2Copula_MatchSharedReference() { if (SharedData.Root != null) CheckSharedReference(); }
     [CudaFact] public void RejectsBadArguments() => CheckRejectsBadArguments();
 }
