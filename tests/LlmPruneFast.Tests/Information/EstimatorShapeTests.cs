@@ -1,0 +1,287 @@
+using LlmPruneFast.Information;
+
+namespace LlmPruneFast.Tests.Information;
+
+/// <summary>
+/// Fast paths against plain O(S^2)/direct references written here, table-driven over awkward shapes (S not a multiple
+/// of any vector width, N = 1, 2, 3), plus pair-list vs all-pairs consistency and bad input.
+/// </summary>
+public sealed class EstimatorShapeTests
+{
+    private static ActivationMatrix Random(int s, int n, int seed, bool ties = false)
+    {
+        var rng = new Random(seed);
+        var z = new ActivationMatrix(s, n);
+        for (int j = 0; j < n; j++)
+        {
+            var col = z.ColumnMutable(j);
+            for (int i = 0; i < s; i++)
+            {
+                double g = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+                // columns 1.. depend on column 0 (silu-like), so pairs carry signal
+                double v = j == 0 ? g : 0.6 * z[i, 0] / (1 + Math.Exp(-z[i, 0])) + 0.5 * g;
+                col[i] = ties ? (float)Math.Round(v * 2) / 2 : (float)v;
+            }
+        }
+        return z;
+    }
+
+    public static TheoryData<int, int> Shapes() => new() { { 33, 1 }, { 37, 2 }, { 101, 3 }, { 257, 3 }, { 1000, 2 } };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Ksg_equals_brute_force(int s, int n)
+    {
+        foreach (bool ties in new[] { false, true })
+        {
+            var z = Random(s, n, s + n, ties);
+            foreach (int k in new[] { 1, 3, 5 })
+            {
+                var est = new KsgEstimator(k, clipNegative: false);
+                for (int i = 0; i < n; i++)
+                    for (int j = 0; j < n; j++)
+                    {
+                        if (i == j) continue;
+                        double fast = est.Estimate(z.Column(i), z.Column(j));
+                        double slow = BruteKsg(z.Column(i), z.Column(j), k);
+                        Assert.True(Math.Abs(fast - slow) <= 1e-12, $"S={s} k={k} ties={ties} ({i},{j}): fast {fast:R} brute {slow:R}");
+                    }
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(400, 3)]
+    [InlineData(777, 1)]
+    public void Ksg_equals_brute_force_on_heavy_tails_and_exact_zeros(int s, int k)
+    {
+        // ReLU-like zeros (a third of the samples, many exact ties) times a lognormal spread: the anisotropic case
+        // for the rank-grid search (dense in one variable where the other is sparse).
+        var rng = new Random(s);
+        var x = new float[s];
+        var y = new float[s];
+        for (int i = 0; i < s; i++)
+        {
+            double g = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+            x[i] = (float)Math.Exp(2 * g);
+            y[i] = rng.NextDouble() < 0.33 ? 0f : (float)(g * Math.Exp(rng.NextDouble() * 3));
+        }
+        var est = new KsgEstimator(k, clipNegative: false);
+        Assert.Equal(BruteKsg(x, y, k), est.Estimate(x, y), 1e-12);
+        Assert.Equal(BruteKsg(y, x, k), est.Estimate(y, x), 1e-12);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Plugin_equals_direct_contingency(int s, int n)
+    {
+        var z = Random(s, n, 7 * s + n, ties: true);
+        foreach (int b in new[] { 2, 5, 16 })
+        {
+            if (s < b) continue;
+            var est = new PluginEstimator(b, millerMadow: false);
+            var mm = new PluginEstimator(b, millerMadow: true);
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    var (mi, occ, ox, oy) = DirectPlugin(z.Column(i), z.Column(j), b);
+                    Assert.Equal(Math.Max(0, mi), est.Estimate(z.Column(i), z.Column(j)), 1e-12);
+                    Assert.Equal(mi + ((ox - 1) + (oy - 1) - (occ - 1)) / (2.0 * s), mm.Estimate(z.Column(i), z.Column(j)), 1e-12);
+                }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Renyi_alpha2_fast_path_equals_eigenvalue_path_near_alpha2(int s, int n)
+    {
+        if (s > 300) return; // the eigenvalue path is O(S^3)
+        var z = Random(s, n, s, ties: false);
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++)
+            {
+                double fast = new RenyiEstimator(2.0, Bandwidth.Silverman).Estimate(z.Column(i), z.Column(j));
+                // alpha = 2 through eigenvalues: sum lambda^2 is the same number by a different route
+                double viaEig = new RenyiEstimator(2.0 + 1e-9, Bandwidth.Silverman).Estimate(z.Column(i), z.Column(j));
+                Assert.Equal(fast, viaEig, 1e-6);
+            }
+    }
+
+    public static TheoryData<string> Names() => new() { "plugin", "ksg", "renyi", "copula" };
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Pairs_all_pairs_and_single_estimate_agree(string name)
+    {
+        foreach (var (s, n) in new[] { (67, 1), (67, 2), (131, 3), (200, 70) })
+        {
+            var z = Random(s, n, n, ties: false);
+            var est = MiEstimators.Create(name, new MiEstimatorOptions { Bins = 8 });
+            var sink = new DenseMiSink(n);
+            est.EstimateAllPairs(z, sink);
+            var pairs = new List<(int, int)>();
+            for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) if (i != j) pairs.Add((i, j));
+            var values = new double[pairs.Count];
+            est.EstimatePairs(z, pairs.ToArray(), values);
+            for (int p = 0; p < pairs.Count; p++)
+            {
+                var (i, j) = pairs[p];
+                double single = est.Estimate(z.Column(i), z.Column(j));
+                Assert.Equal(single, values[p], 1e-12);
+                // all pairs are float32; copula all-pairs also accumulates in float32
+                Assert.Equal(single, sink.Matrix[i * n + j], name == "copula" ? 2e-4 : 1e-5 * Math.Max(1, Math.Abs(single)));
+            }
+            for (int i = 0; i < n; i++) Assert.Equal(0f, sink.Matrix[i * n + i]);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Constant_column_gives_zero(string name)
+    {
+        var z = Random(50, 3, 1);
+        z.ColumnMutable(1).Fill(2.5f);
+        var est = MiEstimators.Create(name, new MiEstimatorOptions { Bins = 4 });
+        var r = new double[2];
+        est.EstimatePairs(z, [(0, 1), (1, 2)], r);
+        Assert.Equal([0.0, 0.0], r);
+    }
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Nan_and_inf_are_reported_with_column_and_row(string name)
+    {
+        var est = MiEstimators.Create(name, new MiEstimatorOptions { Bins = 4 });
+        foreach (float bad in new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity })
+        {
+            var z = Random(40, 3, 2);
+            z.ColumnMutable(2)[17] = bad;
+            var ex = Assert.Throws<BadDataException>(() => est.EstimatePairs(z, [(0, 1)], new double[1]));
+            Assert.Contains("column 2, row 17", ex.Message);
+            var y = z.Column(2).ToArray();
+            ex = Assert.Throws<BadDataException>(() => est.Estimate(z.Column(0), y));
+            Assert.Contains("y has", ex.Message);
+            Assert.Contains("row 17", ex.Message);
+        }
+    }
+
+    [Fact]
+    public void Too_few_samples_are_rejected()
+    {
+        var z = Random(7, 2, 3);
+        var e1 = Assert.Throws<BadDataException>(() => new PluginEstimator(8, false).EstimatePairs(z, [(0, 1)], new double[1]));
+        Assert.Contains("S = 7", e1.Message);
+        var e2 = Assert.Throws<BadDataException>(() => new KsgEstimator(7).Estimate(z.Column(0), z.Column(1)));
+        Assert.Contains("at least 8", e2.Message);
+        Assert.True(new KsgEstimator(6).Estimate(z.Column(0), z.Column(1)) >= 0);
+    }
+
+    [Fact]
+    public void Bad_parameters_and_names_are_rejected()
+    {
+        Assert.Throws<BadArgumentException>(() => MiEstimators.Create("mine"));
+        Assert.Throws<BadArgumentException>(() => MiEstimators.Create("plugin", new() { Bins = 1 }));
+        Assert.Throws<BadArgumentException>(() => MiEstimators.Create("plugin", new() { Bins = 257 }));
+        Assert.Throws<BadArgumentException>(() => MiEstimators.Create("ksg", new() { K = 0 }));
+        Assert.Throws<BadArgumentException>(() => MiEstimators.Create("renyi", new() { Alpha = 1 }));
+        Assert.Throws<BadArgumentException>(() => Bandwidth.Parse("-1"));
+        Assert.Throws<BadArgumentException>(() => MiBackends.Resolve(MiDevice.Cuda, "plugin", new()));
+        Assert.Same(CpuMiBackend.Instance, MiBackends.Resolve(MiDevice.Auto, "plugin", new()));
+        Assert.Throws<BadDataException>(() => new ActivationMatrix(0, 3));
+    }
+
+    [Fact]
+    public void Permutation_null_is_seeded_and_near_zero_for_copula()
+    {
+        var z = Random(500, 6, 9);
+        var est = new CopulaEstimator();
+        var a = PermutationNull.Compute(est, z, 40, seed: 3);
+        var b = PermutationNull.Compute(est, z, 40, seed: 3);
+        Assert.Equal(a.Values, b.Values);
+        // r of independent normal scores ~ N(0, 1/S): mean of -1/2 ln(1 - r^2) ~ 1/(2S) = 0.001
+        Assert.InRange(a.Mean, 0, 0.004);
+        Assert.True(a.Quantile(0.99) >= a.Quantile(0.5));
+        var real = new double[1];
+        est.EstimatePairs(z, [(0, 1)], real);
+        Assert.True(real[0] > a.Quantile(1.0), "a dependent pair must exceed every null value");
+    }
+
+    [Theory]
+    [InlineData(0.975, 1.959963984540054)]
+    [InlineData(0.5, 0.0)]
+    [InlineData(0.001, -3.090232306167813)]
+    [InlineData(1e-6, -4.753424308822899)]
+    [InlineData(0.9999, 3.719016485455709)]
+    public void Inverse_normal_cdf_matches_known_quantiles(double p, double x)
+    {
+        Assert.Equal(x, NormalDistribution.InverseCdf(p), 1e-13);
+        Assert.Equal(p, NormalDistribution.Cdf(NormalDistribution.InverseCdf(p)), 1e-15 + 1e-13 * p);
+    }
+
+    /// <summary>Plain KSG: all O(S^2) max-norm distances, sorted; counts by direct comparison with nextafter(eps, 0).</summary>
+    private static double BruteKsg(ReadOnlySpan<float> xf, ReadOnlySpan<float> yf, int k)
+    {
+        int s = xf.Length;
+        double sx = ColumnMath.StdDdof0(xf), sy = ColumnMath.StdDdof0(yf);
+        var x = new double[s];
+        var y = new double[s];
+        for (int i = 0; i < s; i++) { x[i] = xf[i] / sx; y[i] = yf[i] / sy; }
+        double sum = 0;
+        var d = new double[s - 1];
+        for (int i = 0; i < s; i++)
+        {
+            int p = 0;
+            for (int j = 0; j < s; j++) if (j != i) d[p++] = Math.Max(Math.Abs(x[i] - x[j]), Math.Abs(y[i] - y[j]));
+            Array.Sort(d);
+            double eps = d[k - 1], rad = eps > 0 ? Math.BitDecrement(eps) : 0;
+            int nx = 0, ny = 0;
+            for (int j = 0; j < s; j++)
+            {
+                if (j == i) continue;
+                if (Math.Abs(x[i] - x[j]) <= rad) nx++;
+                if (Math.Abs(y[i] - y[j]) <= rad) ny++;
+            }
+            sum += Digamma(nx + 1) + Digamma(ny + 1);
+        }
+        return Digamma(s) + Digamma(k) - sum / s;
+    }
+
+    /// <summary>psi(n) for integer n by the harmonic sum.</summary>
+    private static double Digamma(int n)
+    {
+        double v = -0.57721566490153286061;
+        for (int m = 1; m < n; m++) v += 1.0 / m;
+        return v;
+    }
+
+    /// <summary>Plug-in MI from a contingency table over bins floor(rank*B/S) of stable ranks (LINQ ordering is stable).</summary>
+    private static (double Mi, int Occupied, int Ox, int Oy) DirectPlugin(ReadOnlySpan<float> xs, ReadOnlySpan<float> ys, int b)
+    {
+        int s = xs.Length;
+        bool constant = xs.ToArray().Distinct().Count() == 1 || ys.ToArray().Distinct().Count() == 1;
+        int[] Bins(float[] v)
+        {
+            var order = Enumerable.Range(0, v.Length).OrderBy(i => v[i] == 0 ? 0f : v[i]).ToArray();
+            var bin = new int[v.Length];
+            for (int r = 0; r < order.Length; r++) bin[order[r]] = (int)((long)r * b / v.Length);
+            return bin;
+        }
+        var bx = Bins(xs.ToArray());
+        var by = Bins(ys.ToArray());
+        var joint = new int[b, b];
+        var px = new int[b];
+        var py = new int[b];
+        for (int i = 0; i < s; i++) { joint[bx[i], by[i]]++; px[bx[i]]++; py[by[i]]++; }
+        double mi = 0;
+        int occ = 0;
+        for (int u = 0; u < b; u++)
+            for (int v = 0; v < b; v++)
+                if (joint[u, v] > 0)
+                {
+                    occ++;
+                    mi += joint[u, v] / (double)s * Math.Log(joint[u, v] * (double)s / ((double)px[u] * py[v]));
+                }
+        if (constant) return (0, 1, 1, 1);
+        return (mi, occ, px.Count(c => c > 0), py.Count(c => c > 0));
+    }
+}
