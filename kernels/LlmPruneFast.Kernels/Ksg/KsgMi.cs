@@ -8,55 +8,68 @@ namespace LlmPruneFast.Kernels.Ksg;
 
 /// <summary>
 /// KSG (Kraskov estimator 1), nats, for a pair list. Each column is scaled to unit variance without centring,
-/// x' = x / std(x) (ddof 0, float64; a constant column gives MI 0); distances are taken as |x_r - x_s| * (1/std), the
-/// float32 difference being exact in float64, so samples tied in raw distance stay tied after scaling. For sample s,
-/// eps(s) = distance to its k-th nearest other sample in the max-norm max(|dx'|, |dy'|); n_x(s) = #{r != s : |x'_r - x'_s| &lt; eps(s)} (strict, as
-/// scikit-learn's radius query with nextafter(eps, 0) counts), n_y likewise; then
+/// x' = x / std(x) in float64 (std ddof 0; a constant column gives MI 0). For sample s, eps(s) = distance to its
+/// k-th nearest other sample in the max-norm max(|x'_r - x'_s|, |y'_r - y'_s|); n_x(s) = #{r != s : |x'_r - x'_s| &lt; eps(s)}
+/// (strict, as scikit-learn's radius query with nextafter(eps, 0) counts; when eps(s) = 0 that radius is 0 and the
+/// count is of exact duplicates, |dx'| == 0), n_y likewise; then
 /// I = psi(S) + psi(k) - mean_s [psi(n_x + 1) + psi(n_y + 1)], not clipped at 0 (the caller clips if it wants).
 /// One thread group per pair, one thread per sample (strided); neighbours by brute force, O(S^2) per pair: right
-/// for S &lt;= 4096 on a GPU, slow beyond. Distances in float64. k &lt;= <see cref="MaxK"/>.
+/// for S &lt;= 4096 on a GPU, slow beyond. k &lt;= <see cref="MaxK"/>.
 /// </summary>
 public static class KsgMi
 {
     /// <summary>Largest k (the k nearest distances live in a per-thread array of this size).</summary>
     public const int MaxK = 32;
 
-    /// <summary>
-    /// Per-column precomputation: 1 / std (ddof 0, float64; 1 for a constant column) and the constant flags. Keeps a
-    /// reference to the columns it was made from (not owned: dispose the <see cref="DeviceColumns"/> after this).
-    /// </summary>
+    /// <summary>The scaled columns x' = x / std [N x S] (float64) and the constant flags; made once per matrix.</summary>
     public sealed class ScaledColumns : IDisposable
     {
-        public DeviceColumns Source { get; }
-        public int Rows => Source.Rows;
-        public int Columns => Source.Columns;
-        public MemoryBuffer1D<double, Stride1D.Dense> InverseStd { get; }
+        public int Rows { get; }
+        public int Columns { get; }
+        public MemoryBuffer1D<double, Stride1D.Dense> Values { get; }
         public MemoryBuffer1D<int, Stride1D.Dense> Constant { get; }
 
-        private ScaledColumns(DeviceColumns source, MemoryBuffer1D<double, Stride1D.Dense> inverseStd, MemoryBuffer1D<int, Stride1D.Dense> constant)
+        private ScaledColumns(int rows, int columns, MemoryBuffer1D<double, Stride1D.Dense> values, MemoryBuffer1D<int, Stride1D.Dense> constant)
         {
-            Source = source;
-            InverseStd = inverseStd;
+            Rows = rows;
+            Columns = columns;
+            Values = values;
             Constant = constant;
         }
 
-        public static ScaledColumns Create(MiAccelerator accelerator, DeviceColumns z)
+        /// <summary>
+        /// Scales every column. <paramref name="std"/>, when given (one per column), is used as is, so a caller that
+        /// computed std on the host gets bit-identical scaled values (x / std is exactly rounded everywhere);
+        /// otherwise std comes from <see cref="ColumnStatistics"/> on the device. A std of 0 scales by 1.
+        /// </summary>
+        public static ScaledColumns Create(MiAccelerator accelerator, DeviceColumns z, ReadOnlySpan<double> std = default)
         {
+            if (!std.IsEmpty && std.Length != z.Columns) throw new ArgumentException($"need one std per column: {z.Columns}, found {std.Length}", nameof(std));
             using var stats = ColumnStatistics.Compute(accelerator, z);
-            var std = stats.Std.GetAsArray1D();
-            var inverse = Array.ConvertAll(std, sd => sd > 0 ? 1.0 / sd : 1.0);
-            var inverseStd = accelerator.Accelerator.Allocate1D<double>(z.Columns);
-            inverseStd.Upload(inverse);
+            if (!std.IsEmpty) stats.Std.Upload(std);
+            var values = accelerator.Accelerator.Allocate1D<double>((long)z.Rows * z.Columns);
             var constant = accelerator.Accelerator.Allocate1D<int>(z.Columns);
             constant.CopyFrom(stats.Constant);
-            return new ScaledColumns(z, inverseStd, constant);
+            var kernel = accelerator.Kernel("KsgMi." + nameof(ScaleKernel), a =>
+                a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<double>, ArrayView<double>, int>(ScaleKernel));
+            kernel(values.IntExtent, z.Data.View, stats.Std.View, values.View, z.Rows);
+            accelerator.Accelerator.Synchronize();
+            return new ScaledColumns(z.Rows, z.Columns, values, constant);
         }
 
         public void Dispose()
         {
-            InverseStd.Dispose();
+            Values.Dispose();
             Constant.Dispose();
         }
+    }
+
+    /// <summary>x / std for element <paramref name="index"/> (column index / S); std 0 leaves the value unscaled.</summary>
+    internal static void ScaleKernel(Index1D index, ArrayView<float> columns, ArrayView<double> std, ArrayView<double> scaled, int rows)
+    {
+        double sd = std[index / rows];
+        double v = columns[index];
+        scaled[index] = sd > 0 ? v / sd : v;
     }
 
     /// <summary>KSG MI of each listed pair into <paramref name="mi"/>.</summary>
@@ -66,16 +79,14 @@ public static class KsgMi
         if (k < 1 || k > MaxK) throw new ArgumentOutOfRangeException(nameof(k), k, $"k must be in [1, {MaxK}]");
         if (scaled.Rows <= k) throw new ArgumentException($"KSG with k = {k} needs more than {k} samples, found S = {scaled.Rows}", nameof(k));
         var kernel = accelerator.Kernel("KsgMi." + nameof(PairKernel), a =>
-            a.LoadStreamKernel<ArrayView<float>, ArrayView<double>, ArrayView<int>, ArrayView<int>, ArrayView<double>, int, int>(PairKernel));
+            a.LoadStreamKernel<ArrayView<double>, ArrayView<int>, ArrayView<int>, ArrayView<double>, int, int>(PairKernel));
         PairBatches.Run(accelerator, scaled.Columns, pairs, mi, (pairView, resultView, count) =>
-            kernel(new KernelConfig(count, accelerator.GroupSize), scaled.Source.Data.View, scaled.InverseStd.View, scaled.Constant.View,
-                pairView, resultView, scaled.Rows, k),
+            kernel(new KernelConfig(count, accelerator.GroupSize), scaled.Values.View, scaled.Constant.View, pairView, resultView, scaled.Rows, k),
             progress, cancellationToken);
     }
 
     /// <summary>Group = pair Grid.IdxX; thread t handles samples t, t + G, ...</summary>
-    internal static void PairKernel(ArrayView<float> columns, ArrayView<double> inverseStd, ArrayView<int> constant, ArrayView<int> pairs,
-        ArrayView<double> mi, int rows, int k)
+    internal static void PairKernel(ArrayView<double> scaled, ArrayView<int> constant, ArrayView<int> pairs, ArrayView<double> mi, int rows, int k)
     {
         int g = Grid.IdxX;
         int i = pairs[2 * g], j = pairs[2 * g + 1];
@@ -85,9 +96,8 @@ public static class KsgMi
             if (Group.IdxX == 0) mi[g] = 0;
             return;
         }
-        var x = columns.SubView((long)i * rows, rows);
-        var y = columns.SubView((long)j * rows, rows);
-        double ax = inverseStd[i], ay = inverseStd[j];
+        var x = scaled.SubView((long)i * rows, rows);
+        var y = scaled.SubView((long)j * rows, rows);
         var nearest = LocalMemory.Allocate<double>(MaxK);
         double sum = 0;
         for (int s = Group.IdxX; s < rows; s += Group.DimX)
@@ -98,7 +108,7 @@ public static class KsgMi
             for (int r = 0; r < rows; r++)
             {
                 if (r == s) continue;
-                double d = Max(Abs(x[r] - xs) * ax, Abs(y[r] - ys) * ay);
+                double d = Max(Abs(x[r] - xs), Abs(y[r] - ys));
                 if (d >= nearest[k - 1]) continue;
                 int q = k - 1;
                 while (q > 0 && nearest[q - 1] > d)
@@ -113,8 +123,10 @@ public static class KsgMi
             for (int r = 0; r < rows; r++)
             {
                 if (r == s) continue;
-                if (Abs(x[r] - xs) * ax < eps) nx++;
-                if (Abs(y[r] - ys) * ay < eps) ny++;
+                double dx = Abs(x[r] - xs), dy = Abs(y[r] - ys);
+                // Strictly inside eps; at eps = 0 the radius is 0 and exact duplicates count.
+                if (eps > 0 ? dx < eps : dx == 0) nx++;
+                if (eps > 0 ? dy < eps : dy == 0) ny++;
             }
             sum += DeviceReduce.Digamma(nx + 1) + DeviceReduce.Digamma(ny + 1);
         }

@@ -6,26 +6,32 @@ namespace LlmPruneFast.Kernels.Ksg;
 /// </summary>
 public static class KsgMiReference
 {
-    public static double Pair(ReadOnlySpan<float> x, ReadOnlySpan<float> y, int k)
+    /// <summary>KSG MI (nats, unclipped) of x and y scaled by their own std (two-pass, ddof 0).</summary>
+    public static double Pair(ReadOnlySpan<float> x, ReadOnlySpan<float> y, int k) => Pair(x, y, k, Std(x), Std(y));
+
+    /// <summary>KSG MI (nats, unclipped) with the given scale factors (x / stdX, y / stdY; 0 means 1).</summary>
+    public static double Pair(ReadOnlySpan<float> x, ReadOnlySpan<float> y, int k, double stdX, double stdY)
     {
         int s = x.Length;
         if (Plugin.PluginMiReference.IsConstant(x) || Plugin.PluginMiReference.IsConstant(y)) return 0;
-        double ax = 1 / Std(x), ay = 1 / Std(y);
+        var xs = Scale(x, stdX);
+        var ys = Scale(y, stdY);
         double sum = 0;
         var d = new double[s - 1];
         for (int p = 0; p < s; p++)
         {
             int m = 0;
             for (int r = 0; r < s; r++)
-                if (r != p) d[m++] = Math.Max(Math.Abs((double)x[r] - x[p]) * ax, Math.Abs((double)y[r] - y[p]) * ay);
+                if (r != p) d[m++] = Math.Max(Math.Abs(xs[r] - xs[p]), Math.Abs(ys[r] - ys[p]));
             Array.Sort(d);
             double eps = d[k - 1];
             int nx = 0, ny = 0;
             for (int r = 0; r < s; r++)
             {
                 if (r == p) continue;
-                if (Math.Abs((double)x[r] - x[p]) * ax < eps) nx++;
-                if (Math.Abs((double)y[r] - y[p]) * ay < eps) ny++;
+                double dx = Math.Abs(xs[r] - xs[p]), dy = Math.Abs(ys[r] - ys[p]);
+                if (eps > 0 ? dx < eps : dx == 0) nx++;
+                if (eps > 0 ? dy < eps : dy == 0) ny++;
             }
             sum += Digamma(nx + 1) + Digamma(ny + 1);
         }
@@ -40,7 +46,15 @@ public static class KsgMiReference
         return h - 0.57721566490153286061;
     }
 
-    private static double Std(ReadOnlySpan<float> v)
+    private static double[] Scale(ReadOnlySpan<float> v, double sd)
+    {
+        var r = new double[v.Length];
+        for (int i = 0; i < v.Length; i++) r[i] = sd > 0 ? v[i] / sd : v[i];
+        return r;
+    }
+
+    /// <summary>Population standard deviation (ddof 0), two-pass, float64.</summary>
+    public static double Std(ReadOnlySpan<float> v)
     {
         double mean = 0;
         foreach (float f in v) mean += f;
