@@ -4,7 +4,8 @@ namespace LlmPruneFast.Kernels.Columns;
 
 /// <summary>
 /// Device helpers: deterministic group reductions (a fixed shared-memory tree, so the same inputs give the same bits
-/// on every run, unlike atomics on floats) and special functions used inside kernels.
+/// on every run, unlike atomics on floats) and an exp that does not depend on the accelerator's math library.
+/// Logarithms and digamma never run on the device: kernels look them up in tables made on the host.
 /// </summary>
 internal static class DeviceReduce
 {
@@ -47,19 +48,31 @@ internal static class DeviceReduce
     public static double GroupMax(ArrayView<double> scratch, double value) => -GroupMin(scratch, -value);
 
     /// <summary>
-    /// Digamma psi(x) for x &gt; 0 in float64: recurrence psi(x) = psi(x+1) - 1/x up to x &gt;= 12, then the asymptotic
-    /// series ln x - 1/(2x) - sum_n B_2n/(2n x^2n) to x^-12 (first omitted term 1/(12 x^14) &lt; 1e-16 there).
+    /// exp(x) for x &lt;= 0 in float64 without the accelerator's math library (whose double exp on CUDA is a software
+    /// fallback of unstated accuracy without NVVM's libdevice): x = k ln 2 + r, |r| &lt;= ln2/2 (Cody-Waite split of
+    /// ln 2), e^r by its Taylor series to r^13 (truncation below 2e-16 relative), times 2^k built from the exponent
+    /// bits. Returns 0 below -708 (2^-1022; such terms are far below the S &gt;= 1 the kernels add them to).
     /// </summary>
-    public static double Digamma(double x)
+    public static double ExpNonPositive(double x)
     {
-        double shift = 0;
-        while (x < 12.0)
-        {
-            shift -= 1.0 / x;
-            x += 1.0;
-        }
-        double inv = 1.0 / x, inv2 = inv * inv;
-        double series = inv2 * (1.0 / 12 - inv2 * (1.0 / 120 - inv2 * (1.0 / 252 - inv2 * (1.0 / 240 - inv2 * (1.0 / 132 - inv2 * (691.0 / 32760))))));
-        return shift + ILGPU.Algorithms.XMath.Log(x) - 0.5 * inv - series;
+        if (x < -708.0) return 0.0;
+        const double log2e = 1.4426950408889634, ln2Hi = 0.693147180369123816490, ln2Lo = 1.90821492927058770002e-10;
+        int k = (int)(x * log2e - 0.5); // round to nearest for x <= 0 (truncation toward zero of t - 0.5)
+        double r = x - k * ln2Hi - k * ln2Lo;
+        double p = 1.0 / 6227020800.0;            // 1/13!
+        p = p * r + 1.0 / 479001600.0;             // 1/12!
+        p = p * r + 1.0 / 39916800.0;
+        p = p * r + 1.0 / 3628800.0;
+        p = p * r + 1.0 / 362880.0;
+        p = p * r + 1.0 / 40320.0;
+        p = p * r + 1.0 / 5040.0;
+        p = p * r + 1.0 / 720.0;
+        p = p * r + 1.0 / 120.0;
+        p = p * r + 1.0 / 24.0;
+        p = p * r + 1.0 / 6.0;
+        p = p * r + 0.5;
+        p = p * r + 1.0;
+        p = p * r + 1.0;
+        return p * Interop.IntAsFloat((ulong)(k + 1023) << 52);
     }
 }

@@ -60,6 +60,7 @@ public static class GaussianCopula
         PairBatches.Run(accelerator, scores.Columns, pairs, mi, (pairView, resultView, count) =>
             kernel(new KernelConfig(count, accelerator.GroupSize), scores.Values.View, pairView, resultView, scores.Rows),
             progress, cancellationToken);
+        for (int p = 0; p < pairs.Length; p++) mi[p] = FromCorrelation(mi[p]);
     }
 
     /// <summary>
@@ -96,15 +97,20 @@ public static class GaussianCopula
     internal static void ScoreKernel(Index1D index, ArrayView<int> ranks, ArrayView<float> table, ArrayView<int> constant, ArrayView<float> scores, int rows) =>
         scores[index] = constant[index / rows] != 0 ? 0f : table[ranks[index]];
 
-    /// <summary>In place over a tile: r -> -1/2 ln(max(1 - r^2, floor)), 0 on the diagonal.</summary>
+    /// <summary>
+    /// In place over a tile: r -> -1/2 ln(max(1 - r^2, floor)) in float32 (the tile is float32 anyway; float log is
+    /// native on every accelerator), 0 on the diagonal.
+    /// </summary>
     internal static void MiKernel(Index1D index, ArrayView<float> tile, int rowStart, int colStart, int colCount)
     {
-        int r = index / colCount;
-        int i = rowStart + r, j = colStart + (index - r * colCount);
-        tile[index] = i == j ? 0f : (float)FromCorrelation(tile[index]);
+        int row = index / colCount;
+        int i = rowStart + row, j = colStart + (index - row * colCount);
+        float r = tile[index];
+        float q = 1f - r * r;
+        tile[index] = i == j ? 0f : -0.5f * ILGPU.Algorithms.XMath.Log(q > (float)MinOneMinusRSquared ? q : (float)MinOneMinusRSquared);
     }
 
-    /// <summary>Group = pair: r = sum_s z_i(s) z_j(s) / S in float64, then the MI.</summary>
+    /// <summary>Group = pair: r = sum_s z_i(s) z_j(s) / S in float64 (the host turns it into MI).</summary>
     internal static void PairKernel(ArrayView<float> scores, ArrayView<int> pairs, ArrayView<double> mi, int rows)
     {
         int g = Grid.IdxX;
@@ -114,13 +120,13 @@ public static class GaussianCopula
         double sum = 0;
         for (int s = Group.IdxX; s < rows; s += Group.DimX) sum += (double)scores[a0 + s] * scores[b0 + s];
         double r = DeviceReduce.GroupSum(scratch, sum) / rows;
-        if (Group.IdxX == 0) mi[g] = FromCorrelation(r);
+        if (Group.IdxX == 0) mi[g] = r;
     }
 
     /// <summary>-1/2 ln(max(1 - r^2, <see cref="MinOneMinusRSquared"/>)) with r clamped to [-1, 1].</summary>
     public static double FromCorrelation(double r)
     {
         double q = 1 - r * r;
-        return -0.5 * ILGPU.Algorithms.XMath.Log(q > MinOneMinusRSquared ? q : MinOneMinusRSquared);
+        return -0.5 * Math.Log(q > MinOneMinusRSquared ? q : MinOneMinusRSquared);
     }
 }

@@ -29,8 +29,13 @@ public static class KsgMi
         public MemoryBuffer1D<double, Stride1D.Dense> Values { get; }
         public MemoryBuffer1D<int, Stride1D.Dense> Constant { get; }
 
-        private ScaledColumns(int rows, int columns, MemoryBuffer1D<double, Stride1D.Dense> values, MemoryBuffer1D<int, Stride1D.Dense> constant)
+        /// <summary>psi(n) for n = 0..S (psi(0) unused): psi(1) = -EulerGamma, psi(n+1) = psi(n) + 1/n, made on the host.</summary>
+        public MemoryBuffer1D<double, Stride1D.Dense> Digamma { get; }
+
+        private ScaledColumns(int rows, int columns, MemoryBuffer1D<double, Stride1D.Dense> values, MemoryBuffer1D<int, Stride1D.Dense> constant,
+            MemoryBuffer1D<double, Stride1D.Dense> digamma)
         {
+            Digamma = digamma;
             Rows = rows;
             Columns = columns;
             Values = values;
@@ -54,13 +59,20 @@ public static class KsgMi
                 a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<double>, ArrayView<double>, int>(ScaleKernel));
             kernel(values.IntExtent, z.Data.View, stats.Std.View, values.View, z.Rows);
             accelerator.Accelerator.Synchronize();
-            return new ScaledColumns(z.Rows, z.Columns, values, constant);
+            var table = new double[z.Rows + 1];
+            table[0] = double.NegativeInfinity;
+            table[1] = -0.57721566490153286061;
+            for (int n = 1; n < z.Rows; n++) table[n + 1] = table[n] + 1.0 / n;
+            var digamma = accelerator.Accelerator.Allocate1D<double>(table.Length);
+            digamma.Upload(table);
+            return new ScaledColumns(z.Rows, z.Columns, values, constant, digamma);
         }
 
         public void Dispose()
         {
             Values.Dispose();
             Constant.Dispose();
+            Digamma.Dispose();
         }
     }
 
@@ -79,14 +91,16 @@ public static class KsgMi
         if (k < 1 || k > MaxK) throw new ArgumentOutOfRangeException(nameof(k), k, $"k must be in [1, {MaxK}]");
         if (scaled.Rows <= k) throw new ArgumentException($"KSG with k = {k} needs more than {k} samples, found S = {scaled.Rows}", nameof(k));
         var kernel = accelerator.Kernel("KsgMi." + nameof(PairKernel), a =>
-            a.LoadStreamKernel<ArrayView<double>, ArrayView<int>, ArrayView<int>, ArrayView<double>, int, int>(PairKernel));
+            a.LoadStreamKernel<ArrayView<double>, ArrayView<int>, ArrayView<double>, ArrayView<int>, ArrayView<double>, int, int>(PairKernel));
         PairBatches.Run(accelerator, scaled.Columns, pairs, mi, (pairView, resultView, count) =>
-            kernel(new KernelConfig(count, accelerator.GroupSize), scaled.Values.View, scaled.Constant.View, pairView, resultView, scaled.Rows, k),
+            kernel(new KernelConfig(count, accelerator.GroupSize), scaled.Values.View, scaled.Constant.View, scaled.Digamma.View,
+                pairView, resultView, scaled.Rows, k),
             progress, cancellationToken);
     }
 
     /// <summary>Group = pair Grid.IdxX; thread t handles samples t, t + G, ...</summary>
-    internal static void PairKernel(ArrayView<double> scaled, ArrayView<int> constant, ArrayView<int> pairs, ArrayView<double> mi, int rows, int k)
+    internal static void PairKernel(ArrayView<double> scaled, ArrayView<int> constant, ArrayView<double> digamma, ArrayView<int> pairs,
+        ArrayView<double> mi, int rows, int k)
     {
         int g = Grid.IdxX;
         int i = pairs[2 * g], j = pairs[2 * g + 1];
@@ -128,10 +142,10 @@ public static class KsgMi
                 if (eps > 0 ? dx < eps : dx == 0) nx++;
                 if (eps > 0 ? dy < eps : dy == 0) ny++;
             }
-            sum += DeviceReduce.Digamma(nx + 1) + DeviceReduce.Digamma(ny + 1);
+            sum += digamma[nx + 1] + digamma[ny + 1];
         }
         double total = DeviceReduce.GroupSum(scratch, sum);
-        if (Group.IdxX == 0) mi[g] = DeviceReduce.Digamma(rows) + DeviceReduce.Digamma(k) - total / rows;
+        if (Group.IdxX == 0) mi[g] = digamma[rows] + digamma[k] - total / rows;
     }
 
     private static double Abs(double v) => v < 0 ? -v : v;

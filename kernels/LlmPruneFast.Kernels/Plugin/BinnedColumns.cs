@@ -17,8 +17,13 @@ public sealed class BinnedColumns : IDisposable
     public MemoryBuffer1D<byte, Stride1D.Dense> Codes { get; }
     public MemoryBuffer1D<int, Stride1D.Dense> Constant { get; }
 
-    private BinnedColumns(int rows, int columns, int bins, MemoryBuffer1D<byte, Stride1D.Dense> codes, MemoryBuffer1D<int, Stride1D.Dense> constant)
+    /// <summary>c ln c for c = 0..S (0 ln 0 = 0), float64 from the host's Math.Log: the only logarithms the MI needs.</summary>
+    public MemoryBuffer1D<double, Stride1D.Dense> CLogC { get; }
+
+    private BinnedColumns(int rows, int columns, int bins, MemoryBuffer1D<byte, Stride1D.Dense> codes, MemoryBuffer1D<int, Stride1D.Dense> constant,
+        MemoryBuffer1D<double, Stride1D.Dense> cLogC)
     {
+        CLogC = cLogC;
         Rows = rows;
         Columns = columns;
         Bins = bins;
@@ -33,12 +38,17 @@ public sealed class BinnedColumns : IDisposable
         using var stats = ColumnStatistics.Compute(accelerator, z);
         var constant = accelerator.Accelerator.Allocate1D<int>(z.Columns);
         constant.CopyFrom(stats.Constant);
-        return new BinnedColumns(z.Rows, z.Columns, bins, codes, constant);
+        var table = new double[z.Rows + 1];
+        for (int c = 1; c <= z.Rows; c++) table[c] = c * Math.Log(c);
+        var cLogC = accelerator.Accelerator.Allocate1D<double>(table.Length);
+        cLogC.Upload(table);
+        return new BinnedColumns(z.Rows, z.Columns, bins, codes, constant, cLogC);
     }
 
     public void Dispose()
     {
         Codes.Dispose();
         Constant.Dispose();
+        CLogC.Dispose();
     }
 }

@@ -39,7 +39,7 @@ public static class OneHotGramMi
         var oneHot = accelerator.Kernel("OneHotGramMi." + nameof(OneHotKernel), a =>
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<byte>, ArrayView<float>, int, int, int>(OneHotKernel));
         var blockMi = accelerator.Kernel("OneHotGramMi." + nameof(BlockMiKernel), a =>
-            a.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int, int, int>(BlockMiKernel));
+            a.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<double>, ArrayView<float>, int, int, int, int, int>(BlockMiKernel));
         var shared = SharedMemoryConfig.RequestDynamic<int>(bins * bins + 2 * bins);
         var host = new float[tile * tile];
         long tilesDone = 0;
@@ -55,7 +55,7 @@ public static class OneHotGramMi
             oneHot(t.ColCount * bins * rows, binned.Codes.View, oneHotJ.View, t.ColStart, rows, bins);
             GemmNT.Multiply(accelerator, oneHotI.View, oneHotJ.View, gram.View, t.RowCount * bins, t.ColCount * bins, rows, 1f, backend);
             int count = t.RowCount * t.ColCount;
-            blockMi(new KernelConfig(count, accelerator.GroupSize, shared), gram.View, binned.Constant.View, output.View,
+            blockMi(new KernelConfig(count, accelerator.GroupSize, shared), gram.View, binned.Constant.View, binned.CLogC.View, output.View,
                 t.RowStart, t.ColStart, t.ColCount, rows, bins);
             acc.Synchronize();
             output.View.BaseView.Download(host.AsSpan(0, count));
@@ -75,7 +75,7 @@ public static class OneHotGramMi
     }
 
     /// <summary>Group g = pair (r, c) of the tile: copies block (r, c) of the Gram (row length colCount*B) and computes its MI.</summary>
-    internal static void BlockMiKernel(ArrayView<float> gram, ArrayView<int> constant, ArrayView<float> tile,
+    internal static void BlockMiKernel(ArrayView<float> gram, ArrayView<int> constant, ArrayView<double> cLogC, ArrayView<float> tile,
         int rowStart, int colStart, int colCount, int rows, int bins)
     {
         int g = Grid.IdxX;
@@ -93,7 +93,7 @@ public static class OneHotGramMi
                 counts[cell] = (int)(gram[((long)r * bins + a) * stride + (long)c * bins + b] + 0.5f);
             }
             Group.Barrier();
-            value = PluginMi.MiFromCounts(counts, rows, bins, scratch, out _);
+            value = PluginMi.MiFromCounts(counts, cLogC, rows, bins, scratch, out _);
         }
         if (Group.IdxX == 0) tile[g] = (float)value;
     }

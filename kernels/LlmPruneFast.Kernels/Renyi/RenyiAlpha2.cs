@@ -1,5 +1,4 @@
 using ILGPU;
-using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using LlmPruneFast.Kernels.Acceleration;
 using LlmPruneFast.Kernels.AllPairs;
@@ -13,7 +12,8 @@ namespace LlmPruneFast.Kernels.Renyi;
 /// = sum_st exp(-(v_s - v_t)^2 / sigma^2). The joint matrix C = (A o B) / tr(A o B); K_ss = 1 gives tr(A o B) = 1/S,
 /// so C = Kx o Ky / S and ||C||_F^2 = M_xy / S^2 with M_xy = sum_st Kx_st^2 Ky_st^2. Hence
 /// I = S_2(A) + S_2(B) - S_2(C) = log2(M_xy S^2 / (M_x M_y)).
-/// Sums run over s &lt; t twice plus the S diagonal ones, in float64 (exp in float64). A constant column gives MI 0.
+/// Sums run over s &lt; t twice plus the S diagonal ones, in float64, with <see cref="DeviceReduce.ExpNonPositive"/> (no device
+/// math library); the final log2 runs on the host. A constant column gives MI 0.
 /// O(S^2) per column and per pair; one thread group per column or pair.
 /// </summary>
 public static class RenyiAlpha2
@@ -82,6 +82,7 @@ public static class RenyiAlpha2
             kernel(new KernelConfig(count, accelerator.GroupSize), z.Data.View, marginals.InverseSigmaSquared.View, marginals.Terms.View,
                 marginals.Constant.View, pairView, resultView, z.Rows),
             progress, cancellationToken);
+        for (int p = 0; p < pairs.Length; p++) mi[p] = Math.Log2(mi[p]);
     }
 
     /// <summary>Group = column Grid.IdxX: M = S + 2 sum_{s&lt;t} exp(-(v_s - v_t)^2 / sigma^2).</summary>
@@ -98,14 +99,14 @@ public static class RenyiAlpha2
             for (int t = s + 1; t < rows; t++)
             {
                 double d = v[t] - vs;
-                sum += XMath.Exp(-d * d * a);
+                sum += DeviceReduce.ExpNonPositive(-d * d * a);
             }
         }
         double total = DeviceReduce.GroupSum(scratch, sum);
         if (Group.IdxX == 0) terms[column] = rows + 2 * total;
     }
 
-    /// <summary>Group = pair Grid.IdxX: M_xy = S + 2 sum_{s&lt;t} exp(-(dx^2/sx^2 + dy^2/sy^2)), then I = log2(M_xy S^2 / (M_x M_y)).</summary>
+    /// <summary>Group = pair Grid.IdxX: M_xy = S + 2 sum_{s&lt;t} exp(-(dx^2/sx^2 + dy^2/sy^2)); writes 2^I = M_xy S^2 / (M_x M_y).</summary>
     internal static void JointKernel(ArrayView<float> columns, ArrayView<double> inverseSigmaSquared, ArrayView<double> terms,
         ArrayView<int> constant, ArrayView<int> pairs, ArrayView<double> mi, int rows)
     {
@@ -114,7 +115,7 @@ public static class RenyiAlpha2
         var scratch = SharedMemory.Allocate<double>(DeviceReduce.MaxGroupSize);
         if (constant[i] != 0 || constant[j] != 0)
         {
-            if (Group.IdxX == 0) mi[g] = 0;
+            if (Group.IdxX == 0) mi[g] = 1; // 2^0
             return;
         }
         var x = columns.SubView((long)i * rows, rows);
@@ -127,10 +128,11 @@ public static class RenyiAlpha2
             for (int t = s + 1; t < rows; t++)
             {
                 double dx = x[t] - xs, dy = y[t] - ys;
-                sum += XMath.Exp(-(dx * dx * ax + dy * dy * ay));
+                sum += DeviceReduce.ExpNonPositive(-(dx * dx * ax + dy * dy * ay));
             }
         }
         double joint = rows + 2 * DeviceReduce.GroupSum(scratch, sum);
-        if (Group.IdxX == 0) mi[g] = XMath.Log2(joint * rows / terms[i] * rows / terms[j]);
+        if (Group.IdxX == 0) mi[g] = joint * rows / terms[i] * rows / terms[j]; // 2^I; the host takes log2
+
     }
 }

@@ -143,6 +143,22 @@ public abstract class ContinuousKernelTests
     }
 }
 
+/// <summary>The library-free exp the Renyi kernels use (same code on the host and the device).</summary>
+public sealed class DeviceExpTests
+{
+    [Fact]
+    public void ExpNonPositive_MatchesMathExp()
+    {
+        for (double x = 0; x > -708; x -= 0.0137)
+        {
+            double expected = Math.Exp(x), actual = LlmPruneFast.Kernels.Columns.DeviceReduce.ExpNonPositive(x);
+            Assert.True(Math.Abs(actual - expected) <= 4e-16 * expected, $"exp({x:R}) = {actual:R}, Math.Exp {expected:R}");
+        }
+        Assert.Equal(1.0, LlmPruneFast.Kernels.Columns.DeviceReduce.ExpNonPositive(0));
+        Assert.Equal(0.0, LlmPruneFast.Kernels.Columns.DeviceReduce.ExpNonPositive(-800));
+    }
+}
+
 /// <summary>The host-side normal quantile behind the copula scores.</summary>
 public sealed class NormalQuantileTests
 {
