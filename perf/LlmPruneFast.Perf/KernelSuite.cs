@@ -49,6 +49,8 @@ internal static class KernelSuite
         }
         using var accelerator = MiAccelerator.Create(kind, cpuGroup);
         Console.WriteLine($"# MI kernels on {accelerator.Description}; {Environment.ProcessorCount} CPU cores; min {minSeconds} s per figure");
+        if (accelerator.IsCuda)
+            Console.WriteLine($"# GEMM: {(accelerator.HasCuBlas ? "cuBLAS" : "tiled kernel (cuBLAS unavailable: " + accelerator.CuBlasUnavailableReason + ")")}");
         allPairsSizes ??= accelerator.IsCuda ? [1024, 4096, 11008] : [32, 64];
 
         Console.WriteLine("## pair lists (pairs/s; prep = per-column work for all columns)");

@@ -105,15 +105,32 @@ public sealed class MiAccelerator : IDisposable
         return (TDelegate)kernel;
     }
 
-    /// <summary>The cuBLAS handle of a CUDA accelerator (created on first use); null on the CPU accelerator.</summary>
+    /// <summary>
+    /// The cuBLAS handle of a CUDA accelerator (created on first use), or null: on the CPU accelerator, or when
+    /// cuBLAS cannot be loaded (it ships with the CUDA toolkit, not the driver); <see cref="CuBlasUnavailableReason"/> says why.
+    /// </summary>
     internal CuBlas<CuBlasPointerModeHandlers.AutomaticMode>? CuBlas
     {
         get
         {
-            if (!IsCuda) return null;
-            return _cuBlas ??= new CuBlas<CuBlasPointerModeHandlers.AutomaticMode>((CudaAccelerator)Accelerator);
+            if (!IsCuda || CuBlasUnavailableReason != null) return null;
+            try
+            {
+                return _cuBlas ??= new CuBlas<CuBlasPointerModeHandlers.AutomaticMode>((CudaAccelerator)Accelerator);
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException or CuBlasException)
+            {
+                CuBlasUnavailableReason = $"{e.GetType().Name}: {e.Message}";
+                return null;
+            }
         }
     }
+
+    /// <summary>True on a CUDA accelerator whose cuBLAS loads (tries to load it on first call).</summary>
+    public bool HasCuBlas => CuBlas != null;
+
+    /// <summary>Why cuBLAS is not used on this CUDA accelerator (null while it is, or before the first GEMM).</summary>
+    public string? CuBlasUnavailableReason { get; private set; }
 
     public void Dispose()
     {

@@ -8,7 +8,7 @@ namespace LlmPruneFast.Kernels.Gemm;
 /// <summary>Which implementation <see cref="GemmNT.Multiply"/> uses.</summary>
 public enum GemmBackend
 {
-    /// <summary>cuBLAS on CUDA, the tiled kernel elsewhere.</summary>
+    /// <summary>cuBLAS on CUDA when libcublas loads, the tiled kernel otherwise.</summary>
     Auto,
 
     /// <summary>The shared-memory tiled kernel of this class (every accelerator).</summary>
@@ -33,10 +33,12 @@ public static class GemmNT
         if (m < 1 || n < 1 || k < 1) throw new ArgumentOutOfRangeException(nameof(m), $"GEMM sizes must be positive, found M={m} N={n} K={k}");
         if (a.Length < (long)m * k || b.Length < (long)n * k || c.Length < (long)m * n)
             throw new ArgumentException($"GEMM views too short for M={m} N={n} K={k}: A {a.Length}, B {b.Length}, C {c.Length}");
-        if (backend == GemmBackend.Auto) backend = accelerator.IsCuda ? GemmBackend.CuBlas : GemmBackend.TiledKernel;
+        // Auto: cuBLAS when it loads (a CUDA accelerator with the toolkit's libcublas), else the tiled kernel.
+        if (backend == GemmBackend.Auto) backend = accelerator.CuBlas != null ? GemmBackend.CuBlas : GemmBackend.TiledKernel;
         if (backend == GemmBackend.CuBlas)
         {
-            var blas = accelerator.CuBlas ?? throw new AcceleratorUnavailableException("cuBLAS GEMM needs a CUDA accelerator");
+            var blas = accelerator.CuBlas ?? throw new AcceleratorUnavailableException(
+                $"cuBLAS GEMM needs a CUDA accelerator with cuBLAS ({accelerator.CuBlasUnavailableReason ?? "this is the CPU accelerator"})");
             // cuBLAS is column-major: row-major C (M x N) is column-major C^T (N x M) = B (N x K) * A^T, where row-major
             // B is column-major B^T (K x N, ld K), hence op(B^T) = Transpose, and row-major A is column-major A^T (K x M).
             accelerator.Accelerator.Synchronize();

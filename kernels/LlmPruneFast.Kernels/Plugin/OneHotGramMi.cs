@@ -31,6 +31,8 @@ public static class OneHotGramMi
             tile = Math.Max(1, (int)(Math.Sqrt(budgetFloats) / bins));
         }
         tile = Math.Min(tile, binned.Columns);
+        if ((long)tile * bins * rows > int.MaxValue)
+            throw new ArgumentException($"one-hot tile {tile} x {bins} bins x {rows} samples exceeds {int.MaxValue} elements; pass a smaller tile");
         var acc = accelerator.Accelerator;
         using var oneHotI = acc.Allocate1D<float>((long)tile * bins * rows);
         using var oneHotJ = acc.Allocate1D<float>((long)tile * bins * rows);
