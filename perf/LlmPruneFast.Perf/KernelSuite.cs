@@ -47,7 +47,17 @@ internal static class KernelSuite
                 default: Console.Error.WriteLine($"kernels: unknown option {args[a]}"); return 2;
             }
         }
-        using var accelerator = MiAccelerator.Create(kind, cpuGroup);
+        MiAccelerator accelerator;
+        try
+        {
+            accelerator = MiAccelerator.Create(kind, cpuGroup);
+        }
+        catch (AcceleratorUnavailableException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+        using var owner = accelerator;
         Console.WriteLine($"# MI kernels on {accelerator.Description}; {Environment.ProcessorCount} CPU cores; min {minSeconds} s per figure");
         if (accelerator.IsCuda)
             Console.WriteLine($"# GEMM: {(accelerator.HasCuBlas ? "cuBLAS" : "tiled kernel (cuBLAS unavailable: " + accelerator.CuBlasUnavailableReason + ")")}");
