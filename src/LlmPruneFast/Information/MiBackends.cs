@@ -7,6 +7,9 @@ public enum MiDevice { Auto, Cpu, Cuda }
 /// An implementation of the estimators on one kind of hardware. The CPU backend is built in; an accelerator backend
 /// (ILGPU, kernels/LlmPruneFast.Kernels) registers itself with <see cref="MiBackends.Register"/> and returns its own
 /// <see cref="IMutualInformationEstimator"/>s, which must give the CPU values within the tolerance it documents.
+/// Since the library references the kernels assembly (not the reverse), the accelerator backend class lives in the
+/// library (Information/) and launches the kernels; it can read <see cref="ActivationMatrix"/>'s column-major buffer
+/// directly (internal RawArray) and reuse the CPU estimators' column preparation if it wishes.
 /// </summary>
 public interface IMiBackend
 {

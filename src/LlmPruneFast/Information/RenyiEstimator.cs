@@ -13,6 +13,8 @@ namespace LlmPruneFast.Information;
 /// of the S x S matrices by <see cref="SymmetricEigen"/> (O(S^3)), tiny negative eigenvalues from rounding taken as 0;
 /// the marginal entropies once per column. A constant column gives 0. Not clipped: for alpha != 2 and for small
 /// samples the estimate can be slightly negative, which is information about the estimator's bias.
+/// With <see cref="Bandwidth.Tuned"/> the instance stores the factor chosen for the matrix of its current call
+/// (<see cref="TunedFactor"/>): use one instance per thread for concurrent tuned calls.
 /// </summary>
 public sealed class RenyiEstimator : PairwiseEstimator<RenyiEstimator.KernelColumn, RenyiEstimator.Scratch>
 {
