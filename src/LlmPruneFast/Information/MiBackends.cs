@@ -48,6 +48,9 @@ public static class MiBackends
 {
     private static readonly List<IMiBackend> Registered = [];
 
+    // The ILGPU kernels (kernels/LlmPruneFast.Kernels) are the CUDA backend; registering probes nothing.
+    static MiBackends() => Register(IlgpuMiBackend.Cuda);
+
     /// <summary>Adds an accelerator backend (called once by the kernels integration at start-up).</summary>
     public static void Register(IMiBackend backend)
     {

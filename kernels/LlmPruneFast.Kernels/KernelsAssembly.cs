@@ -1,4 +1,0 @@
-namespace LlmPruneFast.Kernels;
-
-/// <summary>Marker for the kernels assembly.</summary>
-public static class KernelsAssembly { }
