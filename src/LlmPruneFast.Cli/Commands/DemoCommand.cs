@@ -15,7 +15,7 @@ namespace LlmPruneFast.Cli.Commands;
 /// vs pruned side by side.
 /// </summary>
 [Verb("demo", HelpText = "Evaluate a model on the first 40 paragraphs of a text (reference protocol), generate from the reference prompt, " +
-    "then prune it by --ratio with mi-weighted (calibration: first half of the text's bytes; evaluation: first --prune-paragraphs paragraphs of the second half), " +
+    "then prune it by --ratio with mi-conditional (calibration: first half of the text's bytes; evaluation: first --prune-paragraphs paragraphs of the second half), " +
     "write the pruned model to WORK/pruned and print dense vs pruned.")]
 public sealed class DemoCommand : ICommand
 {
@@ -90,7 +90,7 @@ public sealed class DemoCommand : ICommand
     /// <summary>The pruning half of the demo; returns its figures for the summary file.</summary>
     private Dictionary<string, object> Prune(LlamaOnnxModel dense, string work, CancellationToken ct)
     {
-        const string Method = "mi-weighted"; // the best MI method on stories260K (perf/RESULTS.md, prune-table)
+        const string Method = "mi-conditional"; // the best MI method on stories260K by held-out calibration KL (perf/RESULTS.md, prune-table)
         var (calibration, evaluation) = CorpusSplit.Halves(Text);
         string pruned = Path.Combine(work, "pruned");
         if (Directory.Exists(pruned)) Directory.Delete(pruned, recursive: true); // the demo's own output of a previous run

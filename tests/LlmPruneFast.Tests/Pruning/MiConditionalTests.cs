@@ -18,6 +18,15 @@ public sealed class MiConditionalTests
         return g.Select(v => (v - mean) / norm).ToArray();
     }
 
+    /// <summary>The reference's unit vectors whose dot products are R: normal scores (copula) or the centred, unit-norm column (pearson).</summary>
+    private static double[] Unit(double[] column, string space)
+    {
+        if (space == "copula") return PlainScores(column);
+        double mean = column.Average();
+        double norm = Math.Sqrt(column.Sum(v => (v - mean) * (v - mean)));
+        return column.Select(v => (v - mean) / norm).ToArray();
+    }
+
     /// <summary>Skewed, monotone-dependent columns: z_j = exp(a_j . x) + small noise (non-Gaussian marginals).</summary>
     private static (FfnLayer Layer, LayerActivations Z) Skewed(int n, int d, int s, int seed)
     {
@@ -28,14 +37,16 @@ public sealed class MiConditionalTests
     }
 
     [Theory]
-    [InlineData(7, 4, 300, 1)]
-    [InlineData(9, 3, 500, 2)]
-    public void FirstCostIsEnergyTimesOneMinusCopulaRSquared(int n, int d, int s, int seed)
+    [InlineData(7, 4, 300, 1, "copula")]
+    [InlineData(9, 3, 500, 2, "copula")]
+    [InlineData(7, 4, 300, 1, "pearson")]
+    [InlineData(9, 3, 500, 2, "pearson")]
+    public void FirstCostIsEnergyTimesOneMinusRSquared(int n, int d, int s, int seed, string space)
     {
         // With negligible damping, cost_j = ||w_j||^2 Var(z_j) (1 - R^2_j), R^2_j the R^2 of the least-squares
         // regression of j's normal scores on all the others' (plain normal equations).
         var (layer, z) = Skewed(n, d, s, seed);
-        var g = Enumerable.Range(0, n).Select(j => PlainScores(z.Column(j))).ToArray();
+        var g = Enumerable.Range(0, n).Select(j => Unit(z.Column(j), space)).ToArray();
         var costs = new double[n];
         for (int j = 0; j < n; j++)
         {
@@ -56,7 +67,7 @@ public sealed class MiConditionalTests
             for (int o = 0; o < d; o++) w2 += Math.Pow(layer.Down.Span[o * n + j], 2);
             costs[j] = w2 * variance * (1 - explained);
         }
-        var order = new MiConditionalSelector(update: false, damping: 1e-10)
+        var order = new MiConditionalSelector(update: false, space: space, damping: 1e-10)
             .Select(new SelectionRequest(new LayerInputs(layer, z, null), 1, 0, null, default));
         int best = Enumerable.Range(0, n).OrderBy(j => costs[j]).First();
         Assert.Equal(best, order[0].Neuron);
@@ -64,14 +75,15 @@ public sealed class MiConditionalTests
     }
 
     [Theory]
-    [InlineData(7, 4, 300, 3, 0.01)]
-    [InlineData(8, 5, 400, 4, 0.05)]
-    public void GreedyWithoutUpdateMatchesDirectInverseOverTheKeptSet(int n, int d, int s, int seed, double damping)
+    [InlineData(7, 4, 300, 3, 0.01, "copula")]
+    [InlineData(8, 5, 400, 4, 0.05, "copula")]
+    [InlineData(7, 4, 300, 3, 0.01, "pearson")]
+    public void GreedyWithoutUpdateMatchesDirectInverseOverTheKeptSet(int n, int d, int s, int seed, double damping, string space)
     {
         // Every step: cost_j = ||w_j||^2 / [(H_KK)^-1]_jj, H = D R D + delta I, delta = damping tr(D R D) / N,
         // with (H_KK)^-1 solved directly for the current kept set K.
         var (layer, z) = Skewed(n, d, s, seed);
-        var g = Enumerable.Range(0, n).Select(j => PlainScores(z.Column(j))).ToArray();
+        var g = Enumerable.Range(0, n).Select(j => Unit(z.Column(j), space)).ToArray();
         var std = Enumerable.Range(0, n).Select(j =>
         {
             var c = z.Column(j);
@@ -84,7 +96,7 @@ public sealed class MiConditionalTests
         for (int i = 0; i < n; i++) h[i, i] += delta;
         var w2 = Enumerable.Range(0, n).Select(j => Enumerable.Range(0, d).Sum(o => Math.Pow(layer.Down.Span[o * n + j], 2))).ToArray();
 
-        var order = new MiConditionalSelector(update: false, damping: damping)
+        var order = new MiConditionalSelector(update: false, space: space, damping: damping)
             .Select(new SelectionRequest(new LayerInputs(layer, z, null), n - 1, 0, null, default));
         var kept = Enumerable.Range(0, n).ToList();
         foreach (var removal in order)
@@ -100,7 +112,7 @@ public sealed class MiConditionalTests
             var cost = kept.Select((j, p) => (j, c: w2[j] / inv[p, p])).OrderBy(t => t.c).ThenBy(t => t.j).First();
             Assert.Equal(cost.j, removal.Neuron);
             Assert.Equal(cost.c, removal.Score, 1e-8 * Math.Max(1, cost.c));
-            // Partner: kept neuron of highest |copula correlation|, reported MI -1/2 ln(1 - r^2).
+            // Partner: kept neuron of highest |correlation|, reported MI -1/2 ln(1 - r^2).
             var partner = kept.Where(k => k != cost.j).OrderByDescending(k => Math.Abs(Dot(g[cost.j], g[k]))).First();
             Assert.Equal(partner, removal.Partner);
             Assert.Equal(CopulaEstimator.FromCorrelation(Dot(g[cost.j], g[partner])), removal.Mi!.Value, 1e-9);

@@ -6,33 +6,35 @@ namespace LlmPruneFast.Pruning;
 
 /// <summary>
 /// <c>mi-conditional</c> (ours): information-weighted removal with the information of a neuron about the WHOLE kept
-/// set, not its best single partner. Cost of removing neuron j from the kept set K:
-/// <code>cost_j = ||w_j||^2 Var(z_j) exp(-2 I(z_j; z_{K\j}))</code>
-/// with I the multivariate Gaussian-copula information: every neuron is rank-transformed to normal scores
-/// g = Phi^-1((rank + 1)/(S + 1)) (stable ranks), R is the normal-score correlation matrix, and
-/// <code>I(z_j; z_{K\j}) = -1/2 ln(1 - R^2_j),  1 - R^2_j = 1 / [R_KK^-1]_jj</code>
-/// (R^2_j: the squared multiple correlation of g_j on the other kept scores). It captures any monotone dependence
-/// on several neurons at once, where METHOD.md's max pairwise MI is only a lower bound of I(z_j; kept).
-/// Computed as one matrix: H = D R D + delta I with D = diag(std(z_j)) and delta = Damping * tr(D R D) / N, so that
-/// ||w_j||^2 / [H_KK^-1]_jj = ||w_j||^2 Var(z_j) exp(-2 I_j) up to the damping (the copula covariance in the units of z).
+/// set, not its best single partner (METHOD.md's formula with X = the kept neurons). Cost of removing neuron j from
+/// the kept set K:
+/// <code>cost_j = ||w_j||^2 Var(z_j) exp(-2 I(z_j; z_{K\j})),  I(z_j; z_{K\j}) = -1/2 ln(1 - R^2_j),  1 - R^2_j = 1 / [R_KK^-1]_jj</code>
+/// where R is a correlation matrix of the layer's activations and R^2_j the squared multiple correlation of z_j on
+/// the other kept neurons: the mutual information of z_j with the kept set for jointly Gaussian variables
+/// (<c>space = pearson</c>, the default: R = Pearson correlation) or for a Gaussian copula
+/// (<c>space = copula</c>: every neuron rank-transformed to normal scores Phi^-1((rank + 1)/(S + 1)), stable ranks,
+/// R their correlation; captures monotone non-Gaussian dependence). METHOD.md's max pairwise MI is only a lower
+/// bound of I(z_j; kept); here every kept neuron can help explain z_j.
+/// Computed as one matrix: H = D R D + delta I with D = diag(std(z_j)) and delta = Damping * tr(D R D) / N (0.01,
+/// fixed a priori: obs's damping), so ||w_j||^2 / [H_KK^-1]_jj = ||w_j||^2 Var(z_j) exp(-2 I_j) up to the damping.
 /// Greedy: remove the cheapest, downdate H^-1 over the kept set (so I shrinks as the kept set does), repeat.
-/// With <c>update</c> (default) the kept down columns take the optimal update of structured OBS on H
-/// (w_k -= w_j [H^-1]_jk / [H^-1]_jj) and ||w_j||^2 is the updated column norm: the cost then anticipates the
-/// <c>refit</c> compensation; without it ||w_j||^2 stays the original one. <c>space = pearson</c> (ablation) uses
-/// the Pearson correlation instead of the copula one, which with <c>update</c> is exactly <c>obs</c>.
-/// Partner: the kept neuron of highest pairwise copula MI -1/2 ln(1 - R_jk^2) (the |R_jk| maximiser).
+/// ||w_j||^2 is the original column norm by default; with <c>update</c> the kept down columns take the optimal
+/// update of structured OBS on H (w_k -= w_j [H^-1]_jk / [H^-1]_jj) and the cost uses the updated norm, which with
+/// <c>space = pearson</c> is exactly <c>obs</c>. The defaults (pearson, no update) were chosen by the mean log KL on
+/// the held-out calibration paragraphs over the 16 cells of prune-table (perf/RESULTS.md), never on evaluation text.
+/// Partner: the kept neuron of highest pairwise |R_jk|, with MI -1/2 ln(1 - R_jk^2) (what a partner merge can use).
 /// Cost O(S N^2) for R plus O(N^2) per removal (lazy batched downdates, as <see cref="ObsSelector"/>).
 /// </summary>
 public sealed class MiConditionalSelector : IPruningSelector
 {
-    public MiConditionalSelector(bool update = true, string space = "copula", double damping = ObsSelector.DefaultDamping)
+    public MiConditionalSelector(bool update = false, string space = "pearson", double damping = ObsSelector.DefaultDamping)
     {
         if (!(damping > 0 && double.IsFinite(damping))) throw new BadArgumentException($"mi-conditional damping {damping} must be > 0");
         if (space != "copula" && space != "pearson")
             throw new BadArgumentException($"mi-conditional: space '{space}' is not copula or pearson");
         (Update, Space, Damping) = (update, space, damping);
         Parameters = new PlanParameters().Set("update", update).Set("space", space).Set("damping", damping)
-            .Set("information", "multivariate gaussian-copula I(z_j; kept) = -1/2 ln(1 - R^2_j)");
+            .Set("information", "I(z_j; kept) = -1/2 ln(1 - R^2_j)");
     }
 
     public bool Update { get; }

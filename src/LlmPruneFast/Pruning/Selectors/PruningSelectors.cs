@@ -10,7 +10,7 @@ public static class PruningSelectors
     /// <summary>
     /// The selector named <paramref name="name"/> with optional parameters (keys as written in plans:
     /// mi-random-pairs: threshold_mode (absolute|quantile|null), threshold, quantile, samples, max_draws, candidates;
-    /// mi-weighted: debias, null_samples, strength; mi-conditional: update, space (copula|pearson), damping; obs: damping). <see cref="BadArgumentException"/> for an unknown name or
+    /// mi-weighted: debias, null_samples, strength; mi-conditional: space (pearson|copula), update, damping; obs: damping). <see cref="BadArgumentException"/> for an unknown name or
     /// parameter.
     /// </summary>
     public static IPruningSelector Create(string name, PlanParameters? parameters = null)
@@ -46,7 +46,7 @@ public static class PruningSelectors
                 return new MiWeightedSelector(p.GetBool("debias", true), checked((int)p.GetInt64("null_samples", 512)), p.GetDouble("strength", 1.0));
             case "mi-conditional":
                 Allow("update", "space", "damping", "information");
-                return new MiConditionalSelector(p.GetBool("update", true), p.GetString("space", "copula"),
+                return new MiConditionalSelector(p.GetBool("update", false), p.GetString("space", "pearson"),
                     p.GetDouble("damping", ObsSelector.DefaultDamping));
             case "magnitude": Allow(); return new MagnitudeSelector();
             case "wanda-sp": Allow(); return new WandaSpSelector();
