@@ -108,7 +108,8 @@ public sealed class DemoCommand : ICommand
         double latencyDense = Latency(dense.Runner), latencyPruned = Latency(runner);
         long pb = PrunedModel.Parameters(source.Config), pa = PrunedModel.Parameters(config);
         Console.WriteLine();
-        Console.WriteLine($"prune      {Method} ({outcome.Plan.Estimator?.Name} {outcome.Plan.Estimator?.Parameters}), {Ratio:P0} of FFN neurons, compensation {outcome.Plan.Compensation.Kind}, " +
+        string about = outcome.Plan.Estimator is { } est ? $"{est.Name} {est.Parameters}" : outcome.Plan.MethodParameters.ToString();
+        Console.WriteLine($"prune      {Method} ({about}), {Ratio:P0} of FFN neurons, compensation {outcome.Plan.Compensation.Kind}, " +
                           $"calibration {outcome.Calibration.Samples} positions of the first half; evaluation: first {paragraphs.Count} paragraphs of the second half");
         Console.WriteLine($"{"",-18}{"dense",12}{"pruned",12}");
         Console.WriteLine($"{"parameters",-18}{pb,12:N0}{pa,12:N0}");
