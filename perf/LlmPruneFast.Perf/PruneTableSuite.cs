@@ -11,7 +11,9 @@ using Microsoft.ML.Tokenizers;
 namespace LlmPruneFast.Perf;
 
 /// <summary>
-/// <c>prune-table [--shared DIR] [--out FILE.md] [--methods a,b] [--sparsities 0.1,0.2] [--compensations none,bias] [--samples S]</c>:
+/// <c>prune-table [--shared DIR] [--out FILE.md] [--methods a,b:key=value] [--sparsities 0.1,0.2] [--compensations none,bias] [--samples S]
+/// [--estimator plugin] [--heldout]</c> (<c>--heldout</c>: also KL on the held-out calibration paragraphs, the only score
+/// parameters may be chosen by):
 /// the METHOD.md "What we measured" setup on stories260K. Calibration: the first half of
 /// corpora/tinystories/valid-sample.txt (<see cref="CorpusSplit.Halves"/>: its UTF-8 bytes cut at floor(length/2)),
 /// S = 8192 positions sampled with seed 0 (BOS excluded), the last 16 paragraphs of the first half held out for
@@ -110,12 +112,16 @@ internal static class PruneTableSuite
         var source = new CheckpointLayerSource(config, tensors, calibration.Layers);
         var fingerprint = CheckpointLayerSource.Fingerprint("stories260K", config, tensors);
 
+        string estimator = Arg(args, "--estimator", "plugin");
+        bool heldOutKl = Array.IndexOf(args, "--heldout") >= 0;
         var results = new Dictionary<(string, CompensationKind, double), (double Ppl, double Kl)>();
+        var heldResults = new Dictionary<(string, CompensationKind, double), double>();
         foreach (var method in methods)
             foreach (var ratio in sparsities)
             {
                 clock.Restart();
-                var options = ModelPruner.Options(new PruneSettings { Method = method, Ratio = ratio }, config, calibration.Info);
+                var (name, parameters) = ParseMethod(method);
+                var options = ModelPruner.Options(new PruneSettings { Method = name, MethodParameters = parameters, Estimator = estimator, Ratio = ratio }, config, calibration.Info);
                 if (options.Selector.Candidates > 1)
                     options = options with { CandidateScorer = p => Evaluate(config, tensors, source, p, null, heldOut, dense).Kl };
                 var plan = Pruner.Plan(fingerprint, source, options);
@@ -125,7 +131,13 @@ internal static class PruneTableSuite
                     var variant = plan with { Compensation = new CompensationOptions(kind, options.Selector is ObsSelector obs ? obs.Damping : CompensationOptions.DefaultRidge).ToInfo() };
                     var r = Evaluate(config, tensors, source, variant, evaluator, heldOut, dense);
                     results[(method, kind, ratio)] = r;
-                    Console.WriteLine($"{method,-16} {ratio,4:P0} {CompensationKinds.Name(kind),-8} ppl {r.Ppl,9:F3}  KL {r.Kl:F4}   (select {selectSeconds:F1} s)");
+                    string held = "";
+                    if (heldOutKl)
+                    {
+                        heldResults[(method, kind, ratio)] = Evaluate(config, tensors, source, variant, null, heldOut, dense).Kl;
+                        held = $"  held-out calibration KL {heldResults[(method, kind, ratio)]:F4}";
+                    }
+                    Console.WriteLine($"{method,-16} {ratio,4:P0} {CompensationKinds.Name(kind),-8} ppl {r.Ppl,9:F3}  KL {r.Kl:F4}{held}   (select {selectSeconds:F1} s)");
                 }
             }
 
@@ -140,12 +152,40 @@ internal static class PruneTableSuite
             foreach (var kind in compensations)
                 md.AppendLine($"| {method} | {CompensationKinds.Name(kind)} | " +
                     string.Join(" | ", sparsities.Select(s => results.TryGetValue((method, kind, s), out var r) ? $"{r.Ppl:F2} ({r.Kl:F3})" : "")) + " |");
+        if (heldOutKl)
+        {
+            md.AppendLine();
+            md.AppendLine("Held-out calibration KL (last 16 paragraphs of the first half; for choosing methods and parameters without the evaluation text):");
+            md.AppendLine();
+            md.AppendLine("| method | compensation | " + string.Join(" | ", sparsities.Select(s => $"{s:P0}")) + " |");
+            md.AppendLine("| --- | --- | " + string.Join(" | ", sparsities.Select(_ => "---")) + " |");
+            foreach (var method in methods)
+                foreach (var kind in compensations)
+                    md.AppendLine($"| {method} | {CompensationKinds.Name(kind)} | " +
+                        string.Join(" | ", sparsities.Select(s => heldResults.TryGetValue((method, kind, s), out var v) ? $"{v:F4}" : "")) + " |");
+        }
         Console.WriteLine();
         Console.Write(md);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         File.WriteAllText(outPath, md.ToString());
         Console.WriteLine($"wrote {Path.GetFullPath(outPath)}");
         return 0;
+    }
+
+    /// <summary>A method spec <c>name[:key=value]...</c> (values: true/false, numbers, text) as a name and parameters.</summary>
+    private static (string Name, PlanParameters? Parameters) ParseMethod(string spec)
+    {
+        var parts = spec.Split(':');
+        if (parts.Length == 1) return (spec, null);
+        var p = new PlanParameters();
+        foreach (var kv in parts.Skip(1))
+        {
+            var (key, value) = (kv[..kv.IndexOf('=')], kv[(kv.IndexOf('=') + 1)..]);
+            if (value is "true" or "false") p.Set(key, value == "true");
+            else if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double d)) p.Set(key, d);
+            else p.Set(key, value);
+        }
+        return (parts[0], p);
     }
 
     /// <summary>Slices <paramref name="plan"/>, runs the pruned graph: perplexity + KL on the evaluation text, or KL on held-out sequences.</summary>

@@ -14,7 +14,7 @@ namespace LlmPruneFast.Cli.Commands;
 /// vs pruned side by side.
 /// </summary>
 [Verb("demo", HelpText = "Evaluate a model on the first 40 paragraphs of a text (reference protocol), generate from the reference prompt, " +
-    "then prune it by --ratio with mi-weighted (calibration: first half of the text's bytes; evaluation: first --prune-paragraphs paragraphs of the second half), " +
+    "then prune it by --ratio with mi-conditional (calibration: first half of the text's bytes; evaluation: first --prune-paragraphs paragraphs of the second half), " +
     "write the pruned model to WORK/pruned and print dense vs pruned.")]
 public sealed class DemoCommand : ICommand
 {
@@ -89,7 +89,7 @@ public sealed class DemoCommand : ICommand
     /// <summary>The pruning half of the demo; returns its figures for the summary file.</summary>
     private Dictionary<string, object> Prune(LlamaOnnxModel dense, string work, CancellationToken ct)
     {
-        const string Method = "mi-weighted"; // the best MI method on stories260K (perf/RESULTS.md, prune-table)
+        const string Method = "mi-conditional"; // the best MI method on stories260K by held-out calibration KL (perf/RESULTS.md, prune-table)
         var (calibration, evaluation) = CorpusSplit.Halves(Text);
         string pruned = Path.Combine(work, "pruned");
         if (Directory.Exists(pruned)) Directory.Delete(pruned, recursive: true); // the demo's own output of a previous run
@@ -108,7 +108,8 @@ public sealed class DemoCommand : ICommand
         double latencyDense = latencyA.MedianMs, latencyPruned = latencyB.MedianMs;
         long pb = PrunedModel.Parameters(source.Config), pa = PrunedModel.Parameters(config);
         Console.WriteLine();
-        Console.WriteLine($"prune      {Method} ({outcome.Plan.Estimator?.Name} {outcome.Plan.Estimator?.Parameters}), {Ratio:P0} of FFN neurons, compensation {outcome.Plan.Compensation.Kind}, " +
+        string about = outcome.Plan.Estimator is { } est ? $"{est.Name} {est.Parameters}" : outcome.Plan.MethodParameters.ToString();
+        Console.WriteLine($"prune      {Method} ({about}), {Ratio:P0} of FFN neurons, compensation {outcome.Plan.Compensation.Kind}, " +
                           $"calibration {outcome.Calibration.Samples} positions of the first half; evaluation: first {paragraphs.Count} paragraphs of the second half");
         Console.WriteLine($"{"",-18}{"dense",12}{"pruned",12}");
         Console.WriteLine($"{"parameters",-18}{pb,12:N0}{pa,12:N0}");

@@ -27,8 +27,8 @@ public sealed class PruneCommand : ICommand
     [Option("calib", Required = true, HelpText = "Calibration text (blank-line-separated paragraphs); must not overlap the --eval text.")]
     public string Calib { get; set; } = "";
 
-    [Option("method", Default = "mi-weighted", HelpText = "mi-weighted | mi-greedy | mi-cluster | mi-random-pairs | magnitude | wanda-sp | flap | random | obs.")]
-    public string Method { get; set; } = "mi-weighted";
+    [Option("method", Default = "mi-conditional", HelpText = "mi-conditional | mi-weighted | mi-greedy | mi-cluster | mi-random-pairs | magnitude | wanda-sp | flap | random | obs.")]
+    public string Method { get; set; } = "mi-conditional";
 
     [Option("ratio", Required = true, HelpText = "Fraction of FFN neurons removed, in (0, 1).")]
     public double Ratio { get; set; }

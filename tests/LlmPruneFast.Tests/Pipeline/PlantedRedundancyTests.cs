@@ -62,6 +62,8 @@ public sealed class PlantedRedundancyTests(ITestOutputHelper output)
     [InlineData("mi-greedy", 0.5)]
     [InlineData("mi-greedy", 2.0)]
     [InlineData("mi-greedy", -1.0)]
+    [InlineData("mi-conditional", 0.5)]
+    [InlineData("mi-conditional", -1.0)]
     [InlineData("mi-cluster", 2.0)]
     [InlineData("mi-cluster", -1.0)]
     public void MiMethod_SplitsThePlantedPairs_AndPartnerMergeRestoresPerplexity(string method, double c)

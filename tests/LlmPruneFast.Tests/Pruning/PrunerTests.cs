@@ -116,6 +116,7 @@ public sealed class PrunerTests
     {
         Assert.Equal(CompensationKind.Bias, PruningSelectors.Create("flap").DefaultCompensation);
         Assert.Equal(CompensationKind.Refit, PruningSelectors.Create("obs").DefaultCompensation);
+        Assert.Equal(CompensationKind.Refit, PruningSelectors.Create("mi-conditional").DefaultCompensation);
         foreach (var m in new[] { "mi-random-pairs", "mi-cluster", "mi-greedy", "mi-weighted" })
             Assert.Equal(CompensationKind.Partner, PruningSelectors.Create(m).DefaultCompensation);
         foreach (var m in new[] { "magnitude", "wanda-sp", "random" })

@@ -15,12 +15,17 @@ namespace LlmPruneFast.Pruning;
 /// </summary>
 public sealed class MiWeightedSelector : IPruningSelector
 {
-    public MiWeightedSelector(bool debias = true, int nullSamples = 512)
+    public MiWeightedSelector(bool debias = true, int nullSamples = 512, double strength = 1.0)
     {
         if (nullSamples < 16) throw new BadArgumentException($"mi-weighted null_samples {nullSamples} must be >= 16");
-        (Debias, NullSampleCount) = (debias, nullSamples);
+        if (!(strength >= 0 && double.IsFinite(strength))) throw new BadArgumentException($"mi-weighted strength {strength} must be >= 0");
+        (Debias, NullSampleCount, Strength) = (debias, nullSamples, strength);
         Parameters = new PlanParameters().Set("aggregate", "max").Set("debias", debias).Set("null_samples", nullSamples);
+        if (strength != 1.0) Parameters.Set("strength", strength);
     }
+
+    /// <summary>beta in exp(-2 beta I): 1 is the Gaussian weight of METHOD.md, 0 is flap's score.</summary>
+    public double Strength { get; }
 
     public bool Debias { get; }
     public int NullSampleCount { get; }
@@ -42,7 +47,7 @@ public sealed class MiWeightedSelector : IPruningSelector
         for (int j = 0; j < n; j++) energy[j] = inputs.DownSquaredNorms[j] * inputs.Statistics.Variances[j];
         var table = new RedundancyTable(m, n);
         var cost = new double[n];
-        void Cost(int j) => cost[j] = energy[j] * SelectorMath.Unexplained(table.Partner[j] >= 0 ? table.Value[j] - m0 : 0.0);
+        void Cost(int j) => cost[j] = energy[j] * SelectorMath.Unexplained(Strength * (table.Partner[j] >= 0 ? table.Value[j] - m0 : 0.0));
         for (int j = 0; j < n; j++) Cost(j);
         var removed = new List<RemovedNeuron>(request.MaxRemovals);
         for (int step = 0; step < request.MaxRemovals; step++)

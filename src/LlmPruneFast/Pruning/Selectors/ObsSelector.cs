@@ -84,7 +84,7 @@ public sealed class ObsSelector : IPruningSelector
     /// every <see cref="Batch"/> removals the pending rank-1 terms are applied to the alive rows in one pass, so
     /// each matrix row is streamed from memory once per batch instead of once per removal.
     /// </summary>
-    private sealed class LazyState
+    internal sealed class LazyState
     {
         private const int Batch = 32;
         private readonly double[] _hinv, _g;
@@ -166,7 +166,7 @@ public sealed class ObsSelector : IPruningSelector
     }
 
     /// <summary>G = W_down^T W_down [N x N] in float64.</summary>
-    private static double[] DownGram(FfnLayer layer, CancellationToken ct)
+    internal static double[] DownGram(FfnLayer layer, CancellationToken ct)
     {
         int n = layer.Neurons, d = layer.Hidden;
         var wt = new double[(long)n * d];   // column j of W_down, contiguous

@@ -5,12 +5,12 @@ public static class PruningSelectors
 {
     /// <summary>Every method name, in the order help text lists them.</summary>
     public static readonly IReadOnlyList<string> Names =
-        ["mi-random-pairs", "mi-cluster", "mi-greedy", "mi-weighted", "magnitude", "wanda-sp", "flap", "random", "obs"];
+        ["mi-random-pairs", "mi-cluster", "mi-greedy", "mi-weighted", "mi-conditional", "magnitude", "wanda-sp", "flap", "random", "obs"];
 
     /// <summary>
     /// The selector named <paramref name="name"/> with optional parameters (keys as written in plans:
     /// mi-random-pairs: threshold_mode (absolute|quantile|null), threshold, quantile, samples, max_draws, candidates;
-    /// mi-weighted: debias, null_samples; obs: damping). <see cref="BadArgumentException"/> for an unknown name or
+    /// mi-weighted: debias, null_samples, strength; mi-conditional: space (pearson|copula), update, damping; obs: damping). <see cref="BadArgumentException"/> for an unknown name or
     /// parameter.
     /// </summary>
     public static IPruningSelector Create(string name, PlanParameters? parameters = null)
@@ -40,10 +40,14 @@ public static class PruningSelectors
             case "mi-cluster": Allow(); return new MiClusterSelector();
             case "mi-greedy": Allow(); return new MiGreedySelector();
             case "mi-weighted":
-                Allow("debias", "null_samples", "aggregate");
+                Allow("debias", "null_samples", "aggregate", "strength");
                 if (p.GetString("aggregate", "max") != "max")
                     throw new BadArgumentException($"mi-weighted: aggregate '{p.GetString("aggregate", "max")}' is not supported (max)");
-                return new MiWeightedSelector(p.GetBool("debias", true), checked((int)p.GetInt64("null_samples", 512)));
+                return new MiWeightedSelector(p.GetBool("debias", true), checked((int)p.GetInt64("null_samples", 512)), p.GetDouble("strength", 1.0));
+            case "mi-conditional":
+                Allow("update", "space", "damping", "information");
+                return new MiConditionalSelector(p.GetBool("update", false), p.GetString("space", "pearson"),
+                    p.GetDouble("damping", ObsSelector.DefaultDamping));
             case "magnitude": Allow(); return new MagnitudeSelector();
             case "wanda-sp": Allow(); return new WandaSpSelector();
             case "flap": Allow(); return new FlapSelector();
