@@ -27,6 +27,15 @@ public abstract class PairwiseEstimator<TColumn, TScratch> : IMutualInformationE
     /// <summary>MI of one pair from its two precomputed columns.</summary>
     protected abstract double EstimatePrepared(TColumn x, TColumn y, TScratch scratch);
 
+    /// <summary>
+    /// MI of x with each of ys[from .. from+count) into <paramref name="result"/> (all-pairs rows). The default calls
+    /// <see cref="EstimatePrepared"/> per pair; estimators override it to share work across the row.
+    /// </summary>
+    protected virtual void EstimateRow(TColumn x, TColumn[] ys, int from, int count, Span<float> result, TScratch scratch)
+    {
+        for (int c = 0; c < count; c++) result[c] = (float)EstimatePrepared(x, ys[from + c], scratch);
+    }
+
     /// <summary>Hook called once per call on the whole matrix before columns are prepared (e.g. tuned bandwidths).</summary>
     protected virtual void BeginMatrix(ActivationMatrix z, CancellationToken ct) { }
 
@@ -102,17 +111,13 @@ public abstract class PairwiseEstimator<TColumn, TScratch> : IMutualInformationE
                 int r0 = a * t, c0 = b * t, rows = Math.Min(t, n - r0), cols = Math.Min(t, n - c0);
                 long pairsHere = 0;
                 for (int r = 0; r < rows; r++)
-                    for (int c = 0; c < cols; c++)
-                    {
-                        int i = r0 + r, j = c0 + c;
-                        if (a == b && j <= i)
-                        {
-                            if (j == i) local.Tile[r * cols + c] = 0f;
-                            continue;
-                        }
-                        local.Tile[r * cols + c] = (float)EstimatePrepared(xs[i], ys[j], local.Scratch);
-                        pairsHere++;
-                    }
+                {
+                    int first = a == b ? r + 1 : 0;
+                    if (a == b) local.Tile[r * cols + r] = 0f;
+                    if (first >= cols) continue;
+                    EstimateRow(xs[r0 + r], ys, c0 + first, cols - first, local.Tile.AsSpan(r * cols + first, cols - first), local.Scratch);
+                    pairsHere += cols - first;
+                }
                 if (a == b)
                     for (int r = 0; r < rows; r++)
                         for (int c = 0; c < r; c++) local.Tile[r * cols + c] = local.Tile[c * cols + r];

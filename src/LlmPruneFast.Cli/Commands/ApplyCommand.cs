@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using CommandLine;
+using LlmPruneFast.Capture;
+using LlmPruneFast.Models;
+using LlmPruneFast.Pruning;
+
+namespace LlmPruneFast.Cli.Commands;
+
+/// <summary><c>llmprune apply</c>: re-derive a pruned model from a plan and the model it was made for.</summary>
+[Verb("apply", HelpText = "Apply a pruning plan (pruning-plan.json) to the model it was made for: write the pruned checkpoint + model.onnx + plan to --out. " +
+    "Compensation that needs activations recaptures them from the plan's recorded calibration text, S and seed.")]
+public sealed class ApplyCommand : ICommand
+{
+    [Option("plan", Required = true, HelpText = "pruning-plan.json written by `llmprune prune`.")]
+    public string Plan { get; set; } = "";
+
+    [Option("model", Required = true, HelpText = "The checkpoint folder the plan was made for (checked by FFN weight hash).")]
+    public string Model { get; set; } = "";
+
+    [Option("out", Required = true, HelpText = "Output folder (new or empty; appears only when complete).")]
+    public string Out { get; set; } = "";
+
+    [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads for a recapture (0 = one per processor).")]
+    public int Threads { get; set; }
+
+    [Option("json", HelpText = "End the output with one JSON object.")]
+    public bool Json { get; set; }
+
+    [Option("quiet", HelpText = "No progress bars.")]
+    public bool Quiet { get; set; }
+
+    public int Run(CancellationToken cancellationToken)
+    {
+        var total = Stopwatch.StartNew();
+        CommandFiles.RequireFile(Plan, "plan (--plan)");
+        AtomicOutputFolder.CheckOutput(Out, [Model, Plan]);
+        var plan = PlanJson.Load(Plan);
+        using var source = LlamaCheckpoint.Open(Model);
+        var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);
+        var bar = new ProgressBar(Quiet);
+        var seconds = new Dictionary<string, double>();
+        var layers = ModelPruner.Apply(plan, source.Config, source.Tensors, source.Directory, tokenizer,
+            new CalibrationOptions { Threads = Threads }, bar, cancellationToken);
+        seconds["slice"] = total.Elapsed.TotalSeconds;
+        var clock = Stopwatch.StartNew();
+        var (config, files) = PrunedCheckpointWriter.Write(Out, source, plan, layers, cancellationToken);
+        bar.Clear();
+        seconds["write"] = clock.Elapsed.TotalSeconds;
+        seconds["total"] = total.Elapsed.TotalSeconds;
+        PruneSummary.Print(Console.Out, source.Config, config, plan, null, null, seconds);
+        WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
+        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, config, plan, null, seconds, Path.GetFullPath(Out)));
+        return ExitCodes.Ok;
+    }
+}

@@ -1,0 +1,211 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using CommandLine;
+using CommandLine.Text;
+using LlmPruneFast.Capture;
+using LlmPruneFast.Evaluation;
+using LlmPruneFast.Information;
+using LlmPruneFast.Models;
+using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pruning;
+
+namespace LlmPruneFast.Cli.Commands;
+
+/// <summary>
+/// <c>llmprune prune</c>: calibrate, select FFN neurons to remove, slice and compensate, write the pruned model
+/// (checkpoint + model.onnx + pruning-plan.json), optionally evaluate dense vs pruned.
+/// </summary>
+[Verb("prune", HelpText = "Prune a LLaMA model's FFN neurons: capture calibration activations, select with a method (MI-based or a baseline), " +
+    "compensate, write the pruned checkpoint + model.onnx + pruning-plan.json to --out; with --eval, perplexity and KL dense vs pruned.")]
+public sealed class PruneCommand : ICommand
+{
+    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder (see `llmprune import`).")]
+    public string Model { get; set; } = "";
+
+    [Option("calib", Required = true, HelpText = "Calibration text (blank-line-separated paragraphs); must not overlap the --eval text.")]
+    public string Calib { get; set; } = "";
+
+    [Option("method", Default = "mi-weighted", HelpText = "mi-weighted | mi-greedy | mi-cluster | mi-random-pairs | magnitude | wanda-sp | flap | random | obs.")]
+    public string Method { get; set; } = "mi-weighted";
+
+    [Option("ratio", Required = true, HelpText = "Fraction of FFN neurons removed, in (0, 1).")]
+    public double Ratio { get; set; }
+
+    [Option("out", Required = true, HelpText = "Output folder (new or empty; appears only when complete). With --plan-only: a .json file or a folder that receives pruning-plan.json.")]
+    public string Out { get; set; } = "";
+
+    [Option("estimator", Default = "plugin", HelpText = "MI estimator of the mi-* methods: plugin | ksg | renyi | copula.")]
+    public string Estimator { get; set; } = "plugin";
+
+    [Option("bins", Default = 16, HelpText = "plugin: equal-frequency bins per neuron.")]
+    public int Bins { get; set; }
+
+    [Option('k', "neighbours", Default = 3, HelpText = "ksg: neighbours k (--k K, -k K or --neighbours K).")]
+    public int K { get; set; }
+
+    [Option("alpha", Default = 2.0, HelpText = "renyi: entropy order.")]
+    public double Alpha { get; set; }
+
+    [Option("bandwidth", Default = "silverman", HelpText = "renyi: silverman | scott | median | tuned | <sigma>.")]
+    public string Bandwidth { get; set; } = "silverman";
+
+    [Option("compensate", HelpText = "none | bias | partner | refit (default: the method's own; flap: bias, obs: refit, mi-*: partner, others: none).")]
+    public string? Compensate { get; set; }
+
+    [Option("budget", Default = "uniform", HelpText = "uniform (same ratio per layer) | global (one ranking, per-layer floor).")]
+    public string Budget { get; set; } = "uniform";
+
+    [Option("floor", Default = PruningBudget.DefaultMinKeptFraction, HelpText = "global budget: fraction of each layer always kept.")]
+    public double Floor { get; set; }
+
+    [Option("samples", Default = CalibrationOptions.DefaultSamples, HelpText = "Calibration token positions S (sampled, seeded, BOS and padding excluded).")]
+    public int Samples { get; set; }
+
+    [Option("memory-mb", Default = (int)(CalibrationOptions.DefaultMemoryBudgetBytes >> 20), HelpText = "Memory budget of the activation store in MiB.")]
+    public int MemoryMiB { get; set; }
+
+    [Option("eval", HelpText = "Evaluation text: perplexity before/after, KL(original || pruned), top-1 agreement (reference protocol).")]
+    public string? Eval { get; set; }
+
+    [Option("eval-paragraphs", HelpText = "Evaluate on the first N paragraphs of --eval (default: all).")]
+    public int? EvalParagraphs { get; set; }
+
+    [Option("seed", Default = 0L, HelpText = "Seed of every random choice (position sample, random methods, null shuffles).")]
+    public long Seed { get; set; }
+
+    [Option("plan-only", HelpText = "Write only the plan (to --out: a .json path, or a folder receiving pruning-plan.json).")]
+    public bool PlanOnly { get; set; }
+
+    [Option("json", HelpText = "End the output with one JSON object (params, perplexities, kl, seconds per stage).")]
+    public bool Json { get; set; }
+
+    [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads (0 = one per processor).")]
+    public int Threads { get; set; }
+
+    [Option("quiet", HelpText = "No progress bars.")]
+    public bool Quiet { get; set; }
+
+    [Usage(ApplicationAlias = "llmprune")]
+    public static IEnumerable<Example> Examples =>
+    [
+        new("Prune 30% with the default MI method and evaluate", new PruneCommand { Model = "models/stories260K", Calib = "calib.txt", Ratio = 0.3, Out = "pruned", Eval = "eval.txt" }),
+        new("A baseline with ridge refit, plan only", new PruneCommand { Model = "models/stories260K", Calib = "calib.txt", Method = "flap", Compensate = "refit", Ratio = 0.2, Out = "plan.json", PlanOnly = true }),
+    ];
+
+    public int Run(CancellationToken cancellationToken)
+    {
+        var total = Stopwatch.StartNew();
+        if (!(Ratio > 0 && Ratio < 1)) throw new BadArgumentException($"--ratio {Ratio.ToString(CultureInfo.InvariantCulture)} is outside (0, 1)");
+        if (EvalParagraphs is <= 0) throw new BadArgumentException($"--eval-paragraphs must be positive, got {EvalParagraphs}");
+        if (EvalParagraphs != null && Eval == null) throw new BadArgumentException("--eval-paragraphs needs --eval FILE");
+        if (MemoryMiB <= 0) throw new BadArgumentException($"--memory-mb must be positive, got {MemoryMiB}");
+        var settings = new PruneSettings
+        {
+            Method = Method,
+            Estimator = Estimator,
+            EstimatorOptions = new MiEstimatorOptions { Bins = Bins, K = K, Alpha = Alpha, Bandwidth = Information.Bandwidth.Parse(Bandwidth), Seed = unchecked((int)Seed) },
+            Ratio = Ratio,
+            Budget = PruningBudget.ParseKind(Budget),
+            MinKeptFraction = Floor,
+            Compensation = Compensate == null ? null : CompensationKinds.Parse(Compensate),
+            Seed = Seed,
+            Calibration = new CalibrationOptions { Samples = Samples, Seed = Seed, Threads = Threads, MemoryBudgetBytes = (long)MemoryMiB << 20 },
+            Threads = Threads,
+        };
+        CommandFiles.RequireFile(Calib, "calibration text (--calib)");
+        if (Eval != null) CommandFiles.RequireFile(Eval, "evaluation text (--eval)");
+        if (Eval != null && Path.GetFullPath(Eval) == Path.GetFullPath(Calib))
+            Console.Error.WriteLine("note: --eval is the --calib file; calibration and evaluation text overlap");
+        string[] inputs = Eval == null ? [Model, Calib] : [Model, Calib, Eval];
+        string? planFile = PlanOnly ? PlanOnlyTarget(Out, inputs) : null;
+        if (!PlanOnly) AtomicOutputFolder.CheckOutput(Out, inputs);
+
+        using var source = LlamaCheckpoint.Open(Model);
+        var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);
+        ModelPruner.Options(settings, source.Config); // every name and the ratio checked before calibration
+        var bar = new ProgressBar(Quiet);
+        var outcome = ModelPruner.Run(source.Config, source.Tensors, source.Directory, tokenizer, TextCorpus.Read(Calib), Path.GetFullPath(Calib),
+            settings, bar, cancellationToken);
+        bar.Clear();
+        var seconds = new Dictionary<string, double>(outcome.StageSeconds);
+        var plan = outcome.Plan;
+        var clock = Stopwatch.StartNew();
+        var (prunedConfig, _) = PrunedModel.Build(source.Config, source.Tensors, outcome.Layers);
+        IReadOnlyList<string> files;
+        if (PlanOnly)
+        {
+            files = [WritePlanOnly(plan, planFile!, inputs)];
+        }
+        else
+        {
+            bar.Report(new StageProgress("write", 0));
+            (prunedConfig, files) = PrunedCheckpointWriter.Write(Out, source, plan, outcome.Layers, cancellationToken);
+            bar.Clear();
+        }
+        seconds["write"] = clock.Elapsed.TotalSeconds;
+
+        PruneEvaluation? evaluation = null;
+        if (Eval != null)
+        {
+            clock.Restart();
+            var paragraphs = TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
+            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads };
+            using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(source.Config, source.Tensors), runnerOptions);
+            using var pruned = PlanOnly
+                ? OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, PrunedModel.Build(source.Config, source.Tensors, outcome.Layers).Tensors), runnerOptions)
+                : OnnxLlamaRunner.Create(Path.Combine(Path.GetFullPath(Out), "model.onnx"), runnerOptions);
+            evaluation = ModelPruner.Evaluate(dense, pruned, tokenizer, paragraphs, source.Config.MaxPositionEmbeddings, bar, cancellationToken);
+            bar.Clear();
+            seconds["eval"] = clock.Elapsed.TotalSeconds;
+        }
+        seconds["total"] = total.Elapsed.TotalSeconds;
+        PruneSummary.Print(Console.Out, source.Config, prunedConfig, plan, outcome.Calibration, evaluation, seconds);
+        if (PlanOnly) Console.WriteLine($"plan       {files[0]}");
+        else WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
+        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, prunedConfig, plan, evaluation, seconds, PlanOnly ? files[0] : Path.GetFullPath(Out)));
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>--plan-only target: a *.json path is the plan file itself (must not exist); anything else is a folder.</summary>
+    private static string PlanOnlyTarget(string output, string[] inputs)
+    {
+        if (!output.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            AtomicOutputFolder.CheckOutput(output, inputs);
+            return output;
+        }
+        string full = Path.GetFullPath(output);
+        if (Directory.Exists(full)) throw new OutputConflictException($"plan file '{full}' exists and is a folder");
+        if (File.Exists(full)) throw new OutputConflictException($"plan file '{full}' exists; choose a new path");
+        foreach (var input in inputs)
+            if (string.Equals(Path.GetFullPath(input), full, StringComparison.Ordinal))
+                throw new OutputConflictException($"plan file '{full}' is the input '{input}'");
+        return output;
+    }
+
+    private static string WritePlanOnly(PruningPlan plan, string target, string[] inputs)
+    {
+        if (target.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            string full = Path.GetFullPath(target);
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            PlanJson.Save(plan, full);
+            return full;
+        }
+        using var folder = AtomicOutputFolder.Create(target, inputs);
+        PlanJson.Save(plan, folder.PathOf(PrunedCheckpointWriter.PlanFileName));
+        folder.Commit();
+        return Path.Combine(folder.FinalPath, PrunedCheckpointWriter.PlanFileName);
+    }
+}
+
+/// <summary>Checks shared by the commands that read files.</summary>
+internal static class CommandFiles
+{
+    public static void RequireFile(string path, string what)
+    {
+        if (Directory.Exists(path)) throw new MissingInputException($"{what} '{path}' is a folder; expected a file");
+        if (!File.Exists(path)) throw new MissingInputException($"{what} '{path}' does not exist");
+    }
+}

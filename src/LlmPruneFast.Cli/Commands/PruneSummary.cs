@@ -1,0 +1,61 @@
+using System.Text.Json;
+using LlmPruneFast.Capture;
+using LlmPruneFast.Models;
+using LlmPruneFast.Pruning;
+
+namespace LlmPruneFast.Cli.Commands;
+
+/// <summary>The end-of-run table of <c>prune</c> and <c>apply</c>, and the one-line JSON summary.</summary>
+internal static class PruneSummary
+{
+    public static void Print(TextWriter o, LlamaConfig before, LlamaConfig after, PruningPlan plan, CalibrationSet? calibration,
+        PruneEvaluation? evaluation, IReadOnlyDictionary<string, double> seconds)
+    {
+        long pb = PrunedModel.Parameters(before), pa = PrunedModel.Parameters(after);
+        o.WriteLine($"method     {plan.Method} ({plan.MethodParameters}){(plan.Estimator is { } e ? $", estimator {e.Name} ({e.Parameters})" : "")}");
+        o.WriteLine($"budget     {plan.Budget.Kind}, ratio {plan.Ratio:G4}, compensation {plan.Compensation.Kind}{(plan.Compensation.Parameters.Count > 0 ? $" ({plan.Compensation.Parameters})" : "")}, seed {plan.Seed}");
+        if (calibration != null)
+            o.WriteLine($"calibration {calibration.Samples} positions sampled from {calibration.EligiblePositions} (BOS and padding excluded) of {calibration.Sequences} paragraphs of {calibration.Info.Text}");
+        if (plan.Candidates.Count > 0)
+            o.WriteLine($"candidates {string.Join(", ", plan.Candidates.Select(c => $"seed {c.Seed}: KL {c.Kl:G4}"))}");
+        o.WriteLine();
+        o.WriteLine($"{"",-22}{"dense",14}{"pruned",14}");
+        o.WriteLine($"{"parameters",-22}{pb,14:N0}{pa,14:N0}   ({100.0 * (pb - pa) / pb:F1}% fewer)");
+        for (int l = 0; l < before.NumHiddenLayers; l++)
+            o.WriteLine($"{$"FFN width, layer {l}",-22}{before.FfnWidth(l),14}{after.FfnWidth(l),14}");
+        if (evaluation != null)
+        {
+            o.WriteLine($"{"perplexity",-22}{evaluation.Before.Perplexity,14:F4}{evaluation.After.Perplexity,14:F4}   ({evaluation.Before.Tokens} tokens, {evaluation.Before.Sequences} paragraphs)");
+            o.WriteLine($"{"KL(dense || pruned)",-22}{"",14}{evaluation.Fidelity.MeanKl,14:F5}   nats/token");
+            o.WriteLine($"{"top-1 agreement",-22}{"",14}{evaluation.Fidelity.Top1Agreement,14:P2}");
+        }
+        o.WriteLine();
+        o.WriteLine("seconds    " + string.Join(", ", seconds.Select(kv => $"{kv.Key} {kv.Value:F2}")));
+    }
+
+    public static string Json(LlamaConfig before, LlamaConfig after, PruningPlan plan, PruneEvaluation? evaluation,
+        IReadOnlyDictionary<string, double> seconds, string output)
+    {
+        var json = new Dictionary<string, object?>
+        {
+            ["method"] = plan.Method,
+            ["estimator"] = plan.Estimator?.Name,
+            ["ratio"] = plan.Ratio,
+            ["budget"] = plan.Budget.Kind,
+            ["compensation"] = plan.Compensation.Kind,
+            ["seed"] = plan.Seed,
+            ["params_before"] = PrunedModel.Parameters(before),
+            ["params_after"] = PrunedModel.Parameters(after),
+            ["widths_before"] = Enumerable.Range(0, before.NumHiddenLayers).Select(before.FfnWidth).ToArray(),
+            ["widths_after"] = Enumerable.Range(0, after.NumHiddenLayers).Select(after.FfnWidth).ToArray(),
+            ["perplexity_before"] = evaluation?.Before.Perplexity,
+            ["perplexity_after"] = evaluation?.After.Perplexity,
+            ["kl"] = evaluation?.Fidelity.MeanKl,
+            ["top1_agreement"] = evaluation?.Fidelity.Top1Agreement,
+            ["eval_tokens"] = evaluation?.Before.Tokens,
+            ["seconds"] = seconds,
+            ["output"] = output,
+        };
+        return JsonSerializer.Serialize(json);
+    }
+}

@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using LlmPruneFast.Evaluation;
+using LlmPruneFast.Models;
+using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pruning;
+using Microsoft.ML.Tokenizers;
+
+namespace LlmPruneFast.Capture;
+
+/// <summary>
+/// Calibration activations of every FFN layer: <see cref="Layers"/>[l] is Z_l [S x N_l] (row s = the s-th sampled
+/// token position in text order), plus the held-out sequences and how they were obtained.
+/// </summary>
+public sealed class CalibrationSet
+{
+    public required IReadOnlyList<LayerActivations> Layers { get; init; }
+    /// <summary>Source of every row s: (calibration paragraph index, token index within it, BOS = 0).</summary>
+    public required IReadOnlyList<(int Sequence, int Position)> Positions { get; init; }
+    /// <summary>Token ids (BOS first) of the paragraphs kept aside, never sampled.</summary>
+    public required IReadOnlyList<int[]> HeldOut { get; init; }
+    /// <summary>What a plan records: text, S, seed.</summary>
+    public required CalibrationInfo Info { get; init; }
+    /// <summary>Eligible positions (non-padding, BOS per <see cref="CalibrationOptions.IncludeBos"/>) the sample was drawn from.</summary>
+    public required long EligiblePositions { get; init; }
+    /// <summary>Calibration paragraphs (held-out ones excluded).</summary>
+    public required int Sequences { get; init; }
+    /// <summary>Sequences actually run (those holding at least one sampled position).</summary>
+    public required int SequencesRun { get; init; }
+    /// <summary>Bytes of the activation store: S * sum_l N_l * 4.</summary>
+    public required long StoreBytes { get; init; }
+    public required double Seconds { get; init; }
+
+    /// <summary>S.</summary>
+    public int Samples => Layers.Count > 0 ? Layers[0].Rows : 0;
+}
+
+/// <summary>
+/// Calibration capture: text -> blank-line paragraphs (<see cref="TextCorpus.Paragraphs"/>) -> token ids (BOS +
+/// dummy-prefix space, truncated to the model's positions) -> S token positions chosen up front, seeded, uniformly
+/// without replacement among all eligible positions (padding never exists at this stage, so it is excluded by
+/// construction; BOS positions excluded unless <see cref="CalibrationOptions.IncludeBos"/>) -> the sequences holding
+/// a chosen position run in ONNX Runtime through a taps-only graph (no logits) -> each chosen position's row of every
+/// layer's activation z = silu(gate x) * up x copied into that layer's [S x N_l] store.
+/// </summary>
+public static class CalibrationCapture
+{
+    /// <summary>
+    /// Bytes capture needs beyond the model: the store S * sum_l N_l * 4 plus the tap buffers of one batch,
+    /// batch * longest * sum_l N_l * 4.
+    /// </summary>
+    public static long RequiredBytes(LlamaConfig config, int samples, int batch, int longest)
+    {
+        long widths = Enumerable.Range(0, config.NumHiddenLayers).Sum(l => (long)config.FfnWidth(l));
+        return (long)samples * widths * 4 + (long)batch * longest * widths * 4;
+    }
+
+    /// <summary>
+    /// Captures activations of the model (<paramref name="config"/>, <paramref name="tensors"/>) on
+    /// <paramref name="text"/>; <paramref name="textName"/> is recorded in the plan (the file path).
+    /// </summary>
+    /// <exception cref="BadArgumentException">Bad options, or the text holds fewer eligible positions than S.</exception>
+    /// <exception cref="MemoryBudgetException">The store and batch buffers exceed <see cref="CalibrationOptions.MemoryBudgetBytes"/>.</exception>
+    public static CalibrationSet Run(LlamaConfig config, ITensorSource tensors, LlamaTokenizer tokenizer, string text, string textName,
+        CalibrationOptions options, IProgress<CaptureProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var clock = Stopwatch.StartNew();
+        int s = options.Samples;
+        if (s < 2) throw new BadArgumentException($"--samples must be at least 2, got {s}");
+        if (options.BatchSize < 1) throw new BadArgumentException($"capture batch size must be positive, got {options.BatchSize}");
+        if (options.HeldOutSequences < 0) throw new BadArgumentException($"held-out sequences must be >= 0, got {options.HeldOutSequences}");
+        int maxLength = options.MaxLength > 0 ? Math.Min(options.MaxLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
+
+        var paragraphs = TextCorpus.Paragraphs(text);
+        if (paragraphs.Count <= options.HeldOutSequences)
+            throw new BadArgumentException($"calibration text '{textName}' has {paragraphs.Count} paragraphs; {options.HeldOutSequences} held out leaves none to sample");
+        int calibrationCount = paragraphs.Count - options.HeldOutSequences;
+        var sequences = new int[calibrationCount][];
+        var heldOut = new int[options.HeldOutSequences][];
+        for (int p = 0; p < paragraphs.Count; p++)
+        {
+            var ids = tokenizer.Encode(paragraphs[p]);
+            if (ids.Length > maxLength) ids = ids[..maxLength];
+            if (p < calibrationCount) sequences[p] = ids; else heldOut[p - calibrationCount] = ids;
+        }
+
+        // Eligible positions of each sequence: all of them, or all but a leading BOS.
+        var first = new int[calibrationCount];
+        var offsets = new long[calibrationCount + 1];
+        for (int q = 0; q < calibrationCount; q++)
+        {
+            var ids = sequences[q];
+            first[q] = !options.IncludeBos && ids.Length > 0 && ids[0] == config.BosTokenId ? 1 : 0;
+            offsets[q + 1] = offsets[q] + Math.Max(0, ids.Length - first[q]);
+        }
+        long eligible = offsets[calibrationCount];
+        if (eligible < s)
+            throw new BadArgumentException($"calibration text '{textName}' has {eligible} eligible token positions in {calibrationCount} paragraphs " +
+                $"({(options.IncludeBos ? "BOS included" : "BOS excluded")}{(options.HeldOutSequences > 0 ? $", {options.HeldOutSequences} held out" : "")}), fewer than --samples {s}; " +
+                "give a longer text or lower --samples");
+
+        var chosen = SamplePositions(eligible, s, options.Seed);
+        // Per sequence, the (position, store row) pairs it contributes; rows follow text order.
+        var perSequence = new Dictionary<int, List<(int Position, int Row)>>();
+        var positions = new (int Sequence, int Position)[s];
+        int seqIndex = 0;
+        for (int row = 0; row < s; row++)
+        {
+            long g = chosen[row];
+            while (offsets[seqIndex + 1] <= g) seqIndex++;
+            if (!perSequence.TryGetValue(seqIndex, out var list)) perSequence[seqIndex] = list = [];
+            list.Add(((int)(g - offsets[seqIndex]) + first[seqIndex], row));
+            positions[row] = (seqIndex, list[^1].Position);
+        }
+        var toRun = perSequence.Keys.OrderByDescending(q => sequences[q].Length).ThenBy(q => q).ToArray();
+        int longest = toRun.Length > 0 ? sequences[toRun[0]].Length : 1;
+        int batch = Math.Min(options.BatchSize, toRun.Length);
+
+        long need = RequiredBytes(config, s, batch, longest);
+        if (need > options.MemoryBudgetBytes)
+            throw new MemoryBudgetException($"capture needs {need / (1 << 20)} MiB (S = {s} positions x {Enumerable.Range(0, config.NumHiddenLayers).Sum(config.FfnWidth)} FFN neurons x 4 bytes " +
+                $"+ batch buffers {batch} x {longest} tokens), over the budget of {options.MemoryBudgetBytes / (1 << 20)} MiB; lower --samples or raise the budget");
+
+        int layers = config.NumHiddenLayers;
+        var stores = new float[layers][];
+        var widths = new int[layers];
+        for (int l = 0; l < layers; l++)
+        {
+            widths[l] = config.FfnWidth(l);
+            stores[l] = new float[(long)s * widths[l]];
+        }
+        var graph = LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = false });
+        using (var runner = OnnxLlamaRunner.Create(graph, new OnnxRunnerOptions { IntraOpThreads = options.Threads }))
+        {
+            for (int b = 0; b < toRun.Length; b += batch)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var members = toRun.Skip(b).Take(batch).ToArray();
+                var tokens = TokenBatch.Create(members.Select(q => sequences[q]).ToArray(), PadSide.Right);
+                var result = runner.Run(tokens, taps: true);
+                for (int r = 0; r < members.Length; r++)
+                    foreach (var (position, row) in perSequence[members[r]])
+                    {
+                        long source = (long)r * tokens.Seq + tokens.Column(r, position);
+                        for (int l = 0; l < layers; l++)
+                        {
+                            int n = widths[l];
+                            result.Taps![l].AsSpan((int)(source * n), n).CopyTo(stores[l].AsSpan(row * n, n));
+                        }
+                    }
+                progress?.Report(new CaptureProgress("capture", Math.Min(b + batch, toRun.Length), toRun.Length));
+            }
+        }
+        var activations = new LayerActivations[layers];
+        for (int l = 0; l < layers; l++) activations[l] = new LayerActivations(l, s, widths[l], stores[l]);
+        return new CalibrationSet
+        {
+            Layers = activations,
+            Positions = positions,
+            HeldOut = heldOut,
+            Info = new CalibrationInfo(textName, s, options.Seed),
+            EligiblePositions = eligible,
+            Sequences = calibrationCount,
+            SequencesRun = toRun.Length,
+            StoreBytes = (long)s * widths.Sum(w => (long)w) * 4,
+            Seconds = clock.Elapsed.TotalSeconds,
+        };
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> distinct integers of [0, <paramref name="population"/>), uniformly at random
+    /// (Floyd's algorithm: O(count) memory whatever the population), seeded, returned ascending.
+    /// </summary>
+    public static long[] SamplePositions(long population, int count, long seed)
+    {
+        if (count > population) throw new BadArgumentException($"cannot sample {count} of {population} positions");
+        var rng = new Random(unchecked((int)(seed ^ (seed >> 32)) * 1103515245 + 12345));
+        var set = new HashSet<long>(count);
+        for (long j = population - count; j < population; j++)
+        {
+            long t = rng.NextInt64(j + 1);
+            set.Add(set.Contains(t) ? j : t);
+        }
+        var result = set.ToArray();
+        Array.Sort(result);
+        return result;
+    }
+}

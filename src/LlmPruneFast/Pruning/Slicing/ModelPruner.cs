@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using LlmPruneFast.Capture;
+using LlmPruneFast.Evaluation;
+using LlmPruneFast.Information;
+using LlmPruneFast.Models;
+using LlmPruneFast.Models.Onnx;
+using Microsoft.ML.Tokenizers;
+
+namespace LlmPruneFast.Pruning;
+
+/// <summary>Progress of a whole pruning run: the stage ("capture", "select", "score", "slice", ...) and its fraction done.</summary>
+public readonly record struct StageProgress(string Stage, double Fraction);
+
+/// <summary>Everything the <c>prune</c> verb asks for, minus files.</summary>
+public sealed record PruneSettings
+{
+    public required string Method { get; init; }
+    /// <summary>Method parameters (see <see cref="PruningSelectors.Create"/>); null = defaults.</summary>
+    public PlanParameters? MethodParameters { get; init; }
+    public string Estimator { get; init; } = "plugin";
+    public MiEstimatorOptions EstimatorOptions { get; init; } = new();
+    public required double Ratio { get; init; }
+    public BudgetKind Budget { get; init; } = BudgetKind.Uniform;
+    public double MinKeptFraction { get; init; } = PruningBudget.DefaultMinKeptFraction;
+    /// <summary>Null = the method's documented default.</summary>
+    public CompensationKind? Compensation { get; init; }
+    public long Seed { get; init; }
+    public CalibrationOptions Calibration { get; init; } = new();
+    /// <summary>Calibration paragraphs held out to score the candidates of a multi-seed method by KL (mi-random-pairs).</summary>
+    public int CandidateHeldOut { get; init; } = 16;
+    /// <summary>ONNX Runtime intra-op threads for candidate scoring (0 = one per processor).</summary>
+    public int Threads { get; init; }
+}
+
+/// <summary>A finished selection: the plan, its sliced layers, the calibration it used and seconds per stage.</summary>
+public sealed class PruneOutcome
+{
+    public required PruningPlan Plan { get; init; }
+    public required SlicedFfnLayer[] Layers { get; init; }
+    public required CalibrationSet Calibration { get; init; }
+    public required IReadOnlyDictionary<string, double> StageSeconds { get; init; }
+}
+
+/// <summary>Dense vs pruned on the same paragraphs (reference protocol).</summary>
+public sealed record PruneEvaluation(PerplexityResult Before, PerplexityResult After, ComparisonResult Fidelity);
+
+/// <summary>
+/// The pruning pipeline on a LLaMA checkpoint: checks the request before any work, captures calibration activations
+/// (<see cref="CalibrationCapture"/>), selects with <see cref="Pruner"/> (scoring multi-seed candidates by
+/// KL(original || pruned) on held-out calibration paragraphs), and slices with compensation.
+/// </summary>
+public static class ModelPruner
+{
+    /// <summary>
+    /// Pruner options for <paramref name="settings"/>: unknown method, estimator, compensation, a ratio outside (0, 1)
+    /// or one that would empty a layer of <paramref name="config"/> are <see cref="BadArgumentException"/>s, raised
+    /// before anything is computed.
+    /// </summary>
+    public static PruningOptions Options(PruneSettings settings, LlamaConfig config, CalibrationInfo? calibration = null)
+    {
+        var selector = PruningSelectors.Create(settings.Method, settings.MethodParameters);
+        var estimator = EstimatorPairInformation.Create(settings.Estimator, settings.EstimatorOptions); // validates the name always
+        var budget = new PruningBudget(settings.Budget, settings.Ratio, settings.MinKeptFraction);
+        budget.OrderLengths(Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).ToArray());
+        return new PruningOptions
+        {
+            Selector = selector,
+            Estimator = selector.UsesInformation ? estimator : null,
+            Budget = budget,
+            Compensation = settings.Compensation is { } kind
+                ? new CompensationOptions(kind, selector is ObsSelector obs ? obs.Damping : CompensationOptions.DefaultRidge)
+                : null,
+            Seed = settings.Seed,
+            Calibration = calibration,
+        };
+    }
+
+    /// <summary>Captures, selects and slices. <paramref name="modelName"/> goes into the plan's fingerprint.</summary>
+    public static PruneOutcome Run(LlamaConfig config, ITensorSource tensors, string modelName, LlamaTokenizer tokenizer,
+        string calibrationText, string calibrationName, PruneSettings settings, IProgress<StageProgress>? progress = null,
+        CancellationToken ct = default)
+    {
+        var options = Options(settings, config);
+        var seconds = new Dictionary<string, double>();
+        var clock = Stopwatch.StartNew();
+        var fingerprint = CheckpointLayerSource.Fingerprint(modelName, config, tensors);
+        bool candidates = options.Selector.Candidates > 1;
+        var calibOptions = candidates && settings.Calibration.HeldOutSequences == 0
+            ? settings.Calibration with { HeldOutSequences = settings.CandidateHeldOut }
+            : settings.Calibration;
+        var calibration = CalibrationCapture.Run(config, tensors, tokenizer, calibrationText, calibrationName, calibOptions,
+            progress == null ? null : new SyncProgress<CaptureProgress>(p => progress.Report(new StageProgress("capture", (double)p.Done / Math.Max(1, p.Total)))), ct);
+        seconds["capture"] = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+
+        var source = new CheckpointLayerSource(config, tensors, calibration.Layers);
+        OnnxLlamaRunner? dense = null;
+        try
+        {
+            options = options with { Calibration = calibration.Info };
+            if (candidates && calibration.HeldOut.Count > 0)
+            {
+                dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors), new OnnxRunnerOptions { IntraOpThreads = settings.Threads });
+                var heldOut = calibration.HeldOut.Where(h => h.Length > 1).ToArray();
+                options = options with
+                {
+                    CandidateScorer = plan =>
+                    {
+                        var layers = Pruner.ApplyPlan(plan, source, null, ct).ToArray();
+                        var (c, t) = PrunedModel.Build(config, tensors, layers);
+                        using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(c, t), new OnnxRunnerOptions { IntraOpThreads = settings.Threads });
+                        return ModelComparison.Compare(dense, pruned, heldOut, cancellationToken: ct).MeanKl;
+                    },
+                };
+            }
+            var stageProgress = progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction)));
+            var plan = Pruner.Plan(fingerprint, source, options, stageProgress, ct);
+            seconds["select"] = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            var sliced = Pruner.ApplyPlan(plan, source, stageProgress, ct).ToArray();
+            seconds["slice"] = clock.Elapsed.TotalSeconds;
+            return new PruneOutcome { Plan = plan, Layers = sliced, Calibration = calibration, StageSeconds = seconds };
+        }
+        finally
+        {
+            dense?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Re-derives the sliced layers of <paramref name="plan"/> on the model it was made for (checked by fingerprint).
+    /// When its compensation needs activations, they are recaptured with the plan's recorded calibration (text file,
+    /// S, seed; other settings at their defaults, as <c>prune</c> uses them).
+    /// </summary>
+    /// <exception cref="BadArgumentException">The plan was made for another model.</exception>
+    /// <exception cref="MissingInputException">Activations are needed and the recorded calibration text is absent.</exception>
+    public static SlicedFfnLayer[] Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors, string modelName,
+        LlamaTokenizer tokenizer, CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
+    {
+        plan.EnsureMatches(CheckpointLayerSource.Fingerprint(modelName, config, tensors));
+        IReadOnlyList<LayerActivations>? activations = null;
+        if (NeedsActivations(plan))
+        {
+            var info = plan.Calibration ?? throw new MissingInputException($"the plan's compensation '{plan.Compensation.Kind}' needs calibration activations, but the plan records no calibration");
+            string text = TextCorpus.Read(info.Text);
+            var options = (calibrationDefaults ?? new CalibrationOptions()) with { Samples = checked((int)info.Tokens), Seed = info.Seed };
+            activations = CalibrationCapture.Run(config, tensors, tokenizer, text, info.Text, options,
+                progress == null ? null : new SyncProgress<CaptureProgress>(p => progress.Report(new StageProgress("capture", (double)p.Done / Math.Max(1, p.Total)))), ct).Layers;
+        }
+        var source = new CheckpointLayerSource(config, tensors, activations);
+        return Pruner.ApplyPlan(plan, source, progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction))), ct).ToArray();
+    }
+
+    /// <summary>True when slicing <paramref name="plan"/> needs calibration activations (compensation other than none, something removed).</summary>
+    public static bool NeedsActivations(PruningPlan plan) =>
+        plan.Compensation.Kind != "none" && plan.Layers.Any(l => l.Removed.Count > 0);
+
+    /// <summary>
+    /// Perplexity of both models on <paramref name="paragraphs"/> (reference protocol, truncated to
+    /// <paramref name="maxLength"/>) and KL(dense || pruned) and top-1 agreement on the same tokens.
+    /// </summary>
+    public static PruneEvaluation Evaluate(OnnxLlamaRunner dense, OnnxLlamaRunner pruned, LlamaTokenizer tokenizer,
+        IReadOnlyList<string> paragraphs, int maxLength, IProgress<EvaluationProgress>? progress = null, CancellationToken ct = default)
+    {
+        var before = new Perplexity(dense).Paragraphs(tokenizer, paragraphs, maxLength, progress, ct);
+        var after = new Perplexity(pruned).Paragraphs(tokenizer, paragraphs, maxLength, progress, ct);
+        var sequences = paragraphs.Select(p => tokenizer.Encode(p).Take(maxLength).ToArray()).Where(s => s.Length > 0).ToArray();
+        var fidelity = ModelComparison.Compare(dense, pruned, sequences, progress: progress, cancellationToken: ct);
+        return new PruneEvaluation(before, after, fidelity);
+    }
+}
