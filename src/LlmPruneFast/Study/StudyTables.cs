@@ -99,10 +99,10 @@ public static class StudyTables
         return sb.ToString();
     }
 
-    internal static string Percent(double ratio) => (ratio * 100).ToString("0.##", CultureInfo.InvariantCulture) + "%";
+    public static string Percent(double ratio) => (ratio * 100).ToString("0.##", CultureInfo.InvariantCulture) + "%";
 
     /// <summary>Fixed decimals, invariant; "n/a" for NaN.</summary>
-    internal static string Fixed(double v, int decimals) =>
+    public static string Fixed(double v, int decimals) =>
         double.IsNaN(v) ? "n/a" : v.ToString("F" + decimals.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 
     private static string Signed(double v) => (v >= 0 ? "+" : "") + Fixed(v, 3);
