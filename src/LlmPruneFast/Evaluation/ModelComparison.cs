@@ -37,24 +37,34 @@ public static class ModelComparison
         {
             cancellationToken.ThrowIfCancellationRequested();
             var batch = TokenBatch.Create(rows.Skip(start).Take(batchSize).ToArray(), PadSide.Right);
-            var ra = a.Run(batch);
-            var rb = b.Run(batch);
-            for (int r = 0; r < batch.Batch; r++)
-                for (int t = 0; t < batch.Lengths[r]; t++)
-                {
-                    var la = ra.LogitsAt(r, t);
-                    var lb = rb.LogitsAt(r, t);
-                    LogProbabilities.LogSoftmax(la, logA);
-                    LogProbabilities.LogSoftmax(lb, logB);
-                    double sum = 0;
-                    for (int v = 0; v < logA.Length; v++) sum += Math.Exp(logA[v]) * (logA[v] - logB[v]);
-                    kl += sum;
-                    if (LogProbabilities.ArgMax(la) == LogProbabilities.ArgMax(lb)) agree++;
-                    positions++;
-                }
+            Accumulate(a.Run(batch), b.Run(batch), batch, logA, logB, ref kl, ref agree, ref positions);
             progress?.Report(new EvaluationProgress("compare", Math.Min(start + batchSize, rows.Length), rows.Length));
         }
+        return Result(kl, agree, positions, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Adds the KL sum, agreements and positions of one batch run by both models (float64, position order).</summary>
+    internal static void Accumulate(RunResult ra, RunResult rb, TokenBatch batch, double[] logA, double[] logB,
+        ref double kl, ref long agree, ref long positions)
+    {
+        for (int r = 0; r < batch.Batch; r++)
+            for (int t = 0; t < batch.Lengths[r]; t++)
+            {
+                var la = ra.LogitsAt(r, t);
+                var lb = rb.LogitsAt(r, t);
+                LogProbabilities.LogSoftmax(la, logA);
+                LogProbabilities.LogSoftmax(lb, logB);
+                double sum = 0;
+                for (int v = 0; v < logA.Length; v++) sum += Math.Exp(logA[v]) * (logA[v] - logB[v]);
+                kl += sum;
+                if (LogProbabilities.ArgMax(la) == LogProbabilities.ArgMax(lb)) agree++;
+                positions++;
+            }
+    }
+
+    internal static ComparisonResult Result(double kl, long agree, long positions, double seconds)
+    {
         if (positions == 0) throw new BadDataException("no position to compare");
-        return new ComparisonResult { MeanKl = kl / positions, Top1Agreement = (double)agree / positions, Positions = positions, Seconds = clock.Elapsed.TotalSeconds };
+        return new ComparisonResult { MeanKl = kl / positions, Top1Agreement = (double)agree / positions, Positions = positions, Seconds = seconds };
     }
 }

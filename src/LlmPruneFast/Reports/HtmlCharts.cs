@@ -17,7 +17,7 @@ namespace LlmPruneFast.Reports;
 internal static class HtmlCharts
 {
     /// <summary>Okabe-Ito colours (distinguishable with colour-vision deficiencies), without the yellow.</summary>
-    private static readonly string[] Palette = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#999999"];
+    internal static readonly string[] Palette = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#999999"];
 
     /// <summary>Stacked bars per layer: kept neurons (bottom) and removed neurons (top).</summary>
     public static string KeptRemoved(IReadOnlyList<LayerReport> layers, string id)

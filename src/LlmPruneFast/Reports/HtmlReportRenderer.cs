@@ -176,7 +176,7 @@ public static class HtmlReportRenderer
         p.Count == 0 ? "" : " (" + string.Join(", ", p.Select(x => $"{x.Name} = {x.Value}")) + ")";
 
     /// <summary>The page's only style sheet (no '&lt;' or '&amp;' in it, so it is valid XML text too).</summary>
-    private const string Css = """
+    internal const string Css = """
         :root { color-scheme: light; }
         body { margin: 0; background: #f6f6f3; color: #1d1d1f; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
         main { max-width: 1120px; margin: 0 auto; padding: 24px 28px 48px; background: #fff; }

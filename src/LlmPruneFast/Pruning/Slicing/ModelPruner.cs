@@ -80,19 +80,39 @@ public static class ModelPruner
         string calibrationText, string calibrationName, PruneSettings settings, IProgress<StageProgress>? progress = null,
         CancellationToken ct = default)
     {
+        Options(settings, config);
+        var clock = Stopwatch.StartNew();
+        var calibration = CalibrationCapture.Run(config, tensors, tokenizer, calibrationText, calibrationName, CalibrationFor(settings),
+            progress == null ? null : new SyncProgress<CaptureProgress>(p => progress.Report(new StageProgress("capture", (double)p.Done / Math.Max(1, p.Total)))), ct);
+        double captureSeconds = clock.Elapsed.TotalSeconds;
+        var outcome = Select(config, tensors, CheckpointLayerSource.Fingerprint(modelName, config, tensors), calibration, settings, progress, ct);
+        var seconds = new Dictionary<string, double> { ["capture"] = captureSeconds };
+        foreach (var (stage, s) in outcome.StageSeconds) seconds[stage] = s;
+        return new PruneOutcome { Plan = outcome.Plan, Layers = outcome.Layers, Calibration = calibration, StageSeconds = seconds };
+    }
+
+    /// <summary>
+    /// The capture options <see cref="Run"/> uses for <paramref name="settings"/>: its calibration options, with
+    /// <see cref="PruneSettings.CandidateHeldOut"/> paragraphs held out when the method scores several candidates by KL
+    /// (and none were asked for). Two runs whose options are equal can share one <see cref="CalibrationSet"/>.
+    /// </summary>
+    public static CalibrationOptions CalibrationFor(PruneSettings settings) =>
+        PruningSelectors.Create(settings.Method, settings.MethodParameters).Candidates > 1 && settings.Calibration.HeldOutSequences == 0
+            ? settings.Calibration with { HeldOutSequences = settings.CandidateHeldOut }
+            : settings.Calibration;
+
+    /// <summary>
+    /// Selects and slices with activations already captured (<paramref name="calibration"/>, made with
+    /// <see cref="CalibrationFor"/>(<paramref name="settings"/>)): what <see cref="Run"/> does after capture, so a
+    /// caller pruning one model many times (the study) captures once. Stage seconds: select, slice.
+    /// </summary>
+    public static PruneOutcome Select(LlamaConfig config, ITensorSource tensors, ModelFingerprint fingerprint, CalibrationSet calibration,
+        PruneSettings settings, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
+    {
         var options = Options(settings, config);
         var seconds = new Dictionary<string, double>();
         var clock = Stopwatch.StartNew();
-        var fingerprint = CheckpointLayerSource.Fingerprint(modelName, config, tensors);
         bool candidates = options.Selector.Candidates > 1;
-        var calibOptions = candidates && settings.Calibration.HeldOutSequences == 0
-            ? settings.Calibration with { HeldOutSequences = settings.CandidateHeldOut }
-            : settings.Calibration;
-        var calibration = CalibrationCapture.Run(config, tensors, tokenizer, calibrationText, calibrationName, calibOptions,
-            progress == null ? null : new SyncProgress<CaptureProgress>(p => progress.Report(new StageProgress("capture", (double)p.Done / Math.Max(1, p.Total)))), ct);
-        seconds["capture"] = clock.Elapsed.TotalSeconds;
-        clock.Restart();
-
         var source = new CheckpointLayerSource(config, tensors, calibration.Layers);
         OnnxLlamaRunner? dense = null;
         try

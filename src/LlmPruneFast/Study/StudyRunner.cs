@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Globalization;
+using LlmPruneFast.Capture;
+using LlmPruneFast.Evaluation;
+using LlmPruneFast.Models;
+using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pruning;
+
+namespace LlmPruneFast.Study;
+
+/// <summary>A model folder to study and, optionally, the provenance the caller states for it.</summary>
+public sealed record StudyModelSpec(string Directory, string? Provenance = null);
+
+/// <summary>Everything a study needs, texts included (the CLI reads the files).</summary>
+public sealed record StudySettings
+{
+    public required IReadOnlyList<StudyModelSpec> Models { get; init; }
+    public required IReadOnlyList<string> Methods { get; init; }
+    public required IReadOnlyList<double> Ratios { get; init; }
+    /// <summary>Compensation settings: "none", "bias", "partner", "refit", or "default" (each method's own, as prune uses).</summary>
+    public IReadOnlyList<string> Compensations { get; init; } = ["none"];
+    public required string CalibrationText { get; init; }
+    /// <summary>Where the calibration text comes from (recorded in plans and outputs).</summary>
+    public required string CalibrationName { get; init; }
+    public required string EvaluationText { get; init; }
+    public required string EvaluationName { get; init; }
+    /// <summary>First N evaluation paragraphs; null = all.</summary>
+    public int? EvalParagraphs { get; init; }
+    public int Samples { get; init; } = CalibrationOptions.DefaultSamples;
+    /// <summary>Seed of every random choice (position sample, random methods), as <c>prune --seed</c>.</summary>
+    public long Seed { get; init; }
+    /// <summary>ONNX Runtime intra-op threads (0 = one per processor).</summary>
+    public int Threads { get; init; }
+    public long MemoryBudgetBytes { get; init; } = CalibrationOptions.DefaultMemoryBudgetBytes;
+
+    /// <summary>The prune settings of one run, exactly as <c>llmprune prune</c> builds them from the same flags.</summary>
+    public PruneSettings PruneSettings(string method, double ratio, string compensation) => new()
+    {
+        Method = method,
+        EstimatorOptions = new Information.MiEstimatorOptions { Seed = unchecked((int)Seed) },
+        Ratio = ratio,
+        Compensation = compensation == StudyRunner.DefaultCompensation ? null : CompensationKinds.Parse(compensation),
+        Seed = Seed,
+        Calibration = new CalibrationOptions { Samples = Samples, Seed = Seed, Threads = Threads, MemoryBudgetBytes = MemoryBudgetBytes },
+        Threads = Threads,
+    };
+}
+
+/// <summary>Progress of a study: run <see cref="Run"/> of <see cref="Runs"/> (1-based; 0 = the model's capture and dense evaluation), its stage and fraction.</summary>
+public readonly record struct StudyProgress(string Model, int Run, int Runs, string Stage, double Fraction);
+
+/// <summary>
+/// Runs every (model, method, ratio, compensation) combination through the prune pipeline
+/// (<see cref="ModelPruner.Select"/> on activations from <see cref="CalibrationCapture"/>, then
+/// <see cref="PrunedModel.Build"/> and the ONNX graph) and scores each pruned model against its dense model on the
+/// evaluation paragraphs. Per model, calibration is captured once per distinct capture setting (one, plus one with
+/// held-out paragraphs when a multi-candidate method such as mi-random-pairs is asked for, exactly as prune would
+/// capture) and reused by every method and ratio; the dense model is evaluated once (<see cref="DenseReference"/>).
+/// Every row therefore equals what <c>llmprune prune</c> reports for the same flags.
+/// </summary>
+public static class StudyRunner
+{
+    /// <summary>The compensation setting meaning "each method's own default".</summary>
+    public const string DefaultCompensation = "default";
+
+    /// <summary>
+    /// Checks every name, number and model of <paramref name="settings"/> before any work; returns each model's
+    /// description. Unknown method or compensation, a ratio outside (0, 1) or one that would empty a layer,
+    /// duplicates, no models: <see cref="BadArgumentException"/>; a missing model folder or file:
+    /// <see cref="MissingInputException"/>; a malformed checkpoint or study-model.json: <see cref="BadModelFileException"/>.
+    /// </summary>
+    public static IReadOnlyList<StudyModel> Validate(StudySettings settings)
+    {
+        if (settings.Models.Count == 0) throw new BadArgumentException("--models names no model folder");
+        if (settings.Methods.Count == 0) throw new BadArgumentException("--methods names no method");
+        if (settings.Ratios.Count == 0) throw new BadArgumentException("--ratios names no ratio");
+        if (settings.Compensations.Count == 0) throw new BadArgumentException("--compensate names no setting");
+        Distinct(settings.Methods, "--methods");
+        Distinct(settings.Compensations, "--compensate");
+        Distinct(settings.Ratios.Select(r => r.ToString("R", CultureInfo.InvariantCulture)).ToArray(), "--ratios");
+        foreach (var method in settings.Methods) PruningSelectors.Create(method);
+        foreach (var ratio in settings.Ratios)
+            if (!(ratio > 0 && ratio < 1)) throw new BadArgumentException($"--ratios: {ratio.ToString(CultureInfo.InvariantCulture)} is outside (0, 1)");
+        foreach (var c in settings.Compensations)
+            if (c != DefaultCompensation) CompensationKinds.Parse(c);
+        if (settings.EvalParagraphs is <= 0) throw new BadArgumentException($"--eval-paragraphs must be positive, got {settings.EvalParagraphs}");
+        if (settings.Samples < 2) throw new BadArgumentException($"--samples must be at least 2, got {settings.Samples}");
+
+        var models = new List<StudyModel>();
+        foreach (var spec in settings.Models)
+        {
+            using var checkpoint = LlamaCheckpoint.Open(spec.Directory);
+            var file = StudyModelFile.Read(checkpoint.Directory).WithStated(spec.Provenance, checkpoint.Directory);
+            var model = StudyModel.Describe(checkpoint.Directory, checkpoint.Config, file);
+            if (models.FirstOrDefault(m => m.Name == model.Name) is { } twin)
+                throw new BadArgumentException($"two models are named '{model.Name}' ('{twin.Directory}' and '{model.Directory}'); give one a name in its {StudyModelFile.FileName}");
+            foreach (var method in settings.Methods)
+                foreach (var ratio in settings.Ratios)
+                    foreach (var c in settings.Compensations)
+                        ModelPruner.Options(settings.PruneSettings(method, ratio, c), checkpoint.Config); // a ratio that empties a layer fails here
+            models.Add(model);
+        }
+        if (TextCorpus.Paragraphs(settings.EvaluationText, settings.EvalParagraphs).Count == 0)
+            throw new BadArgumentException($"evaluation text '{settings.EvaluationName}' holds no paragraph");
+        return models;
+    }
+
+    /// <summary>Runs the study (after <see cref="Validate"/>). Rows come in model, method, ratio, compensation order.</summary>
+    public static StudyResult Run(StudySettings settings, IProgress<StudyProgress>? progress = null, CancellationToken ct = default)
+    {
+        var total = Stopwatch.StartNew();
+        var described = Validate(settings);
+        var paragraphs = TextCorpus.Paragraphs(settings.EvaluationText, settings.EvalParagraphs);
+        int runsPerModel = settings.Methods.Count * settings.Ratios.Count * settings.Compensations.Count;
+        var rows = new List<StudyRow>();
+        var modelRuns = new List<StudyModelRun>();
+        for (int m = 0; m < described.Count; m++)
+        {
+            var model = described[m];
+            using var checkpoint = LlamaCheckpoint.Open(model.Directory);
+            var config = checkpoint.Config;
+            var tokenizer = LlamaTokenizerLoader.Load(checkpoint.TokenizerModelPath);
+            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = settings.Threads };
+            void Report(int run, string stage, double fraction) => progress?.Report(new StudyProgress(model.Name, run, runsPerModel, stage, fraction));
+
+            var clock = Stopwatch.StartNew();
+            using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, checkpoint.Tensors), runnerOptions);
+            var reference = DenseReference.Create(dense, tokenizer, paragraphs, config.MaxPositionEmbeddings,
+                progress: progress == null ? null : new Relay<EvaluationProgress>(p => Report(0, "dense", (double)p.Done / Math.Max(1, p.Total))), cancellationToken: ct);
+            double denseSeconds = clock.Elapsed.TotalSeconds;
+            var fingerprint = CheckpointLayerSource.Fingerprint(model.Name, config, checkpoint.Tensors);
+            var captures = new Dictionary<CalibrationOptions, CalibrationSet>();
+            double captureSeconds = 0;
+            int run = 0;
+            foreach (var method in settings.Methods)
+                foreach (var ratio in settings.Ratios)
+                    foreach (var compensation in settings.Compensations)
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        run++;
+                        var prune = settings.PruneSettings(method, ratio, compensation);
+                        var calibOptions = ModelPruner.CalibrationFor(prune);
+                        if (!captures.TryGetValue(calibOptions, out var calibration))
+                        {
+                            clock.Restart();
+                            calibration = CalibrationCapture.Run(config, checkpoint.Tensors, tokenizer, settings.CalibrationText, settings.CalibrationName, calibOptions,
+                                progress == null ? null : new Relay<CaptureProgress>(p => Report(run, "capture", (double)p.Done / Math.Max(1, p.Total))), ct);
+                            captures[calibOptions] = calibration;
+                            captureSeconds += clock.Elapsed.TotalSeconds;
+                        }
+                        clock.Restart();
+                        int current = run;
+                        var outcome = ModelPruner.Select(config, checkpoint.Tensors, fingerprint, calibration, prune,
+                            progress == null ? null : new Relay<StageProgress>(p => Report(current, p.Stage, p.Fraction)), ct);
+                        var (prunedConfig, prunedTensors) = PrunedModel.Build(config, checkpoint.Tensors, outcome.Layers);
+                        using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, prunedTensors), runnerOptions);
+                        var evalProgress = progress == null ? null : new Relay<EvaluationProgress>(p => Report(current, p.Stage, (double)p.Done / Math.Max(1, p.Total)));
+                        var after = reference.PerplexityOf(pruned, evalProgress, ct);
+                        var fidelity = reference.Compare(pruned, evalProgress, ct);
+                        rows.Add(new StudyRow
+                        {
+                            Model = model,
+                            Method = method,
+                            Ratio = ratio,
+                            CompensationSetting = compensation,
+                            Compensation = outcome.Plan.Compensation.Kind,
+                            PerplexityBefore = reference.Perplexity.Perplexity,
+                            PerplexityAfter = after.Perplexity,
+                            Kl = fidelity.MeanKl,
+                            Top1Agreement = fidelity.Top1Agreement,
+                            ParamsBefore = model.Parameters,
+                            ParamsAfter = PrunedModel.Parameters(prunedConfig),
+                            EvalTokens = after.Tokens,
+                            Seconds = clock.Elapsed.TotalSeconds,
+                        });
+                        Report(current, "done", 1);
+                    }
+            modelRuns.Add(new StudyModelRun(model, reference.Perplexity.Perplexity, reference.Perplexity.Tokens, paragraphs.Count,
+                captures.Count, settings.Samples, captureSeconds, denseSeconds));
+        }
+        return new StudyResult
+        {
+            Request = new StudyRequest
+            {
+                Methods = settings.Methods,
+                Ratios = settings.Ratios,
+                Compensations = settings.Compensations,
+                CalibrationText = settings.CalibrationName,
+                EvaluationText = settings.EvaluationName,
+                EvalParagraphs = settings.EvalParagraphs,
+                Samples = settings.Samples,
+                Seed = settings.Seed,
+            },
+            Models = modelRuns,
+            Rows = rows,
+            Sensitivity = Sensitivity.Compute(rows),
+            Seconds = total.Elapsed.TotalSeconds,
+        };
+    }
+
+    private static void Distinct(IReadOnlyList<string> values, string flag)
+    {
+        var twice = values.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1);
+        if (twice != null) throw new BadArgumentException($"{flag} names '{twice.Key}' twice");
+    }
+
+    /// <summary>Reports synchronously on the caller's thread (System.Progress would post to the thread pool).</summary>
+    private sealed class Relay<T>(Action<T> handler) : IProgress<T>
+    {
+        public void Report(T value) => handler(value);
+    }
+}
