@@ -18,6 +18,7 @@ public static partial class Suites
     {
         All["mi"] = MiSuite.Run;
         All["mi-micro"] = MiSuite.Micro;
+        All["mi-single"] = MiSingleSuite.Run;
         All["mi-bandwidth"] = MiBandwidthSuite.Run;
     }
 }
@@ -159,7 +160,7 @@ internal static class MiSuite
 
     private static double Normal(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
 
-    private static (int I, int J)[] RandomPairs(int n, int count, int seed)
+    internal static (int I, int J)[] RandomPairs(int n, int count, int seed)
     {
         var rng = new Random(seed);
         var p = new (int, int)[count];
@@ -226,7 +227,7 @@ internal static class MiSuite
         }
     }
 
-    private static void WriteRowMajor(ActivationMatrix z, string path)
+    internal static void WriteRowMajor(ActivationMatrix z, string path)
     {
         var rows = new float[z.Rows * z.Columns];
         for (int j = 0; j < z.Columns; j++)
@@ -267,7 +268,7 @@ internal static class MiSuite
         Console.WriteLine($"  check: max |ours - sklearn| plug-in on the first {first.Length} pairs = {maxDiff:E2}");
     }
 
-    private static string FindRoot()
+    internal static string FindRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "LlmPruneFast.sln"))) return d.FullName;
