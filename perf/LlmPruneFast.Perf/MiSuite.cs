@@ -10,7 +10,7 @@ namespace LlmPruneFast.Perf;
 /// time of a layer with N = 1024, 4096, 11008 at S = 2048, and the Python peer (numpy histogram2d, scikit-learn
 /// plug-in and KSG) on the same files in the same run, with our/their ratios.
 /// Options: --no-peer, --quick (smaller budgets, N = 11008 only for copula), --full-plugin (time the whole 11008 plug-in
-/// layer instead of extrapolating from a block of rows).
+/// layer instead of extrapolating from a block of rows), --pairs-only / --all-pairs-only (one of the two sections).
 /// </summary>
 public static partial class Suites
 {
@@ -30,12 +30,12 @@ internal static class MiSuite
     public static int Run(string[] args)
     {
         bool peer = !args.Contains("--no-peer"), quick = args.Contains("--quick"), fullPlugin = args.Contains("--full-plugin");
-        bool pairsOnly = args.Contains("--pairs-only");
+        bool pairsOnly = args.Contains("--pairs-only"), allPairsOnly = args.Contains("--all-pairs-only");
         string dir = Path.Combine(FindRoot(), "perf", "results-raw");
         Directory.CreateDirectory(dir);
         Console.WriteLine($"MI suite: {Environment.ProcessorCount} cores, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, {DateTime.UtcNow:u}");
 
-        foreach (int s in new[] { 1024, 4096 })
+        foreach (int s in allPairsOnly ? [] : new[] { 1024, 4096 })
         {
             const int n = 256;
             var z = Layer(s, n, seed: s);

@@ -66,7 +66,8 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         public readonly int[] CellStart = new int[GridSide(s, k) * GridSide(s, k) + 1];
         public readonly int[] Fill = new int[GridSide(s, k) * GridSide(s, k)];
         public readonly double[] Px = new double[s], Py = new double[s];
-        public readonly int[] Index = new int[s];
+        /// <summary>Positions in x's and y's ascending order of the points, in grid order.</summary>
+        public readonly int[] RankX = new int[s], RankY = new int[s];
         public readonly double[] Heap = new double[k];
         public readonly double[] Psi = ColumnMath.DigammaTable(s + 1);
     }
@@ -136,24 +137,27 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         Array.Copy(start, fill, cells);
         var px = scratch.Px;
         var py = scratch.Py;
-        var idx = scratch.Index;
+        var rx = scratch.RankX;
+        var ry = scratch.RankY;
         for (int i = 0; i < s; i++)
         {
-            int q = fill[CellOf(x.Rank[i], y.Rank[i], g, s)]++;
-            px[q] = x.Value(i);
-            py[q] = y.Value(i);
-            idx[q] = i;
+            int ri = x.Rank[i], si = y.Rank[i];
+            int q = fill[CellOf(ri, si, g, s)]++;
+            px[q] = x.SortedPadded[Pad + ri];
+            py[q] = y.SortedPadded[Pad + si];
+            rx[q] = ri;
+            ry[q] = si;
         }
         var psi = scratch.Psi;
         double sumPsi = 0;
         for (int q = 0; q < s; q++)
         {
-            int i = idx[q];
-            int cx = (int)((long)x.Rank[i] * g / s), cy = (int)((long)y.Rank[i] * g / s);
+            // points in grid order, their ranks alongside: sequential reads here, locality in the sorted columns
+            int cx = (int)((long)rx[q] * g / s), cy = (int)((long)ry[q] * g / s);
             double eps = KthDistance(scratch, x, y, g, q, cx, cy);
             double rad = eps > 0 ? Math.BitDecrement(eps) : 0.0;
-            int nx = SortedStrip.CountWithin(x.SortedPadded, Pad + x.Rank[i], rad);
-            int ny = SortedStrip.CountWithin(y.SortedPadded, Pad + y.Rank[i], rad);
+            int nx = SortedStrip.CountWithin(x.SortedPadded, Pad + rx[q], rad);
+            int ny = SortedStrip.CountWithin(y.SortedPadded, Pad + ry[q], rad);
             sumPsi += psi[nx + 1] + psi[ny + 1];
         }
         return sumPsi;
