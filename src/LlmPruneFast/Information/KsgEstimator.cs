@@ -68,6 +68,8 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         public readonly double[] Px = new double[s], Py = new double[s];
         /// <summary>Positions in x's and y's ascending order of the points, in grid order.</summary>
         public readonly int[] RankX = new int[s], RankY = new int[s];
+        /// <summary>Counting radius r_i of each point, indexed by its position in y's ascending order.</summary>
+        public readonly double[] RadiusByY = new double[s];
         public readonly double[] Heap = new double[k];
         public readonly double[] Psi = ColumnMath.DigammaTable(s + 1);
     }
@@ -149,6 +151,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
             ry[q] = si;
         }
         var psi = scratch.Psi;
+        var radByY = scratch.RadiusByY;
         double sumPsi = 0;
         for (int q = 0; q < s; q++)
         {
@@ -156,10 +159,12 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
             int cx = (int)((long)rx[q] * g / s), cy = (int)((long)ry[q] * g / s);
             double eps = KthDistance(scratch, x, y, g, q, cx, cy);
             double rad = eps > 0 ? Math.BitDecrement(eps) : 0.0;
-            int nx = SortedStrip.CountWithin(x.SortedPadded, Pad + rx[q], rad);
-            int ny = SortedStrip.CountWithin(y.SortedPadded, Pad + ry[q], rad);
-            sumPsi += psi[nx + 1] + psi[ny + 1];
+            sumPsi += psi[SortedStrip.CountWithin(x.SortedPadded, Pad + rx[q], rad) + 1];
+            radByY[ry[q]] = rad;
         }
+        // n_y in y's order, so consecutive counts scan overlapping stretches of the sorted column (cache-resident);
+        // in grid order they would jump across the whole column (measured ~2x slower per point from S = 2048)
+        for (int p = 0; p < s; p++) sumPsi += psi[SortedStrip.CountWithin(y.SortedPadded, Pad + p, radByY[p]) + 1];
         return sumPsi;
     }
 
