@@ -7,7 +7,7 @@ namespace LlmPruneFast.Information;
 internal static class SortedStrip
 {
     /// <summary>Full vector blocks scanned linearly each side before switching to galloping search.</summary>
-    private const int LinearBlocks = 64;
+    private const int LinearBlocks = 8;
 
     /// <summary>
     /// #{j != c : |a[j] - a[c]| &lt;= rad}, each distance by the same subtraction as the KSG distance (a[j] - a[c] to
