@@ -10,7 +10,7 @@ namespace LlmPruneFast.Perf;
 /// time of a layer with N = 1024, 4096, 11008 at S = 2048, and the Python peer (numpy histogram2d, scikit-learn
 /// plug-in and KSG) on the same files in the same run, with our/their ratios.
 /// Options: --no-peer, --quick (smaller budgets, N = 11008 only for copula), --full-plugin (time the whole 11008 plug-in
-/// layer instead of extrapolating from a block of rows).
+/// layer instead of extrapolating from a block of rows), --pairs-only / --all-pairs-only (one of the two sections).
 /// </summary>
 public static partial class Suites
 {
@@ -18,6 +18,7 @@ public static partial class Suites
     {
         All["mi"] = MiSuite.Run;
         All["mi-micro"] = MiSuite.Micro;
+        All["mi-single"] = MiSingleSuite.Run;
         All["mi-bandwidth"] = MiBandwidthSuite.Run;
     }
 }
@@ -29,12 +30,12 @@ internal static class MiSuite
     public static int Run(string[] args)
     {
         bool peer = !args.Contains("--no-peer"), quick = args.Contains("--quick"), fullPlugin = args.Contains("--full-plugin");
-        bool pairsOnly = args.Contains("--pairs-only");
+        bool pairsOnly = args.Contains("--pairs-only"), allPairsOnly = args.Contains("--all-pairs-only");
         string dir = Path.Combine(FindRoot(), "perf", "results-raw");
         Directory.CreateDirectory(dir);
         Console.WriteLine($"MI suite: {Environment.ProcessorCount} cores, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, {DateTime.UtcNow:u}");
 
-        foreach (int s in new[] { 1024, 4096 })
+        foreach (int s in allPairsOnly ? [] : new[] { 1024, 4096 })
         {
             const int n = 256;
             var z = Layer(s, n, seed: s);
@@ -159,7 +160,7 @@ internal static class MiSuite
 
     private static double Normal(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
 
-    private static (int I, int J)[] RandomPairs(int n, int count, int seed)
+    internal static (int I, int J)[] RandomPairs(int n, int count, int seed)
     {
         var rng = new Random(seed);
         var p = new (int, int)[count];
@@ -226,7 +227,7 @@ internal static class MiSuite
         }
     }
 
-    private static void WriteRowMajor(ActivationMatrix z, string path)
+    internal static void WriteRowMajor(ActivationMatrix z, string path)
     {
         var rows = new float[z.Rows * z.Columns];
         for (int j = 0; j < z.Columns; j++)
@@ -267,7 +268,7 @@ internal static class MiSuite
         Console.WriteLine($"  check: max |ours - sklearn| plug-in on the first {first.Length} pairs = {maxDiff:E2}");
     }
 
-    private static string FindRoot()
+    internal static string FindRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "LlmPruneFast.sln"))) return d.FullName;

@@ -13,6 +13,14 @@ public abstract class PairwiseEstimator<TColumn, TScratch> : IMutualInformationE
     /// <summary>Side of an all-pairs tile (columns); a tile's results are handed to the sink as one block.</summary>
     protected virtual int TileSize => 64;
 
+    /// <summary>
+    /// Most worker threads a call may use (-1 = all cores). 1 makes every call single-threaded, which is how per-pair
+    /// costs are compared with single-threaded peers.
+    /// </summary>
+    public int MaxDegreeOfParallelism { get; init; } = -1;
+
+    private ParallelOptions Options(CancellationToken ct) => new() { CancellationToken = ct, MaxDegreeOfParallelism = MaxDegreeOfParallelism };
+
     public abstract string Name { get; }
     public abstract MiUnits Units { get; }
     public abstract IReadOnlyDictionary<string, object> Parameters { get; }
@@ -73,7 +81,7 @@ public abstract class PairwiseEstimator<TColumn, TScratch> : IMutualInformationE
         const int Chunk = 64;
         int chunks = (pairArray.Length + Chunk - 1) / Chunk;
         long done = 0;
-        Parallel.For(0, chunks, new ParallelOptions { CancellationToken = cancellationToken }, () => CreateScratch(z.Rows),
+        Parallel.For(0, chunks, Options(cancellationToken), () => CreateScratch(z.Rows),
             (c, _, scratch) =>
             {
                 int end = Math.Min(pairArray.Length, (c + 1) * Chunk);
@@ -94,7 +102,7 @@ public abstract class PairwiseEstimator<TColumn, TScratch> : IMutualInformationE
         int n = z.Columns;
         var xs = new TColumn[n];
         var ys = RoleDependent ? new TColumn[n] : xs;
-        Parallel.For(0, n, new ParallelOptions { CancellationToken = cancellationToken }, j =>
+        Parallel.For(0, n, Options(cancellationToken), j =>
         {
             xs[j] = PrepareColumn(z.Column(j), ColumnRole.X);
             if (RoleDependent) ys[j] = PrepareColumn(z.Column(j), ColumnRole.Y);
@@ -103,7 +111,7 @@ public abstract class PairwiseEstimator<TColumn, TScratch> : IMutualInformationE
         var tileList = new List<(int, int)>();
         for (int a = 0; a < tiles; a++) for (int b = a; b < tiles; b++) tileList.Add((a, b));
         long total = (long)n * (n - 1) / 2, done = 0;
-        Parallel.For(0, tileList.Count, new ParallelOptions { CancellationToken = cancellationToken },
+        Parallel.For(0, tileList.Count, Options(cancellationToken),
             () => (Scratch: CreateScratch(z.Rows), Tile: new float[t * t]),
             (k, _, local) =>
             {
@@ -148,7 +156,7 @@ public abstract class PairwiseEstimator<TColumn, TScratch> : IMutualInformationE
         var needY = new bool[z.Columns];
         foreach (var (i, j) in pairs) { needX[i] = true; needY[j] = true; }
         if (!RoleDependent) for (int j = 0; j < needX.Length; j++) needX[j] |= needY[j];
-        Parallel.For(0, z.Columns, new ParallelOptions { CancellationToken = ct }, j =>
+        Parallel.For(0, z.Columns, Options(ct), j =>
         {
             if (needX[j]) xs[j] = PrepareColumn(z.Column(j), ColumnRole.X);
             if (RoleDependent && needY[j]) ys[j] = PrepareColumn(z.Column(j), ColumnRole.Y);
