@@ -13,7 +13,7 @@ namespace LlmPruneFast.Perf;
 /// and the full graph with logits (the same work as the peer, which computes logits). Ours and the peer alternate
 /// (ABAB) for several repeats; each figure is the median over repeats of each repeat's median run, and every repeat
 /// records the 1-minute load average, because the cores are shared.</para>
-/// Usage: <c>capture [--threads 2] [--iters 5] [--repeats 3] [--shape NAME] [--no-peer] [--python /usr/bin/python3]</c>.
+/// Usage: <c>capture [--threads 2] [--iters 5] [--repeats 3] [--shape NAME] [--no-peer] [--unfused] [--profile PREFIX] [--python /usr/bin/python3]</c>.
 /// </summary>
 internal static class CaptureSuite
 {
@@ -42,9 +42,10 @@ internal static class CaptureSuite
     {
         int threads = Bench.Arg(args, "--threads", 2), iters = Bench.Arg(args, "--iters", 5), repeats = Bench.Arg(args, "--repeats", 3);
         string? only = Bench.StringArg(args, "--shape");
+        bool fuse = !args.Contains("--unfused");
         string python = Bench.StringArg(args, "--python") ?? "/usr/bin/python3";
         string? peer = args.Contains("--no-peer") ? null : Bench.RepoFile("perf/peers/capture_peer.py");
-        Console.WriteLine($"capture: {threads} intra-op threads (ours and peer), {repeats} ABAB repeats of {iters} timed runs (+1 warm-up) each");
+        Console.WriteLine($"capture: {threads} intra-op threads (ours and peer), {repeats} ABAB repeats of {iters} timed runs (+1 warm-up) each, {(fuse ? "fused" : "separate")} q/k/v and gate/up MatMuls");
         Console.WriteLine($"start: {Bench.Uptime()}");
         if (peer == null && !args.Contains("--no-peer")) Console.WriteLine("peer script perf/peers/capture_peer.py not found: ours only");
         foreach (var s in Shapes.Where(s => only == null || s.Name.Equals(only, StringComparison.OrdinalIgnoreCase)))
@@ -52,8 +53,8 @@ internal static class CaptureSuite
             var config = s.Config;
             using var tensors = Bench.RandomTensors(config);
             var options = new OnnxRunnerOptions { IntraOpThreads = threads, UseCuda = false, ProfilePrefix = Bench.StringArg(args, "--profile") };
-            using var tapsOnly = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = false }), options);
-            using var full = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = true }), options);
+            using var tapsOnly = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = false, FuseProjections = fuse }), options);
+            using var full = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = true, FuseProjections = fuse }), options);
             var rng = new Random(1);
             var ids = Enumerable.Range(0, s.Batch * s.Seq).Select(_ => (long)rng.Next(s.Vocab)).ToArray();
             var mask = Enumerable.Repeat(1L, ids.Length).ToArray();
