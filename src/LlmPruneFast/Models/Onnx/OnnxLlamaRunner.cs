@@ -80,8 +80,8 @@ public sealed class OnnxLlamaRunner : IDisposable
         };
         if (options.ProfilePrefix != null)
         {
+            so.ProfileOutputPathPrefix = options.ProfilePrefix; // read when profiling is switched on, so set first
             so.EnableProfiling = true;
-            so.ProfileOutputPathPrefix = options.ProfilePrefix;
         }
         var providers = new List<string>();
         if (options.UseCuda && OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider"))
