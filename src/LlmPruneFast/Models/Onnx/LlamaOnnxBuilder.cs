@@ -16,6 +16,12 @@ public sealed record LlamaOnnxOptions
     /// </summary>
     public bool Logits { get; init; } = true;
 
+    /// <summary>
+    /// One MatMul for q/k/v and one for gate/up per layer (weights concatenated column-wise, outputs Split), instead of
+    /// five; each output element is the same dot product, so values do not change. Off only to measure the gain.
+    /// </summary>
+    public bool FuseProjections { get; init; } = true;
+
     /// <summary>Default-domain operator set the graph is written for (every op used exists unchanged in 13..17).</summary>
     public int Opset { get; init; } = 17;
 }
@@ -109,19 +115,19 @@ public static class LlamaOnnxBuilder
             int N = config.FfnWidth(l);
             // ---- attention block ----
             string xn = RmsNorm(g, w, x, LlamaTensorNames.AttentionNorm(l), D, eps, p + "attn_norm");         // [B,S,D]
-            string q = g.Op("MatMul", p + "q", [xn, w.Transposed(g, LlamaTensorNames.Q(l), H * hd, D)]);      // [B,S,H*hd]
-            string k = g.Op("MatMul", p + "k", [xn, w.Transposed(g, LlamaTensorNames.K(l), KVH * hd, D)]);    // [B,S,KVH*hd]
-            string v = g.Op("MatMul", p + "v", [xn, w.Transposed(g, LlamaTensorNames.V(l), KVH * hd, D)]);    // [B,S,KVH*hd]
+            var (q, k, v) = Projections(g, w, xn, options.FuseProjections, p, [LlamaTensorNames.Q(l), LlamaTensorNames.K(l), LlamaTensorNames.V(l)],
+                [H * hd, KVH * hd, KVH * hd], D);                                                                // [B,S,H*hd], [B,S,KVH*hd] x2
             q = Rope(g, g.Op("Reshape", p + "q_heads", [q, qShape]), cos, sin, p + "q");                       // [B,S,H,hd]
             k = Rope(g, g.Op("Reshape", p + "k_heads", [k, kvShape]), cos, sin, p + "k");                      // [B,S,KVH,hd]
             v = g.Op("Reshape", p + "v_heads", [v, kvShape]);                                                    // [B,S,KVH,hd]
-            q = g.Op("Mul", p + "q_scaled", [q, scale]);                                                         // q / sqrt(hd)
             q = g.Op("Transpose", p + "q_t", [q], OnnxGraphWriter.Ints("perm", 0, 2, 1, 3));                     // [B,H,S,hd]
             q = g.Op("Reshape", p + "q_grouped", [q, groupShape]);                                               // [B,KVH,rep*S,hd]
             k = g.Op("Transpose", p + "k_t", [k], OnnxGraphWriter.Ints("perm", 0, 2, 3, 1));                     // [B,KVH,hd,S]
             v = g.Op("Transpose", p + "v_t", [v], OnnxGraphWriter.Ints("perm", 0, 2, 1, 3));                     // [B,KVH,S,hd]
-            // scores: each kv head serves its rep query heads in one product, so k/v are never copied rep times
-            string scores = g.Op("MatMul", p + "scores", [q, k]);                                                // [B,KVH,rep*S,S]
+            // scores: each kv head serves its rep query heads in one product, so k/v are never copied rep times.
+            // The 1/sqrt(hd) scale right after the MatMul is folded by ONNX Runtime into one FusedMatMul (alpha).
+            string scores = g.Op("MatMul", p + "scores_raw", [q, k]);                                            // [B,KVH,rep*S,S]
+            scores = g.Op("Mul", p + "scores", [scores, scale]);                                                 // q.k / sqrt(hd)
             scores = g.Op("Add", p + "scores_masked", [scores, bias]);
             string probs = g.Op("Softmax", p + "probs", [scores], OnnxGraphWriter.Int("axis", -1));              // [B,KVH,rep*S,S]
             string ctx = g.Op("MatMul", p + "ctx", [probs, v]);                                                  // [B,KVH,rep*S,hd]
@@ -133,8 +139,7 @@ public static class LlamaOnnxBuilder
 
             // ---- SwiGLU feed-forward block ----
             xn = RmsNorm(g, w, x, LlamaTensorNames.FfnNorm(l), D, eps, p + "ffn_norm");                        // [B,S,D]
-            string gate = g.Op("MatMul", p + "gate", [xn, w.Transposed(g, LlamaTensorNames.Gate(l), N, D)]);   // [B,S,N]
-            string up = g.Op("MatMul", p + "up", [xn, w.Transposed(g, LlamaTensorNames.Up(l), N, D)]);         // [B,S,N]
+            var (gate, up, _) = Projections(g, w, xn, options.FuseProjections, p, [LlamaTensorNames.Gate(l), LlamaTensorNames.Up(l)], [N, N], D); // [B,S,N] x2
             if (config.MlpBias)
             {
                 gate = g.Op("Add", p + "gate_b", [gate, w.Vector(g, LlamaTensorNames.GateBias(l), N)]);
@@ -175,13 +180,35 @@ public static class LlamaOnnxBuilder
         g.Output(Logits, DT.Float, "batch", "seq", (long)V);
     }
 
-    /// <summary>RMSNorm: x * 1/sqrt(mean(x^2) + eps) * weight over the last axis, in float32.</summary>
+    /// <summary>
+    /// x @ W_i^T for each of <paramref name="names"/> (rows <paramref name="rows"/>, D columns each): with
+    /// <paramref name="fuse"/>, one MatMul against [D, sum rows] (the W_i^T side by side) and a Split on the last axis.
+    /// Returns up to three outputs (the third is null for two weights).
+    /// </summary>
+    private static (string, string, string) Projections(OnnxGraphWriter g, WeightReader w, string x, bool fuse, string prefix, string[] names, int[] rows, int d)
+    {
+        string[] outNames = names.Length == 3 ? [prefix + "q", prefix + "k", prefix + "v"] : [prefix + "gate", prefix + "up"];
+        string[] outs;
+        if (!fuse)
+            outs = names.Select((n, i) => g.Op("MatMul", outNames[i], [x, w.Transposed(g, n, rows[i], d)])).ToArray();
+        else
+        {
+            string fused = g.Op("MatMul", prefix + (names.Length == 3 ? "qkv" : "gate_up"), [x, w.TransposedSideBySide(g, names, rows, d)]);
+            outs = g.OpMulti("Split", outNames, [fused, g.Int64(prefix + "split_sizes", rows.Select(r => (long)r).ToArray())], OnnxGraphWriter.Int("axis", -1));
+        }
+        return (outs[0], outs[1], outs.Length > 2 ? outs[2] : null!);
+    }
+
+    /// <summary>
+    /// RMSNorm: x / sqrt(mean(x^2) + eps) * weight over the last axis, in float32. Written as Pow, ReduceMean, Add,
+    /// Sqrt, Div, Mul: the pattern ONNX Runtime fuses into one SimplifiedLayerNormalization kernel.
+    /// </summary>
     private static string RmsNorm(OnnxGraphWriter g, WeightReader w, string x, string weight, int d, string eps, string name)
     {
-        string sq = g.Op("Mul", name + ".sq", [x, x]);
+        string sq = g.Op("Pow", name + ".sq", [x, g.Scalar(name + ".two", 2f)]);
         string ms = g.Op("ReduceMean", name + ".ms", [sq], OnnxGraphWriter.Ints("axes", -1), OnnxGraphWriter.Int("keepdims", 1)); // [B,S,1]
-        string inv = g.Op("Reciprocal", name + ".inv", [g.Op("Sqrt", name + ".rms", [g.Op("Add", name + ".ms_eps", [ms, eps])])]);
-        string normed = g.Op("Mul", name + ".normed", [x, inv]);
+        string rms = g.Op("Sqrt", name + ".rms", [g.Op("Add", name + ".ms_eps", [ms, eps])]);
+        string normed = g.Op("Div", name + ".normed", [x, rms]);
         return g.Op("Mul", name, [normed, w.Vector(g, weight, d)]);
     }
 
@@ -235,6 +262,26 @@ public static class LlamaOnnxBuilder
         /// <summary>Initializer "{name}.T" [cols, rows] holding W^T, so that x @ W^T is one MatMul.</summary>
         public string Transposed(OnnxGraphWriter g, string name, int rows, int cols) =>
             g.Float(name + ".T", [cols, rows], Transpose(Matrix(name, rows, cols), rows, cols));
+
+        /// <summary>
+        /// Initializer [cols, sum rows] holding W_0^T | W_1^T | ... side by side (row c = column c of every W_i), so that
+        /// x @ it is x @ W_i^T for all i in one MatMul.
+        /// </summary>
+        public string TransposedSideBySide(OnnxGraphWriter g, string[] names, int[] rows, int cols)
+        {
+            int total = rows.Sum();
+            var data = new float[(long)cols * total];
+            int offset = 0;
+            for (int i = 0; i < names.Length; i++)
+            {
+                var m = Matrix(names[i], rows[i], cols);
+                for (int r = 0; r < rows[i]; r++)
+                    for (int c = 0; c < cols; c++)
+                        data[(long)c * total + offset + r] = m[(long)r * cols + c];
+                offset += rows[i];
+            }
+            return g.Float(string.Join("+", names) + ".T", [cols, total], data);
+        }
 
         public string Vector(OnnxGraphWriter g, string name, int length)
         {

@@ -20,6 +20,9 @@ public sealed record OnnxRunnerOptions
     public bool UseCuda { get; init; } = true;
 
     public int CudaDeviceId { get; init; }
+
+    /// <summary>When set, ONNX Runtime writes a per-operator timing profile (JSON) to a file starting with this prefix.</summary>
+    public string? ProfilePrefix { get; init; }
 }
 
 /// <summary>Logits and, when asked for, FFN activations of one batch, row-major float32.</summary>
@@ -75,6 +78,11 @@ public sealed class OnnxLlamaRunner : IDisposable
             IntraOpNumThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Environment.ProcessorCount,
             InterOpNumThreads = 1,
         };
+        if (options.ProfilePrefix != null)
+        {
+            so.ProfileOutputPathPrefix = options.ProfilePrefix; // read when profiling is switched on, so set first
+            so.EnableProfiling = true;
+        }
         var providers = new List<string>();
         if (options.UseCuda && OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider"))
         {

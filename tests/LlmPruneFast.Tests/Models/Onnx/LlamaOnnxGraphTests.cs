@@ -70,6 +70,29 @@ public sealed class LlamaOnnxGraphTests
         Assert.Equal(first, b.Run(batch).Logits);
     }
 
+    [Theory]
+    [MemberData(nameof(Configs))]
+    public void FusedAndSeparateProjections_AndTapsOnlyGraph_AgreeWithinRounding(string name)
+    {
+        var config = Named(name);
+        using var tensors = RandomLlama.Tensors(config, seed: name.Length + 3);
+        var batch = TokenBatch.Create([RandomLlama.Ids(11, config.VocabSize, 4), RandomLlama.Ids(6, config.VocabSize, 5)], PadSide.Left);
+        var options = new OnnxRunnerOptions { IntraOpThreads = 1 };
+        using var fused = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true }), options);
+        using var separate = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, FuseProjections = false }), options);
+        using var tapsOnly = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = false }), options);
+        var a = fused.Run(batch, taps: true);
+        var b = separate.Run(batch, taps: true);
+        var c = tapsOnly.Run(batch, taps: true);
+        Assert.Empty(c.Logits);
+        for (int i = 0; i < a.Logits.Length; i++) Assert.True(Math.Abs(a.Logits[i] - b.Logits[i]) < 1e-5, $"logit {i}: {a.Logits[i]} vs {b.Logits[i]}");
+        for (int l = 0; l < config.NumHiddenLayers; l++)
+        {
+            Assert.Equal(a.Taps![l], c.Taps![l]); // same nodes up to the last tap: bit-identical
+            for (int i = 0; i < a.Taps[l].Length; i++) Assert.True(Math.Abs(a.Taps[l][i] - b.Taps![l][i]) < 1e-5, $"tap {l} [{i}]: {a.Taps[l][i]} vs {b.Taps[l][i]}");
+        }
+    }
+
     [Fact]
     public void ShapeDisagreeingWithConfig_IsBadModelFile()
     {
