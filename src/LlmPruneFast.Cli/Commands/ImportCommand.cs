@@ -40,8 +40,8 @@ public sealed class ImportCommand : ICommand
     [Usage(ApplicationAlias = "llmprune")]
     public static IEnumerable<Example> Examples =>
     [
-        new("Import a llama2.c checkpoint", new ImportCommand { From = ImportFormat.Llama2c, Model = "stories260K.bin", Tokenizer = "tok512.model", Out = "models/stories260K" }),
-        new("Normalise a Hugging Face folder", new ImportCommand { From = ImportFormat.Hf, Model = "Llama-3.2-1B", Out = "models/llama-1b" }),
+        new("Import a llama2.c checkpoint", HelpExamples.Plain, new ImportCommand { From = ImportFormat.Llama2c, Model = "stories260K.bin", Tokenizer = "tok512.model", Out = "models/stories260K" }),
+        new("Normalise a Hugging Face folder", HelpExamples.Plain, new ImportCommand { From = ImportFormat.Hf, Model = "Llama-3.2-1B", Out = "models/llama-1b" }),
     ];
 
     public int Run(CancellationToken cancellationToken)

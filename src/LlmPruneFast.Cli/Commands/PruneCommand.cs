@@ -93,8 +93,8 @@ public sealed class PruneCommand : ICommand
     [Usage(ApplicationAlias = "llmprune")]
     public static IEnumerable<Example> Examples =>
     [
-        new("Prune 30% with the default MI method and evaluate", new PruneCommand { Model = "models/stories260K", Calib = "calib.txt", Ratio = 0.3, Out = "pruned", Eval = "eval.txt" }),
-        new("A baseline with ridge refit, plan only", new PruneCommand { Model = "models/stories260K", Calib = "calib.txt", Method = "flap", Compensate = "refit", Ratio = 0.2, Out = "plan.json", PlanOnly = true }),
+        new("Prune 30% with the default MI method and evaluate", HelpExamples.Plain, new PruneCommand { Model = "models/stories260K", Calib = "calib.txt", Ratio = 0.3, Out = "pruned", Eval = "eval.txt" }),
+        new("A baseline with ridge refit, plan only", HelpExamples.Plain, new PruneCommand { Model = "models/stories260K", Calib = "calib.txt", Method = "flap", Compensate = "refit", Ratio = 0.2, Out = "plan.json", PlanOnly = true }),
     ];
 
     public int Run(CancellationToken cancellationToken)

@@ -65,7 +65,7 @@ public sealed class StudyCommand : ICommand
     [Usage(ApplicationAlias = "llmprune")]
     public static IEnumerable<Example> Examples =>
     [
-        new("Two models, three criteria, two sparsities", new StudyCommand { Models = ["models/small", "models/large"], Methods = ["magnitude", "flap", "mi-weighted"],
+        new("Two models, three criteria, two sparsities", HelpExamples.Plain, new StudyCommand { Models = ["models/small", "models/large"], Methods = ["magnitude", "flap", "mi-weighted"],
             Ratios = [0.2, 0.5], Calib = "calib.txt", Eval = "eval.txt", Out = "study" }),
     ];
 

@@ -37,7 +37,7 @@ public sealed class WidenCommand : ICommand
     [Usage(ApplicationAlias = "llmprune")]
     public static IEnumerable<Example> Examples =>
     [
-        new("Double every FFN of stories260K with exact copies", new WidenCommand { Model = "models/stories260K", Copies = 172, Out = "models/stories260K-x2" }),
+        new("Double every FFN of stories260K with exact copies", HelpExamples.Plain, new WidenCommand { Model = "models/stories260K", Copies = 172, Out = "models/stories260K-x2" }),
     ];
 
     public int Run(CancellationToken cancellationToken)
