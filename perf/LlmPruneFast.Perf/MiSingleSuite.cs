@@ -120,20 +120,8 @@ internal static class MiSingleSuite
     private static JsonElement? RunPeer(string data, int s, int n, string pairs, int repeats)
     {
         string script = Path.Combine(MiSuite.FindRoot(), "perf", "peers", "run_mi_peer.sh");
-        var psi = new ProcessStartInfo("bash", [script, data, s.ToString(Inv), n.ToString(Inv), pairs, "--single", repeats.ToString(Inv)])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var proc = Process.Start(psi)!;
-        string stdout = proc.StandardOutput.ReadToEnd();
-        string stderr = proc.StandardError.ReadToEnd();
-        proc.WaitForExit();
-        if (proc.ExitCode != 0)
-        {
-            Console.WriteLine($"  peer failed (exit {proc.ExitCode}): {stderr.Trim().Split('\n').LastOrDefault()}");
-            return null;
-        }
-        return JsonDocument.Parse(stdout.TrimEnd().Split('\n')[^1]).RootElement.Clone();
+        var result = Bench.RunPeer("bash", script, $"{data} {s.ToString(Inv)} {n.ToString(Inv)} {pairs} {"--single " + repeats.ToString(Inv)}", out string error);
+        if (result == null) Console.WriteLine($"  peer failed: {error}");
+        return result;
     }
 }

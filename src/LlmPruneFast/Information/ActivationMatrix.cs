@@ -106,6 +106,14 @@ public sealed class ActivationMatrix
         return m;
     }
 
+    /// <summary>Throws <see cref="BadArgumentException"/> naming the first pair with a column outside this matrix.</summary>
+    public void EnsurePairsInRange(ReadOnlySpan<(int I, int J)> pairs)
+    {
+        foreach (var (i, j) in pairs)
+            if ((uint)i >= (uint)Columns || (uint)j >= (uint)Columns)
+                throw new BadArgumentException($"pair ({i},{j}) out of range: the matrix has {Columns} columns");
+    }
+
     /// <summary>
     /// Throws <see cref="BadDataException"/> naming the first column and row holding NaN or +-Inf. Every estimator calls
     /// this before it computes anything, so a bad value never becomes a silent NaN in the result.

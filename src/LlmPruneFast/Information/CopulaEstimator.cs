@@ -29,7 +29,7 @@ public sealed class CopulaEstimator : IMutualInformationEstimator
     public static double FromCorrelation(double r) => -0.5 * Math.Log(1 - Math.Min(r * r, MaxRSquared));
 
     /// <summary>Normal scores Phi^-1((k+1)/(S+1)), k = 0..S-1, centred and scaled to unit norm (shared by all columns).</summary>
-    private static double[] ScoreTable(int s)
+    internal static double[] ScoreTable(int s)
     {
         var t = new double[s];
         for (int k = 0; k < s; k++) t[k] = NormalDistribution.InverseCdf((k + 1.0) / (s + 1.0));
@@ -71,12 +71,8 @@ public sealed class CopulaEstimator : IMutualInformationEstimator
         var table = ScoreTable(z.Rows);
         var scores = new double[]?[z.Columns];
         var need = new bool[z.Columns];
-        foreach (var (i, j) in pairs)
-        {
-            if ((uint)i >= (uint)z.Columns || (uint)j >= (uint)z.Columns)
-                throw new BadArgumentException($"pair ({i},{j}) out of range: the matrix has {z.Columns} columns");
-            need[i] = need[j] = true;
-        }
+        z.EnsurePairsInRange(pairs);
+        foreach (var (i, j) in pairs) need[i] = need[j] = true;
         Parallel.For(0, z.Columns, new ParallelOptions { CancellationToken = cancellationToken },
             j => { if (need[j]) scores[j] = Scores(z.Column(j), table); });
         for (int p = 0; p < pairs.Length; p++)

@@ -112,9 +112,7 @@ internal sealed class IlgpuEstimator(IlgpuMiBackend backend, IMutualInformationE
     {
         if (result.Length < pairs.Length) throw new ArgumentException($"result holds {result.Length} values, {pairs.Length} pairs given");
         Validate(z);
-        foreach (var (i, j) in pairs)
-            if ((uint)i >= (uint)z.Columns || (uint)j >= (uint)z.Columns)
-                throw new BadArgumentException($"pair ({i},{j}) out of range: the matrix has {z.Columns} columns");
+        z.EnsurePairsInRange(pairs);
         var pairArray = pairs.ToArray();
         var output = new double[pairArray.Length];
         var kernelProgress = progress == null ? null : new Progress<long>(d => progress.Report(new MiProgress(d, pairArray.Length)));

@@ -68,9 +68,7 @@ public abstract class PairwiseEstimator<TColumn, TScratch> : IMutualInformationE
     {
         if (result.Length < pairs.Length) throw new ArgumentException($"result holds {result.Length} values, {pairs.Length} pairs given");
         Validate(z);
-        foreach (var (i, j) in pairs)
-            if ((uint)i >= (uint)z.Columns || (uint)j >= (uint)z.Columns)
-                throw new BadArgumentException($"pair ({i},{j}) out of range: the matrix has {z.Columns} columns");
+        z.EnsurePairsInRange(pairs);
         BeginMatrix(z, cancellationToken);
         var xs = new TColumn?[z.Columns];
         var ys = RoleDependent ? new TColumn?[z.Columns] : xs;

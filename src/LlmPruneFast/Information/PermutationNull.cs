@@ -72,6 +72,7 @@ public static class PermutationNull
     /// <summary>An S x 2P matrix: column 2p = z[:, I_p], column 2p+1 = z[perm_p, J_p].</summary>
     internal static ActivationMatrix ShuffledPairs(ActivationMatrix z, ReadOnlySpan<(int I, int J)> pairs, int seed)
     {
+        z.EnsurePairsInRange(pairs);
         var rng = new Random(seed);
         int s = z.Rows;
         var m = new ActivationMatrix(s, 2 * pairs.Length);
@@ -79,8 +80,6 @@ public static class PermutationNull
         for (int p = 0; p < pairs.Length; p++)
         {
             var (i, j) = pairs[p];
-            if ((uint)i >= (uint)z.Columns || (uint)j >= (uint)z.Columns)
-                throw new BadArgumentException($"pair ({i},{j}) out of range: the matrix has {z.Columns} columns");
             z.Column(i).CopyTo(m.ColumnMutable(2 * p));
             for (int k = 0; k < s; k++) perm[k] = k;
             for (int k = s - 1; k > 0; k--) { int r = rng.Next(k + 1); (perm[k], perm[r]) = (perm[r], perm[k]); }

@@ -40,14 +40,13 @@ public static class ReportSamples
         // positions for S, and a capture that takes seconds on a shared 2-core machine).
         var calib = paragraphs.Take(Math.Min(CalibrationParagraphs, paragraphs.Count / 2)).ToArray();
         var eval = paragraphs.Skip(paragraphs.Count / 2).Take(EvalParagraphs).ToArray();
-        var layers = Enumerable.Range(0, config.NumHiddenLayers).Select(l => FfnOf(config, tensors, l)).ToArray();
         var activations = CalibrationCapture.Run(config, tensors, tokenizer, string.Join("\n\n", calib), "calibration sample",
             new CalibrationOptions { Samples = CalibrationTokens, Seed = Seed }).Layers;
         double captureSeconds = clock.Elapsed.TotalSeconds;
 
         clock.Restart();
-        var fingerprint = ModelFingerprint.Compute("stories260K (../shared/models/stories260K/stories260K.bin)", layers);
-        var source = new InMemoryLayerSource(layers, activations);
+        var fingerprint = CheckpointLayerSource.Fingerprint("stories260K (../shared/models/stories260K/stories260K.bin)", config, tensors);
+        var source = new CheckpointLayerSource(config, tensors, activations);
         var plugin = new MiEstimatorOptions { Bins = 16 };
         PruningPlan PlanFor(string method, double ratio) => Pruner.Plan(fingerprint, source, new PruningOptions
         {
@@ -119,8 +118,4 @@ public static class ReportSamples
     }
 
     private static long Parameters(InMemoryTensorSource t) => t.Names.Sum(n => t.GetInfo(n).ElementCount);
-
-    /// <summary>FFN layer l of the checkpoint (gate/up rows = neurons, down [D x N]).</summary>
-    public static FfnLayer FfnOf(LlamaConfig config, InMemoryTensorSource t, int l) =>
-        new(l, config.FfnWidth(l), config.HiddenSize, t.GetData(LlamaTensorNames.Gate(l)), t.GetData(LlamaTensorNames.Up(l)), t.GetData(LlamaTensorNames.Down(l)));
 }

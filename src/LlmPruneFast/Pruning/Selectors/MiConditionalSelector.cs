@@ -70,14 +70,7 @@ public sealed class MiConditionalSelector : IPruningSelector
         for (int step = 0; step < request.MaxRemovals; step++)
         {
             ct.ThrowIfCancellationRequested();
-            int jj = -1;
-            double best = double.PositiveInfinity;
-            for (int j = 0; j < n; j++)
-            {
-                if (!state.Alive[j]) continue;
-                double cost = (Update ? Math.Max(state.DiagG[j], 0.0) : downSq[j]) / state.DiagH[j];
-                if (cost < best || jj < 0) { best = cost; jj = j; }
-            }
+            int jj = state.Cheapest(j => Update ? Math.Max(state.DiagG[j], 0.0) : downSq[j], out double best);
             state.Rows(jj);
             int partner = -1;
             double bestR = -1;
@@ -105,12 +98,7 @@ public sealed class MiConditionalSelector : IPruningSelector
     public static double[] CopulaCorrelation(LayerActivations activations, CancellationToken ct)
     {
         int s = activations.Rows, n = activations.Columns;
-        var table = new double[s];
-        for (int k = 0; k < s; k++) table[k] = NormalDistribution.InverseCdf((k + 1.0) / (s + 1.0));
-        double mean = table.Average();
-        for (int k = 0; k < s; k++) table[k] -= mean;
-        double norm = Math.Sqrt(TensorPrimitives.Dot<double>(table, table));
-        for (int k = 0; k < s; k++) table[k] /= norm;
+        var table = CopulaEstimator.ScoreTable(s);
         var scores = new double[(long)n * s];
         var constant = new bool[n];
         var data = activations.Data;

@@ -51,14 +51,7 @@ public sealed class ObsSelector : IPruningSelector
         for (int step = 0; step < request.MaxRemovals; step++)
         {
             ct.ThrowIfCancellationRequested();
-            int jj = -1;
-            double bestCost = double.PositiveInfinity;
-            for (int j = 0; j < n; j++)
-            {
-                if (!state.Alive[j]) continue;
-                double cost = Math.Max(state.DiagG[j], 0.0) / state.DiagH[j];
-                if (cost < bestCost || jj < 0) { bestCost = cost; jj = j; }
-            }
+            int jj = state.Cheapest(j => Math.Max(state.DiagG[j], 0.0), out double bestCost);
             var (rowH, _) = state.Rows(jj);
             double hjj = rowH[jj];
             int partner = -1;
@@ -96,6 +89,24 @@ public sealed class ObsSelector : IPruningSelector
         private readonly double[] _rowH, _rowG;
         public readonly bool[] Alive;
         public readonly double[] DiagH, DiagG;
+
+        /// <summary>
+        /// The alive neuron of least cost numerator(j) / [H^-1]_jj (ties: lowest index), and that cost. This is the
+        /// greedy step of every selector built on this state: what removing j costs when the kept neurons
+        /// explain what they can of it.
+        /// </summary>
+        public int Cheapest(Func<int, double> numerator, out double cost)
+        {
+            int best = -1;
+            cost = double.PositiveInfinity;
+            for (int j = 0; j < _n; j++)
+            {
+                if (!Alive[j]) continue;
+                double c = numerator(j) / DiagH[j];
+                if (c < cost || best < 0) { cost = c; best = j; }
+            }
+            return best;
+        }
 
         public LazyState(double[] hinv, double[] g, int n)
         {
