@@ -135,7 +135,7 @@ public sealed class PruneCommand : ICommand
         var seconds = new Dictionary<string, double>(outcome.StageSeconds);
         var plan = outcome.Plan;
         var clock = Stopwatch.StartNew();
-        var (prunedConfig, _) = PrunedModel.Build(source.Config, source.Tensors, outcome.Layers);
+        var prunedConfig = PrunedModel.ConfigOf(source.Config, outcome.Layers);
         IReadOnlyList<string> files;
         if (PlanOnly)
         {
@@ -156,7 +156,7 @@ public sealed class PruneCommand : ICommand
             var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads };
             using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(source.Config, source.Tensors), runnerOptions);
             using var pruned = PlanOnly
-                ? OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, PrunedModel.Build(source.Config, source.Tensors, outcome.Layers).Tensors), runnerOptions)
+                ? OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, PrunedModel.Build(source.Config, source.Tensors, outcome.Layers).Tensors), runnerOptions) // plan only: nothing on disk
                 : OnnxLlamaRunner.Create(Path.Combine(Path.GetFullPath(Out), "model.onnx"), runnerOptions);
             if (Eval != null)
             {

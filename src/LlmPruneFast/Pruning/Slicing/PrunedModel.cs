@@ -19,22 +19,8 @@ public static class PrunedModel
     public static (LlamaConfig Config, InMemoryTensorSource Tensors) Build(LlamaConfig source, ITensorSource tensors,
         IReadOnlyList<SlicedFfnLayer> layers)
     {
+        var config = ConfigOf(source, layers);
         int count = source.NumHiddenLayers, d = source.HiddenSize;
-        if (layers.Count != count) throw new BadArgumentException($"{layers.Count} sliced layers for a model of {count} layers");
-        for (int l = 0; l < count; l++)
-        {
-            if (layers[l].Index != l) throw new BadArgumentException($"sliced layer {layers[l].Index} at position {l}");
-            if (layers[l].Hidden != d) throw new BadArgumentException($"sliced layer {l} has hidden size {layers[l].Hidden}, the model {d}");
-            if (layers[l].Width < 1) throw new BadArgumentException($"sliced layer {l} keeps no neuron");
-        }
-        var widths = layers.Select(x => x.Width).ToArray();
-        bool uniform = widths.Distinct().Count() == 1;
-        var config = source with
-        {
-            IntermediateSize = widths.Max(),
-            IntermediateSizes = uniform ? null : widths,
-            MlpBias = source.MlpBias || layers.Any(x => x.HasDownBias),
-        };
         var output = new InMemoryTensorSource();
         foreach (var (name, shape) in LlamaTensorShapes.Expected(config))
         {
@@ -57,6 +43,27 @@ public static class PrunedModel
             else output.Add(name, shape, tensors.ReadFloat32(name));
         }
         return (config, output);
+    }
+
+    /// <summary>The pruned model's config alone (see <see cref="Build"/>), without reading or copying any tensor.</summary>
+    /// <exception cref="BadArgumentException">The sliced layers do not match the source (count, order, hidden size).</exception>
+    public static LlamaConfig ConfigOf(LlamaConfig source, IReadOnlyList<SlicedFfnLayer> layers)
+    {
+        int count = source.NumHiddenLayers, d = source.HiddenSize;
+        if (layers.Count != count) throw new BadArgumentException($"{layers.Count} sliced layers for a model of {count} layers");
+        for (int l = 0; l < count; l++)
+        {
+            if (layers[l].Index != l) throw new BadArgumentException($"sliced layer {layers[l].Index} at position {l}");
+            if (layers[l].Hidden != d) throw new BadArgumentException($"sliced layer {l} has hidden size {layers[l].Hidden}, the model {d}");
+            if (layers[l].Width < 1) throw new BadArgumentException($"sliced layer {l} keeps no neuron");
+        }
+        var widths = layers.Select(x => x.Width).ToArray();
+        return source with
+        {
+            IntermediateSize = widths.Max(),
+            IntermediateSizes = widths.Distinct().Count() == 1 ? null : widths,
+            MlpBias = source.MlpBias || layers.Any(x => x.HasDownBias),
+        };
     }
 
     /// <summary>Parameters of a model: the element count of every tensor its config implies.</summary>
