@@ -266,4 +266,15 @@ public sealed class HfConfigVariantTests
             Assert.Equal(c, HfConfig.Parse(HfConfig.ToJson(c), "t"));
         }
     }
+
+    [Fact]
+    public void WrittenOver_Transformers5DtypeKey_IsUpdatedInPlace_AndNoTorchDtypeAdded()
+    {
+        string v5 = Mistral7B_v01.Replace("\"torch_dtype\"", "\"dtype\"");
+        var written = JsonNode.Parse(HfConfig.ToJson(HfConfig.Parse(v5, "t") with { TorchDtype = "float16", IntermediateSize = 7 }, v5))!.AsObject();
+        Assert.Equal("float16", written["dtype"]!.GetValue<string>());
+        Assert.False(written.ContainsKey("torch_dtype"));
+        Assert.False(written.ContainsKey("mlp_bias"));
+        Assert.Equal(7, written["intermediate_size"]!.GetValue<int>());
+    }
 }

@@ -79,4 +79,39 @@ public sealed class VariantPruneTests
         Assert.Contains("--compensate none", stderr);
         Assert.False(Directory.Exists(folder["pruned"]));
     }
+
+    /// <summary>Qwen2 with use_sliding_window on some layers: calibration paragraphs longer than the window are refused (exit 2).</summary>
+    [SharedFact]
+    public void Qwen2WithWindowedLayers_SequencesLongerThanTheWindow_AreRefusedWithExit2()
+    {
+        var (folder, model, calib) = Setup("qwen2_tied");
+        using var _ = folder;
+        string configPath = Path.Combine(model, HfConfig.FileName);
+        var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        config["use_sliding_window"] = true;
+        config["sliding_window"] = 8;
+        config["max_window_layers"] = 1;
+        File.WriteAllText(configPath, config.ToJsonString());
+        var (code, _, stderr) = CliRunner.Run("prune", "--model", model, "--calib", calib, "--ratio", "0.25", "--samples", "256",
+            "--out", folder["pruned"], "--quiet");
+        Assert.Equal(ExitCodes.BadArgument, code);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error:", line);
+        Assert.Contains("sliding_window 8", line);
+        Assert.False(Directory.Exists(folder["pruned"]));
+    }
+
+    [SharedFact]
+    public void FolderWithOnlyTokenizerJson_IsRefusedWithOneLine_Exit4()
+    {
+        var (folder, model, calib) = Setup("llama3");
+        using var _ = folder;
+        File.Delete(Path.Combine(model, LlamaCheckpoint.TokenizerModelFileName));
+        File.WriteAllText(Path.Combine(model, "tokenizer.json"), "{\"model\": {\"type\": \"BPE\"}}");
+        var (code, _, stderr) = CliRunner.Run("prune", "--model", model, "--calib", calib, "--ratio", "0.25", "--out", folder["pruned"], "--quiet");
+        Assert.Equal(ExitCodes.UnsupportedArchitecture, code);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error:", line);
+        Assert.Contains("tokenizer.json but no tokenizer.model", line);
+    }
 }
