@@ -51,7 +51,8 @@ public sealed class PruneCommand : ICommand
     [Option("bandwidth", Default = "silverman", HelpText = "renyi: silverman | scott | median | tuned | <sigma>.")]
     public string Bandwidth { get; set; } = "silverman";
 
-    [Option("compensate", HelpText = "none | bias | partner | refit (default: the method's own; flap: bias, obs: refit, mi-*: partner, others: none).")]
+    [Option("compensate", HelpText = "none | bias | partner | refit (default: the method's own; flap: bias, obs: refit, mi-*: partner, others: none). " +
+        "bias, partner and refit add FFN down biases (mlp_bias), which only llama models can hold: mistral and qwen2 default to none and refuse the others (exit 4).")]
     public string? Compensate { get; set; }
 
     [Option("budget", Default = "uniform", HelpText = "uniform (same ratio per layer) | global (one ranking, per-layer floor).")]

@@ -7,14 +7,15 @@ namespace LlmPruneFast.Models;
 /// Reads and writes Hugging Face <c>config.json</c> for LLaMA-family models as <see cref="LlamaConfig"/>.
 /// </summary>
 /// <remarks>
-/// Accepted: model_type "llama" (architectures, when given, LlamaForCausalLM) and "mistral" with no sliding window
-/// (then it computes exactly what LLaMA does). Rejected with <see cref="UnsupportedArchitectureException"/>: any other
-/// model_type, rope_scaling set, hidden_act other than "silu", attention_bias true, a sliding window.
+/// Accepted: model_type "llama", "mistral" and "qwen2" (architectures, when given, their *ForCausalLM), with the parts
+/// of each read by HfConfig.Variants.cs (rope scaling, attention biases, sliding windows). Rejected with
+/// <see cref="UnsupportedArchitectureException"/>: any other model_type, hidden_act other than "silu", a rope scaling
+/// type other than default, linear and llama3.
 /// Defaults follow transformers' LlamaConfig: num_key_value_heads = num_attention_heads, head_dim = hidden_size /
 /// num_attention_heads, rms_norm_eps 1e-6, rope_theta 10000, tie_word_embeddings false, max_position_embeddings 2048.
 /// <c>intermediate_sizes</c> (per-layer FFN widths) is this project's extension for non-uniformly pruned models.
 /// </remarks>
-public static class HfConfig
+public static partial class HfConfig
 {
     public const string FileName = "config.json";
 
@@ -43,24 +44,14 @@ public static class HfConfig
         var r = new Reader(root, source);
 
         string modelType = r.String("model_type") ?? "(none)";
-        string expectedArchitecture = modelType switch
-        {
-            "llama" => "LlamaForCausalLM",
-            "mistral" => "MistralForCausalLM",
-            _ => throw new UnsupportedArchitectureException($"model config '{source}': model_type '{modelType}' is not supported (expected 'llama', or 'mistral' without sliding window)"),
-        };
+        string expectedArchitecture = ArchitectureOf(modelType)
+            ?? throw new UnsupportedArchitectureException($"model config '{source}': model_type '{modelType}' is not supported (expected 'llama', 'mistral' or 'qwen2')");
         if (root["architectures"] is JsonArray architectures && architectures.Count > 0 &&
             !architectures.Any(a => a?.GetValueKind() == JsonValueKind.String && a.GetValue<string>() == expectedArchitecture))
             throw new UnsupportedArchitectureException($"model config '{source}': architectures [{string.Join(", ", architectures.Select(a => a?.ToJsonString()))}] not supported (expected {expectedArchitecture})");
-        if (r.IsSet("rope_scaling"))
-            throw new UnsupportedArchitectureException($"model config '{source}': rope_scaling {root["rope_scaling"]!.ToJsonString()} is set; rope_scaling is not supported yet");
-        if (modelType == "mistral" && r.IsSet("sliding_window"))
-            throw new UnsupportedArchitectureException($"model config '{source}': mistral with sliding_window {root["sliding_window"]!.ToJsonString()} is not supported (expected null)");
         string act = r.String("hidden_act") ?? "silu";
         if (act != "silu")
             throw new UnsupportedArchitectureException($"model config '{source}': hidden_act '{act}' is not supported (expected 'silu')");
-        if (r.Bool("attention_bias") == true)
-            throw new UnsupportedArchitectureException($"model config '{source}': attention_bias true is not supported (expected false)");
 
         int hidden = r.RequiredPositive("hidden_size");
         int heads = r.RequiredPositive("num_attention_heads");
@@ -84,7 +75,7 @@ public static class HfConfig
         int intermediate = r.Int("intermediate_size") ?? (widths?.Max() ?? throw new BadModelFileException($"model config '{source}': missing 'intermediate_size'"));
         if (intermediate <= 0) throw new BadModelFileException($"model config '{source}': intermediate_size must be positive, found {intermediate}");
 
-        return new LlamaConfig
+        var config = new LlamaConfig
         {
             HiddenSize = hidden,
             IntermediateSize = intermediate,
@@ -102,20 +93,24 @@ public static class HfConfig
             BosTokenId = r.TokenId("bos_token_id") ?? 1,
             EosTokenId = r.TokenId("eos_token_id") ?? 2,
             IntermediateSizes = widths,
+            ModelType = modelType,
         };
+        return WithVariantParts(config, root, r, source);
     }
 
     /// <summary>
-    /// config.json text for <paramref name="config"/> as a LlamaForCausalLM. Keys of <paramref name="baseJson"/> that
-    /// this writer does not own (e.g. pad_token_id, custom fields) are kept; every key it owns is rewritten.
+    /// config.json text for <paramref name="config"/>. With <paramref name="baseJson"/> (the source model's config),
+    /// key-for-key that text with only the widths (intermediate_size, intermediate_sizes), the dtype and mlp_bias
+    /// rewritten (see <see cref="WriteOver"/>); without, a complete config of the config's own model_type.
     /// <c>intermediate_sizes</c> is written only when the per-layer widths differ.
     /// </summary>
     public static string ToJson(LlamaConfig config, string? baseJson = null)
     {
+        if (baseJson != null) return WriteOver(config, baseJson);
         var root = new JsonObject
         {
-            ["architectures"] = new JsonArray("LlamaForCausalLM"),
-            ["model_type"] = "llama",
+            ["architectures"] = new JsonArray(ArchitectureOf(config.ModelType) ?? throw new ArgumentException($"model_type '{config.ModelType}'", nameof(config))),
+            ["model_type"] = config.ModelType,
             ["hidden_size"] = config.HiddenSize,
             ["intermediate_size"] = config.IntermediateSize,
             ["num_hidden_layers"] = config.NumHiddenLayers,
@@ -125,25 +120,19 @@ public static class HfConfig
             ["hidden_act"] = "silu",
             ["rms_norm_eps"] = config.RmsNormEps,
             ["rope_theta"] = config.RopeTheta,
-            ["rope_scaling"] = null,
+            ["rope_scaling"] = RopeScalingJson(config.RopeScaling),
             ["tie_word_embeddings"] = config.TieWordEmbeddings,
             ["vocab_size"] = config.VocabSize,
             ["max_position_embeddings"] = config.MaxPositionEmbeddings,
-            ["attention_bias"] = false,
+            ["attention_bias"] = config.QkvBias,
             ["mlp_bias"] = config.MlpBias,
             ["torch_dtype"] = config.TorchDtype,
             ["bos_token_id"] = config.BosTokenId,
             ["eos_token_id"] = config.EosTokenId,
         };
+        WriteVariantKeys(root, config);
         var widths = Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).ToArray();
         if (widths.Distinct().Count() > 1) root["intermediate_sizes"] = new JsonArray(widths.Select(w => (JsonNode?)w).ToArray());
-
-        if (baseJson != null && JsonNode.Parse(baseJson) is JsonObject original)
-        {
-            string[] owned = ["intermediate_sizes", "dtype", "sliding_window", "use_sliding_window"];
-            foreach (var (key, value) in original)
-                if (!root.ContainsKey(key) && !owned.Contains(key)) root[key] = value?.DeepClone();
-        }
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
 

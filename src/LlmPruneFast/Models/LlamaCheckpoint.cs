@@ -39,7 +39,7 @@ public sealed class LlamaCheckpoint : IDisposable
     /// FFN biases when mlp_bias; see <see cref="LlamaTensorShapes"/>).
     /// </summary>
     /// <exception cref="MissingInputException">The folder, config.json, tokenizer.model or the weights are missing.</exception>
-    /// <exception cref="UnsupportedArchitectureException">config.json describes an unsupported model.</exception>
+    /// <exception cref="UnsupportedArchitectureException">config.json describes an unsupported model, or the folder has only a tokenizer.json.</exception>
     /// <exception cref="BadModelFileException">A file is malformed or a tensor is missing or misshapen.</exception>
     public static LlamaCheckpoint Open(string directory)
     {
@@ -54,6 +54,9 @@ public sealed class LlamaCheckpoint : IDisposable
         string json = File.ReadAllText(configPath);
         var config = HfConfig.Parse(json, configPath);
         string tokenizer = Path.Combine(directory, TokenizerModelFileName);
+        if (!File.Exists(tokenizer) && File.Exists(Path.Combine(directory, "tokenizer.json")))
+            throw new UnsupportedArchitectureException($"model folder '{directory}' has tokenizer.json but no {TokenizerModelFileName}: only SentencePiece " +
+                $"tokenizers ({TokenizerModelFileName}) are supported, not the BPE tokenizer.json of Llama 3 or Qwen2 folders");
         if (!File.Exists(tokenizer))
             throw new MissingInputException($"tokenizer '{tokenizer}' does not exist (every model folder needs its SentencePiece {TokenizerModelFileName})");
 

@@ -2,7 +2,7 @@ namespace LlmPruneFast.Models;
 
 /// <summary>
 /// The tensors a <see cref="LlamaConfig"/> implies, with their shapes, in the order checkpoints are written:
-/// embedding, then per layer the attention norm, q, k, v, o, FFN norm, gate, up, down (and FFN biases when
+/// embedding, then per layer the attention norm, q, k, v (and their biases when qkv-biased), o (and its bias), FFN norm, gate, up, down (and FFN biases when
 /// mlp_bias), then the final norm and, when untied, lm_head.
 /// </summary>
 public static class LlamaTensorShapes
@@ -19,7 +19,14 @@ public static class LlamaTensorShapes
             list.Add((LlamaTensorNames.Q(l), [q, d]));
             list.Add((LlamaTensorNames.K(l), [kv, d]));
             list.Add((LlamaTensorNames.V(l), [kv, d]));
+            if (c.QkvBias)
+            {
+                list.Add((LlamaTensorNames.QBias(l), [q]));
+                list.Add((LlamaTensorNames.KBias(l), [kv]));
+                list.Add((LlamaTensorNames.VBias(l), [kv]));
+            }
             list.Add((LlamaTensorNames.O(l), [d, q]));
+            if (c.OutputBias) list.Add((LlamaTensorNames.OBias(l), [d]));
             list.Add((LlamaTensorNames.FfnNorm(l), [d]));
             list.Add((LlamaTensorNames.Gate(l), [f, d]));
             list.Add((LlamaTensorNames.Up(l), [f, d]));

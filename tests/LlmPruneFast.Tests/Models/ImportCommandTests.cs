@@ -111,9 +111,17 @@ public sealed class ImportCommandTests : IDisposable
         "import", "--from", "hf", "--model", HfInput(d => EditConfig(d, "\"model_type\": \"llama\"", "\"model_type\": \"gpt2\"")), "--out", _dir["out"]);
 
     [Fact]
-    public void Bad_RopeScaling_Exit4() => AssertFails(ExitCodes.UnsupportedArchitecture, "rope_scaling",
-        "import", "--from", "hf", "--model", HfInput(d => EditConfig(d, "\"rope_scaling\": null", "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}")),
+    public void Bad_RopeScaling_Exit4() => AssertFails(ExitCodes.UnsupportedArchitecture, "rope_scaling type 'yarn'",
+        "import", "--from", "hf", "--model", HfInput(d => EditConfig(d, "\"rope_scaling\": null", "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 2.0}")),
         "--out", _dir["out"]);
+
+    [Fact]
+    public void Bad_OnlyTokenizerJson_Exit4_SaysSentencePieceIsNeeded() => AssertFails(ExitCodes.UnsupportedArchitecture, "has tokenizer.json but no tokenizer.model",
+        "import", "--from", "hf", "--model", HfInput(d =>
+        {
+            File.Delete(Path.Combine(d, "tokenizer.model"));
+            File.WriteAllText(Path.Combine(d, "tokenizer.json"), "{\"model\": {\"type\": \"BPE\"}}");
+        }), "--out", _dir["out"]);
 
     [Fact]
     public void Bad_MissingTokenizerInFolder_Exit5() => AssertFails(ExitCodes.MissingInput, "tokenizer.model",

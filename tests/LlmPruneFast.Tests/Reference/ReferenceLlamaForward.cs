@@ -9,9 +9,11 @@ namespace LlmPruneFast.Tests.Reference;
 /// </summary>
 /// <remarks>
 /// Per layer l, for the token at position p with residual x [D]:
-/// h = RMSNorm(x) * w_in; q = Wq h, k = Wk h, v = Wv h; RoPE on halves of every head (pair (i, i + hs/2), angle
-/// p * theta^(-2i/hs)); attention of q against cached k/v of positions 0..p (query head j reads KV head
-/// j / (heads / kv_heads)), scores scaled by 1/sqrt(hs), softmax; x += Wo att;
+/// h = RMSNorm(x) * w_in; q = Wq h + bq, k = Wk h + bk, v = Wv h + bv (biases when the config has them); RoPE on
+/// halves of every head (pair (i, i + hs/2), angle p * f_i, f_i = theta^(-2i/hs) times the rope scaling's factor
+/// for f_i, see <see cref="ScaledFrequency"/>); attention of q against cached k/v of positions 0..p, or only the
+/// last sliding_window of them (query head j reads KV head j / (heads / kv_heads)), scores scaled by 1/sqrt(hs),
+/// softmax; x += Wo att + bo;
 /// h = RMSNorm(x) * w_post; x += Wdown (silu(Wgate h + bg) * (Wup h + bu)) + bd (biases only when mlp_bias).
 /// logits = Whead (RMSNorm(x) * w_final), Whead = embedding when tied. RMSNorm(x) = x / sqrt(mean(x^2) + eps).
 /// </remarks>
@@ -24,7 +26,10 @@ public sealed class ReferenceLlamaForward
     private readonly int _maxPositions;
 
     private sealed record Layer(double[] AttNorm, double[] Wq, double[] Wk, double[] Wv, double[] Wo, double[] FfnNorm,
-        double[] Gate, double[] Up, double[] Down, double[]? GateBias, double[]? UpBias, double[]? DownBias, int Width);
+        double[] Gate, double[] Up, double[] Down, double[]? GateBias, double[]? UpBias, double[]? DownBias, int Width)
+    {
+        public double[]? QBias, KBias, VBias, OBias;
+    }
 
     /// <summary>Called with (layer, position, activations silu(gate) * up [width]) during <see cref="Step"/>; for checking taps.</summary>
     public Action<int, int, double[]>? FfnActivation { get; set; }
@@ -48,7 +53,13 @@ public sealed class ReferenceLlamaForward
                 Load(LlamaTensorNames.V(l)), Load(LlamaTensorNames.O(l)), Load(LlamaTensorNames.FfnNorm(l)),
                 Load(LlamaTensorNames.Gate(l)), Load(LlamaTensorNames.Up(l)), Load(LlamaTensorNames.Down(l)),
                 b ? Load(LlamaTensorNames.GateBias(l)) : null, b ? Load(LlamaTensorNames.UpBias(l)) : null,
-                b ? Load(LlamaTensorNames.DownBias(l)) : null, config.FfnWidth(l));
+                b ? Load(LlamaTensorNames.DownBias(l)) : null, config.FfnWidth(l))
+            {
+                QBias = config.QkvBias ? Load(LlamaTensorNames.QBias(l)) : null,
+                KBias = config.QkvBias ? Load(LlamaTensorNames.KBias(l)) : null,
+                VBias = config.QkvBias ? Load(LlamaTensorNames.VBias(l)) : null,
+                OBias = config.OutputBias ? Load(LlamaTensorNames.OBias(l)) : null,
+            };
             _keyCache[l] = new double[maxPositions * kvDim];
             _valueCache[l] = new double[maxPositions * kvDim];
         }
@@ -100,18 +111,20 @@ public sealed class ReferenceLlamaForward
             var layer = _layers[l];
             // attention block
             RmsNorm(h, x, layer.AttNorm);
-            MatVec(q, layer.Wq, h, null);
+            MatVec(q, layer.Wq, h, layer.QBias);
             var k = _keyCache[l].AsSpan(pos * kvDim, kvDim);
             var v = _valueCache[l].AsSpan(pos * kvDim, kvDim);
-            MatVec(k, layer.Wk, h, null);
-            MatVec(v, layer.Wv, h, null);
+            MatVec(k, layer.Wk, h, layer.KBias);
+            MatVec(v, layer.Wv, h, layer.VBias);
             Rope(q, heads, hs, pos);
             Rope(k, kvHeads, hs, pos);
             for (int head = 0; head < heads; head++)
             {
                 int kvHead = head / group;
                 var qh = q.AsSpan(head * hs, hs);
-                for (int t = 0; t <= pos; t++)
+                int first = _c.SlidingWindow is int window ? Math.Max(0, pos - window + 1) : 0; // keys before it are not seen
+                for (int t = 0; t < first; t++) scores[t] = double.NegativeInfinity;
+                for (int t = first; t <= pos; t++)
                 {
                     var kt = _keyCache[l].AsSpan(t * kvDim + kvHead * hs, hs);
                     double dot = 0;
@@ -128,7 +141,7 @@ public sealed class ReferenceLlamaForward
                 }
             }
             var o = new double[d];
-            MatVec(o, layer.Wo, att, null);
+            MatVec(o, layer.Wo, att, layer.OBias);
             for (int i = 0; i < d; i++) x[i] += o[i];
 
             // SwiGLU FFN block
@@ -180,13 +193,32 @@ public sealed class ReferenceLlamaForward
             var vh = v.Slice(head * hs, hs);
             for (int i = 0; i < half; i++)
             {
-                double angle = pos * Math.Pow(_c.RopeTheta, -2.0 * i / hs);
+                double angle = pos * ScaledFrequency(Math.Pow(_c.RopeTheta, -2.0 * i / hs));
                 double cos = Math.Cos(angle), sin = Math.Sin(angle);
                 double a = vh[i], b = vh[i + half];
                 vh[i] = a * cos - b * sin;
                 vh[i + half] = a * sin + b * cos;
             }
         }
+    }
+
+    /// <summary>
+    /// The rotary frequency f after rope scaling. linear: f / factor (positions stretched by factor). llama3 (Meta's
+    /// apply_scaling): with r = original_max_position_embeddings / wavelength (wavelength = 2 pi / f), r above
+    /// high_freq_factor keeps f, r below low_freq_factor gives f / factor, and in between f times the straight line
+    /// from 1/factor (at r = low) to 1 (at r = high).
+    /// </summary>
+    private double ScaledFrequency(double f)
+    {
+        var s = _c.RopeScaling;
+        if (s == null) return f;
+        if (s.Type == "linear") return f / s.Factor;
+        if (s.Type != "llama3") throw new NotSupportedException(s.Type);
+        double r = s.OriginalMaxPositionEmbeddings * f / (2 * Math.PI);
+        if (r > s.HighFreqFactor) return f;
+        if (r < s.LowFreqFactor) return f / s.Factor;
+        double t = (r - s.LowFreqFactor) / (s.HighFreqFactor - s.LowFreqFactor);
+        return f * (1 / s.Factor + t * (1 - 1 / s.Factor));
     }
 
     private static void Softmax(Span<double> s)

@@ -45,6 +45,12 @@ public static class LlamaOnnxBuilder
     public static string TapName(int layer) => $"ffn_act.{layer}";
 
     /// <summary>
+    /// Metadata key: longest sequence the graph computes as its model does (set for Qwen2 with use_sliding_window,
+    /// whose windowed layers are built with full attention); <see cref="OnnxLlamaRunner"/> refuses longer ones.
+    /// </summary>
+    public const string MaxSequenceKey = "llmprune.max_sequence";
+
+    /// <summary>
     /// The graph of <paramref name="config"/> with weights from <paramref name="tensors"/> (HF names, see
     /// <see cref="LlamaTensorNames"/>). Throws <see cref="BadModelFileException"/> when a tensor is missing or its
     /// shape disagrees with the config, <see cref="UnsupportedArchitectureException"/> for unsupported settings.
@@ -86,7 +92,7 @@ public static class LlamaOnnxBuilder
         pos = g.Op("Max", "position_ids", [pos, g.Int64("zero", [0], scalar: true)]);                      // [B,S]
 
         // ---- RoPE tables (HF rotate-halves): cos/sin[p, i] of p * theta^(-2(i mod hd/2)/hd), float64 then float32 --
-        var (cosTable, sinTable) = RopeTables(P, hd, config.RopeTheta);
+        var (cosTable, sinTable) = RopeTables(P, hd, config.RopeTheta, config.RopeScaling);
         string cosT = g.Float("rope_cos", [P, hd], cosTable), sinT = g.Float("rope_sin", [P, hd], sinTable);
         string cos = g.Op("Unsqueeze", "cos", [g.Op("Gather", "cos_bsd", [cosT, pos]), g.Int64("axes2", [2])]); // [B,S,1,hd]
         string sin = g.Op("Unsqueeze", "sin", [g.Op("Gather", "sin_bsd", [sinT, pos]), g.Int64("axes2b", [2])]); // [B,S,1,hd]
@@ -100,6 +106,10 @@ public static class LlamaOnnxBuilder
         string future = g.Op("Greater", "future", [cols, rows]);                                            // [S,S] bool
         string pad = g.Op("Equal", "is_pad", [AttentionMask, g.Int64("zero_i", [0], scalar: true)]);        // [B,S] bool
         pad = g.Op("Unsqueeze", "is_pad_key", [pad, g.Int64("axes_12", [1, 2])]);                          // [B,1,1,S]
+        // Mistral's sliding window: also keys W or more positions back (only built when a sequence can be that long).
+        if (config.SlidingWindow is int window && window < P)
+            future = g.Op("Or", "outside_window", [future, g.Op("GreaterOrEqual", "too_far_back",
+                [g.Op("Sub", "query_minus_key", [rows, cols]), g.Int64("sliding_window", [window], scalar: true)])]); // [S,S] bool
         string masked = g.Op("Or", "masked", [future, pad]);                                                // [B,1,S,S]
         string bias = g.Op("Where", "attn_bias", [masked, maskValue, zeroF]);                               // [B,1,S,S]
         // Queries are grouped as [B,KVH,rep*S,hd] (row r*S+s = query s of head kv*rep+r): repeat the bias rep times.
@@ -117,6 +127,12 @@ public static class LlamaOnnxBuilder
             string xn = RmsNorm(g, w, x, LlamaTensorNames.AttentionNorm(l), D, eps, p + "attn_norm");         // [B,S,D]
             var (q, k, v) = Projections(g, w, xn, options.FuseProjections, p, [LlamaTensorNames.Q(l), LlamaTensorNames.K(l), LlamaTensorNames.V(l)],
                 [H * hd, KVH * hd, KVH * hd], D);                                                                // [B,S,H*hd], [B,S,KVH*hd] x2
+            if (config.QkvBias)
+            {
+                q = g.Op("Add", p + "q_b", [q, w.Vector(g, LlamaTensorNames.QBias(l), H * hd)]);
+                k = g.Op("Add", p + "k_b", [k, w.Vector(g, LlamaTensorNames.KBias(l), KVH * hd)]);
+                v = g.Op("Add", p + "v_b", [v, w.Vector(g, LlamaTensorNames.VBias(l), KVH * hd)]);
+            }
             q = Rope(g, g.Op("Reshape", p + "q_heads", [q, qShape]), cos, sin, p + "q");                       // [B,S,H,hd]
             k = Rope(g, g.Op("Reshape", p + "k_heads", [k, kvShape]), cos, sin, p + "k");                      // [B,S,KVH,hd]
             v = g.Op("Reshape", p + "v_heads", [v, kvShape]);                                                    // [B,S,KVH,hd]
@@ -135,6 +151,7 @@ public static class LlamaOnnxBuilder
             ctx = g.Op("Transpose", p + "ctx_t", [ctx], OnnxGraphWriter.Ints("perm", 0, 2, 1, 3));               // [B,S,H,hd]
             ctx = g.Op("Reshape", p + "ctx_merged", [ctx, mergeShape]);                                          // [B,S,H*hd]
             string attn = g.Op("MatMul", p + "attn_out", [ctx, w.Transposed(g, LlamaTensorNames.O(l), D, H * hd)]); // [B,S,D]
+            if (config.OutputBias) attn = g.Op("Add", p + "attn_out_b", [attn, w.Vector(g, LlamaTensorNames.OBias(l), D)]);
             x = g.Op("Add", p + "resid_attn", [x, attn]);                                                        // x += attn
 
             // ---- SwiGLU feed-forward block ----
@@ -164,6 +181,7 @@ public static class LlamaOnnxBuilder
             ["llmprune.ffn_widths"] = string.Join(",", Enumerable.Range(0, L).Select(config.FfnWidth)),
             ["llmprune.taps"] = options.Taps ? "1" : "0",
         };
+        if (config.UnbuiltWindowLimit is int limit) meta[MaxSequenceKey] = limit.ToString(CultureInfo.InvariantCulture);
         return g.ToModel(options.Opset, "LlmPruneFast", meta);
     }
 
@@ -220,15 +238,19 @@ public static class LlamaOnnxBuilder
         return g.Op("Add", name + "_rope", [g.Op("Mul", name + ".cos", [x, cos]), g.Op("Mul", name + ".sin", [rotated, sin])]);
     }
 
-    /// <summary>cos and sin [positions, hd] of angle p * theta^(-2i/hd) for column i and i + hd/2 (HF layout).</summary>
-    internal static (float[] Cos, float[] Sin) RopeTables(int positions, int hd, double theta)
+    /// <summary>
+    /// cos and sin [positions, hd] of angle p * f_i for column i and i + hd/2 (HF layout), f_i = theta^(-2i/hd) with
+    /// the rope scaling applied (<see cref="RopeScaling.InverseFrequencies"/>).
+    /// </summary>
+    internal static (float[] Cos, float[] Sin) RopeTables(int positions, int hd, double theta, RopeScaling? scaling = null)
     {
+        var inverseFrequencies = RopeScaling.InverseFrequencies(hd, theta, scaling);
         var cos = new float[positions * hd];
         var sin = new float[positions * hd];
         int half = hd / 2;
         for (int i = 0; i < half; i++)
         {
-            double invFreq = Math.Pow(theta, -2.0 * i / hd);
+            double invFreq = inverseFrequencies[i];
             for (int p = 0; p < positions; p++)
             {
                 double angle = p * invFreq;

@@ -53,6 +53,7 @@ public sealed class OnnxLlamaRunner : IDisposable
     private readonly int[] _tapWidths;
     private readonly bool _hasLogits;
     private readonly int _tokenLimit; // embedding rows: ids must be below it
+    private readonly int _windowLimit; // longest sequence computed as the model does (see LlamaOnnxBuilder.MaxSequenceKey)
     private bool _disposed;
 
     /// <summary>Vocabulary size (last dimension of logits).</summary>
@@ -70,6 +71,7 @@ public sealed class OnnxLlamaRunner : IDisposable
     private OnnxLlamaRunner(Func<SessionOptions, InferenceSession> open, OnnxRunnerOptions options, ModelProto model)
     {
         MaxPositions = model.Graph.Initializer.FirstOrDefault(t => t.Name == "rope_cos") is { } cos ? (int)cos.Dims[0] : int.MaxValue;
+        _windowLimit = model.MetadataProps.FirstOrDefault(m => m.Key == LlamaOnnxBuilder.MaxSequenceKey) is { } limit ? int.Parse(limit.Value, System.Globalization.CultureInfo.InvariantCulture) : int.MaxValue;
         _tokenLimit = model.Graph.Initializer.FirstOrDefault(t => t.Name == LlamaTensorNames.Embedding) is { } e ? (int)e.Dims[0] : int.MaxValue;
         using var so = new SessionOptions
         {
@@ -145,6 +147,8 @@ public sealed class OnnxLlamaRunner : IDisposable
         if (ids.Length != batch * seq || mask.Length != batch * seq)
             throw new BadArgumentException($"ids ({ids.Length}) and mask ({mask.Length}) must both hold batch x seq = {batch * seq} values");
         if (seq > MaxPositions) throw new BadArgumentException($"sequence length {seq} exceeds the model's {MaxPositions} positions");
+        if (seq > _windowLimit)
+            throw new BadArgumentException($"sequence length {seq} exceeds the sliding_window {_windowLimit} of a qwen2 config with use_sliding_window true (windowed layers are not built); use shorter texts or a config with use_sliding_window false");
         if (taps && _tapWidths.Length == 0) throw new BadArgumentException("taps requested but the graph was built without them");
         for (int i = 0; i < ids.Length; i++)
             if (ids[i] < 0 || ids[i] >= _tokenLimit) throw new BadArgumentException($"token id {ids[i]} at {i} is outside the vocabulary [0, {_tokenLimit})");

@@ -59,6 +59,7 @@ public static class ModelPruner
     public static PruningOptions Options(PruneSettings settings, LlamaConfig config, CalibrationInfo? calibration = null)
     {
         var selector = PruningSelectors.Create(settings.Method, settings.MethodParameters);
+        CheckCompensation(settings, config);
         var estimator = EstimatorPairInformation.Create(settings.Estimator, settings.EstimatorOptions); // validates the name always
         var budget = new PruningBudget(settings.Budget, settings.Ratio, settings.MinKeptFraction);
         budget.OrderLengths(Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).ToArray());
@@ -67,12 +68,26 @@ public static class ModelPruner
             Selector = selector,
             Estimator = selector.UsesInformation ? estimator : null,
             Budget = budget,
-            Compensation = settings.Compensation is { } kind
+            Compensation = (settings.Compensation ?? CompensationWithoutFfnBiases(config)) is { } kind
                 ? new CompensationOptions(kind, selector is ObsSelector obs ? obs.Damping : CompensationOptions.DefaultRidge)
                 : null,
             Seed = settings.Seed,
             Calibration = calibration,
         };
+    }
+
+    /// <summary>
+    /// Every compensation but none writes FFN down biases, which only LLaMA's transformers class has: for other model
+    /// types (mistral, qwen2) the default is none and any other choice is refused (exit 4) before any work.
+    /// </summary>
+    private static CompensationKind? CompensationWithoutFfnBiases(LlamaConfig config) => HfConfig.SupportsMlpBias(config.ModelType) ? null : CompensationKind.None;
+
+    /// <summary>Refuses a compensation that needs FFN biases on a model type whose transformers class has none.</summary>
+    private static void CheckCompensation(PruneSettings settings, LlamaConfig config)
+    {
+        if (settings.Compensation is { } kind && kind != CompensationKind.None && !HfConfig.SupportsMlpBias(config.ModelType))
+            throw new UnsupportedArchitectureException($"--compensate {CompensationKinds.Name(kind)} adds FFN down biases, which model_type '{config.ModelType}' " +
+                "cannot hold (transformers' class has no mlp_bias); use --compensate none (the default for this model type)");
     }
 
     /// <summary>Captures, selects and slices. <paramref name="modelName"/> goes into the plan's fingerprint.</summary>

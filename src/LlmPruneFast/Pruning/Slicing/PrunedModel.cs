@@ -47,6 +47,7 @@ public static class PrunedModel
 
     /// <summary>The pruned model's config alone (see <see cref="Build"/>), without reading or copying any tensor.</summary>
     /// <exception cref="BadArgumentException">The sliced layers do not match the source (count, order, hidden size).</exception>
+    /// <exception cref="UnsupportedArchitectureException">Down biases are needed and the model type has none (mistral, qwen2).</exception>
     public static LlamaConfig ConfigOf(LlamaConfig source, IReadOnlyList<SlicedFfnLayer> layers)
     {
         int count = source.NumHiddenLayers, d = source.HiddenSize;
@@ -58,6 +59,9 @@ public static class PrunedModel
             if (layers[l].Width < 1) throw new BadArgumentException($"sliced layer {l} keeps no neuron");
         }
         var widths = layers.Select(x => x.Width).ToArray();
+        if (!source.MlpBias && layers.Any(x => x.HasDownBias) && !HfConfig.SupportsMlpBias(source.ModelType))
+            throw new UnsupportedArchitectureException($"the compensation adds FFN down biases, which model_type '{source.ModelType}' cannot hold " +
+                "(transformers' class has no mlp_bias); prune it with compensation none");
         return source with
         {
             IntermediateSize = widths.Max(),
