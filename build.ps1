@@ -1,5 +1,5 @@
 # LlmPruneFast build entry for PowerShell; same verbs as build.sh:
-#   ./build.ps1 [build|demo|test|cli ARGS...|bench [SUITE]|publish|pack]
+#   ./build.ps1 [build|demo|minilm|test|cli ARGS...|bench [SUITE]|publish|pack]
 param([Parameter(Position = 0)][string]$Verb = "build", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest = @())
 $ErrorActionPreference = "Stop"
 Set-Location $PSScriptRoot
@@ -26,6 +26,12 @@ switch ($Verb) {
     }
     exit (Invoke-Cli demo --model $ModelDir --text "$Shared/corpora/tinystories/valid-sample.txt" --work (Join-Path $Cache "demo") @Rest)
   }
+  "minilm" {
+    Invoke-Build | Out-Null
+    $MiniLmDir = Join-Path $Cache "models/all-MiniLM-L6-v2"
+    if (-not (Test-Path (Join-Path $MiniLmDir "model.onnx"))) { $rc = Invoke-Cli fetch --out $MiniLmDir; if ($rc) { exit $rc } }
+    Write-Host "all-MiniLM-L6-v2: $MiniLmDir"
+  }
   "test" {
     $log = dotnet test LlmPruneFast.sln -c Release -nologo @Rest 2>&1 | Tee-Object -Variable lines
     $rc = $LASTEXITCODE
@@ -48,5 +54,5 @@ switch ($Verb) {
     dotnet pack src/LlmPruneFast.Cli/LlmPruneFast.Cli.csproj -c Release -o artifacts/packages @Rest
     exit $LASTEXITCODE
   }
-  default { Write-Error "unknown verb '$Verb'; verbs: build demo test cli bench publish pack"; exit 2 }
+  default { Write-Error "unknown verb '$Verb'; verbs: build demo minilm test cli bench publish pack"; exit 2 }
 }

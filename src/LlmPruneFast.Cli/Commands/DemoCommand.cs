@@ -47,11 +47,16 @@ public sealed class DemoCommand : ICommand
     [Option("no-prune", HelpText = "Stop after the dense evaluation.")]
     public bool NoPrune { get; set; }
 
+    [Option("force", HelpText = "Use a non-empty --work folder the demo did not create (its model.onnx, dense.json and pruned/ are replaced).")]
+    public bool Force { get; set; }
+
+    /// <summary>Marker file in a work folder the demo created; only such a folder's outputs are replaced without --force.</summary>
+    public const string MarkerFileName = ".llmprune-demo";
+
     public int Run(CancellationToken cancellationToken)
     {
         string text = TextCorpus.Read(Text);
-        string work = Path.GetFullPath(Work);
-        Directory.CreateDirectory(work);
+        string work = PrepareWork(Work, [Model, Text], Force);
         using var model = LlamaOnnxModel.Open(Model, saveOnnxTo: work);
         var c = model.Config;
         Console.WriteLine($"model      {model.Directory}");
@@ -86,13 +91,46 @@ public sealed class DemoCommand : ICommand
         return ExitCodes.Ok;
     }
 
+    /// <summary>
+    /// Checks the work folder before any work: not an input, not inside or around one, and either new, empty, made by
+    /// the demo (it holds <see cref="MarkerFileName"/>) or allowed with --force. Creates it and its marker.
+    /// </summary>
+    public static string PrepareWork(string workPath, string[] inputs, bool force)
+    {
+        if (string.IsNullOrWhiteSpace(workPath)) throw new BadArgumentException("--work is empty");
+        string work = Path.TrimEndingDirectorySeparator(Path.GetFullPath(workPath));
+        string resolved = AtomicOutputFolder.Normalize(workPath);
+        foreach (var input in inputs.Select(AtomicOutputFolder.Normalize))
+        {
+            if (AtomicOutputFolder.PathEquals(resolved, input) || AtomicOutputFolder.IsInside(resolved, input) || AtomicOutputFolder.IsInside(input, resolved))
+                throw new OutputConflictException($"--work '{work}' overlaps the input '{input}'; choose a folder apart from the model and the text");
+        }
+        if (File.Exists(resolved)) throw new OutputConflictException($"--work '{work}' is a file; expected a folder");
+        bool ours = File.Exists(Path.Combine(resolved, MarkerFileName)) || IsEarlierDemo(resolved);
+        if (Directory.Exists(resolved) && !ours && !force && Directory.EnumerateFileSystemEntries(resolved).Any())
+            throw new OutputConflictException($"--work '{work}' is not empty and was not created by the demo; choose a new folder or add --force");
+        Directory.CreateDirectory(work);
+        if (!ours) File.WriteAllText(Path.Combine(work, MarkerFileName), "llmprune demo work folder: its outputs are replaced by the next demo run\n");
+        return work;
+    }
+
+    /// <summary>A work folder of a demo run from before the marker existed: only its three outputs, dense.json among them.</summary>
+    private static bool IsEarlierDemo(string folder)
+    {
+        string summary = Path.Combine(folder, "dense.json");
+        if (!Directory.Exists(folder) || !File.Exists(summary) || new FileInfo(summary).Length > 1 << 20) return false;
+        string[] own = ["model.onnx", "dense.json", "pruned"];
+        return Directory.EnumerateFileSystemEntries(folder).All(e => own.Contains(Path.GetFileName(e)))
+            && File.ReadAllText(summary).Contains("\"greedy_ids\"", StringComparison.Ordinal);
+    }
+
     /// <summary>The pruning half of the demo; returns its figures for the summary file.</summary>
     private Dictionary<string, object> Prune(LlamaOnnxModel dense, string work, CancellationToken ct)
     {
         const string Method = "mi-conditional"; // the best MI method on stories260K by held-out calibration KL (perf/RESULTS.md, prune-table)
         var (calibration, evaluation) = CorpusSplit.Halves(Text);
         string pruned = Path.Combine(work, "pruned");
-        if (Directory.Exists(pruned)) Directory.Delete(pruned, recursive: true); // the demo's own output of a previous run
+        if (Directory.Exists(pruned)) Directory.Delete(pruned, recursive: true); // the demo's own output of a previous run (PrepareWork checked)
         using var source = LlamaCheckpoint.Open(Model);
         var bar = new ProgressBar();
         var settings = new PruneSettings { Method = Method, Ratio = Ratio, Calibration = new CalibrationOptions { Samples = Samples } };

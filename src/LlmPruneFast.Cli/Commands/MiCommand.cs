@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using CommandLine;
 using LlmPruneFast.Information;
+using LlmPruneFast.Models;
 
 namespace LlmPruneFast.Cli.Commands;
 
@@ -61,6 +62,9 @@ public sealed class MiCommand : ICommand
     [Option("out", HelpText = "all pairs: N x N float32 matrix (raw, or .npy by extension); pair lists: CSV i,j,mi.")]
     public string? Out { get; set; }
 
+    [Option("force", HelpText = "Replace an existing --out file even when it does not look like one this command wrote.")]
+    public bool Force { get; set; }
+
     [Option("json", HelpText = "End with one JSON object on the last line.")]
     public bool Json { get; set; }
 
@@ -77,6 +81,7 @@ public sealed class MiCommand : ICommand
         MiEstimators.Create(Estimator, options); // rejects a bad name or parameter before reading the file
         var backend = MiBackends.Resolve(device, Estimator, options);
         var estimator = backend.Create(Estimator, options);
+        if (Out != null) new OutputFiles(Input, PairsFile).File(Out, "--out", path => Force || LooksLikeOurs(path)); // before reading
         var z = ActivationFiles.Read(Input, Cols);
 
         var result = new Dictionary<string, object?>
@@ -167,11 +172,19 @@ public sealed class MiCommand : ICommand
         return [.. list];
     }
 
+    /// <summary>A file this command writes: a CSV starting "i,j,mi" or a float32 .npy; raw matrices cannot be told apart.</summary>
+    private static bool LooksLikeOurs(string path)
+    {
+        var head = new byte[128];
+        using var fs = File.OpenRead(path);
+        string text = System.Text.Encoding.Latin1.GetString(head, 0, fs.ReadAtLeast(head, head.Length, throwOnEndOfStream: false));
+        return text.StartsWith("i,j,mi\n", StringComparison.Ordinal) || text.StartsWith("i,j,mi\r\n", StringComparison.Ordinal)
+            || (text.StartsWith("\u0093NUMPY", StringComparison.Ordinal) && text.Contains("'descr': '<f4'", StringComparison.Ordinal));
+    }
+
     private static void WriteText(string path, IEnumerable<string> lines)
     {
-        string tmp = path + ".tmp-" + Environment.ProcessId;
-        File.WriteAllLines(tmp, lines);
-        File.Move(tmp, path, overwrite: true);
+        AtomicFile.WriteAllLines(path, lines);
     }
 
     /// <summary>Count, sum and arg-max of the pairs i &lt; j, without storing them.</summary>

@@ -123,8 +123,14 @@ public sealed class PruneCommand : ICommand
         if (Eval != null && Path.GetFullPath(Eval) == Path.GetFullPath(Calib))
             Console.Error.WriteLine("note: --eval is the --calib file; calibration and evaluation text overlap");
         string[] inputs = Eval == null ? [Model, Calib] : [Model, Calib, Eval];
-        string? planFile = PlanOnly ? PlanOnlyTarget(Out, inputs) : null;
-        if (!PlanOnly) AtomicOutputFolder.CheckOutput(Out, inputs);
+        // Every output checked against every input (and each other) before any work: nothing is written into the
+        // model folder or over a file the tool did not write, and a bad --report fails now, not after the run.
+        var outputs = new OutputFiles(inputs);
+        string? planFile = PlanOnly ? PlanOnlyTarget(Out, outputs) : null;
+        if (!PlanOnly) outputs.Folder(Out, "output folder");
+        if (Report != null) ReportWriter.CheckTargets(Report, outputs);
+        var evalParagraphs = Eval == null ? null : TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
+        if (evalParagraphs is { Count: 0 }) throw new BadDataException($"evaluation text (--eval) '{Eval}' holds no paragraphs");
 
         using var source = LlamaCheckpoint.Open(Model);
         var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);
@@ -162,8 +168,7 @@ public sealed class PruneCommand : ICommand
             if (Eval != null)
             {
                 clock.Restart();
-                var paragraphs = TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
-                evaluation = ModelPruner.Evaluate(dense, pruned, tokenizer, paragraphs, source.Config.MaxPositionEmbeddings, bar, cancellationToken);
+                evaluation = ModelPruner.Evaluate(dense, pruned, tokenizer, evalParagraphs!, source.Config.MaxPositionEmbeddings, bar, cancellationToken);
                 bar.Clear();
                 seconds["eval"] = clock.Elapsed.TotalSeconds;
             }
@@ -207,19 +212,17 @@ public sealed class PruneCommand : ICommand
         Directory.EnumerateFiles(folder, "*.safetensors").Sum(f => new FileInfo(f).Length);
 
     /// <summary>--plan-only target: a *.json path is the plan file itself (must not exist); anything else is a folder.</summary>
-    private static string PlanOnlyTarget(string output, string[] inputs)
+    private static string PlanOnlyTarget(string output, OutputFiles outputs)
     {
         if (!output.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
         {
-            AtomicOutputFolder.CheckOutput(output, inputs);
+            outputs.Folder(output, "plan folder");
             return output;
         }
         string full = Path.GetFullPath(output);
         if (Directory.Exists(full)) throw new OutputConflictException($"plan file '{full}' exists and is a folder");
         if (File.Exists(full)) throw new OutputConflictException($"plan file '{full}' exists; choose a new path");
-        foreach (var input in inputs)
-            if (string.Equals(Path.GetFullPath(input), full, StringComparison.Ordinal))
-                throw new OutputConflictException($"plan file '{full}' is the input '{input}'");
+        outputs.File(full, "plan file"); // not an input, not inside the model folder
         return output;
     }
 

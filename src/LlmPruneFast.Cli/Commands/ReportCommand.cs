@@ -53,6 +53,7 @@ public sealed class ReportCommand : ICommand
         if (ReportData != null && Eval != null) throw new BadArgumentException("--eval recomputes the report; it cannot be combined with --report-data");
         if (Eval != null) CommandFiles.RequireFile(Eval, "evaluation text (--eval)");
         var plan = PlanJson.Load(Plan);
+        ReportWriter.CheckTargets(Out, new OutputFiles(Plan, Model ?? plan.Model.Name, Eval, ReportData)); // before any work
         var report = ReportData != null ? Matching(ReportJson.Load(ReportData), plan) : Recompute(plan, cancellationToken);
         string json = ReportWriter.Write(report, Out, EmbedJson);
         string html = Path.GetFullPath(Out);

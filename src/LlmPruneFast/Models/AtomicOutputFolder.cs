@@ -33,7 +33,8 @@ public sealed class AtomicOutputFolder : IDisposable
         string? createdAncestor = null;
         for (var p = parent; !Directory.Exists(p); p = Path.GetDirectoryName(p)!) createdAncestor = p;
         Directory.CreateDirectory(parent);
-        string temp = Path.Combine(parent, $".{Path.GetFileName(final)}.tmp-{Guid.NewGuid():N}");
+        RemoveStale(parent, Path.GetFileName(final));
+        string temp = Path.Combine(parent, $"{TempPrefix(Path.GetFileName(final))}{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(temp);
         return new AtomicOutputFolder(final, temp, createdAncestor);
     }
@@ -66,6 +67,48 @@ public sealed class AtomicOutputFolder : IDisposable
         return final;
     }
 
+    /// <summary>Name prefix of the temporary folders of output <paramref name="name"/>: <c>.NAME.tmp-</c>, then PID-GUID.</summary>
+    public static string TempPrefix(string name) => $".{name}.tmp-";
+
+    /// <summary>
+    /// Removes temporary folders of output <paramref name="name"/> in <paramref name="parent"/> left by runs that were
+    /// killed (their process no longer exists). Folders of live processes, and anything not named like ours, are kept.
+    /// </summary>
+    public static int RemoveStale(string parent, string name)
+    {
+        if (!Directory.Exists(parent)) return 0;
+        string prefix = TempPrefix(name);
+        int removed = 0;
+        foreach (var dir in Directory.EnumerateDirectories(parent, prefix + "*"))
+        {
+            string rest = Path.GetFileName(dir)[prefix.Length..];
+            int dash = rest.IndexOf('-');
+            if (dash <= 0 || !int.TryParse(rest[..dash], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid)) continue;
+            if (!Guid.TryParseExact(rest[(dash + 1)..], "N", out _)) continue;
+            if (pid == Environment.ProcessId || IsAlive(pid)) continue; // still being written
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+                removed++;
+            }
+            catch (IOException) { } // another cleaner got there first, or it is busy: try again next run
+            catch (UnauthorizedAccessException) { }
+        }
+        return removed;
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        if (OperatingSystem.IsLinux()) return Directory.Exists($"/proc/{pid}");
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
+    }
+
     /// <summary>Absolute path of <paramref name="relative"/> inside the temporary folder.</summary>
     public string PathOf(string relative) => Path.Combine(TempPath, relative);
 
@@ -87,13 +130,18 @@ public sealed class AtomicOutputFolder : IDisposable
     {
         if (_committed) return;
         _committed = true;
-        if (Directory.Exists(TempPath)) Directory.Delete(TempPath, recursive: true);
+        try
+        {
+            if (Directory.Exists(TempPath)) Directory.Delete(TempPath, recursive: true);
+        }
+        catch (IOException) { return; } // keep the original failure; the next run removes this folder (RemoveStale)
+        catch (UnauthorizedAccessException) { return; }
         if (_createdAncestor != null && Directory.Exists(_createdAncestor) && !Directory.EnumerateFileSystemEntries(_createdAncestor, "*", SearchOption.AllDirectories).Any(File.Exists))
             Directory.Delete(_createdAncestor, recursive: true);
     }
 
     /// <summary>Absolute path with every existing symbolic link along it resolved, so a link cannot disguise the input.</summary>
-    private static string Normalize(string path)
+    public static string Normalize(string path)
     {
         string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
         string root = Path.GetPathRoot(full)!;
@@ -108,11 +156,11 @@ public sealed class AtomicOutputFolder : IDisposable
         return current;
     }
 
-    private static bool PathEquals(string a, string b) =>
+    public static bool PathEquals(string a, string b) =>
         string.Equals(a, b, OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase);
 
     /// <summary>True when <paramref name="inner"/> lies strictly below folder <paramref name="outer"/>.</summary>
-    private static bool IsInside(string inner, string outer)
+    public static bool IsInside(string inner, string outer)
     {
         for (var p = Path.GetDirectoryName(inner); p != null; p = Path.GetDirectoryName(p))
             if (PathEquals(p, outer)) return true;

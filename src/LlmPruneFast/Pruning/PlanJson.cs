@@ -31,10 +31,7 @@ public static class PlanJson
     public static void Save(PruningPlan plan, string path)
     {
         var bytes = Serialize(plan);
-        var full = Path.GetFullPath(path);
-        var tmp = full + ".tmp-" + Environment.ProcessId;
-        File.WriteAllBytes(tmp, bytes);
-        File.Move(tmp, full, overwrite: true);
+        Models.AtomicFile.WriteAllBytes(path, bytes); // no plan.json.tmp-* left on a full disk
     }
 
     /// <summary>Reads and validates a plan file; <see cref="MissingInputException"/> when it does not exist.</summary>

@@ -37,6 +37,7 @@ public static class HtmlReportRenderer
         var h = new StringBuilder(64 * 1024);
         h.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n")
          .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n")
+         .Append(ReportWriter.GeneratorMeta).Append('\n') // marks the page as ours, so a later run may replace it
          .Append($"<title>{Escape(report.Title)}</title>\n<style>{Css}</style>\n</head>\n<body>\n<main>\n");
         h.Append($"<h1>{Escape(report.Title)}</h1>\n");
         foreach (var note in report.Notes) h.Append($"<p class=\"note\">{Escape(note)}</p>\n");

@@ -50,11 +50,20 @@ public static class OnnxModelFile
             throw new BadModelFileException($"ONNX model '{path}': not a valid ModelProto ({ex.Message})", ex);
         }
         if (model.Graph == null) throw new BadModelFileException($"ONNX model '{path}': no graph");
+        ResolveExternalData(model, path);
+        return model;
+    }
+
+    /// <summary>
+    /// Reads every EXTERNAL initializer of <paramref name="model"/> (loaded from <paramref name="path"/> without
+    /// resolving, e.g. to see its external-data layout first) into its raw_data.
+    /// </summary>
+    public static void ResolveExternalData(ModelProto model, string path)
+    {
         string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         foreach (var tensor in model.Graph.Initializer)
             if (tensor.DataLocation == TensorProto.Types.DataLocation.External)
                 ResolveExternal(tensor, folder, path);
-        return model;
     }
 
     /// <summary>

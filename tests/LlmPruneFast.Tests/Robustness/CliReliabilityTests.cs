@@ -1,0 +1,84 @@
+using LlmPruneFast.Cli;
+
+namespace LlmPruneFast.Tests.Robustness;
+
+/// <summary>What a user sees when something goes wrong: one <c>error:</c> line, a documented exit code, nothing written.</summary>
+public sealed class CliReliabilityTests
+{
+    private static string[] Lines(string s) => s.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+    [Theory]
+    [InlineData("prune", "--model", "m", "--calib", "c", "--out", "o", "--ratio", "0,3")]
+    [InlineData("prune", "--model", "m", "--calib", "c", "--out", "o", "--ratio=0,3")]
+    [InlineData("eval", "--model", "m", "--text", "t", "--paragraphs", "1,000")]
+    public void NumberWithCommaIsRefusedWhateverTheLocale(params string[] args)
+    {
+        var (code, stdout, stderr) = CliRunner.Run(args);
+        Assert.Equal(ExitCodes.BadArgument, code);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(Lines(stderr));
+        Assert.StartsWith("error: --", line);
+        Assert.Contains("decimal point", line);
+    }
+
+    [Theory]
+    [InlineData("eval", "--bogus")]
+    [InlineData("prune", "--model")]
+    [InlineData("frobnicate")]
+    [InlineData("mi", "--input", "x", "--cols", "many")]
+    public void ParserErrorsAreOneLineNotTheHelpScreen(params string[] args)
+    {
+        var (code, _, stderr) = CliRunner.Run(args);
+        Assert.Equal(ExitCodes.BadArgument, code);
+        var line = Assert.Single(Lines(stderr));
+        Assert.StartsWith("error: ", line);
+        Assert.Contains("--help", line);
+    }
+
+    [Fact]
+    public void HelpAndVersionStillPrintTheirScreens()
+    {
+        var (code, _, stderr) = CliRunner.Run("prune", "--help");
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Contains("--ratio", stderr);
+        Assert.True(Lines(stderr).Length > 20);
+        (code, _, stderr) = CliRunner.Run("--version");
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Contains("llmprune", stderr);
+    }
+
+    [Fact]
+    public void VerboseAddsTheStackTrace()
+    {
+        var (code, _, stderr) = CliRunner.Run("eval", "--model", "/nonexistent-llmprune", "--text", "/nonexistent-llmprune.txt", "--paragraphs", "1", "--verbose");
+        Assert.Equal(ExitCodes.MissingInput, code);
+        Assert.StartsWith("error: ", stderr);
+        Assert.Contains("   at ", stderr);
+    }
+
+    [Fact]
+    public void EveryExceptionMapsToADocumentedCode()
+    {
+        Assert.Equal(ExitCodes.FileSystemFault, ErrorBoundary.Classify(new IOException("No space left on device : '/x'")).Code);
+        Assert.Equal(ExitCodes.FileSystemFault, ErrorBoundary.Classify(new UnauthorizedAccessException("Access to the path '/x' is denied.")).Code);
+        Assert.Equal(ExitCodes.MissingInput, ErrorBoundary.Classify(new FileNotFoundException("gone")).Code);
+        Assert.Equal(ExitCodes.MemoryBudget, ErrorBoundary.Classify(new OutOfMemoryException()).Code);
+        Assert.Equal(ExitCodes.Cancelled, ErrorBoundary.Classify(new OperationCanceledException()).Code);
+        var (code, message) = ErrorBoundary.Classify(new InvalidOperationException("boom\nsecond line"));
+        Assert.Equal(ExitCodes.Unexpected, code);
+        Assert.Contains("--verbose", message);
+        Assert.DoesNotContain('\n', message);
+        // Wrapped typed errors keep their own code (Parallel.For wraps, cancellations of sibling tasks are skipped).
+        var wrapped = new AggregateException(new OperationCanceledException(), new BadDataException("NaN in tensor 'x'"));
+        Assert.Equal(ExitCodes.BadData, ErrorBoundary.Classify(ErrorBoundary.Unwrap(wrapped)).Code);
+    }
+
+    [Fact]
+    public void FileSystemFaultHasItsOwnExitCode()
+    {
+        int[] codes = [ExitCodes.BadArgument, ExitCodes.BadModelFile, ExitCodes.UnsupportedArchitecture, ExitCodes.MissingInput,
+            ExitCodes.OutputConflict, ExitCodes.MemoryBudget, ExitCodes.BadData, ExitCodes.Cancelled, ExitCodes.Terminated];
+        Assert.DoesNotContain(new FileSystemFaultException("x").ExitCode, codes);
+        Assert.Equal(143, ExitCodes.Terminated);
+    }
+}
