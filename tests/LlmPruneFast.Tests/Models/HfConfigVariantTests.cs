@@ -277,4 +277,24 @@ public sealed class HfConfigVariantTests
         Assert.False(written.ContainsKey("mlp_bias"));
         Assert.Equal(7, written["intermediate_size"]!.GetValue<int>());
     }
+
+    /// <summary>
+    /// Llama-3.2-1B's numbers: f_i = 500000^(-i/32); wavelength 2 pi / f_i is under 8192/4 = 2048 for i &lt;= 14 (kept),
+    /// over 8192/1 for i &gt;= 18 (divided by 32), in between for i = 15..17 (blended, strictly between the two).
+    /// </summary>
+    [Fact]
+    public void Llama32_1B_InverseFrequencies_KeepHighDivideLowBlendBetween()
+    {
+        var c = HfConfig.Parse(Llama32_1B, "t");
+        var scaled = RopeScaling.InverseFrequencies(c.HeadDim, c.RopeTheta, c.RopeScaling);
+        Assert.Equal(32, scaled.Length);
+        for (int i = 0; i < 32; i++)
+        {
+            double f = Math.Pow(500000.0, -i / 32.0);
+            if (i <= 14) Assert.Equal(f, scaled[i], 15);
+            else if (i >= 18) Assert.Equal(f / 32, scaled[i], 15);
+            else Assert.InRange(scaled[i], f / 32 * 1.0001, f * 0.9999);
+        }
+        Assert.True(scaled[15] / Math.Pow(500000.0, -15 / 32.0) > scaled[16] / Math.Pow(500000.0, -16 / 32.0)); // the blend falls towards 1/32
+    }
 }
