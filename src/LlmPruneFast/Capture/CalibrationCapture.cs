@@ -48,9 +48,13 @@ public static class CalibrationCapture
     /// Bytes capture needs beyond the model: the store S * sum_l N_l * 4 plus the tap buffers of one batch,
     /// batch * longest * sum_l N_l * 4.
     /// </summary>
-    public static long RequiredBytes(LlamaConfig config, int samples, int batch, int longest)
+    public static long RequiredBytes(LlamaConfig config, int samples, int batch, int longest) =>
+        RequiredBytes(Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).ToArray(), samples, batch, longest);
+
+    /// <summary>The same for layers of widths <paramref name="layerWidths"/>.</summary>
+    public static long RequiredBytes(IReadOnlyList<int> layerWidths, int samples, int batch, int longest)
     {
-        long widths = Enumerable.Range(0, config.NumHiddenLayers).Sum(l => (long)config.FfnWidth(l));
+        long widths = layerWidths.Sum(w => (long)w);
         return (long)samples * widths * 4 + (long)batch * longest * widths * 4;
     }
 
@@ -63,12 +67,32 @@ public static class CalibrationCapture
     public static CalibrationSet Run(LlamaConfig config, ITensorSource tensors, LlamaTokenizer tokenizer, string text, string textName,
         CalibrationOptions options, IProgress<CaptureProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        var model = new TapModel
+        {
+            Widths = Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).ToArray(),
+            MaxLength = options.MaxLength > 0 ? Math.Min(options.MaxLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings,
+            LeadingSpecialId = config.BosTokenId,
+            Encode = t => tokenizer.Encode(t),
+            Side = PadSide.Right,
+            PadId = 0,
+            Open = () => new LlamaTapRunner(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = false }), options.Threads),
+        };
+        return Run(model, text, textName, options, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// The model-independent capture: <paramref name="model"/> says how text becomes ids and opens the runner that
+    /// returns each layer's activations; sampling, batching and the store are the same for every model family.
+    /// </summary>
+    public static CalibrationSet Run(TapModel model, string text, string textName, CalibrationOptions options,
+        IProgress<CaptureProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
         var clock = Stopwatch.StartNew();
         int s = options.Samples;
         if (s < 2) throw new BadArgumentException($"--samples must be at least 2, got {s}");
         if (options.BatchSize < 1) throw new BadArgumentException($"capture batch size must be positive, got {options.BatchSize}");
         if (options.HeldOutSequences < 0) throw new BadArgumentException($"held-out sequences must be >= 0, got {options.HeldOutSequences}");
-        int maxLength = options.MaxLength > 0 ? Math.Min(options.MaxLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
+        int maxLength = model.MaxLength;
 
         var paragraphs = TextCorpus.Paragraphs(text);
         if (paragraphs.Count <= options.HeldOutSequences)
@@ -78,7 +102,7 @@ public static class CalibrationCapture
         var heldOut = new int[options.HeldOutSequences][];
         for (int p = 0; p < paragraphs.Count; p++)
         {
-            var ids = tokenizer.Encode(paragraphs[p]);
+            var ids = model.Encode(paragraphs[p]);
             if (ids.Length > maxLength) ids = ids[..maxLength];
             if (p < calibrationCount) sequences[p] = ids; else heldOut[p - calibrationCount] = ids;
         }
@@ -89,7 +113,7 @@ public static class CalibrationCapture
         for (int q = 0; q < calibrationCount; q++)
         {
             var ids = sequences[q];
-            first[q] = !options.IncludeBos && ids.Length > 0 && ids[0] == config.BosTokenId ? 1 : 0;
+            first[q] = !options.IncludeBos && ids.Length > 0 && ids[0] == model.LeadingSpecialId ? 1 : 0;
             offsets[q + 1] = offsets[q] + Math.Max(0, ids.Length - first[q]);
         }
         long eligible = offsets[calibrationCount];
@@ -115,28 +139,23 @@ public static class CalibrationCapture
         int longest = toRun.Length > 0 ? sequences[toRun[0]].Length : 1;
         int batch = Math.Min(options.BatchSize, toRun.Length);
 
-        long need = RequiredBytes(config, s, batch, longest);
+        var widths = model.Widths.ToArray();
+        int layers = widths.Length;
+        long need = RequiredBytes(widths, s, batch, longest);
         if (need > options.MemoryBudgetBytes)
-            throw new MemoryBudgetException($"capture needs {need / (1 << 20)} MiB (S = {s} positions x {Enumerable.Range(0, config.NumHiddenLayers).Sum(config.FfnWidth)} FFN neurons x 4 bytes " +
+            throw new MemoryBudgetException($"capture needs {need / (1 << 20)} MiB (S = {s} positions x {widths.Sum()} FFN neurons x 4 bytes " +
                 $"+ batch buffers {batch} x {longest} tokens), over the budget of {options.MemoryBudgetBytes / (1 << 20)} MiB; lower --samples or raise the budget");
 
-        int layers = config.NumHiddenLayers;
         var stores = new float[layers][];
-        var widths = new int[layers];
-        for (int l = 0; l < layers; l++)
-        {
-            widths[l] = config.FfnWidth(l);
-            stores[l] = new float[(long)s * widths[l]];
-        }
-        var graph = LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = false });
-        using (var runner = OnnxLlamaRunner.Create(graph, new OnnxRunnerOptions { IntraOpThreads = options.Threads }))
+        for (int l = 0; l < layers; l++) stores[l] = new float[(long)s * widths[l]];
+        using (var runner = model.Open())
         {
             for (int b = 0; b < toRun.Length; b += batch)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var members = toRun.Skip(b).Take(batch).ToArray();
-                var tokens = TokenBatch.Create(members.Select(q => sequences[q]).ToArray(), PadSide.Right);
-                var result = runner.Run(tokens, taps: true);
+                var tokens = TokenBatch.Create(members.Select(q => sequences[q]).ToArray(), model.Side, model.PadId);
+                var taps = runner.Run(tokens);
                 for (int r = 0; r < members.Length; r++)
                     foreach (var (position, row) in perSequence[members[r]])
                     {
@@ -144,7 +163,7 @@ public static class CalibrationCapture
                         for (int l = 0; l < layers; l++)
                         {
                             int n = widths[l];
-                            result.Taps![l].AsSpan((int)(source * n), n).CopyTo(stores[l].AsSpan(row * n, n));
+                            taps[l].AsSpan((int)(source * n), n).CopyTo(stores[l].AsSpan(row * n, n));
                         }
                     }
                 progress?.Report(new CaptureProgress("capture", Math.Min(b + batch, toRun.Length), toRun.Length));

@@ -1,0 +1,20 @@
+namespace LlmPruneFast.Capture;
+
+/// <summary>Chooses the <see cref="IGraphFeed"/> for a graph from the tokenizer files beside it.</summary>
+public static class GraphFeeds
+{
+    /// <summary>
+    /// The feed for the model in <paramref name="folder"/> taking <paramref name="inputs"/>: tokenizer.model
+    /// (SentencePiece, decoders) or vocab.txt (WordPiece, encoders).
+    /// </summary>
+    /// <exception cref="MissingInputException">Neither tokenizer file is in the folder.</exception>
+    public static IGraphFeed For(string folder, IReadOnlyList<string> inputs)
+    {
+        string sentencePiece = Path.Combine(folder, "tokenizer.model");
+        string vocab = Path.Combine(folder, "vocab.txt");
+        if (File.Exists(sentencePiece)) return SentencePieceFeed.Load(sentencePiece);
+        if (File.Exists(vocab))
+            throw new UnsupportedArchitectureException($"'{vocab}': WordPiece encoders are not supported yet"); // WORDPIECE FEED PLUGS IN HERE (issue 8 part 3): return WordPieceFeed.Load(folder, inputs);
+        throw new MissingInputException($"model folder '{folder}' holds no tokenizer: expected tokenizer.model (SentencePiece decoder) or vocab.txt (WordPiece encoder) beside model.onnx");
+    }
+}

@@ -1,0 +1,35 @@
+using LlmPruneFast.Models.Onnx;
+
+namespace LlmPruneFast.Capture;
+
+/// <summary>Runs one padded batch and returns every FFN layer's activations, [batch * seq * N_l] row-major per layer.</summary>
+public interface ITapRunner : IDisposable
+{
+    float[][] Run(TokenBatch batch);
+}
+
+/// <summary>
+/// What capture needs to know about a model, whatever its family: layer widths, how text becomes ids (special tokens
+/// included), the longest sequence, the leading special token excluded from sampling (BOS, [CLS]), padding, and how to
+/// open the runner (called after the memory check, so a refused capture builds nothing).
+/// </summary>
+public sealed record TapModel
+{
+    public required IReadOnlyList<int> Widths { get; init; }
+    public required int MaxLength { get; init; }
+    public int? LeadingSpecialId { get; init; }
+    public required Func<string, int[]> Encode { get; init; }
+    public PadSide Side { get; init; } = PadSide.Right;
+    public int PadId { get; init; }
+    public required Func<ITapRunner> Open { get; init; }
+}
+
+/// <summary>Taps of a LLaMA graph built with <see cref="LlamaOnnxOptions.Taps"/>.</summary>
+internal sealed class LlamaTapRunner(LlmPruneFast.Models.Onnx.Proto.ModelProto graph, int threads) : ITapRunner
+{
+    private readonly OnnxLlamaRunner _runner = OnnxLlamaRunner.Create(graph, new OnnxRunnerOptions { IntraOpThreads = threads });
+
+    public float[][] Run(TokenBatch batch) => _runner.Run(batch, taps: true).Taps!;
+
+    public void Dispose() => _runner.Dispose();
+}
