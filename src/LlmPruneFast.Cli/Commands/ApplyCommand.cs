@@ -31,6 +31,7 @@ public sealed class ApplyCommand : ICommand
 
     public int Run(CancellationToken cancellationToken)
     {
+        Threads = ThreadCount.Cap(Threads);
         var total = Stopwatch.StartNew();
         CommandFiles.RequireFile(Plan, "plan (--plan)");
         AtomicOutputFolder.CheckOutput(Out, [Model, Plan]);

@@ -35,6 +35,7 @@ public sealed class EvalCommand : ICommand
 
     public int Run(CancellationToken cancellationToken)
     {
+        Threads = ThreadCount.Cap(Threads);
         if (Paragraphs.HasValue == Window.HasValue)
             throw new BadArgumentException("give exactly one of --paragraphs N or --window W [--stride T]");
         if (Stride.HasValue && !Window.HasValue) throw new BadArgumentException("--stride needs --window");
@@ -56,6 +57,7 @@ public sealed class EvalCommand : ICommand
             result = ppl.Windows(model.Tokenizer, text, window, Stride ?? window, progress, cancellationToken);
         }
         progress.Done();
+        if (!double.IsFinite(result.MeanNll)) throw new BadDataException($"model '{model.Directory}' gives a non-finite mean NLL ({result.MeanNll}) on '{Text}': its activations overflow");
         Console.WriteLine($"model      {model.Directory}");
         Console.WriteLine($"text       {Path.GetFullPath(Text)}");
         Console.WriteLine($"protocol   {result.Protocol}");

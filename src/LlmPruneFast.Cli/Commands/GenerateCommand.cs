@@ -23,9 +23,11 @@ public sealed class GenerateCommand : ICommand
 
     public int Run(CancellationToken cancellationToken)
     {
+        Threads = ThreadCount.Cap(Threads);
         if (Steps < 0) throw new BadArgumentException($"--steps must be non-negative, got {Steps}");
         using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { IntraOpThreads = Threads });
-        var (_, continuation) = Continue(model, Prompt, Steps, cancellationToken);
+        if (Steps > model.MaxLength) Console.Error.WriteLine($"note: --steps {Steps} capped at the model's {model.MaxLength} positions");
+        var (_, continuation) = Continue(model, Prompt, Math.Min(Steps, model.MaxLength), cancellationToken);
         Console.WriteLine(continuation);
         return ExitCodes.Ok;
     }
@@ -34,6 +36,7 @@ public sealed class GenerateCommand : ICommand
     internal static (int[] Ids, string Text) Continue(LlamaOnnxModel model, string prompt, int steps, CancellationToken cancellationToken)
     {
         var promptIds = model.Tokenizer.Encode(prompt);
+        if (promptIds.Length == 0) promptIds = [model.Config.BosTokenId]; // an empty prompt generates from BOS, as llama2.c and transformers do
         if (promptIds.Length > model.MaxLength)
             throw new BadArgumentException($"--prompt is {promptIds.Length} tokens, more than the model's {model.MaxLength} positions");
         var ids = GreedyGenerator.Generate(model.Runner, promptIds, steps, model.Config.EosTokenId, cancellationToken: cancellationToken);

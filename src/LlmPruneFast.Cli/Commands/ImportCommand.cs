@@ -62,6 +62,8 @@ public sealed class ImportCommand : ICommand
                 AtomicOutputFolder.CheckOutput(Out, [Model, Tokenizer]);
                 var (read, tensors) = Llama2cCheckpoint.Read(Model);
                 config = read;
+                FiniteWeights.Check(tensors, $"llama2.c checkpoint '{Model}'");
+                CheckTokenizer(Tokenizer, config);
                 files = LlamaCheckpointWriter.Write(Out, config, tensors, Tokenizer,
                     new LlamaCheckpointWriteOptions { InputPaths = [Model], MaxShardBytes = maxShardBytes }, cancellationToken);
                 break;
@@ -72,6 +74,7 @@ public sealed class ImportCommand : ICommand
                 AtomicOutputFolder.CheckOutput(Out, Tokenizer == null ? [Model] : [Model, Tokenizer]);
                 using var source = LlamaCheckpoint.Open(Model);
                 config = source.Config;
+                CheckTokenizer(Tokenizer ?? source.TokenizerModelPath, config);
                 var options = LlamaCheckpointWriteOptions.CarryFrom(source) with
                 {
                     StoreAs = DType == ImportDType.Keep ? SafeTensorsWriter.KeepDType : SafeTensorsWriter.AllFloat32,
@@ -88,6 +91,15 @@ public sealed class ImportCommand : ICommand
             $"{(config.TieWordEmbeddings ? "tied" : "untied")} head");
         WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
         return ExitCodes.Ok;
+    }
+
+    /// <summary>The tokenizer is parsed, not just copied (exit 3 when it does not load); a vocabulary mismatch is named.</summary>
+    private static void CheckTokenizer(string path, LlamaConfig config)
+    {
+        var tokenizer = LlamaTokenizerLoader.Load(path);
+        int pieces = tokenizer.Vocabulary.Count;
+        if (pieces > config.VocabSize)
+            Console.Error.WriteLine($"note: tokenizer '{path}' has {pieces} pieces, more than the model's vocab_size {config.VocabSize}; texts using the extra pieces cannot be evaluated");
     }
 
     private static void RequireFile(string path, string what)

@@ -36,8 +36,8 @@ public sealed class PruneCommand : ICommand
     [Option("out", Required = true, HelpText = "Output folder (new or empty; appears only when complete). With --plan-only: a .json file or a folder that receives pruning-plan.json.")]
     public string Out { get; set; } = "";
 
-    [Option("estimator", Default = "plugin", HelpText = "MI estimator of the mi-* methods: plugin | ksg | renyi | copula.")]
-    public string Estimator { get; set; } = "plugin";
+    [Option("estimator", HelpText = "MI estimator of the methods that use one (mi-weighted, mi-greedy, mi-cluster, mi-random-pairs): plugin (default) | ksg | renyi | copula.")]
+    public string? Estimator { get; set; }
 
     [Option("bins", Default = 16, HelpText = "plugin: equal-frequency bins per neuron.")]
     public int Bins { get; set; }
@@ -100,6 +100,7 @@ public sealed class PruneCommand : ICommand
 
     public int Run(CancellationToken cancellationToken)
     {
+        Threads = ThreadCount.Cap(Threads);
         var total = Stopwatch.StartNew();
         if (!(Ratio > 0 && Ratio < 1)) throw new BadArgumentException($"--ratio {Ratio.ToString(CultureInfo.InvariantCulture)} is outside (0, 1)");
         if (EvalParagraphs is <= 0) throw new BadArgumentException($"--eval-paragraphs must be positive, got {EvalParagraphs}");
@@ -108,7 +109,7 @@ public sealed class PruneCommand : ICommand
         var settings = new PruneSettings
         {
             Method = Method,
-            Estimator = Estimator,
+            Estimator = Estimator ?? "plugin",
             EstimatorOptions = new MiEstimatorOptions { Bins = Bins, K = K, Alpha = Alpha, Bandwidth = Information.Bandwidth.Parse(Bandwidth), Seed = unchecked((int)Seed) },
             Ratio = Ratio,
             Budget = PruningBudget.ParseKind(Budget),
@@ -134,7 +135,10 @@ public sealed class PruneCommand : ICommand
 
         using var source = LlamaCheckpoint.Open(Model);
         var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);
-        ModelPruner.Options(settings, source.Config); // every name and the ratio checked before calibration
+        var pruning = ModelPruner.Options(settings, source.Config); // every name and the ratio checked before calibration
+        pruning.Budget.RequireSomeRemoval(Enumerable.Range(0, source.Config.NumHiddenLayers).Select(source.Config.FfnWidth).ToArray());
+        if (Estimator != null && pruning.Estimator == null) // never drop a flag silently
+            throw new BadArgumentException($"--estimator {Estimator} has no effect with --method {Method}, which does not use a pairwise MI estimator; leave it out or choose an mi-* method that does");
         var bar = new ProgressBar(Quiet);
         var outcome = ModelPruner.Run(source.Config, source.Tensors, source.Directory, tokenizer, TextCorpus.Read(Calib), Path.GetFullPath(Calib),
             settings, bar, cancellationToken);

@@ -46,6 +46,7 @@ public sealed class ReportCommand : ICommand
 
     public int Run(CancellationToken cancellationToken)
     {
+        Threads = ThreadCount.Cap(Threads);
         if (!Out.EndsWith(".html", StringComparison.OrdinalIgnoreCase) && !Out.EndsWith(".htm", StringComparison.OrdinalIgnoreCase))
             throw new BadArgumentException($"--out '{Out}' must name an .html file (the JSON goes beside it)");
         if (EvalParagraphs is <= 0) throw new BadArgumentException($"--eval-paragraphs must be positive, got {EvalParagraphs}");

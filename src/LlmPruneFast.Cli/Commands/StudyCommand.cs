@@ -71,6 +71,7 @@ public sealed class StudyCommand : ICommand
 
     public int Run(CancellationToken cancellationToken)
     {
+        Threads = ThreadCount.Cap(Threads);
         var models = Models.ToArray();
         var provenance = ProvenanceList.ToArray();
         if (provenance.Length > 0 && provenance.Length != models.Length)

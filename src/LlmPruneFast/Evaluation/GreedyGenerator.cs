@@ -16,7 +16,7 @@ public static class GreedyGenerator
         if (prompt.Count == 0) throw new BadArgumentException("the prompt must hold at least one token");
         if (steps < 0) throw new BadArgumentException($"--steps must be non-negative, got {steps}");
         var ids = prompt.Select(i => (long)i).ToList();
-        var output = new List<int>(steps);
+        var output = new List<int>(Math.Min(steps, runner.MaxPositions)); // never more than the positions left
         for (int s = 0; s < steps && ids.Count <= runner.MaxPositions; s++)
         {
             cancellationToken.ThrowIfCancellationRequested();

@@ -31,7 +31,8 @@ public static partial class ActivationFiles
         if (bytes % rowBytes != 0)
             throw new BadDataException($"{path}: {bytes} bytes is not a multiple of N x 4 = {rowBytes} bytes (N = {columns} float32 columns per row)");
         long rows = bytes / rowBytes;
-        if (rows > int.MaxValue) throw new MemoryBudgetException($"{path}: {rows} rows exceed {int.MaxValue}");
+        if (rows > int.MaxValue || rows * columns > Array.MaxLength)
+            throw new MemoryBudgetException($"{path}: {rows} x {columns} values exceed the {Array.MaxLength} one matrix holds; use fewer rows");
         var data = new float[rows * columns];
         ReadFloats(stream, data, bigEndian: false, path);
         return ActivationMatrix.FromRowMajor((int)rows, columns, data);
@@ -74,7 +75,10 @@ public static partial class ActivationFiles
             _ => throw new BadDataException($"{path}: .npy dtype '{dtype}' is not supported: expected '<f4' or '<f8'"),
         };
         bool fortranOrder = fortran.Groups[1].Value == "True";
-        var dims = shape.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(long.Parse).ToArray();
+        // Strict: each dimension plain decimal digits (no "200L", no names), as numpy writes them.
+        var dims = shape.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(d => long.TryParse(d, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long v) && v <= int.MaxValue ? v
+                : throw new BadDataException($"{path}: .npy shape ({shape.Groups[1].Value}) holds '{d}', expected a non-negative integer")).ToArray();
         if (dims.Length != 2) throw new BadDataException($"{path}: .npy shape ({shape.Groups[1].Value}) must be 2-D (S, N)");
         if (dims[1] != columns) throw new BadArgumentException($"--cols {columns} does not match {path}'s shape ({dims[0]}, {dims[1]})");
         if (dims[0] < 1) throw new BadDataException($"{path}: .npy holds no rows");

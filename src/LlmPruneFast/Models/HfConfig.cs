@@ -30,12 +30,14 @@ public static partial class HfConfig
     /// <summary>Parses config.json text; <paramref name="source"/> names it in error messages.</summary>
     /// <exception cref="BadModelFileException">Not a JSON object, a required key missing, or a value of the wrong type or range.</exception>
     /// <exception cref="UnsupportedArchitectureException">The architecture or one of its features is not supported.</exception>
-    public static LlamaConfig Parse(string json, string source)
+    public static LlamaConfig Parse(string json, string source) => ConfigLimits.Check(ParseFields(json, source), source);
+
+    private static LlamaConfig ParseFields(string json, string source)
     {
         JsonObject root;
         try
         {
-            root = JsonNode.Parse(json) as JsonObject ?? throw new BadModelFileException($"model config '{source}' is not a JSON object");
+            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject ?? throw new BadModelFileException($"model config '{source}' is not a JSON object");
         }
         catch (JsonException ex)
         {
@@ -168,7 +170,7 @@ public static partial class HfConfig
 
         /// <summary>A token id, or the first of a list of ids (some configs list several end-of-sequence tokens).</summary>
         public int? TokenId(string key) => Node(key) is JsonArray list
-            ? (list.Count > 0 && list[0]?.GetValueKind() == JsonValueKind.Number ? list[0]!.GetValue<int>() : throw Wrong(key, "an id or a list of ids"))
+            ? (list.Count > 0 && list[0]?.GetValueKind() == JsonValueKind.Number && list[0]!.AsValue().TryGetValue(out int id) ? id : throw Wrong(key, "an id or a list of ids"))
             : Int(key);
     }
 }

@@ -36,7 +36,7 @@ public static class Llama2cCheckpoint
         stream.ReadExactly(MemoryMarshal.AsBytes(h));
         int dim = h[0], hidden = h[1], layers = h[2], heads = h[3], kvHeads = h[4], vocabSigned = h[5], seqLen = h[6];
         bool tied = vocabSigned > 0;
-        int vocab = Math.Abs(vocabSigned);
+        int vocab = vocabSigned == int.MinValue ? 0 : Math.Abs(vocabSigned); // -2^31 has no positive counterpart
 
         string Bad(string what) => $"llama2.c checkpoint '{binPath}' has an invalid header: {what} " +
             $"(dim {dim}, hidden_dim {hidden}, n_layers {layers}, n_heads {heads}, n_kv_heads {kvHeads}, vocab_size {vocabSigned}, seq_len {seqLen})";
@@ -47,6 +47,10 @@ public static class Llama2cCheckpoint
         int hs = dim / heads;
         if (hs % 2 != 0) throw new BadModelFileException(Bad("the head size dim / n_heads must be even for RoPE"));
         long kvDim = (long)kvHeads * hs;
+        if (dim > ConfigLimits.MaxHidden || hidden > ConfigLimits.MaxIntermediate || layers > ConfigLimits.MaxLayers || heads > ConfigLimits.MaxHeads ||
+            vocab > ConfigLimits.MaxVocab || seqLen > ConfigLimits.MaxPositions)
+            throw new BadModelFileException(Bad($"a field is out of range (at most dim {ConfigLimits.MaxHidden}, hidden_dim {ConfigLimits.MaxIntermediate}, " +
+                $"n_layers {ConfigLimits.MaxLayers}, n_heads {ConfigLimits.MaxHeads}, vocab_size {ConfigLimits.MaxVocab}, seq_len {ConfigLimits.MaxPositions})"));
 
         long floats = (long)vocab * dim                       // token_embedding
             + (long)layers * dim                               // rms_att
@@ -81,6 +85,7 @@ public static class Llama2cCheckpoint
             BosTokenId = 1,
             EosTokenId = 2,
         };
+        ConfigLimits.Check(config, binPath);
 
         var tensors = new InMemoryTensorSource();
         // Read one [layers, rows, cols] block and hand each layer's slice to the HF name.

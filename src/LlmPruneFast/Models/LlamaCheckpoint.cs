@@ -64,6 +64,7 @@ public sealed class LlamaCheckpoint : IDisposable
         try
         {
             LlamaTensorShapes.Validate(config, tensors, $"checkpoint '{directory}'");
+            FiniteWeights.Check(tensors, $"checkpoint '{directory}'"); // NaN/Inf would only surface as a NaN perplexity
         }
         catch
         {

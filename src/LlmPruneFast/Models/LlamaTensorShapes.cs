@@ -51,6 +51,11 @@ public static class LlamaTensorShapes
     {
         if (config.IntermediateSizes != null && config.IntermediateSizes.Count != config.NumHiddenLayers)
             throw new BadModelFileException($"{source}: intermediate_sizes lists {config.IntermediateSizes.Count} widths for {config.NumHiddenLayers} layers");
+        // Weights for layers the config does not declare mean the two disagree (e.g. num_hidden_layers 4 over 5 layers).
+        foreach (var name in tensors.Names)
+            if (name.StartsWith("model.layers.", StringComparison.Ordinal) && int.TryParse(name.AsSpan(13, Math.Max(0, name.IndexOf('.', 13) - 13)),
+                    System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int layer) && layer >= config.NumHiddenLayers)
+                throw new BadModelFileException($"{source}: tensor '{name}' belongs to layer {layer}, but the config declares {config.NumHiddenLayers} layers");
         foreach (var (name, shape) in Expected(config))
         {
             if (!tensors.Contains(name))

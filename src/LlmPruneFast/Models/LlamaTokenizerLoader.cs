@@ -15,13 +15,16 @@ public static class LlamaTokenizerLoader
     public static LlamaTokenizer Load(string modelPath, bool addBeginOfSentence = true)
     {
         if (!File.Exists(modelPath)) throw new MissingInputException($"tokenizer '{modelPath}' does not exist");
+        if (new FileInfo(modelPath).Length == 0) throw new BadModelFileException($"tokenizer '{modelPath}' is empty; expected a SentencePiece BPE model");
         try
         {
             using var stream = File.OpenRead(modelPath);
             return LlamaTokenizer.Create(stream, addBeginOfSentence, addEndOfSentence: false);
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or NotSupportedException
-                                   or Google.Protobuf.InvalidProtocolBufferException or FormatException)
+                                   or Google.Protobuf.InvalidProtocolBufferException or FormatException
+                                   // The library dereferences missing protobuf fields of a damaged model (issue 9).
+                                   or NullReferenceException or IndexOutOfRangeException or KeyNotFoundException or OverflowException)
         {
             throw new BadModelFileException($"tokenizer '{modelPath}' is not a SentencePiece BPE model: {ex.Message}", ex);
         }

@@ -47,11 +47,16 @@ public sealed unsafe class SafeTensorsFile : ITensorSource
     {
         path = System.IO.Path.GetFullPath(path);
         if (!File.Exists(path)) throw new MissingInputException($"safetensors file '{path}' does not exist");
-        long length = new FileInfo(path).Length;
+        // Hugging Face cache folders hold symbolic links to blobs: size and mapping are those of the final target.
+        var info = new FileInfo(path);
+        if (info.LinkTarget != null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target) info = target;
+        if (!info.Exists) throw new MissingInputException($"safetensors file '{path}' is a link to '{info.FullName}', which does not exist");
+        long length = info.Length;
+        string mapped = info.FullName;
         Span<byte> prefix = stackalloc byte[8];
         if (length >= 8)
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            using var stream = new FileStream(mapped, FileMode.Open, FileAccess.Read, FileShare.Read);
             stream.ReadExactly(prefix);
         }
         long headerLength = SafeTensorsHeader.ReadHeaderLength(prefix, length, path);
@@ -60,7 +65,7 @@ public sealed unsafe class SafeTensorsFile : ITensorSource
         MemoryMappedViewAccessor? view = null;
         try
         {
-            file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+            file = MemoryMappedFile.CreateFromFile(mapped, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
             view = file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
             byte* pointer = null;
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);

@@ -16,8 +16,10 @@ public sealed record SafeTensorsEntry(string Name, string DTypeName, TensorDType
 /// File layout: 8-byte little-endian unsigned header length N, N bytes of UTF-8 JSON
 /// <c>{"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ..., "__metadata__": {string: string}}</c>,
 /// then the data section. Validation: 0 &lt; N &lt;= <see cref="MaxHeaderBytes"/> and 8 + N &lt;= file length; JSON valid
-/// with no duplicate names; every dtype known; 0 &lt;= begin &lt;= end &lt;= data length; entries do not overlap;
-/// element size x product(shape) = end - begin.
+/// (valid UTF-8) with no duplicate keys at any level; every dtype known; data_offsets two integers with
+/// 0 &lt;= begin &lt;= end; element size x product(shape) = end - begin; and, as the reference reader requires, the
+/// tensors tile the data section exactly: sorted by offset, each starts where the previous ended, the first at 0,
+/// the last ending at the end of the file (no gap, no overlap, no trailing bytes).
 /// </remarks>
 public sealed class SafeTensorsHeader
 {
@@ -63,10 +65,12 @@ public sealed class SafeTensorsHeader
     {
         long dataStart = 8 + json.Length;
         long dataLength = fileLength - dataStart;
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new BadModelFileException($"safetensors file '{file}' has a header that is not valid UTF-8");
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(json.ToArray());
+            doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 16 });
         }
         catch (JsonException ex)
         {
@@ -90,7 +94,7 @@ public sealed class SafeTensorsHeader
                 }
                 entries.Add(ParseEntry(property.Name, property.Value, dataLength, file));
             }
-            CheckNoOverlap(entries, file);
+            CheckTiling(entries, dataLength, file);
             return new SafeTensorsHeader(entries, metadata, dataStart);
         }
     }
@@ -132,7 +136,8 @@ public sealed class SafeTensorsHeader
 
         if (!e.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2)
             throw new BadModelFileException($"{Where()}: 'data_offsets' must be [begin, end]");
-        if (!offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end))
+        if (offsets[0].ValueKind != JsonValueKind.Number || offsets[1].ValueKind != JsonValueKind.Number ||
+            !offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end))
             throw new BadModelFileException($"{Where()}: 'data_offsets' must be integers, found {offsets.GetRawText()}");
         if (begin < 0 || end < begin || end > dataLength)
             throw new BadModelFileException($"{Where()}: data_offsets [{begin}, {end}) out of range: the data section has {dataLength} bytes" +
@@ -152,12 +157,25 @@ public sealed class SafeTensorsHeader
         return new SafeTensorsEntry(name, dtypeName, dtype, shape, begin, end);
     }
 
-    private static void CheckNoOverlap(List<SafeTensorsEntry> entries, string file)
+    /// <summary>The tensors must cover [0, dataLength) exactly once, in offset order (zero-byte tensors anywhere on the way).</summary>
+    private static void CheckTiling(List<SafeTensorsEntry> entries, long dataLength, string file)
     {
-        var sorted = entries.Where(x => x.ByteLength > 0).OrderBy(x => x.Begin).ToArray();
-        for (int i = 1; i < sorted.Length; i++)
-            if (sorted[i].Begin < sorted[i - 1].End)
-                throw new BadModelFileException($"safetensors file '{file}': tensor '{sorted[i].Name}' bytes [{sorted[i].Begin}, {sorted[i].End}) " +
-                    $"overlap tensor '{sorted[i - 1].Name}' bytes [{sorted[i - 1].Begin}, {sorted[i - 1].End})");
+        var sorted = entries.OrderBy(x => x.Begin).ThenBy(x => x.End).ToArray();
+        long cursor = 0;
+        SafeTensorsEntry? previous = null;
+        foreach (var e in sorted)
+        {
+            if (e.Begin < cursor)
+                throw new BadModelFileException($"safetensors file '{file}': tensor '{e.Name}' bytes [{e.Begin}, {e.End}) " +
+                    $"overlap tensor '{previous!.Name}' bytes [{previous.Begin}, {previous.End})");
+            if (e.Begin > cursor)
+                throw new BadModelFileException($"safetensors file '{file}': {e.Begin - cursor} bytes [{cursor}, {e.Begin}) of the data section belong to no tensor " +
+                    $"(before tensor '{e.Name}'); is the header length or an offset wrong?");
+            cursor = e.End;
+            previous = e;
+        }
+        if (cursor != dataLength)
+            throw new BadModelFileException($"safetensors file '{file}': the tensors end at data byte {cursor}, the data section has {dataLength} bytes " +
+                "(a wrong header length, or trailing data)");
     }
 }

@@ -66,7 +66,9 @@ public sealed class SafeTensorsSharded : ITensorSource
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            var bytes = File.ReadAllBytes(indexPath);
+            if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new BadModelFileException($"safetensors index '{indexPath}' is not valid UTF-8");
+            using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowDuplicateProperties = false });
             if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
                 throw new BadModelFileException($"safetensors index '{indexPath}' has no 'weight_map' object");
             var map = new List<(string, string)>();

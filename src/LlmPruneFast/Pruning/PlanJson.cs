@@ -47,8 +47,9 @@ public static class PlanJson
     /// </summary>
     public static PruningPlan Parse(ReadOnlySpan<byte> utf8, string source = "plan")
     {
+        if (!System.Text.Unicode.Utf8.IsValid(utf8)) throw new BadModelFileException($"{source}: not valid UTF-8");
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(utf8.ToArray()); }
+        try { doc = JsonDocument.Parse(utf8.ToArray(), new JsonDocumentOptions { AllowDuplicateProperties = false }); }
         catch (JsonException e) { throw new BadModelFileException($"{source}: not valid JSON ({e.Message})"); }
         using (doc)
         {
@@ -170,6 +171,7 @@ public static class PlanJson
 
         private JsonElement? Optional(JsonElement obj, string path, string name, JsonValueKind kind)
         {
+            if (obj.ValueKind != JsonValueKind.Object) throw Bad(path, $"expected an object, found {obj.ValueKind}");
             if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
             if (v.ValueKind != kind) throw Bad($"{path}.{name}", $"expected {kind} or null, found {v.ValueKind}");
             return v;
@@ -179,6 +181,9 @@ public static class PlanJson
 
         private long Long(JsonElement v, string path) =>
             v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out long l) ? l : throw Bad(path, $"expected an integer, found {v}");
+
+        /// <summary>A count that later sizes buffers: 1..int.MaxValue.</summary>
+        private long Positive(long v, string path) => v is >= 1 and <= int.MaxValue ? v : throw Bad(path, $"{v} is out of range (1..{int.MaxValue})");
 
         private int Int(JsonElement v, string path)
         {
@@ -234,8 +239,9 @@ public static class PlanJson
             var widths = IntArray(m, "$.model", "widths");
             int layerCount = IntField(m, "$.model", "layers");
             if (layerCount != widths.Count) throw Bad("$.model.layers", $"{layerCount} but widths lists {widths.Count}");
-            var model = new ModelFingerprint(Str(m, "$.model", "name"), IntField(m, "$.model", "hidden_size"), widths,
-                Str(m, "$.model", "ffn_sha256"));
+            string hash = Str(m, "$.model", "ffn_sha256");
+            if (hash.Length != 64 || !hash.All(char.IsAsciiHexDigit)) throw Bad("$.model.ffn_sha256", $"expected 64 hexadecimal digits, found '{hash}'");
+            var model = new ModelFingerprint(Str(m, "$.model", "name"), IntField(m, "$.model", "hidden_size"), widths, hash);
             EstimatorInfo? estimator = null;
             if (Optional(root, r, "estimator", JsonValueKind.Object) is { } e)
                 estimator = new EstimatorInfo(Str(e, "$.estimator", "name"), Parameters(e, "$.estimator", "parameters"));
@@ -244,7 +250,7 @@ public static class PlanJson
             CalibrationInfo? calibration = null;
             if (Optional(root, r, "calibration", JsonValueKind.Object) is { } cal)
                 calibration = new CalibrationInfo(Str(cal, "$.calibration", "text"),
-                    Long(Field(cal, "$.calibration", "tokens", JsonValueKind.Number), "$.calibration.tokens"),
+                    Positive(Long(Field(cal, "$.calibration", "tokens", JsonValueKind.Number), "$.calibration.tokens"), "$.calibration.tokens"),
                     Long(Field(cal, "$.calibration", "seed", JsonValueKind.Number), "$.calibration.seed"));
             var candidates = new List<CandidateInfo>();
             if (Optional(root, r, "candidates", JsonValueKind.Array) is { } ca)

@@ -66,6 +66,18 @@ public sealed record PruningBudget
         return r;
     }
 
+    /// <summary>
+    /// Refuses a ratio that rounds to no removal at all (e.g. 0.001 of 172 neurons): a user asking to prune must not
+    /// get an unchanged model with exit 0. The library itself allows it (an empty plan is well defined).
+    /// </summary>
+    public void RequireSomeRemoval(IReadOnlyList<int> widths)
+    {
+        long removals = Kind == BudgetKind.Uniform ? widths.Sum(n => (long)Math.Round(Ratio * n, MidpointRounding.AwayFromZero)) : Total(widths);
+        if (removals == 0)
+            throw new BadArgumentException($"--ratio {Ratio} removes no neuron from FFN widths {string.Join("/", widths.Distinct())}; " +
+                $"the smallest ratio that removes one is about {0.5 / (Kind == BudgetKind.Uniform ? widths.Max() : widths.Sum(w => (long)w)):G2}");
+    }
+
     /// <summary>Neurons a layer of width n keeps at least under the global budget.</summary>
     public static int Floor(int n, double minKeptFraction) => Math.Max(1, (int)Math.Ceiling(minKeptFraction * n - 1e-9));
 
