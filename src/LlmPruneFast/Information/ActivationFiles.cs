@@ -17,6 +17,13 @@ public static partial class ActivationFiles
         if (columns < 1) throw new BadArgumentException($"--cols {columns} must be at least 1");
         if (!File.Exists(path)) throw new MissingInputException($"input file '{path}' does not exist");
         using var stream = File.OpenRead(path);
+        return Read(stream, path, columns);
+    }
+
+    /// <summary>Reads from a seekable <paramref name="stream"/>; <paramref name="path"/> names it in errors.</summary>
+    public static ActivationMatrix Read(Stream stream, string path, int columns)
+    {
+        if (columns < 1) throw new BadArgumentException($"--cols {columns} must be at least 1");
         var magic = new byte[6];
         int got = stream.ReadAtLeast(magic, 6, throwOnEndOfStream: false);
         stream.Position = 0;
@@ -24,7 +31,7 @@ public static partial class ActivationFiles
         return npy ? ReadNpy(path, stream, columns) : ReadRaw(path, stream, columns);
     }
 
-    private static ActivationMatrix ReadRaw(string path, FileStream stream, int columns)
+    private static ActivationMatrix ReadRaw(string path, Stream stream, int columns)
     {
         long bytes = stream.Length, rowBytes = 4L * columns;
         if (bytes == 0) throw new BadDataException($"{path}: file is empty");
@@ -48,7 +55,7 @@ public static partial class ActivationFiles
                 dst[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReverseEndianness(BitConverter.SingleToInt32Bits(dst[i])));
     }
 
-    private static ActivationMatrix ReadNpy(string path, FileStream stream, int columns)
+    private static ActivationMatrix ReadNpy(string path, Stream stream, int columns)
     {
         var pre = new byte[12];
         if (stream.ReadAtLeast(pre, 10, throwOnEndOfStream: false) < 10) throw new BadDataException($"{path}: truncated .npy header");

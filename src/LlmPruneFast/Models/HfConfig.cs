@@ -30,7 +30,17 @@ public static partial class HfConfig
     /// <summary>Parses config.json text; <paramref name="source"/> names it in error messages.</summary>
     /// <exception cref="BadModelFileException">Not a JSON object, a required key missing, or a value of the wrong type or range.</exception>
     /// <exception cref="UnsupportedArchitectureException">The architecture or one of its features is not supported.</exception>
-    public static LlamaConfig Parse(string json, string source) => ConfigLimits.Check(ParseFields(json, source), source);
+    public static LlamaConfig Parse(string json, string source)
+    {
+        try
+        {
+            return ConfigLimits.Check(ParseFields(json, source), source);
+        }
+        catch (InvalidOperationException ex) // System.Text.Json on a string it cannot decode (e.g. a lone "\ud800" escape)
+        {
+            throw new BadModelFileException($"model config '{source}': {ex.Message}", ex);
+        }
+    }
 
     private static LlamaConfig ParseFields(string json, string source)
     {

@@ -26,9 +26,14 @@ public static class Llama2cCheckpoint
     public static (LlamaConfig Config, InMemoryTensorSource Tensors) Read(string binPath)
     {
         if (!File.Exists(binPath)) throw new MissingInputException($"llama2.c checkpoint '{binPath}' does not exist");
-        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("llama2.c checkpoints are little-endian");
-
         using var stream = new FileStream(binPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        return Read(stream, binPath);
+    }
+
+    /// <summary>Reads a checkpoint from <paramref name="stream"/> (seekable); <paramref name="binPath"/> names it in errors.</summary>
+    public static (LlamaConfig Config, InMemoryTensorSource Tensors) Read(Stream stream, string binPath)
+    {
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("llama2.c checkpoints are little-endian");
         long found = stream.Length;
         if (found < HeaderBytes)
             throw new BadModelFileException($"llama2.c checkpoint '{binPath}' is truncated: expected at least {HeaderBytes} header bytes, found {found}");

@@ -78,6 +78,17 @@ public sealed class SafeTensorsHeader
         }
         using (doc)
         {
+            try { return FromDocument(doc, dataStart, dataLength, file); }
+            catch (InvalidOperationException ex) // a name or dtype JSON cannot decode (a lone "\ud800" escape)
+            {
+                throw new BadModelFileException($"safetensors file '{file}' has a header string that is not valid text: {ex.Message}", ex);
+            }
+        }
+    }
+
+    private static SafeTensorsHeader FromDocument(JsonDocument doc, long dataStart, long dataLength, string file)
+    {
+        {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new BadModelFileException($"safetensors file '{file}': header must be a JSON object, found {doc.RootElement.ValueKind}");
             var entries = new List<SafeTensorsEntry>();

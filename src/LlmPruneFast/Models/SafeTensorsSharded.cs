@@ -86,6 +86,10 @@ public sealed class SafeTensorsSharded : ITensorSource
         {
             throw new BadModelFileException($"safetensors index '{indexPath}' is not valid JSON: {ex.Message}", ex);
         }
+        catch (InvalidOperationException ex) // a string JSON cannot decode (a lone surrogate escape)
+        {
+            throw new BadModelFileException($"safetensors index '{indexPath}': {ex.Message}", ex);
+        }
     }
 
     public bool Contains(string name) => _shardOf.ContainsKey(name);

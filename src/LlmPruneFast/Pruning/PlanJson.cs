@@ -54,7 +54,9 @@ public static class PlanJson
         using (doc)
         {
             var r = new Reader(source);
-            var plan = r.Plan(doc.RootElement);
+            PruningPlan plan;
+            try { plan = r.Plan(doc.RootElement); }
+            catch (InvalidOperationException e) { throw new BadModelFileException($"{source}: {e.Message}"); } // a string JSON cannot decode (lone surrogate escape)
             plan.Validate(source);
             return plan;
         }

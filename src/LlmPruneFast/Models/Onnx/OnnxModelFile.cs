@@ -38,11 +38,17 @@ public static class OnnxModelFile
     public static ModelProto Load(string path)
     {
         if (!File.Exists(path)) throw new MissingInputException($"ONNX model '{path}' does not exist");
+        using var stream = File.OpenRead(path);
+        return Load(stream, path);
+    }
+
+    /// <summary>As <see cref="Load(string)"/>, parsing <paramref name="stream"/>; external data is resolved beside <paramref name="path"/>.</summary>
+    public static ModelProto Load(Stream stream, string path)
+    {
         ModelProto model;
         try
         {
-            using var stream = File.OpenRead(path);
-            var input = new CodedInputStream(stream);
+            var input = new CodedInputStream(stream, leaveOpen: true);
             model = ModelProto.Parser.ParseFrom(input);
         }
         catch (InvalidProtocolBufferException ex)
@@ -173,6 +179,8 @@ public static class OnnxModelFile
     private static void ValidateLocation(string location, string modelPath, string? tensor = null)
     {
         string who = tensor == null ? "" : $"tensor '{tensor}': ";
+        if (location.IndexOfAny(['\0', .. Path.GetInvalidPathChars()]) >= 0)
+            throw new BadModelFileException($"ONNX model '{modelPath}': {who}external location holds a character no path may hold");
         if (Path.IsPathRooted(location) || location.Split('/', '\\').Any(p => p == ".."))
             throw new BadModelFileException($"ONNX model '{modelPath}': {who}external location '{location}' must be a relative path inside the model's folder");
     }
