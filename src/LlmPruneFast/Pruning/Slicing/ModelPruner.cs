@@ -56,24 +56,8 @@ public static class ModelPruner
     /// or one that would empty a layer of <paramref name="config"/> are <see cref="BadArgumentException"/>s, raised
     /// before anything is computed.
     /// </summary>
-    public static PruningOptions Options(PruneSettings settings, LlamaConfig config, CalibrationInfo? calibration = null)
-    {
-        var selector = PruningSelectors.Create(settings.Method, settings.MethodParameters);
-        var estimator = EstimatorPairInformation.Create(settings.Estimator, settings.EstimatorOptions); // validates the name always
-        var budget = new PruningBudget(settings.Budget, settings.Ratio, settings.MinKeptFraction);
-        budget.OrderLengths(Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).ToArray());
-        return new PruningOptions
-        {
-            Selector = selector,
-            Estimator = selector.UsesInformation ? estimator : null,
-            Budget = budget,
-            Compensation = settings.Compensation is { } kind
-                ? new CompensationOptions(kind, selector is ObsSelector obs ? obs.Damping : CompensationOptions.DefaultRidge)
-                : null,
-            Seed = settings.Seed,
-            Calibration = calibration,
-        };
-    }
+    public static PruningOptions Options(PruneSettings settings, LlamaConfig config, CalibrationInfo? calibration = null) =>
+        PrunablePipeline.Options(settings, Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).ToArray(), calibration);
 
     /// <summary>Captures, selects and slices. <paramref name="modelName"/> goes into the plan's fingerprint.</summary>
     public static PruneOutcome Run(LlamaConfig config, ITensorSource tensors, string modelName, LlamaTokenizer tokenizer,
