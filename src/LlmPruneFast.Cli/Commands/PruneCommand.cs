@@ -8,6 +8,7 @@ using LlmPruneFast.Evaluation;
 using LlmPruneFast.Information;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Reports;
 
@@ -19,9 +20,9 @@ namespace LlmPruneFast.Cli.Commands;
 /// </summary>
 [Verb("prune", HelpText = "Prune a LLaMA model's FFN neurons: capture calibration activations, select with a method (MI-based or a baseline), " +
     "compensate, write the pruned checkpoint + model.onnx + pruning-plan.json to --out; with --eval, perplexity and KL dense vs pruned.")]
-public sealed class PruneCommand : ICommand
+public sealed partial class PruneCommand : ICommand
 {
-    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder (see `llmprune import`).")]
+    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder (see `llmprune import`), or an ONNX graph: a model.onnx or a folder holding one (see `llmprune inspect`).")]
     public string Model { get; set; } = "";
 
     [Option("calib", Required = true, HelpText = "Calibration text (blank-line-separated paragraphs); must not overlap the --eval text.")]
@@ -132,6 +133,7 @@ public sealed class PruneCommand : ICommand
         if (Report != null) ReportWriter.CheckTargets(Report, outputs);
         var evalParagraphs = Eval == null ? null : TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
         if (evalParagraphs is { Count: 0 }) throw new BadDataException($"evaluation text (--eval) '{Eval}' holds no paragraphs");
+        if (OnnxGraphModel.IsGraphPath(Model)) return RunGraph(settings, inputs, planFile, total, cancellationToken);
 
         using var source = LlamaCheckpoint.Open(Model);
         var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);

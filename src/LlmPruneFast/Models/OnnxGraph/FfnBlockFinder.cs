@@ -116,12 +116,13 @@ public static class FfnBlockFinder
         // ---- down bias ----
         string? downBias = null;
         string downOut = downNode.Output[0];
+        string blockOutput = downOut;
         if (downNode.OpType == "Gemm" && downNode.Input.Count > 2 && downNode.Input[2].Length > 0)
             downBias = BiasName(ix, downNode.Input[2], d) ?? throw new CandidateException($"Gemm bias '{downNode.Input[2]}' is not a [{d}] initializer");
         else if (ix.Consumers(downOut) is [{ OpType: "Add" } add] && !ix.IsGraphOutput(downOut))
         {
             string other = add.Input[0] == downOut ? add.Input[1] : add.Input[0];
-            if (BiasName(ix, other, d) is { } b) { downBias = b; nodes.Add(add); }
+            if (BiasName(ix, other, d) is { } b) { downBias = b; nodes.Add(add); blockOutput = add.Output[0]; }
         }
 
         foreach (var p in distinct) nodes.AddRange(p.Nodes);
@@ -132,7 +133,6 @@ public static class FfnBlockFinder
         // ---- the width must stay private to the block ----
         var inBlock = new HashSet<NodeProto>(nodes, ReferenceEqualityComparer.Instance);
         var internalValues = new List<string>();
-        string blockOutput = downBias != null && downNode.OpType != "Gemm" ? nodes.First(n => n.OpType == "Add" && n.Input.Contains(downOut)).Output[0] : downOut;
         foreach (var n in nodes)
             foreach (var o in n.Output)
             {

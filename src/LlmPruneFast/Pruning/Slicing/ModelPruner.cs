@@ -58,22 +58,9 @@ public static class ModelPruner
     /// </summary>
     public static PruningOptions Options(PruneSettings settings, LlamaConfig config, CalibrationInfo? calibration = null)
     {
-        var selector = PruningSelectors.Create(settings.Method, settings.MethodParameters);
         CheckCompensation(settings, config);
-        var estimator = EstimatorPairInformation.Create(settings.Estimator, settings.EstimatorOptions); // validates the name always
-        var budget = new PruningBudget(settings.Budget, settings.Ratio, settings.MinKeptFraction);
-        budget.OrderLengths(Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).ToArray());
-        return new PruningOptions
-        {
-            Selector = selector,
-            Estimator = selector.UsesInformation ? estimator : null,
-            Budget = budget,
-            Compensation = (settings.Compensation ?? CompensationWithoutFfnBiases(config)) is { } kind
-                ? new CompensationOptions(kind, selector is ObsSelector obs ? obs.Damping : CompensationOptions.DefaultRidge)
-                : null,
-            Seed = settings.Seed,
-            Calibration = calibration,
-        };
+        if (settings.Compensation == null && CompensationWithoutFfnBiases(config) is { } kind) settings = settings with { Compensation = kind };
+        return PrunablePipeline.Options(settings, Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).ToArray(), calibration);
     }
 
     /// <summary>

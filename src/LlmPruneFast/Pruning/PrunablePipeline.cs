@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using LlmPruneFast.Capture;
+
+namespace LlmPruneFast.Pruning;
+
+/// <summary>
+/// A model the pipeline can prune, whatever its family: its FFN widths, its layers as <see cref="FfnLayer"/>s, the
+/// fingerprint a plan records, and how to capture calibration activations. Selectors and compensation only ever see
+/// this (the LLaMA checkpoint path in <see cref="ModelPruner"/> predates it and is kept as it is).
+/// </summary>
+public interface IPrunableModel
+{
+    /// <summary>Recorded in the plan's fingerprint (informative).</summary>
+    string Name { get; }
+    IReadOnlyList<int> Widths { get; }
+    ILayerSource Layers(IReadOnlyList<LayerActivations>? activations);
+    ModelFingerprint Fingerprint();
+    CalibrationSet Capture(string text, string textName, CalibrationOptions options, IProgress<CaptureProgress>? progress, CancellationToken ct);
+}
+
+/// <summary>Capture, select, slice on any <see cref="IPrunableModel"/>.</summary>
+public static class PrunablePipeline
+{
+    /// <summary>
+    /// Pruner options for <paramref name="settings"/> on layers of <paramref name="widths"/>: unknown method,
+    /// estimator, compensation, a ratio outside (0, 1) or one that would empty a layer are
+    /// <see cref="BadArgumentException"/>s, raised before anything is computed.
+    /// </summary>
+    public static PruningOptions Options(PruneSettings settings, IReadOnlyList<int> widths, CalibrationInfo? calibration = null)
+    {
+        var selector = PruningSelectors.Create(settings.Method, settings.MethodParameters);
+        var estimator = EstimatorPairInformation.Create(settings.Estimator, settings.EstimatorOptions); // validates the name always
+        var budget = new PruningBudget(settings.Budget, settings.Ratio, settings.MinKeptFraction);
+        budget.OrderLengths(widths);
+        return new PruningOptions
+        {
+            Selector = selector,
+            Estimator = selector.UsesInformation ? estimator : null,
+            Budget = budget,
+            Compensation = settings.Compensation is { } kind
+                ? new CompensationOptions(kind, selector is ObsSelector obs ? obs.Damping : CompensationOptions.DefaultRidge)
+                : null,
+            Seed = settings.Seed,
+            Calibration = calibration,
+        };
+    }
+
+    /// <summary>
+    /// Captures with <see cref="PruneSettings.Calibration"/>, selects and slices. A multi-seed method runs its base
+    /// seed only: scoring candidates by KL needs logits, which a generic graph need not have.
+    /// </summary>
+    public static PruneOutcome Run(IPrunableModel model, string calibrationText, string calibrationName, PruneSettings settings,
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default)
+    {
+        var options = Options(settings, model.Widths);
+        var seconds = new Dictionary<string, double>();
+        var clock = Stopwatch.StartNew();
+        var calibration = model.Capture(calibrationText, calibrationName, settings.Calibration,
+            progress == null ? null : new SyncProgress<CaptureProgress>(p => progress.Report(new StageProgress("capture", (double)p.Done / Math.Max(1, p.Total)))), ct);
+        seconds["capture"] = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        var source = model.Layers(calibration.Layers);
+        options = options with { Calibration = calibration.Info };
+        var stageProgress = progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction)));
+        var plan = Pruner.Plan(model.Fingerprint(), source, options, stageProgress, ct);
+        seconds["select"] = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        var sliced = Pruner.ApplyPlan(plan, source, stageProgress, ct).ToArray();
+        seconds["slice"] = clock.Elapsed.TotalSeconds;
+        return new PruneOutcome { Plan = plan, Layers = sliced, Calibration = calibration, StageSeconds = seconds };
+    }
+}
+
+/// <summary>A foreign ONNX graph as an <see cref="IPrunableModel"/>: its FFN blocks, fed by an <see cref="IGraphFeed"/>.</summary>
+public sealed class OnnxGraphPrunable(Models.OnnxGraph.OnnxGraphModel model, IGraphFeed feed, string? name = null) : IPrunableModel
+{
+    public string Name => name ?? model.Folder;
+    public IReadOnlyList<int> Widths => model.Blocks.Select(b => b.Width).ToArray();
+    public ILayerSource Layers(IReadOnlyList<LayerActivations>? activations) => new GraphLayerSource(model, activations);
+    public ModelFingerprint Fingerprint() => GraphLayerSource.Fingerprint(Name, model);
+
+    public CalibrationSet Capture(string text, string textName, CalibrationOptions options, IProgress<CaptureProgress>? progress, CancellationToken ct) =>
+        GraphCalibrationCapture.Run(model, feed, text, textName, options, progress, ct);
+}
