@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Reflection;
 using CommandLine;
 using LlmPruneFast;
@@ -13,6 +14,7 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        CultureInfo.DefaultThreadCurrentCulture = CultureInfo.DefaultThreadCurrentUICulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
         var verbs = typeof(Program).Assembly.GetTypes()
             .Where(t => t.GetCustomAttribute<VerbAttribute>() != null && typeof(ICommand).IsAssignableFrom(t))
             .OrderBy(t => t.GetCustomAttribute<VerbAttribute>()!.Name)
