@@ -61,9 +61,7 @@ public static class EncoderEvaluation
     public static (LatencyResult A, LatencyResult B) Latency(SentenceEncoder a, SentenceEncoder b, int batch = 32, int seq = 128,
         int warmup = 2, int repeats = 10, CancellationToken ct = default)
     {
-        if (batch <= 0 || seq < 2 || repeats <= 0) throw new BadArgumentException($"latency needs batch >= 1, seq >= 2 and repeats >= 1; got {batch}, {seq}, {repeats}");
-        var row = a.Feed.Encode(string.Join(' ', Enumerable.Repeat("the quick brown fox jumps over the lazy dog", seq)), seq);
-        var tokens = TokenBatch.Create(Enumerable.Repeat(row, batch).ToArray(), a.Feed.Side, a.Feed.PadId);
+        var tokens = LatencyBlock(a, batch, seq, repeats);
         for (int i = 0; i < warmup; i++)
         {
             a.RunStates(tokens);
@@ -78,6 +76,28 @@ public static class EncoderEvaluation
             tb[i] = Time(b, tokens);
         }
         return (new LatencyResult(batch, tokens.Seq, Median(ta)), new LatencyResult(batch, tokens.Seq, Median(tb)));
+    }
+
+    /// <summary>Median forward latency of one encoder on the same block as <see cref="Latency(SentenceEncoder, SentenceEncoder, int, int, int, int, CancellationToken)"/>.</summary>
+    public static LatencyResult Latency(SentenceEncoder encoder, int batch = 32, int seq = 128, int warmup = 2, int repeats = 10, CancellationToken ct = default)
+    {
+        var tokens = LatencyBlock(encoder, batch, seq, repeats);
+        for (int i = 0; i < warmup; i++) encoder.RunStates(tokens);
+        var times = new double[repeats];
+        for (int i = 0; i < repeats; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            times[i] = Time(encoder, tokens);
+        }
+        return new LatencyResult(batch, tokens.Seq, Median(times));
+    }
+
+    /// <summary>[CLS], the same word pieces repeated, [SEP]: batch identical rows of exactly seq tokens.</summary>
+    private static TokenBatch LatencyBlock(SentenceEncoder encoder, int batch, int seq, int repeats)
+    {
+        if (batch <= 0 || seq < 2 || repeats <= 0) throw new BadArgumentException($"latency needs batch >= 1, seq >= 2 and repeats >= 1; got {batch}, {seq}, {repeats}");
+        var row = encoder.Feed.Encode(string.Join(' ', Enumerable.Repeat("the quick brown fox jumps over the lazy dog", seq)), seq);
+        return TokenBatch.Create(Enumerable.Repeat(row, batch).ToArray(), encoder.Feed.Side, encoder.Feed.PadId);
     }
 
     /// <summary>Cosine similarity, accumulated in double; 0 when either vector is zero.</summary>
