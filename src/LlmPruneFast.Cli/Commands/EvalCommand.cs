@@ -1,19 +1,21 @@
 using System.Text.Json;
 using CommandLine;
 using LlmPruneFast.Evaluation;
+using LlmPruneFast.Models.Encoders;
 using LlmPruneFast.Models.Onnx;
 
 namespace LlmPruneFast.Cli.Commands;
 
 /// <summary><c>llmprune eval</c>: perplexity of a checkpoint folder on a text file, in ONNX Runtime.</summary>
-[Verb("eval", HelpText = "Perplexity of a model on a text file: reference paragraph protocol (--paragraphs N) or sliding windows (--window W --stride T).")]
+[Verb("eval", HelpText = "Decoder: perplexity on a text file, reference paragraph protocol (--paragraphs N) or sliding windows (--window W --stride T). " +
+    "Encoder (model.onnx + vocab.txt): STS Spearman on a labelled pair file (--sts), embedding statistics of a text (--text), latency (--latency).")]
 public sealed class EvalCommand : ICommand
 {
-    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder (config.json, safetensors, tokenizer.model).")]
+    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder (config.json, safetensors, tokenizer.model), or an encoder folder (model.onnx + vocab.txt).")]
     public string Model { get; set; } = "";
 
-    [Option("text", Required = true, HelpText = "UTF-8 text file to evaluate on.")]
-    public string Text { get; set; } = "";
+    [Option("text", HelpText = "UTF-8 text file to evaluate on (required for decoders; for encoders one sentence per non-empty line).")]
+    public string? Text { get; set; }
 
     [Option("paragraphs", HelpText = "Reference protocol: the first N blank-line-separated paragraphs, each with BOS, every next token scored.")]
     public int? Paragraphs { get; set; }
@@ -24,8 +26,17 @@ public sealed class EvalCommand : ICommand
     [Option("stride", HelpText = "Window protocol: a window starts every T tokens (default W); with T < W only new tokens are scored.")]
     public int? Stride { get; set; }
 
-    [Option("batch", Default = 8, HelpText = "Sequences per ONNX Runtime run.")]
-    public int Batch { get; set; }
+    [Option("batch", HelpText = "Sequences per ONNX Runtime run (default 8 for decoders, 32 for encoders).")]
+    public int? Batch { get; set; }
+
+    [Option("sts", HelpText = "Encoders: STS Benchmark pair file (GLUE STS-B tsv or SentEval csv); reports Spearman x 100 of cosine vs gold.")]
+    public string? Sts { get; set; }
+
+    [Option("pooling", HelpText = "Encoders: mean or cls (default: the folder's sentence-transformers pooling config, else mean).")]
+    public Pooling? Pooling { get; set; }
+
+    [Option("latency", HelpText = "Encoders: also time forward passes of 32 x 128 tokens (median of 10).")]
+    public bool Latency { get; set; }
 
     [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads (0 = one per processor).")]
     public int Threads { get; set; }
@@ -36,12 +47,16 @@ public sealed class EvalCommand : ICommand
     public int Run(CancellationToken cancellationToken)
     {
         Threads = ThreadCount.Cap(Threads);
+        if (EncoderEval.IsEncoderModel(Model)) return EncoderEval.Run(this, cancellationToken);
+        if (Pooling != null || Sts != null || Latency)
+            throw new BadArgumentException($"--pooling, --sts and --latency apply to encoders (model.onnx + vocab.txt); '{Model}' is a decoder");
+        if (string.IsNullOrEmpty(Text)) throw new BadArgumentException("--text FILE is required for a decoder");
         if (Paragraphs.HasValue == Window.HasValue)
             throw new BadArgumentException("give exactly one of --paragraphs N or --window W [--stride T]");
         if (Stride.HasValue && !Window.HasValue) throw new BadArgumentException("--stride needs --window");
         string text = TextCorpus.Read(Text);
         using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { IntraOpThreads = Threads });
-        var ppl = new Perplexity(model.Runner, Batch);
+        var ppl = new Perplexity(model.Runner, Batch ?? 8);
         var progress = new ConsoleProgress();
         PerplexityResult result;
         if (Paragraphs is int n)

