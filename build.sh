@@ -22,7 +22,25 @@ need_dotnet() {
   fi
 }
 
-build() { need_dotnet; dotnet build LlmPruneFast.sln -c Release -nologo -v q "$@"; }
+# Dense linear algebra (selectors, refit) runs on the system's OpenBLAS; without it the engine falls back to
+# managed loops (10-100x slower at LLM widths) and says so. Installed here when apt-get can; never fatal.
+need_openblas() {
+  [ "${LLMPRUNE_BLAS:-}" = managed ] && return 0
+  ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0' && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo -n"
+  if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$sudo" ]; }; then
+    echo "installing libopenblas0-pthread (BLAS/LAPACK for dense linear algebra)" >&2
+    { $sudo apt-get install -y -q libopenblas0-pthread >/dev/null 2>&1 ||
+      { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q libopenblas0-pthread >/dev/null 2>&1; }; } ||
+      echo "note: could not install libopenblas0-pthread; dense linear algebra will use managed code" >&2
+  else
+    echo "note: libopenblas.so.0 not found and apt-get unavailable; dense linear algebra will use managed code" >&2
+  fi
+  return 0
+}
+
+build() { need_dotnet; need_openblas; dotnet build LlmPruneFast.sln -c Release -nologo -v q "$@"; }
 
 cli_dll=src/LlmPruneFast.Cli/bin/Release/net10.0/llmprune.dll
 cli() {
@@ -54,6 +72,7 @@ case "$verb" in
     ;;
   test)
     need_dotnet
+    need_openblas
     log=$(mktemp)
     set +e
     dotnet test LlmPruneFast.sln -c Release -nologo "$@" 2>&1 | tee "$log"

@@ -123,6 +123,11 @@ public static class Compensator
         DenseMath.CholeskySolveInPlace(ckk, nk, m, nr);
         ct.ThrowIfCancellationRequested();
         // Bias first, with the original W: b' = b + W mu - W'_K mu_K = b + W_R mu_R - (W_R M^T) mu_K.
+        if (NativeBlas.Use())
+        {
+            RefitUpdateBlas(w, bias, n, d, kept, removed, m, st, ct);
+            return;
+        }
         Parallel.For(0, d, new ParallelOptions { CancellationToken = ct }, i =>
         {
             long row = (long)i * n;
@@ -135,6 +140,32 @@ public static class Compensator
                 double s = 0;
                 var mk = m.AsSpan(k * nr, nr);
                 for (int r = 0; r < nr; r++) s += wr[r] * mk[r];
+                w[row + kept[k]] += s;
+                delta -= s * st.Means[kept[k]];
+            }
+            bias[i] += delta;
+        });
+    }
+
+    /// <summary>The update W_K += W_R M^T and the bias of <see cref="Refit"/>, with W_R M^T as one dgemm.</summary>
+    private static void RefitUpdateBlas(double[] w, double[] bias, int n, int d, int[] kept, int[] removed, double[] m,
+        LayerStatistics st, CancellationToken ct)
+    {
+        int nk = kept.Length, nr = removed.Length;
+        var wr = new double[(long)d * nr];
+        for (int i = 0; i < d; i++)
+            for (int r = 0; r < nr; r++) wr[(long)i * nr + r] = w[(long)i * n + removed[r]];
+        var upd = new double[(long)d * nk];   // W_R M^T [D x nk]
+        NativeBlas.Gemm(false, true, d, nk, nr, 1.0, wr, nr, m, nr, 0.0, upd, nk);
+        ct.ThrowIfCancellationRequested();
+        Parallel.For(0, d, new ParallelOptions { CancellationToken = ct }, i =>
+        {
+            long row = (long)i * n;
+            double delta = 0;
+            for (int r = 0; r < nr; r++) delta += wr[(long)i * nr + r] * st.Means[removed[r]];
+            for (int k = 0; k < nk; k++)
+            {
+                double s = upd[(long)i * nk + k];
                 w[row + kept[k]] += s;
                 delta -= s * st.Means[kept[k]];
             }

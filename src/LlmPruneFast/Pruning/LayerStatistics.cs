@@ -68,6 +68,7 @@ public sealed class LayerStatistics
 
     private double[] ComputeCovariance(CancellationToken ct)
     {
+        if (NativeBlas.Use()) return ComputeCovarianceBlas(ct);
         int s = Rows, n = Columns;
         const int block = 256;
         var c = new double[(long)n * n];
@@ -95,6 +96,32 @@ public sealed class LayerStatistics
                 double v = c[(long)i * n + k] / s;
                 c[(long)i * n + k] = v; c[(long)k * n + i] = v;
             }
+        return c;
+    }
+
+    /// <summary>The same covariance by dsyrk over centred blocks of rows (row-major, so no transpose is needed).</summary>
+    private double[] ComputeCovarianceBlas(CancellationToken ct)
+    {
+        int s = Rows, n = Columns;
+        int block = (int)Math.Clamp((1L << 22) / Math.Max(n, 1), 64, 4096);   // ~32 MB of centred rows per call
+        var c = new double[(long)n * n];
+        var centred = new double[(long)Math.Min(block, s) * n];
+        var means = Means;
+        for (int r0 = 0; r0 < s; r0 += block)
+        {
+            ct.ThrowIfCancellationRequested();
+            int b = Math.Min(block, s - r0);
+            var span = _z.Data.Span.Slice(r0 * n, b * n);
+            for (int r = 0; r < b; r++)
+            {
+                var row = span.Slice(r * n, n);
+                var dst = centred.AsSpan(r * n, n);
+                for (int j = 0; j < n; j++) dst[j] = row[j] - means[j];
+            }
+            DenseMath.AddGramAtA(centred.AsSpan(0, b * n), b, n, c);
+        }
+        TensorPrimitives.Multiply(c, 1.0 / s, c);
+        DenseMath.MirrorLower(c, n);
         return c;
     }
 

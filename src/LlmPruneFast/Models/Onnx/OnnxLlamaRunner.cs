@@ -21,6 +21,12 @@ public sealed record OnnxRunnerOptions
 
     public int CudaDeviceId { get; init; }
 
+    /// <summary>
+    /// In-memory graphs at least this large (bytes) are written with external data to a temporary folder and opened
+    /// from there (removed when the runner is disposed). Default: the 2 GB protobuf limit; tests lower it.
+    /// </summary>
+    public long InMemoryLimitBytes { get; init; } = OnnxModelFile.ProtobufLimitBytes;
+
     /// <summary>When set, ONNX Runtime writes a per-operator timing profile (JSON) to a file starting with this prefix.</summary>
     public string? ProfilePrefix { get; init; }
 }
@@ -120,13 +126,44 @@ public sealed class OnnxLlamaRunner : IDisposable
         }
     }
 
-    /// <summary>A runner over an in-memory graph (serialized for ONNX Runtime; must be under 2 GB).</summary>
+    /// <summary>
+    /// A runner over an in-memory graph: serialized for ONNX Runtime when under
+    /// <see cref="OnnxRunnerOptions.InMemoryLimitBytes"/> (2 GB), otherwise saved with external data to a temporary
+    /// folder that the runner deletes on dispose (a protobuf message cannot exceed 2 GB).
+    /// </summary>
     public static OnnxLlamaRunner Create(ModelProto model, OnnxRunnerOptions? options = null)
     {
-        if (model.CalculateSize() >= OnnxModelFile.ProtobufLimitBytes)
-            throw new MemoryBudgetException($"ONNX graph is {model.CalculateSize()} bytes, over the 2 GB protobuf limit: save it with OnnxModelFile.Save (external data) and open the file instead");
-        byte[] bytes = model.ToByteArray();
-        return new OnnxLlamaRunner(so => new InferenceSession(bytes, so), options ?? new(), model);
+        options ??= new();
+        if (OnnxModelFile.SerializedSize(model) < Math.Min(options.InMemoryLimitBytes, OnnxModelFile.ProtobufLimitBytes))
+        {
+            byte[] bytes = model.ToByteArray();
+            return new OnnxLlamaRunner(so => new InferenceSession(bytes, so), options, model);
+        }
+        string folder = Path.Combine(Path.GetTempPath(), "llmprune-graph-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            string path = Path.Combine(folder, "model.onnx");
+            OnnxModelFile.Save(model, path, new OnnxSaveOptions { ExternalDataFile = "model.onnx.data" });
+            return new OnnxLlamaRunner(so => new InferenceSession(path, so), options, model) { _scratch = folder };
+        }
+        catch
+        {
+            DeleteScratch(folder);
+            throw;
+        }
+    }
+
+    /// <summary>Temporary folder of an external-data graph, removed on dispose (null for in-memory graphs).</summary>
+    private string? _scratch;
+
+    /// <summary>True when the session was opened from a temporary external-data copy (graphs over the in-memory limit).</summary>
+    public bool UsesExternalData => _scratch != null;
+
+    private static void DeleteScratch(string folder)
+    {
+        try { if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); }
+        catch (IOException) { }   // best effort: a leftover temp folder is not worth failing a run for
+        catch (UnauthorizedAccessException) { }
     }
 
     /// <summary>A runner over a saved model.onnx (external data is found next to it).</summary>
@@ -192,5 +229,6 @@ public sealed class OnnxLlamaRunner : IDisposable
         _disposed = true;
         _session.Dispose();
         _runOptions.Dispose();
+        if (_scratch != null) DeleteScratch(_scratch);
     }
 }

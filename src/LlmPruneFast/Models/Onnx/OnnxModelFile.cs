@@ -27,6 +27,27 @@ public static class OnnxModelFile
     /// <summary>Largest protobuf message (2 GiB - 1); a model file bigger than that must use external data.</summary>
     public const long ProtobufLimitBytes = int.MaxValue;
 
+    /// <summary>
+    /// Exact serialized size of <paramref name="model"/> in bytes, as a long. Protobuf's CalculateSize returns an int,
+    /// which wraps past 2 GB (a 1.1B-parameter graph reads as a small or negative size), so the initializers are
+    /// summed one by one here (each is under 2 GB: a ByteString cannot be larger).
+    /// </summary>
+    public static long SerializedSize(ModelProto model)
+    {
+        if (model.Graph == null) return model.CalculateSize();
+        var bare = model.Graph.Clone();   // ByteStrings are shared, so the clone copies no tensor data
+        bare.Initializer.Clear();
+        long graph = bare.CalculateSize();
+        foreach (var tensor in model.Graph.Initializer)
+        {
+            int size = tensor.CalculateSize();
+            graph += 1 + CodedOutputStream.ComputeLengthSize(size) + size;   // field 5 tag, length, message
+        }
+        var outer = model.Clone();
+        outer.Graph = null;
+        return outer.CalculateSize() + 1 + CodedOutputStream.ComputeUInt64Size((ulong)graph) + graph;   // field 7 tag, length, graph
+    }
+
     /// <summary>External data blocks start at multiples of this, so ONNX Runtime can memory-map them.</summary>
     private const int Alignment = 4096;
 
@@ -84,7 +105,7 @@ public static class OnnxModelFile
         string folder = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(folder);
         string? external = options.ExternalDataFile;
-        if (external == null && model.CalculateSize() >= ProtobufLimitBytes - (1 << 20))
+        if (external == null && SerializedSize(model) >= ProtobufLimitBytes - (1 << 20))
             external = Path.GetFileName(full) + ".data";
         if (external != null) ValidateLocation(external, path);
 
@@ -111,8 +132,8 @@ public static class OnnxModelFile
                 }
             }
         }
-        if (toWrite.CalculateSize() >= ProtobufLimitBytes)
-            throw new BadModelFileException($"ONNX model '{path}': {toWrite.CalculateSize()} bytes exceed the 2 GB protobuf limit even with external data");
+        if (SerializedSize(toWrite) >= ProtobufLimitBytes)
+            throw new BadModelFileException($"ONNX model '{path}': {SerializedSize(toWrite)} bytes exceed the 2 GB protobuf limit even with external data");
         string tmpModel = full + ".tmp";
         using (var stream = new FileStream(tmpModel, FileMode.Create, FileAccess.Write))
             toWrite.WriteTo(stream);

@@ -113,6 +113,16 @@ public sealed class MiConditionalSelector : IPruningSelector
             var g = scores.AsSpan((int)((long)j * s), s);
             for (int r = 0; r < s; r++) g[r] = table[rank[r]];
         });
+        if (NativeBlas.Use())
+        {
+            // scores is [N x S] row-major, i.e. the S x N score matrix column-major: R = G^T G by one dsyrk with
+            // the roles transposed (constant columns hold zeros, so their off-diagonal entries come out 0).
+            var g = new double[(long)n * n];
+            NativeBlas.SyrkLowerAAt(n, s, 1.0, scores, s, 0.0, g);
+            DenseMath.MirrorLower(g, n);
+            for (int i = 0; i < n; i++) g[(long)i * n + i] = 1.0;
+            return g;
+        }
         var rm = new double[(long)n * n];
         Parallel.For(0, n, new ParallelOptions { CancellationToken = ct }, i =>
         {

@@ -180,6 +180,12 @@ public sealed class ObsSelector : IPruningSelector
     internal static double[] DownGram(FfnLayer layer, CancellationToken ct)
     {
         int n = layer.Neurons, d = layer.Hidden;
+        if (NativeBlas.Use())
+        {
+            var w = new double[(long)d * n];   // W_down row-major [D x N]: G = W^T W is one dsyrk
+            TensorPrimitives.ConvertChecked<float, double>(layer.Down.Span[..(d * n)], w);
+            return DenseMath.GramAtA(w, d, n);
+        }
         var wt = new double[(long)n * d];   // column j of W_down, contiguous
         var down = layer.Down.Span;
         for (int i = 0; i < d; i++)

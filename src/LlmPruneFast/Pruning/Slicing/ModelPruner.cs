@@ -112,6 +112,7 @@ public static class ModelPruner
         PruneSettings settings, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
     {
         var options = Options(settings, config);
+        NativeBlas.SetThreads(settings.Threads);   // OpenBLAS follows the tool's thread count
         var seconds = new Dictionary<string, double>();
         var clock = Stopwatch.StartNew();
         bool candidates = options.Selector.Candidates > 1;
