@@ -20,10 +20,27 @@ public static class AtomicFile
         foreach (var l in lines) w.WriteLine(l);
     });
 
+    /// <summary>Removes <c>PATH.tmp-PID</c> files left by killed runs (their process no longer exists).</summary>
+    private static void RemoveStale(string full)
+    {
+        string? folder = Path.GetDirectoryName(full);
+        if (folder == null || !Directory.Exists(folder)) return;
+        string prefix = Path.GetFileName(full) + ".tmp-";
+        foreach (var f in Directory.EnumerateFiles(folder, prefix + "*"))
+        {
+            if (!int.TryParse(Path.GetFileName(f)[prefix.Length..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid)) continue;
+            if (pid == Environment.ProcessId || (OperatingSystem.IsLinux() ? Directory.Exists($"/proc/{pid}") : true)) continue; // alive (or unknowable)
+            try { File.Delete(f); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+    }
+
     /// <summary>Lets <paramref name="write"/> fill a temporary stream, then renames it to <paramref name="path"/>.</summary>
     public static void Write(string path, Action<Stream> write)
     {
         string full = Path.GetFullPath(path);
+        RemoveStale(full);
         string tmp = $"{full}.tmp-{Environment.ProcessId}";
         try
         {

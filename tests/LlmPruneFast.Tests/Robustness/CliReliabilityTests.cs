@@ -1,4 +1,6 @@
 using LlmPruneFast.Cli;
+using LlmPruneFast.Tests.Models;
+using LlmPruneFast.Tests.Pipeline;
 
 namespace LlmPruneFast.Tests.Robustness;
 
@@ -80,5 +82,31 @@ public sealed class CliReliabilityTests
             ExitCodes.OutputConflict, ExitCodes.MemoryBudget, ExitCodes.BadData, ExitCodes.Cancelled, ExitCodes.Terminated];
         Assert.DoesNotContain(new FileSystemFaultException("x").ExitCode, codes);
         Assert.Equal(143, ExitCodes.Terminated);
+    }
+
+    [SharedFact]
+    public void FlagsThatWouldDoNothingAreRefusedAndExcessThreadsCapped()
+    {
+        using var dir = new TempFolder();
+        Stories260K.WriteFolder(dir["model"]);
+        File.WriteAllText(dir["calib.txt"], Stories260K.Calibration(20_000));
+        File.WriteAllText(dir["eval.txt"], string.Join("\n\n", Stories260K.EvalParagraphs(2)));
+        string[] prune = ["prune", "--model", dir["model"], "--calib", dir["calib.txt"], "--samples", "256", "--quiet", "--out", dir["out"]];
+
+        var r = CliRunner.Run([.. prune, "--ratio", "0.001"]);
+        Assert.Equal(ExitCodes.BadArgument, r.Code);
+        Assert.Contains("removes no neuron", Assert.Single(Lines(r.Err)));
+        r = CliRunner.Run([.. prune, "--ratio", "0.3", "--estimator", "ksg"]); // mi-conditional does not use a pairwise estimator
+        Assert.Equal(ExitCodes.BadArgument, r.Code);
+        Assert.Contains("--estimator ksg has no effect", Assert.Single(Lines(r.Err)));
+        Assert.False(Directory.Exists(dir["out"]));
+
+        r = CliRunner.Run("eval", "--model", dir["model"], "--text", dir["eval.txt"], "--paragraphs", "2", "--threads", "100000");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains($"note: --threads 100000 capped at the {Environment.ProcessorCount} processors", r.Err);
+
+        r = CliRunner.Run("generate", "--model", dir["model"], "--prompt", "", "--steps", "8");
+        Assert.True(r.Code == 0, r.Err); // an empty prompt generates from BOS
+        Assert.NotEqual("", r.Out.Trim());
     }
 }

@@ -40,6 +40,19 @@ public sealed class TempDebrisTests
     }
 
     [Fact]
+    public void StaleTemporaryFilesOfDeadProcessesAreRemovedOnTheNextWrite()
+    {
+        using var dir = new TempFolder();
+        string stale = dir[$"plan.json.tmp-{DeadPid()}"], mine = dir[$"plan.json.tmp-{Environment.ProcessId}x"], other = dir["notes.txt.tmp-1"];
+        foreach (var f in new[] { stale, mine, other }) File.WriteAllText(f, "partial");
+        AtomicFile.WriteAllBytes(dir["plan.json"], [1, 2, 3]);
+        Assert.False(File.Exists(stale));
+        Assert.True(File.Exists(mine));
+        Assert.True(File.Exists(other));
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(dir["plan.json"]));
+    }
+
+    [Fact]
     public void AFailedWriteLeavesNoTemporaryFile()
     {
         using var dir = new TempFolder();
