@@ -83,7 +83,10 @@ public static class FfnBlockFinder
         // ---- walk up from z through elementwise ops to the projections ----
         var leaves = new List<Projection>();
         var walked = new List<NodeProto>();
-        Walk(ix, z, f, leaves, walked, new HashSet<string>(StringComparer.Ordinal));
+        var vectors = new List<string>();
+        Walk(ix, z, f, leaves, walked, new HashSet<string>(StringComparer.Ordinal), vectors);
+        // Only once the walk reached projections on every path is this an FFN whose constants matter.
+        if (vectors.Count > 0) throw new CandidateException(vectors[0], true);
         var nonlinear = walked.Where(n => Nonlinear.Contains(n.OpType)).ToList();
         if (nonlinear.Count == 0)
             throw new CandidateException($"no activation between the projections into '{z}'");
@@ -178,7 +181,8 @@ public static class FfnBlockFinder
     }
 
     /// <summary>Walks from <paramref name="value"/> towards the graph inputs through elementwise ops, collecting projections.</summary>
-    private static void Walk(GraphIndex ix, string value, int width, List<Projection> leaves, List<NodeProto> walked, HashSet<string> seen)
+    private static void Walk(GraphIndex ix, string value, int width, List<Projection> leaves, List<NodeProto> walked, HashSet<string> seen,
+        List<string>? vectors = null)
     {
         if (!seen.Add(value) || ix.IsConstant(value)) return;
         if (FindProjection(ix, value, width) is { } p) { leaves.Add(p); return; }
@@ -188,7 +192,14 @@ public static class FfnBlockFinder
             throw new CandidateException($"'{value}' comes from {GraphIndex.Describe(producer)}, not from an activation of an up projection");
         if (!walked.Contains(producer)) walked.Add(producer);
         foreach (var input in producer.Input)
-            if (input.Length > 0) Walk(ix, input, width, leaves, walked, seen);
+        {
+            if (input.Length == 0) continue;
+            // A constant with more than one value inside the activation (e.g. FastGelu's bias, a per-channel scale)
+            // would have to shrink with the width; only scalars are understood there.
+            if (ix.Constant(input) is { } c && c.Dims.Aggregate(1L, (a, b) => a * b) > 1)
+                vectors?.Add($"node {GraphIndex.Describe(producer)} inside the activation applies the constant '{input}' of shape [{string.Join(", ", c.Dims)}]; only scalar constants are supported there");
+            Walk(ix, input, width, leaves, walked, seen, vectors);
+        }
     }
 
     /// <summary>The projections among <paramref name="candidates"/> that <paramref name="node"/> reads, directly or through elementwise ops.</summary>

@@ -144,3 +144,35 @@ public sealed class FfnBlockFinderTests
         Assert.False(OnnxGraphModel.IsGraphPath(dir.Path));
     }
 }
+
+public sealed class FfnBlockFinderConstantTests
+{
+    [Fact]
+    public void PerNeuronConstantInsideTheActivation_IsRefusedNamingTheNode()
+    {
+        var g = new OnnxGraphWriter("t");
+        g.Input("x", DT.Float, "n", 4L);
+        string u = g.Op("MatMul", "up", ["x", g.Float("wu", [4, 8], new float[32])]);
+        string z = g.Op("Mul", "scaled", [g.Op("Relu", "relu", [u]), g.Float("scale", [8], new float[8])]);
+        g.Output(g.Op("MatMul", "down", [z, g.Float("wd", [8, 4], new float[32])]), DT.Float, "n", 4L);
+        var search = FfnBlockFinder.Find(new GraphIndex(g.ToModel(13, "t", []).Graph));
+        Assert.Empty(search.Blocks);
+        var r = Assert.Single(search.Rejected, r => r.Fatal);
+        Assert.Contains("scale", r.Reason);
+        Assert.Contains("scaled", r.Reason);
+    }
+}
+
+public sealed class FfnBlockFinderNormTests
+{
+    [Fact]
+    public void UnfusedNativeGraph_KProjectionAfterRmsNorm_IsABenignRejection()
+    {
+        var config = LlmPruneFast.Tests.Models.TinyLlama.Config();
+        var model = LlmPruneFast.Models.Onnx.LlamaOnnxBuilder.Build(config, LlmPruneFast.Tests.Models.TinyLlama.Tensors(config), new() { FuseProjections = false });
+        var search = FfnBlockFinder.Find(new GraphIndex(model.Graph));
+        Assert.Equal(2, search.Blocks.Count);
+        Assert.Contains(search.Rejected, r => r.Node.Contains("l0.k"));
+        Assert.DoesNotContain(search.Rejected, r => r.Fatal);
+    }
+}
