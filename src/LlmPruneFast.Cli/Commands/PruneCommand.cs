@@ -65,6 +65,12 @@ public sealed partial class PruneCommand : ICommand
     [Option("samples", Default = CalibrationOptions.DefaultSamples, HelpText = "Calibration token positions S (sampled, seeded, BOS and padding excluded).")]
     public int Samples { get; set; }
 
+    [Option("calib-seqs", Default = 0, HelpText = "Calibration in sequences: draw N paragraphs (seeded) and sample S only inside them, so capture runs at most N x --calib-len tokens (on a CPU, 128 is plenty for S = 8192). 0 = sample over every paragraph.")]
+    public int CalibSeqs { get; set; }
+
+    [Option("calib-len", Default = CalibrationOptions.DefaultSequenceLength, HelpText = "With --calib-seqs: tokens per calibration sequence at most.")]
+    public int CalibLen { get; set; }
+
     [Option("memory-mb", Default = (int)(CalibrationOptions.DefaultMemoryBudgetBytes >> 20), HelpText = "Memory budget of the activation store in MiB.")]
     public int MemoryMiB { get; set; }
 
@@ -117,7 +123,8 @@ public sealed partial class PruneCommand : ICommand
             MinKeptFraction = Floor,
             Compensation = Compensate == null ? null : CompensationKinds.Parse(Compensate),
             Seed = Seed,
-            Calibration = new CalibrationOptions { Samples = Samples, Seed = Seed, Threads = Threads, MemoryBudgetBytes = (long)MemoryMiB << 20 },
+            Calibration = new CalibrationOptions { Samples = Samples, Seed = Seed, Threads = Threads, MemoryBudgetBytes = (long)MemoryMiB << 20,
+                Sequences = CalibSeqs, SequenceLength = CalibLen },
             Threads = Threads,
         };
         CommandFiles.RequireFile(Calib, "calibration text (--calib)");

@@ -22,7 +22,7 @@ public sealed class CalibrationSet
     public required CalibrationInfo Info { get; init; }
     /// <summary>Eligible positions (non-padding, BOS per <see cref="CalibrationOptions.IncludeBos"/>) the sample was drawn from.</summary>
     public required long EligiblePositions { get; init; }
-    /// <summary>Calibration paragraphs (held-out ones excluded).</summary>
+    /// <summary>Calibration paragraphs sampled from (held-out ones excluded; the N drawn ones with calibration in sequences).</summary>
     public required int Sequences { get; init; }
     /// <summary>Sequences actually run (those holding at least one sampled position).</summary>
     public required int SequencesRun { get; init; }
@@ -94,17 +94,32 @@ public static class CalibrationCapture
         if (options.HeldOutSequences < 0) throw new BadArgumentException($"held-out sequences must be >= 0, got {options.HeldOutSequences}");
         int maxLength = model.MaxLength;
 
+        if (options.Sequences < 0) throw new BadArgumentException($"--calib-seqs must be >= 0, got {options.Sequences}");
+        if (options.Sequences > 0 && options.SequenceLength < 2)
+            throw new BadArgumentException($"--calib-len must be at least 2 tokens, got {options.SequenceLength}");
+
         var paragraphs = TextCorpus.Paragraphs(text);
         if (paragraphs.Count <= options.HeldOutSequences)
             throw new BadArgumentException($"calibration text '{textName}' has {paragraphs.Count} paragraphs; {options.HeldOutSequences} held out leaves none to sample");
-        int calibrationCount = paragraphs.Count - options.HeldOutSequences;
+        int available = paragraphs.Count - options.HeldOutSequences;
+        // The calibration paragraphs: every one, or (calibration in sequences) N drawn seeded, in text order, each cut
+        // to L tokens; only these are tokenized and run.
+        var paragraphOf = options.Sequences > 0 && options.Sequences < available
+            ? SamplePositions(available, options.Sequences, options.Seed ^ 0x5E9_5E9).Select(p => (int)p).ToArray()
+            : Enumerable.Range(0, available).ToArray();
+        if (options.Sequences > 0) maxLength = Math.Min(maxLength, options.SequenceLength);
+        int calibrationCount = paragraphOf.Length;
         var sequences = new int[calibrationCount][];
         var heldOut = new int[options.HeldOutSequences][];
-        for (int p = 0; p < paragraphs.Count; p++)
+        for (int q = 0; q < calibrationCount; q++)
         {
-            var ids = model.Encode(paragraphs[p]);
-            if (ids.Length > maxLength) ids = ids[..maxLength];
-            if (p < calibrationCount) sequences[p] = ids; else heldOut[p - calibrationCount] = ids;
+            var ids = model.Encode(paragraphs[paragraphOf[q]]);
+            sequences[q] = ids.Length > maxLength ? ids[..maxLength] : ids;
+        }
+        for (int h = 0; h < options.HeldOutSequences; h++)
+        {
+            var ids = model.Encode(paragraphs[available + h]);
+            heldOut[h] = ids.Length > model.MaxLength ? ids[..model.MaxLength] : ids;
         }
 
         // Eligible positions of each sequence: all of them, or all but a leading BOS.
@@ -120,7 +135,7 @@ public static class CalibrationCapture
         if (eligible < s)
             throw new BadArgumentException($"calibration text '{textName}' has {eligible} eligible token positions in {calibrationCount} paragraphs " +
                 $"({(options.IncludeBos ? "BOS included" : "BOS excluded")}{(options.HeldOutSequences > 0 ? $", {options.HeldOutSequences} held out" : "")}), fewer than --samples {s}; " +
-                "give a longer text or lower --samples");
+                (options.Sequences > 0 ? "raise --calib-seqs or --calib-len, " : "") + "give a longer text or lower --samples");
 
         var chosen = SamplePositions(eligible, s, options.Seed);
         // Per sequence, the (position, store row) pairs it contributes; rows follow text order.
@@ -133,7 +148,7 @@ public static class CalibrationCapture
             while (offsets[seqIndex + 1] <= g) seqIndex++;
             if (!perSequence.TryGetValue(seqIndex, out var list)) perSequence[seqIndex] = list = [];
             list.Add(((int)(g - offsets[seqIndex]) + first[seqIndex], row));
-            positions[row] = (seqIndex, list[^1].Position);
+            positions[row] = (paragraphOf[seqIndex], list[^1].Position);
         }
         var toRun = perSequence.Keys.OrderByDescending(q => sequences[q].Length).ThenBy(q => q).ToArray();
         int longest = toRun.Length > 0 ? sequences[toRun[0]].Length : 1;
@@ -176,7 +191,9 @@ public static class CalibrationCapture
             Layers = activations,
             Positions = positions,
             HeldOut = heldOut,
-            Info = new CalibrationInfo(textName, s, options.Seed),
+            Info = options.Sequences > 0
+                ? new CalibrationInfo(textName, s, options.Seed, options.Sequences, options.SequenceLength)
+                : new CalibrationInfo(textName, s, options.Seed),
             EligiblePositions = eligible,
             Sequences = calibrationCount,
             SequencesRun = toRun.Length,

@@ -37,6 +37,19 @@ public sealed record CalibrationOptions
     /// </summary>
     public int HeldOutSequences { get; init; }
 
+    /// <summary>
+    /// Calibration in sequences: N &gt; 0 draws N paragraphs (seeded, without replacement; all of them when the text
+    /// has fewer) and samples the S positions inside those only, so capture runs at most N x
+    /// <see cref="SequenceLength"/> tokens whatever the text's size. 0 (the default) samples over every paragraph.
+    /// </summary>
+    public int Sequences { get; init; }
+
+    /// <summary>L: tokens per calibration sequence at most, with <see cref="Sequences"/> (the default when it is set).</summary>
+    public int SequenceLength { get; init; } = DefaultSequenceLength;
+
+    /// <summary>Default L: 256 tokens, so 128 sequences give 32K tokens, 4x the default S, in seconds on a CPU for small models.</summary>
+    public const int DefaultSequenceLength = 256;
+
     /// <summary>Activation store + batch buffers must fit in this many bytes, or capture refuses to start.</summary>
     public long MemoryBudgetBytes { get; init; } = DefaultMemoryBudgetBytes;
 

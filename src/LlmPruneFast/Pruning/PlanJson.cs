@@ -103,6 +103,11 @@ public static class PlanJson
             w.WriteString("text", c.Text);
             w.WriteNumber("tokens", c.Tokens);
             w.WriteNumber("seed", c.Seed);
+            if (c.Sequences > 0)   // absent for the default (every paragraph), so older plans read the same
+            {
+                w.WriteNumber("sequences", c.Sequences);
+                w.WriteNumber("sequence_length", c.SequenceLength);
+            }
             w.WriteEndObject();
         }
         else w.WriteNull("calibration");
@@ -253,7 +258,9 @@ public static class PlanJson
             if (Optional(root, r, "calibration", JsonValueKind.Object) is { } cal)
                 calibration = new CalibrationInfo(Str(cal, "$.calibration", "text"),
                     Positive(Long(Field(cal, "$.calibration", "tokens", JsonValueKind.Number), "$.calibration.tokens"), "$.calibration.tokens"),
-                    Long(Field(cal, "$.calibration", "seed", JsonValueKind.Number), "$.calibration.seed"));
+                    Long(Field(cal, "$.calibration", "seed", JsonValueKind.Number), "$.calibration.seed"),
+                    Optional(cal, "$.calibration", "sequences", JsonValueKind.Number) is { } sq ? checked((int)Long(sq, "$.calibration.sequences")) : 0,
+                    Optional(cal, "$.calibration", "sequence_length", JsonValueKind.Number) is { } sl ? checked((int)Long(sl, "$.calibration.sequence_length")) : 0);
             var candidates = new List<CandidateInfo>();
             if (Optional(root, r, "candidates", JsonValueKind.Array) is { } ca)
             {

@@ -27,8 +27,12 @@ public sealed record CompensationInfo(string Kind, PlanParameters Parameters);
 /// <summary>Budget: kind "uniform" or "global", and the per-layer floor on the kept fraction (global only).</summary>
 public sealed record BudgetInfo(string Kind, double MinKeptFraction);
 
-/// <summary>Calibration text, number of sampled token positions S, and the sampling seed.</summary>
-public sealed record CalibrationInfo(string Text, long Tokens, long Seed);
+/// <summary>
+/// Calibration text, number of sampled token positions S, and the sampling seed; with <paramref name="Sequences"/>
+/// &gt; 0, S was sampled inside that many seeded paragraphs of at most <paramref name="SequenceLength"/> tokens
+/// (0 and 0: over every paragraph, the default).
+/// </summary>
+public sealed record CalibrationInfo(string Text, long Tokens, long Seed, int Sequences = 0, int SequenceLength = 0);
 
 /// <summary>A candidate considered by a multi-seed method, with its KL(original || pruned) (null when not scored).</summary>
 public sealed record CandidateInfo(long Seed, double? Kl);
