@@ -20,8 +20,8 @@ namespace LlmPruneFast.Perf;
 /// Run it pinned to one core so that nothing else (copula's column preparation, the peer's BLAS) uses a second one:
 /// <c>taskset -c 1 dotnet perf/LlmPruneFast.Perf/bin/Release/net10.0/LlmPruneFast.Perf.dll mi-pairs</c>.
 /// Also: copula over all pairs (ours vs ranks + ndtri + ssyrk; --copula-n N for the wide shape at S = 2048), and
-/// whole-process `llmprune mi --all-pairs` time under JIT settings beside the in-process time (--cli; --r2r DIR adds a
-/// ReadyToRun-published llmprune.dll). Options: --s S (repeatable), --pairs P, --slow-pairs Q (scikit-learn's KSG times the first Q pairs only),
+/// whole-process `llmprune mi --all-pairs` time (wall and child CPU) under JIT settings beside the in-process time
+/// (--cli, --cli-only; --r2r DIR adds a ReadyToRun-published llmprune.dll). Options: --s S (repeatable), --pairs P, --slow-pairs Q (scikit-learn's KSG times the first Q pairs only),
 /// --rounds R, --no-peer, --shared DIR.
 /// </summary>
 internal static class MiPairsSuite
@@ -33,6 +33,7 @@ internal static class MiPairsSuite
     [
         ("plugin16", ["plugin_bincount", "plugin_gemm"]),
         ("ksg3", ["ksg_sklearn", "ksg_sklearn_core", "ksg_ckdtree"]),
+        ("ksg3-grid", ["ksg_sklearn", "ksg_sklearn_core"]),
         ("copula", ["copula"]),
     ];
 
@@ -50,6 +51,11 @@ internal static class MiPairsSuite
         if (Environment.ProcessorCount > 1) Console.WriteLine("  warning: more than one core visible; run under `taskset -c 1` for single-core figures");
 
         var real = Stories260KLayer(args, sizes.Max(), layer: 2);
+        if (args.Contains("--cli-only"))
+        {
+            if (real != null) Cli(FirstRows(real, 1024), dir, rounds, Bench.StringArg(args, "--r2r"));
+            return 0;
+        }
         foreach (int s in sizes)
         {
             var sets = new List<(string Name, ActivationMatrix Z)>();
@@ -92,6 +98,7 @@ internal static class MiPairsSuite
     {
         "plugin16" => new PluginEstimator(16, false) { MaxDegreeOfParallelism = 1 },
         "ksg3" => new KsgEstimator(3) { MaxDegreeOfParallelism = 1 },
+        "ksg3-grid" => new KsgEstimator(3) { MaxDegreeOfParallelism = 1, UseGrid = true }, // the previous k-NN search
         _ => new CopulaEstimator(),
     };
 
@@ -218,8 +225,7 @@ internal static class MiPairsSuite
     /// </summary>
     private static void Cli(ActivationMatrix z, string dir, int rounds, string? r2rDir)
     {
-        string root = MiSuite.FindRoot(), data = Path.Combine(dir, "mi_pairs_cli.f32");
-        MiSuite.WriteRowMajor(z, data);
+        string root = MiSuite.FindRoot();
         string dll = Path.Combine(root, "src/LlmPruneFast.Cli/bin/Release/net10.0/llmprune.dll");
         if (!File.Exists(dll)) { Console.WriteLine($"\n(no {dll}; build the CLI in Release for the CLI section)"); return; }
         var variants = new List<(string Name, string Dll, Dictionary<string, string> Env)>
@@ -236,23 +242,31 @@ internal static class MiPairsSuite
         }
         foreach (string estimator in new[] { "ksg", "plugin" })
         {
+            // KSG on the first 48 neurons (1,128 pairs), so a round stays within seconds on a loaded machine
+            if (estimator == "ksg") z = FirstColumns(z, 48);
+            string data = Path.Combine(dir, $"mi_pairs_cli_{estimator}.f32");
+            MiSuite.WriteRowMajor(z, data);
             IMutualInformationEstimator est = estimator == "ksg" ? new KsgEstimator(3) : new PluginEstimator(16, false);
             est.EstimateAllPairs(z, new SumSink());
             double inProc = double.PositiveInfinity;
-            var best = variants.ToDictionary(v => v.Name, _ => double.PositiveInfinity);
+            var best = variants.ToDictionary(v => v.Name, _ => (Wall: double.PositiveInfinity, Cpu: double.PositiveInfinity));
+            double inProcCpu = double.PositiveInfinity;
             var loads = new List<double>();
             for (int r = 0; r < rounds; r++)
             {
                 loads.Add(Bench.Load1());
+                double cpu0 = MiSingleSuite.CpuSeconds();
                 long t0 = Stopwatch.GetTimestamp();
                 est.EstimateAllPairs(z, new SumSink());
                 inProc = Math.Min(inProc, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                inProcCpu = Math.Min(inProcCpu, MiSingleSuite.CpuSeconds() - cpu0);
                 foreach (var v in variants)
                 {
                     var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
                     foreach (string a in new[] { v.Dll, "mi", "--input", data, "--cols", z.Columns.ToString(Inv), "--all-pairs", "--estimator", estimator, "--device", "cpu" })
                         psi.ArgumentList.Add(a);
                     foreach (var (k, val) in v.Env) psi.Environment[k] = val;
+                    double childCpu0 = ChildrenCpuSeconds();
                     long c0 = Stopwatch.GetTimestamp();
                     using var p = Process.Start(psi)!;
                     var err = p.StandardError.ReadToEndAsync();
@@ -260,14 +274,37 @@ internal static class MiPairsSuite
                     p.WaitForExit();
                     double t = Stopwatch.GetElapsedTime(c0).TotalSeconds;
                     if (p.ExitCode != 0) Console.WriteLine($"  {v.Name}: exit {p.ExitCode}: {err.Result.Trim()}");
-                    best[v.Name] = Math.Min(best[v.Name], t);
+                    double cpu = ChildrenCpuSeconds() - childCpu0;
+                    best[v.Name] = (Math.Min(best[v.Name].Wall, t), Math.Min(best[v.Name].Cpu, cpu));
                 }
             }
             Console.WriteLine($"\n## whole process: llmprune mi --all-pairs --estimator {estimator}, stories260K L2, S = {z.Rows}, N = {z.Columns} ({(long)z.Columns * (z.Columns - 1) / 2:N0} pairs), min of {rounds} rounds; load {string.Join(", ", loads.Select(l => l.ToString("F2", Inv)))}");
-            Console.WriteLine($"  in-process EstimateAllPairs (warm)  {inProc,8:F3} s");
-            foreach (var (vn, t) in best) Console.WriteLine($"  {vn,-34} {t,8:F3} s   ({t / best["default (tiered, PGO)"]:F2} of default)");
+            Console.WriteLine($"  in-process EstimateAllPairs (warm)  {inProc,8:F3} s wall {inProcCpu,8:F3} s CPU");
+            var d = best["default (tiered, PGO)"];
+            foreach (var (vn, t) in best)
+                Console.WriteLine($"  {vn,-34} {t.Wall,8:F3} s wall {t.Cpu,8:F3} s CPU   ({t.Wall / d.Wall:F2} / {t.Cpu / d.Cpu:F2} of default)");
         }
     }
+
+    private static ActivationMatrix FirstColumns(ActivationMatrix z, int n)
+    {
+        var m = new ActivationMatrix(z.Rows, Math.Min(n, z.Columns));
+        for (int j = 0; j < m.Columns; j++) z.Column(j).CopyTo(m.ColumnMutable(j));
+        return m;
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential, Size = 144)]
+    private struct RUsage
+    {
+        public long UtimeSec, UtimeUsec, StimeSec, StimeUsec;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getrusage")]
+    private static extern int GetRUsage(int who, out RUsage usage);
+
+    /// <summary>User + system CPU seconds of all waited-for child processes (getrusage RUSAGE_CHILDREN; Linux only, else NaN).</summary>
+    private static double ChildrenCpuSeconds() =>
+        OperatingSystem.IsLinux() && GetRUsage(-1, out var u) == 0 ? u.UtimeSec + u.StimeSec + (u.UtimeUsec + u.StimeUsec) * 1e-6 : double.NaN;
 
     private static JsonElement? RunPeer(string[] args)
     {
