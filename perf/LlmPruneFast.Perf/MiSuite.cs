@@ -20,6 +20,7 @@ public static partial class Suites
         All["mi-micro"] = MiSuite.Micro;
         All["mi-single"] = MiSingleSuite.Run;
         All["mi-bandwidth"] = MiBandwidthSuite.Run;
+        All["mi-pairs"] = MiPairsSuite.Run;
     }
 }
 
