@@ -12,15 +12,21 @@ public sealed partial class PruneCommand
 {
     private int RunGraph(PruneSettings settings, string[] inputs, string? planFile, Stopwatch total, CancellationToken cancellationToken)
     {
-        if (Eval != null || Report != null)
-            throw new BadArgumentException($"--{(Eval != null ? "eval" : "report")} is not supported for an ONNX graph model ('{Model}') yet: prune without it, then run the pruned model.onnx");
         var graph = OnnxGraphModel.Open(Model);
+        var encoder = PrepareEncoderChecks(graph); // null for a decoder graph; inputs read and checked before any work
+        if (encoder == null && (Eval != null || Sts != null))
+            throw new BadArgumentException($"--{(Eval != null ? "eval" : "sts")} is not supported for a decoder ONNX graph ('{Model}') yet: prune without it, then run the pruned model.onnx");
+        if (Report != null)
+            throw new BadArgumentException($"--report is not supported for an ONNX graph model ('{Model}') yet: prune without it");
         graph.RequirePrunable();
+        string calibration = encoder != null ? SentenceFile.AsParagraphs(SentenceFile.Read(Calib)) : TextCorpus.Read(Calib);
+        if (encoder != null && settings.Calibration.MaxLength == 0)
+            settings = settings with { Calibration = settings.Calibration with { MaxLength = encoder.Folder.MaxTokens } };
         var feed = GraphFeeds.For(graph.Folder, graph.Inputs.Select(i => i.Name).ToArray());
         var widths = graph.Blocks.Select(b => b.Width).ToArray();
         PrunablePipeline.Options(settings, widths); // every name and the ratio checked before calibration
         var bar = new ProgressBar(Quiet);
-        var outcome = PrunablePipeline.Run(new OnnxGraphPrunable(graph, feed, graph.Path), TextCorpus.Read(Calib), Path.GetFullPath(Calib), settings, bar, cancellationToken);
+        var outcome = PrunablePipeline.Run(new OnnxGraphPrunable(graph, feed, graph.Path), calibration, Path.GetFullPath(Calib), settings, bar, cancellationToken);
         bar.Clear();
         var seconds = new Dictionary<string, double>(outcome.StageSeconds);
         var clock = Stopwatch.StartNew();
@@ -48,6 +54,7 @@ public sealed partial class PruneCommand
         o.WriteLine("seconds    " + string.Join(", ", seconds.Select(kv => $"{kv.Key} {kv.Value:F2}")));
         if (PlanOnly) o.WriteLine($"plan       {files[0]}");
         else WrittenFilesPrinter.Print(o, Path.GetFullPath(Out), files);
+        var measured = encoder != null && !PlanOnly ? MeasureEncoder(encoder, graph.Folder, Path.GetFullPath(Out), o, cancellationToken) : null;
         if (Json)
         {
             var json = new Dictionary<string, object?>
@@ -65,6 +72,7 @@ public sealed partial class PruneCommand
                 ["seconds"] = seconds,
                 ["output"] = PlanOnly ? files[0] : Path.GetFullPath(Out),
             };
+            foreach (var (key, value) in measured ?? []) json[key] = value;
             o.WriteLine(JsonSerializer.Serialize(json));
         }
         return ExitCodes.Ok;

@@ -131,7 +131,8 @@ public sealed partial class PruneCommand : ICommand
         if (Eval != null) CommandFiles.RequireFile(Eval, "evaluation text (--eval)");
         if (Eval != null && Path.GetFullPath(Eval) == Path.GetFullPath(Calib))
             Console.Error.WriteLine("note: --eval is the --calib file; calibration and evaluation text overlap");
-        string[] inputs = Eval == null ? [Model, Calib] : [Model, Calib, Eval];
+        if (Sts != null) CommandFiles.RequireFile(Sts, "STS pair file (--sts)");
+        string[] inputs = [Model, Calib, .. Eval == null ? Array.Empty<string>() : [Eval], .. Sts == null ? Array.Empty<string>() : [Sts]];
         // Every output checked against every input (and each other) before any work: nothing is written into the
         // model folder or over a file the tool did not write, and a bad --report fails now, not after the run.
         var outputs = new OutputFiles(inputs);
@@ -141,6 +142,7 @@ public sealed partial class PruneCommand : ICommand
         var evalParagraphs = Eval == null ? null : TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
         if (evalParagraphs is { Count: 0 }) throw new BadDataException($"evaluation text (--eval) '{Eval}' holds no paragraphs");
         if (OnnxGraphModel.IsGraphPath(Model)) return RunGraph(settings, inputs, planFile, total, cancellationToken);
+        if (Sts != null) throw new BadArgumentException($"--sts applies to encoder models (a folder with model.onnx and vocab.txt); '{Model}' is a decoder checkpoint");
 
         using var source = LlamaCheckpoint.Open(Model);
         var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);

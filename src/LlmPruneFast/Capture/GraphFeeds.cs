@@ -1,3 +1,5 @@
+using LlmPruneFast.Models.Encoders;
+
 namespace LlmPruneFast.Capture;
 
 /// <summary>Chooses the <see cref="IGraphFeed"/> for a graph from the tokenizer files beside it.</summary>
@@ -14,7 +16,10 @@ public static class GraphFeeds
         string vocab = Path.Combine(folder, "vocab.txt");
         if (File.Exists(sentencePiece)) return SentencePieceFeed.Load(sentencePiece);
         if (File.Exists(vocab))
-            throw new UnsupportedArchitectureException($"'{vocab}': WordPiece encoders are not supported yet"); // WORDPIECE FEED PLUGS IN HERE (issue 8 part 3): return WordPieceFeed.Load(folder, inputs);
+        {
+            var encoder = EncoderFolder.Open(folder);
+            return WordPieceFeed.Open(encoder.VocabPath, encoder.LowerCase);
+        }
         throw new MissingInputException($"model folder '{folder}' holds no tokenizer: expected tokenizer.model (SentencePiece decoder) or vocab.txt (WordPiece encoder) beside model.onnx");
     }
 }
