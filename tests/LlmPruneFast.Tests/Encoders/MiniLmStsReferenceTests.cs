@@ -37,6 +37,23 @@ public sealed class MiniLmStsReferenceTests(ITestOutputHelper output)
         Assert.InRange(ort.Spearman, 75, 90); // a sane sentence encoder; the published test-split figure is 82.03
     }
 
+    [Fact]
+    public void Token_states_through_onnx_runtime_match_the_float64_forward()
+    {
+        using var encoder = SentenceEncoder.Open(MiniLm.Folder, new SentenceEncoderOptions { IntraOpThreads = 1 });
+        var reference = new ReferenceBertForward(Path.Combine(MiniLm.Folder, EncoderFolder.ModelFile), heads: 12);
+        string[] sentences = ["A man is playing the cello.", "Three men are playing chess.", "Café naïve 中文 $5 ☃", "ok"];
+        var ids = sentences.Select(s => encoder.Feed.Encode(s, 512)).ToArray();
+        var expected = reference.States(ids);
+        for (int i = 0; i < ids.Length; i++)
+        {
+            var states = encoder.RunStates(LlmPruneFast.Models.Onnx.TokenBatch.Create([ids[i]]));
+            for (int t = 0; t < ids[i].Length; t++)
+                for (int j = 0; j < encoder.Dimension; j++)
+                    Assert.True(Math.Abs(states[t * encoder.Dimension + j] - expected[i][t][j]) < 2e-4, $"sentence {i} token {t} dim {j}: {states[t * encoder.Dimension + j]} vs {expected[i][t][j]}");
+        }
+    }
+
     private static double Cosine(double[] a, double[] b)
     {
         double dot = 0, na = 0, nb = 0;

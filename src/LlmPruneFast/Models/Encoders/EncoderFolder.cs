@@ -92,6 +92,9 @@ public sealed record EncoderFolder
         };
     }
 
+    /// <summary>The graph feed (WordPiece tokenizer and BERT inputs) this folder's model takes.</summary>
+    public WordPieceFeed OpenFeed() => WordPieceFeed.Open(VocabPath, LowerCase);
+
     /// <summary>
     /// Copies the tokenizer and pooling files of <paramref name="source"/> into <paramref name="targetDir"/> (where a
     /// pruned model.onnx is being written), so <see cref="Open"/> on the target gives the same tokenizer and pooling.
