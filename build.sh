@@ -26,7 +26,9 @@ need_dotnet() {
 # managed loops (10-100x slower at LLM widths) and says so. Installed here when apt-get can; never fatal.
 need_openblas() {
   [ "${LLMPRUNE_BLAS:-}" = managed ] && return 0
-  ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0' && return 0
+  # (grep without -q: under pipefail an early exit would SIGPIPE ldconfig and fail the test)
+  ldconfig -p 2>/dev/null | grep 'libopenblas\.so\.0' >/dev/null && return 0
+  compgen -G '/usr/lib/*/libopenblas.so.0' >/dev/null && return 0   # ldconfig may be off a non-root PATH
   local sudo=""
   [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo -n"
   if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$sudo" ]; }; then
