@@ -17,8 +17,9 @@ namespace LlmPruneFast.Information;
 /// the k nearest of each point by a rectangle of cells grown toward the nearest slab edge in value space, with an
 /// exact stopping bound (O(k) points on average instead of S); n_x and n_y by counting outward from the point's own
 /// position in the sorted columns, 4 values per vector compare, galloping beyond 64 each side. O(S log S)-free per pair.
-/// (A one-dimensional strip scan in x order, 4 points per vector, was measured slower on distinct pairs too: 1.2x at
-/// S = 1024 and 1.5x at S = 4096 (perf mi-pairs): it visits ~n_x points per point where the grid visits O(k).)
+/// (A one-dimensional strip scan in x order, 4 points per vector, was re-measured on distinct pairs (perf mi-pairs,
+/// load ~50): 0.5-1.2x the grid's time at S = 1024, 1.5x at S = 4096, where it visits ~n_x points per point and the
+/// grid O(k).)
 /// </summary>
 public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, KsgEstimator.Scratch>
 {
