@@ -33,7 +33,6 @@ internal static class MiPairsSuite
     [
         ("plugin16", ["plugin_bincount", "plugin_gemm"]),
         ("ksg3", ["ksg_sklearn", "ksg_sklearn_core", "ksg_ckdtree"]),
-        ("ksg3-grid", ["ksg_sklearn", "ksg_sklearn_core"]),
         ("copula", ["copula"]),
     ];
 
@@ -98,7 +97,6 @@ internal static class MiPairsSuite
     {
         "plugin16" => new PluginEstimator(16, false) { MaxDegreeOfParallelism = 1 },
         "ksg3" => new KsgEstimator(3) { MaxDegreeOfParallelism = 1 },
-        "ksg3-grid" => new KsgEstimator(3) { MaxDegreeOfParallelism = 1, UseGrid = true }, // the previous k-NN search
         _ => new CopulaEstimator(),
     };
 

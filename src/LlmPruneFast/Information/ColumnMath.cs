@@ -51,6 +51,52 @@ internal static class ColumnMath
         return Math.Sqrt(ss / v.Length);
     }
 
+    /// <summary>
+    /// Population standard deviation (ddof 0) of v in float64 exactly as numpy's <c>np.std</c> / <c>np.nanstd</c> computes
+    /// it on a contiguous float64 array: mean = pairwise_sum(v) / n, then sqrt(pairwise_sum((v - mean)^2) / n).
+    /// </summary>
+    public static double NumpyStd(ReadOnlySpan<float> v)
+    {
+        int n = v.Length;
+        var a = new double[n];
+        for (int i = 0; i < n; i++) a[i] = v[i];
+        double mean = NumpyPairwiseSum(a) / n;
+        for (int i = 0; i < n; i++) { double d = a[i] - mean; a[i] = d * d; }
+        return Math.Sqrt(NumpyPairwiseSum(a) / n);
+    }
+
+    /// <summary>
+    /// numpy's pairwise summation of float64 (the add reduction's inner loop): below 8 values a running sum; up to 128,
+    /// eight running sums combined as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) then the remainder; above, split at
+    /// n/2 rounded down to a multiple of 8 and recurse.
+    /// </summary>
+    public static double NumpyPairwiseSum(ReadOnlySpan<double> a)
+    {
+        int n = a.Length;
+        if (n < 8)
+        {
+            double res = -0.0;
+            for (int i = 0; i < n; i++) res += a[i];
+            return res;
+        }
+        if (n <= 128)
+        {
+            double r0 = a[0], r1 = a[1], r2 = a[2], r3 = a[3], r4 = a[4], r5 = a[5], r6 = a[6], r7 = a[7];
+            int i = 8;
+            for (; i < n - n % 8; i += 8)
+            {
+                r0 += a[i]; r1 += a[i + 1]; r2 += a[i + 2]; r3 += a[i + 3];
+                r4 += a[i + 4]; r5 += a[i + 5]; r6 += a[i + 6]; r7 += a[i + 7];
+            }
+            double res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7));
+            for (; i < n; i++) res += a[i];
+            return res;
+        }
+        int n2 = n / 2;
+        n2 -= n2 % 8;
+        return NumpyPairwiseSum(a[..n2]) + NumpyPairwiseSum(a[n2..]);
+    }
+
     /// <summary>psi(n) for n = 0..max (psi(0) unused, set to -inf): psi(1) = -EulerGamma, psi(n+1) = psi(n) + 1/n. Cached per max.</summary>
     public static double[] DigammaTable(int max) => Cached(DigammaCache, max, BuildDigamma);
 

@@ -1,13 +1,12 @@
-using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace LlmPruneFast.Information;
 
 /// <summary>
 /// Kraskov-Stoegbauer-Grassberger estimator 1, in nats, as scikit-learn's <c>mutual_info_regression</c> computes it.
-/// Each variable is divided by its standard deviation (ddof 0, no centring; float64). With the max-norm
+/// Each variable is divided by its standard deviation (ddof 0, no centring; float64, summed exactly as numpy's
+/// pairwise sum does, so the scaled values are bit-identical to scikit-learn's: on real activations with tied values a
+/// 1-ulp difference in the scale flips &lt;= r comparisons and moved I by up to 4e-6). With the max-norm
 /// d(i,j) = max(|x_i-x_j|, |y_i-y_j|), eps_i = distance from point i to its k-th nearest other point, and
 /// r_i = the largest double below eps_i (0 when eps_i = 0):
 /// n_x(i) = #{j != i : |x_i-x_j| &lt;= r_i}, n_y(i) likewise, i.e. strictly inside eps_i, and
@@ -17,9 +16,10 @@ namespace LlmPruneFast.Information;
 /// edges of ~sqrt(2S/k) equal-count slabs. Per pair: the points bucketed into the slab grid (a counting sort, O(S));
 /// the k nearest of each point by a rectangle of cells grown toward the nearest slab edge in value space, with an
 /// exact stopping bound (O(k) points on average instead of S); n_x and n_y by counting outward from the point's own
-/// position in the sorted columns, 8 values per vector compare, galloping beyond 64 each side. O(S log S)-free per pair.
-/// (A one-dimensional strip scan in x order, 8 points per vector, was measured slower from S = 2048 up and no faster
-/// below: it visits ~n_x points per point where the grid visits O(k).)
+/// position in the sorted columns, 4 values per vector compare, galloping beyond 64 each side. O(S log S)-free per pair.
+/// (A one-dimensional strip scan in x order, 4 points per vector, was re-measured on distinct pairs (perf mi-pairs,
+/// load ~50): 0.5-1.2x the grid's time at S = 1024, 1.5x at S = 4096, where it visits ~n_x points per point and the
+/// grid O(k).)
 /// </summary>
 public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, KsgEstimator.Scratch>
 {
@@ -47,10 +47,8 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     /// vector scans stop without bounds checks), each sample's position in that order, and the edges of the grid's
     /// equal-count slabs.
     /// </summary>
-    public sealed class ScaledColumn(double[] sortedPadded, int[] rank, int[] order, double[] slabLow, double[] slabHigh, bool constant)
+    public sealed class ScaledColumn(double[] sortedPadded, int[] rank, double[] slabLow, double[] slabHigh, bool constant)
     {
-        /// <summary>Sample at each position of the ascending order (the inverse of <see cref="Rank"/>).</summary>
-        public readonly int[] Order = order;
         /// <summary>Scaled values ascending at [Pad, Pad+S); -inf before, +inf after.</summary>
         public readonly double[] SortedPadded = sortedPadded;
         /// <summary>Position of each sample in the ascending order (0-based, without the pad).</summary>
@@ -79,18 +77,13 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         public readonly int[] CountX = new int[s], CountY = new int[s];
         public readonly double[] Heap = new double[k];
         public readonly double[] Psi = ColumnMath.DigammaTable(s + 1);
-        /// <summary>y of each point in x's ascending order, padded like the sorted columns (0 in the pads).</summary>
-        public readonly double[] YByX = new double[s + 2 * Pad];
     }
-
-    /// <summary>The k-NN search: the x-sorted strip (default) or the rank grid (kept to benchmark one against the other).</summary>
-    internal bool UseGrid { get; init; }
 
     protected override ScaledColumn PrepareColumn(ReadOnlySpan<float> v, ColumnRole role)
     {
         int s = v.Length;
         bool constant = ColumnMath.IsConstant(v);
-        double std = ColumnMath.StdDdof0(v);
+        double std = ColumnMath.NumpyStd(v);
         if (std == 0) std = 1; // scikit-learn's _handle_zeros_in_scale
         var values = new double[s];
         for (int i = 0; i < s; i++) values[i] = v[i] / std;
@@ -122,7 +115,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
             lo[c] = first < s ? sortedValues[first] : double.PositiveInfinity;
             hi[c] = next - 1 >= first ? sortedValues[next - 1] : double.NegativeInfinity;
         }
-        return new ScaledColumn(padded, rank, order, lo, hi, constant);
+        return new ScaledColumn(padded, rank, lo, hi, constant);
     }
 
     protected override Scratch CreateScratch(int s) => new(s, _k);
@@ -131,91 +124,9 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     {
         if (x.Constant || y.Constant) return 0.0;
         int s = x.Rank.Length;
-        var (meanX, meanY) = UseGrid ? GridMeans(x, y, scratch) : StripMeans(x, y, scratch);
+        var (meanX, meanY) = GridMeans(x, y, scratch);
         double mi = scratch.Psi[s] + scratch.Psi[_k] - meanX - meanY;
         return _clip ? Math.Max(0.0, mi) : mi;
-    }
-
-    /// <summary>
-    /// (mean_i psi(n_x(i)+1), mean_i psi(n_y(i)+1)) with the k-NN search as a strip scan in x order: the points
-    /// visited in x's ascending order (y gathered once per pair), each point's k-th distance by
-    /// <see cref="StripKthDistance"/>, n_x by counting in the sorted x around the point's own position (sequential over
-    /// points), n_y likewise in y's order. Branch-light: on distinct pairs (what pruning runs) the grid's cell walk
-    /// mispredicts, while the strip's 4-wide compares stay predictable; it visits ~n_x points per point.
-    /// </summary>
-    private (double MeanX, double MeanY) StripMeans(ScaledColumn x, ScaledColumn y, Scratch scratch)
-    {
-        int s = x.Rank.Length;
-        var ysx = scratch.YByX;
-        var ry = scratch.RankY;
-        var xs = x.SortedPadded;
-        for (int p = 0; p < s; p++)
-        {
-            int r = y.Rank[x.Order[p]];
-            ry[p] = r;
-            ysx[Pad + p] = y.SortedPadded[Pad + r];
-        }
-        var radByY = scratch.RadiusByY;
-        var countX = scratch.CountX;
-        var countY = scratch.CountY;
-        Array.Clear(countX);
-        Array.Clear(countY);
-        for (int p = 0; p < s; p++)
-        {
-            double eps = StripKthDistance(xs, ysx, Pad + p, Pad + s, scratch.Heap, _k);
-            double rad = eps > 0 ? Math.BitDecrement(eps) : 0.0;
-            countX[SortedStrip.CountWithin(xs, Pad + p, rad)]++;
-            radByY[ry[p]] = rad;
-        }
-        for (int p = 0; p < s; p++) countY[SortedStrip.CountWithin(y.SortedPadded, Pad + p, radByY[p])]++;
-        var psi = scratch.Psi;
-        double meanX = 0, meanY = 0;
-        for (int n = 0; n < s; n++)
-        {
-            if (countX[n] != 0) meanX += countX[n] * psi[n + 1];
-            if (countY[n] != 0) meanY += countY[n] * psi[n + 1];
-        }
-        return (meanX / s, meanY / s);
-    }
-
-    /// <summary>
-    /// k-th smallest max(|dx|, |dy|) from point c (index into the padded x-sorted arrays, real points at [Pad, end)) to
-    /// the other points: 4 points per compare outward in x order, right then left; a side stops once the x gap alone
-    /// reaches the k-th distance held (every point beyond is at least that far). Pads are +-inf in x, so they are
-    /// never closer; a side also stops at the end of the real points.
-    /// </summary>
-    private static double StripKthDistance(double[] xs, double[] ys, int c, int end, double[] heap, int k)
-    {
-        ref double rx = ref MemoryMarshal.GetArrayDataReference(xs);
-        ref double ry = ref MemoryMarshal.GetArrayDataReference(ys);
-        double x0 = xs[c], y0 = ys[c], thr = double.PositiveInfinity;
-        var vx = Vector256.Create(x0);
-        var vy = Vector256.Create(y0);
-        Span<double> lane = stackalloc double[4];
-        int count = 0;
-        for (int j = c + 1; j < end; j += 4)
-        {
-            var d = Vector256.Max(Vector256.LoadUnsafe(ref rx, (nuint)j) - vx, Vector256.Abs(Vector256.LoadUnsafe(ref ry, (nuint)j) - vy));
-            uint m = Vector256.LessThan(d, Vector256.Create(thr)).ExtractMostSignificantBits();
-            if (m != 0)
-            {
-                d.CopyTo(lane);
-                do { Insert(heap, ref count, k, lane[BitOperations.TrailingZeroCount(m)], ref thr); m &= m - 1; } while (m != 0);
-            }
-            if (xs[j + 3] - x0 >= thr) break;
-        }
-        for (int j = c - 4; j + 4 > Pad; j -= 4)
-        {
-            var d = Vector256.Max(vx - Vector256.LoadUnsafe(ref rx, (nuint)j), Vector256.Abs(Vector256.LoadUnsafe(ref ry, (nuint)j) - vy));
-            uint m = Vector256.LessThan(d, Vector256.Create(thr)).ExtractMostSignificantBits();
-            if (m != 0)
-            {
-                d.CopyTo(lane);
-                do { Insert(heap, ref count, k, lane[BitOperations.TrailingZeroCount(m)], ref thr); m &= m - 1; } while (m != 0);
-            }
-            if (x0 - xs[j] >= thr) break;
-        }
-        return heap[k - 1];
     }
 
     /// <summary>

@@ -222,7 +222,7 @@ public sealed class EstimatorShapeTests
     private static double BruteKsg(ReadOnlySpan<float> xf, ReadOnlySpan<float> yf, int k)
     {
         int s = xf.Length;
-        double sx = ColumnMath.StdDdof0(xf), sy = ColumnMath.StdDdof0(yf);
+        double sx = ColumnMath.NumpyStd(xf), sy = ColumnMath.NumpyStd(yf); // scikit-learn scales by numpy's std
         var x = new double[s];
         var y = new double[s];
         for (int i = 0; i < s; i++) { x[i] = xf[i] / sx; y[i] = yf[i] / sy; }
