@@ -22,8 +22,15 @@ switch ($Verb) {
     if (-not (Test-Path (Join-Path $MiniLmDir "model.onnx"))) { $rc = Invoke-Cli fetch --out $MiniLmDir; if ($rc) { exit $rc } }
     $StsArgs = @(); $StsDev = "$Shared/corpora/stsb/sts-dev.tsv"
     if (Test-Path $StsDev) { $StsArgs = @("--sts", $StsDev) }
-    # Hook: once graph pruning is merged, prune MiniLM by 30% and add --pruned DIR here (see build.sh).
-    $rc = Invoke-Cli demo-encoder --model $MiniLmDir @StsArgs; if ($rc) { exit $rc }
+    # Prune it by 30% (default method) on STS-B train sentences, or on the project's own sentences without ../shared.
+    $CalibArgs = @("--calib", (Join-Path $PSScriptRoot "src/LlmPruneFast.Cli/Demo/encoder-calibration.txt"), "--samples", "1024")
+    $StsTrain = "$Shared/corpora/stsb/sts-train.tsv"
+    if (Test-Path $StsTrain) { $CalibArgs = @("--calib", $StsTrain, "--calib-seqs", "2000") }
+    $PrunedDir = Join-Path $Cache "demo-encoder/minilm-pruned"
+    if (Test-Path $PrunedDir) { Remove-Item -Recurse -Force $PrunedDir }
+    New-Item -ItemType Directory -Force (Join-Path $Cache "demo-encoder") | Out-Null
+    $rc = Invoke-Cli prune --model $MiniLmDir @CalibArgs --ratio 0.3 --out $PrunedDir --quiet; if ($rc) { exit $rc }
+    $rc = Invoke-Cli demo-encoder --model $MiniLmDir --pruned $PrunedDir @StsArgs; if ($rc) { exit $rc }
     if (-not (Test-Path "$Shared/models/stories260K/stories260K.bin")) { Write-Host "note: $Shared is absent; skipping the stories260K demo"; exit 0 }
     $ModelDir = Join-Path $Cache "models/stories260K"
     if (-not (Test-Path (Join-Path $ModelDir "config.json"))) {

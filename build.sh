@@ -62,9 +62,14 @@ case "$verb" in
     [ -f "$minilm_dir/model.onnx" ] || cli fetch --out "$minilm_dir"
     sts_args=()
     [ -f "$SHARED/corpora/stsb/sts-dev.tsv" ] && sts_args=(--sts "$SHARED/corpora/stsb/sts-dev.tsv")
-    # Hook: once graph pruning is merged, prune $minilm_dir by 30% into $CACHE/demo/minilm-pruned and add
-    # `--pruned $CACHE/demo/minilm-pruned` here to print dense vs pruned STS, fidelity and latency.
-    cli demo-encoder --model "$minilm_dir" "${sts_args[@]}"
+    # Prune it by 30% with the default method: calibrated on STS-B train sentences when ../shared is there, else on
+    # the project's own 100 sentences (S = 1024); then dense vs pruned STS, fidelity and latency.
+    calib_args=(--calib "$ROOT/src/LlmPruneFast.Cli/Demo/encoder-calibration.txt" --samples 1024)
+    [ -f "$SHARED/corpora/stsb/sts-train.tsv" ] && calib_args=(--calib "$SHARED/corpora/stsb/sts-train.tsv" --calib-seqs 2000)
+    pruned_dir=$CACHE/demo-encoder/minilm-pruned
+    rm -rf "$pruned_dir" && mkdir -p "$CACHE/demo-encoder"
+    cli prune --model "$minilm_dir" "${calib_args[@]}" --ratio 0.3 --out "$pruned_dir" --quiet
+    cli demo-encoder --model "$minilm_dir" --pruned "$pruned_dir" "${sts_args[@]}"
     if [ ! -f "$SHARED/models/stories260K/stories260K.bin" ]; then
       echo "note: $SHARED is absent; skipping the stories260K demo"
       exit 0
