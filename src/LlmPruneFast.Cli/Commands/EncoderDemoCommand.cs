@@ -59,8 +59,8 @@ public sealed class EncoderDemoCommand : ICommand
         }
         Print("pruned", pruned, pairs, cancellationToken);
         IReadOnlyList<string> sentences = Text != null
-            ? TextCorpus.Read(Text).Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray()
-            : pairs?.SelectMany(p => new[] { p.Sentence1, p.Sentence2 }).Distinct().ToArray() ?? BuiltInSentences;
+            ? SentenceFile.Read(Text)
+            : pairs != null ? SentenceFile.Distinct(pairs) : BuiltInSentences;
         var fidelity = EncoderEvaluation.Fidelity(dense, pruned, sentences, cancellationToken);
         Console.WriteLine($"fidelity   mean cosine {fidelity.MeanCosine:F4} (min {fidelity.MinCosine:F4}) pruned vs dense on {fidelity.Sentences} sentences");
         var (a, b) = EncoderEvaluation.Latency(dense, pruned, LatencyBatch, repeats: LatencyRepeats, ct: cancellationToken);

@@ -25,7 +25,7 @@ internal static class EncoderEval
             throw new BadArgumentException("--paragraphs, --window and --stride apply to decoders; an encoder takes --sts FILE and/or --text FILE");
         if (o.Sts == null && o.Text == null && !o.Latency) throw new BadArgumentException("give --sts FILE, --text FILE or --latency for an encoder");
         var pairs = o.Sts != null ? StsBenchmark.Read(o.Sts) : null; // check inputs before loading the model
-        var sentences = o.Text != null ? Sentences(o.Text) : null;
+        var sentences = o.Text != null ? SentenceFile.Read(o.Text) : null;
         using var encoder = SentenceEncoder.Open(o.Model, new SentenceEncoderOptions { Pooling = o.Pooling, BatchSize = o.Batch ?? 32, IntraOpThreads = o.Threads });
         var json = new Dictionary<string, object?>
         {
@@ -68,13 +68,5 @@ internal static class EncoderEval
         }
         if (o.Json) Console.WriteLine(JsonSerializer.Serialize(json));
         return ExitCodes.Ok;
-    }
-
-    /// <summary>One sentence per non-empty line (trimmed).</summary>
-    private static IReadOnlyList<string> Sentences(string path)
-    {
-        var lines = TextCorpus.Read(path).Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
-        if (lines.Length == 0) throw new BadDataException($"text file '{path}' holds no non-empty line");
-        return lines;
     }
 }
