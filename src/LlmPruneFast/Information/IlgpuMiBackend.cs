@@ -165,7 +165,7 @@ internal sealed class IlgpuEstimator(IlgpuMiBackend backend, IMutualInformationE
     private static double[] Stds(ActivationMatrix z)
     {
         var std = new double[z.Columns];
-        for (int j = 0; j < z.Columns; j++) std[j] = ColumnMath.StdDdof0(z.Column(j));
+        for (int j = 0; j < z.Columns; j++) std[j] = ColumnMath.NumpyStd(z.Column(j));
         return std;
     }
 
