@@ -137,6 +137,7 @@ public sealed class GraphSlicingTests
         File.WriteAllText(dir["src/vocab.txt"], "[PAD]\n");
         Directory.CreateDirectory(dir["src/1_Pooling"]);
         File.WriteAllText(dir["src/1_Pooling/config.json"], "{}");
+        File.WriteAllText(dir["src/model.safetensors"], "unpruned weights in another format: never copied beside the pruned graph");
         var before = Directory.GetFiles(dir["src"], "*", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllBytes);
         var model = OnnxGraphModel.Open(dir["src"]);
         var plan = new PruningPlanStub(model).Plan;

@@ -87,7 +87,7 @@ public static class OnnxGraphSlicer
 
     /// <summary>
     /// Copies what sits beside the model (tokenizer.model, vocab.txt, configs, pooling folders) when the model is the
-    /// folder's model.onnx; other .onnx files, the model's external data and an old plan are not copied.
+    /// folder's model.onnx; weight files (see <see cref="IsWeights"/>), the model's external data and an old plan are not copied.
     /// </summary>
     private static void CopySidecars(OnnxGraphModel source, string target, CancellationToken ct)
     {
@@ -97,14 +97,23 @@ public static class OnnxGraphSlicer
         {
             ct.ThrowIfCancellationRequested();
             string rel = Path.GetRelativePath(source.Folder, file);
-            if (skip.Contains(Path.GetFullPath(file)) || file.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)
-                || file.EndsWith(".onnx.data", StringComparison.OrdinalIgnoreCase) || rel == PrunedCheckpointWriter.PlanFileName
+            if (skip.Contains(Path.GetFullPath(file)) || IsWeights(file) || rel == PrunedCheckpointWriter.PlanFileName
                 || rel.Split(Path.DirectorySeparatorChar).Any(p => p.StartsWith('.'))) continue;
             string dest = Path.Combine(target, rel);
             Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
             File.Copy(file, dest);
         }
     }
+
+    /// <summary>
+    /// Weight files of any format (other ONNX graphs and their data, safetensors, PyTorch, GGUF, ...): copied beside
+    /// the pruned graph they would be stale, unpruned weights, so only tokenizer and config files travel.
+    /// </summary>
+    private static bool IsWeights(string file) =>
+        WeightExtensions.Any(e => file.EndsWith(e, StringComparison.OrdinalIgnoreCase));
+
+    private static readonly string[] WeightExtensions =
+        [".onnx", ".onnx.data", ".onnx_data", ".data", ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".gguf", ".ot"];
 
     /// <summary>Keeps, along the neuron axis, the entries <paramref name="kept"/> of every slice; entries outside all slices stay.</summary>
     private static (long[] Dims, float[] Data) SelectAlong(TensorProto t, WeightSlice[] slices, int[] kept)
