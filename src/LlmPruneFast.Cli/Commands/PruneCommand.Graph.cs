@@ -57,21 +57,9 @@ public sealed partial class PruneCommand
         var measured = encoder != null && !PlanOnly ? MeasureEncoder(encoder, graph.Folder, Path.GetFullPath(Out), o, cancellationToken) : null;
         if (Json)
         {
-            var json = new Dictionary<string, object?>
-            {
-                ["method"] = plan.Method,
-                ["estimator"] = plan.Estimator?.Name,
-                ["ratio"] = plan.Ratio,
-                ["budget"] = plan.Budget.Kind,
-                ["compensation"] = plan.Compensation.Kind,
-                ["seed"] = plan.Seed,
-                ["params_before"] = before,
-                ["params_after"] = after,
-                ["widths_before"] = graph.Blocks.Select(b => b.Width).ToArray(),
-                ["widths_after"] = outcome.Layers.Select(x => x.Width).ToArray(),
-                ["seconds"] = seconds,
-                ["output"] = PlanOnly ? files[0] : Path.GetFullPath(Out),
-            };
+            var json = PruneSummary.Fields(plan, before, after, graph.Blocks.Select(b => b.Width).ToArray(), outcome.Layers.Select(x => x.Width).ToArray());
+            json["seconds"] = seconds;
+            json["output"] = PlanOnly ? files[0] : Path.GetFullPath(Out);
             foreach (var (key, value) in measured ?? []) json[key] = value;
             o.WriteLine(JsonSerializer.Serialize(json));
         }

@@ -36,26 +36,31 @@ internal static class PruneSummary
     public static string Json(LlamaConfig before, LlamaConfig after, PruningPlan plan, PruneEvaluation? evaluation,
         IReadOnlyDictionary<string, double> seconds, string output)
     {
-        var json = new Dictionary<string, object?>
-        {
-            ["method"] = plan.Method,
-            ["estimator"] = plan.Estimator?.Name,
-            ["ratio"] = plan.Ratio,
-            ["budget"] = plan.Budget.Kind,
-            ["compensation"] = plan.Compensation.Kind,
-            ["seed"] = plan.Seed,
-            ["params_before"] = PrunedModel.Parameters(before),
-            ["params_after"] = PrunedModel.Parameters(after),
-            ["widths_before"] = Enumerable.Range(0, before.NumHiddenLayers).Select(before.FfnWidth).ToArray(),
-            ["widths_after"] = Enumerable.Range(0, after.NumHiddenLayers).Select(after.FfnWidth).ToArray(),
-            ["perplexity_before"] = evaluation?.Before.Perplexity,
-            ["perplexity_after"] = evaluation?.After.Perplexity,
-            ["kl"] = evaluation?.Fidelity.MeanKl,
-            ["top1_agreement"] = evaluation?.Fidelity.Top1Agreement,
-            ["eval_tokens"] = evaluation?.Before.Tokens,
-            ["seconds"] = seconds,
-            ["output"] = output,
-        };
+        var json = Fields(plan, PrunedModel.Parameters(before), PrunedModel.Parameters(after),
+            Enumerable.Range(0, before.NumHiddenLayers).Select(before.FfnWidth).ToArray(),
+            Enumerable.Range(0, after.NumHiddenLayers).Select(after.FfnWidth).ToArray());
+        json["perplexity_before"] = evaluation?.Before.Perplexity;
+        json["perplexity_after"] = evaluation?.After.Perplexity;
+        json["kl"] = evaluation?.Fidelity.MeanKl;
+        json["top1_agreement"] = evaluation?.Fidelity.Top1Agreement;
+        json["eval_tokens"] = evaluation?.Before.Tokens;
+        json["seconds"] = seconds;
+        json["output"] = output;
         return JsonSerializer.Serialize(json);
     }
+
+    /// <summary>The fields every <c>prune --json</c> line starts with, whatever the model family.</summary>
+    public static Dictionary<string, object?> Fields(PruningPlan plan, long paramsBefore, long paramsAfter, int[] widthsBefore, int[] widthsAfter) => new()
+    {
+        ["method"] = plan.Method,
+        ["estimator"] = plan.Estimator?.Name,
+        ["ratio"] = plan.Ratio,
+        ["budget"] = plan.Budget.Kind,
+        ["compensation"] = plan.Compensation.Kind,
+        ["seed"] = plan.Seed,
+        ["params_before"] = paramsBefore,
+        ["params_after"] = paramsAfter,
+        ["widths_before"] = widthsBefore,
+        ["widths_after"] = widthsAfter,
+    };
 }

@@ -24,12 +24,11 @@ public sealed partial class WordPieceFeed : IGraphFeed
     public static WordPieceFeed Open(string vocabPath, bool lowerCase)
     {
         if (!File.Exists(vocabPath)) throw new MissingInputException($"WordPiece vocabulary '{vocabPath}' does not exist");
-        var tokens = new HashSet<string>(File.ReadLines(vocabPath));
-        foreach (var special in new[] { "[CLS]", "[SEP]", "[PAD]", "[UNK]" })
-            if (!tokens.Contains(special)) throw new BadModelFileException($"WordPiece vocabulary '{vocabPath}' has no {special} token");
         var specials = File.ReadLines(vocabPath).Select((t, i) => (t, i))
             .Where(x => x.t is "[CLS]" or "[SEP]" or "[PAD]" or "[UNK]" or "[MASK]")
             .GroupBy(x => x.t).ToDictionary(g => g.Key, g => g.First().i);
+        foreach (var special in new[] { "[CLS]", "[SEP]", "[PAD]", "[UNK]" })
+            if (!specials.ContainsKey(special)) throw new BadModelFileException($"WordPiece vocabulary '{vocabPath}' has no {special} token");
         var options = new BertOptions
         {
             PreTokenizer = new RegexPreTokenizer(BasicSplit(), specials),
