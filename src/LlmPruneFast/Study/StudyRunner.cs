@@ -97,7 +97,11 @@ public static class StudyRunner
             foreach (var method in settings.Methods)
                 foreach (var ratio in settings.Ratios)
                     foreach (var c in settings.Compensations)
-                        ModelPruner.Options(settings.PruneSettings(method, ratio, c), checkpoint.Config); // a ratio that empties a layer fails here
+                    {
+                        // A ratio that empties a layer fails in Options; one that removes nothing is refused as in prune.
+                        var options = ModelPruner.Options(settings.PruneSettings(method, ratio, c), checkpoint.Config);
+                        options.Budget.RequireSomeRemoval(Enumerable.Range(0, checkpoint.Config.NumHiddenLayers).Select(checkpoint.Config.FfnWidth).ToArray());
+                    }
             models.Add(model);
         }
         if (TextCorpus.Paragraphs(settings.EvaluationText, settings.EvalParagraphs).Count == 0)
