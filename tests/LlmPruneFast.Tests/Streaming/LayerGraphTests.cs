@@ -36,3 +36,42 @@ public sealed class LayerGraphTests
         Assert.Equal(1, runner.Sessions);
     }
 }
+
+/// <summary>The carried hidden states in a memory-mapped scratch file, and sequential capture, on stories260K.</summary>
+public sealed class LayerStreamTests
+{
+    private static LlmPruneFast.Capture.CalibrationSample Sample() => LlmPruneFast.Capture.CalibrationSample.Draw(t => Stories260K.Tokenizer.Encode(t),
+        Stories260K.Config.MaxPositionEmbeddings, Stories260K.Config.BosTokenId, Stories260K.Calibration(20_000), "calib",
+        new LlmPruneFast.Capture.CalibrationOptions { Samples = 300, Seed = 2, BatchSize = 3 });
+
+    [SharedFact]
+    public void ScratchFile_GivesTheInMemoryActivations_AndIsRemoved()
+    {
+        using var dir = new LlmPruneFast.Tests.Models.TempFolder();
+        var sample = Sample();
+        using var memory = new LlmPruneFast.Capture.LayerStream(Stories260K.Config, Stories260K.Tensors, sample);
+        var scratch = new LlmPruneFast.Capture.LayerStream(Stories260K.Config, Stories260K.Tensors, sample,
+            new LlmPruneFast.Capture.LayerStreamOptions { HiddenInMemoryLimitBytes = 0, ScratchFolder = dir.Path });
+        Assert.False(memory.FileBacked);
+        Assert.True(scratch.FileBacked);
+        Assert.Single(Directory.GetFiles(dir.Path));
+        for (int l = 0; l < Stories260K.Config.NumHiddenLayers; l++)
+            Assert.Equal(memory.Capture(l, advance: true).Data.ToArray(), scratch.Capture(l, advance: true).Data.ToArray());
+        scratch.Dispose();
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [SharedFact]
+    public void DenseStream_EqualsTheWholeModelCapture_Restart_GivesTheSameAgain()
+    {
+        var options = new LlmPruneFast.Capture.CalibrationOptions { Samples = 300, Seed = 2, BatchSize = 3 };
+        var whole = LlmPruneFast.Capture.CalibrationCapture.Run(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, Stories260K.Calibration(20_000), "calib", options);
+        using var stream = new LlmPruneFast.Capture.LayerStream(Stories260K.Config, Stories260K.Tensors, Sample());
+        for (int pass = 0; pass < 2; pass++)
+        {
+            for (int l = 0; l < Stories260K.Config.NumHiddenLayers; l++)
+                Assert.Equal(whole.Layers[l].Data.ToArray(), stream.Capture(l, advance: true).Data.ToArray());
+            stream.Restart();
+        }
+    }
+}

@@ -166,8 +166,8 @@ public static class ModelPruner
 
     /// <summary>
     /// Re-derives the sliced layers of <paramref name="plan"/> on the model it was made for (checked by fingerprint).
-    /// When its compensation needs activations, they are recaptured with the plan's recorded calibration (text file,
-    /// S, seed; other settings at their defaults, as <c>prune</c> uses them).
+    /// When its compensation needs activations, they are streamed again with the plan's recorded calibration (text file,
+    /// S, seed, sequences, capture mode; other settings at their defaults, as <c>prune</c> uses them).
     /// </summary>
     /// <exception cref="BadArgumentException">The plan was made for another model.</exception>
     /// <exception cref="MissingInputException">Activations are needed and the recorded calibration text is absent.</exception>
@@ -175,8 +175,16 @@ public static class ModelPruner
         LlamaTokenizer tokenizer, CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
     {
         plan.EnsureMatches(CheckpointLayerSource.Fingerprint(modelName, config, tensors));
-        var activations = NeedsActivations(plan) ? Recapture(plan, config, tensors, tokenizer, calibrationDefaults, progress, ct).Layers : null;
-        var source = new CheckpointLayerSource(config, tensors, activations);
+        // Activations are streamed layer by layer (the dense stream gives the whole-model capture's values bit for bit,
+        // and a sequential plan needs its own pruned layers upstream), so apply's memory does not grow with depth.
+        if (NeedsActivations(plan))
+        {
+            plan.Validate();
+            if (plan.Model.Layers != config.NumHiddenLayers)
+                throw new BadArgumentException($"plan made for another model: {plan.Model.Layers} layers in the plan, {config.NumHiddenLayers} in the model");
+            return StreamingPruner.Apply(plan, config, tensors, tokenizer, calibrationDefaults ?? new CalibrationOptions(), false, progress, ct).Layers;
+        }
+        var source = new CheckpointLayerSource(config, tensors);
         return Pruner.ApplyPlan(plan, source, progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction))), ct).ToArray();
     }
 

@@ -60,8 +60,10 @@ public static class StreamingPruner
     /// Stage seconds: capture (layer runs), select, slice (compensation), as far as they can be told apart.
     /// </summary>
     /// <exception cref="MemoryBudgetException">The plan is over <see cref="CalibrationOptions.MemoryBudgetBytes"/>.</exception>
+    /// <param name="keepActivations">Also keep every layer's activations in the outcome's calibration (for reports;
+    /// memory then grows with depth).</param>
     public static PruneOutcome Run(StreamingPrune prepared, LlamaConfig config, ITensorSource tensors, string modelName,
-        IProgress<StageProgress>? progress = null, CancellationToken ct = default)
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default, bool keepActivations = false)
     {
         prepared.Memory.ThrowIfOverBudget();
         var settings = prepared.Settings;
@@ -75,12 +77,13 @@ public static class StreamingPruner
         using var stream = new LayerStream(config, tensors, prepared.Sample, prepared.Memory.StreamOptions);
         PruningPlan plan;
         SlicedFfnLayer[] sliced;
+        var kept = keepActivations ? new LayerActivations[config.NumHiddenLayers] : null;
         if (prepared.LayerByLayer)
-            (plan, sliced) = LayerByLayer(fingerprint, config, tensors, stream, options, prepared.Mode, seconds, progress, ct);
+            (plan, sliced) = LayerByLayer(fingerprint, config, tensors, stream, options, prepared.Mode, seconds, kept, progress, ct);
         else
         {
             // Every layer's order first (budget allocation, candidate choice), then the cuts: the dense stream twice.
-            var source = new StreamingLayerSource(config, tensors, stream, seconds);
+            var source = new StreamingLayerSource(config, tensors, stream, seconds, kept);
             var outcome = ModelPruner.SelectWith(config, tensors, fingerprint, source, info, prepared.Sample.HeldOut, settings, progress, ct);
             (plan, sliced) = (outcome.Plan, outcome.Layers);
             // Layer runs happen inside both stages: report them as capture, the rest as select and slice.
@@ -90,7 +93,7 @@ public static class StreamingPruner
         }
         var calibration = new CalibrationSet
         {
-            Layers = [],
+            Layers = kept ?? [],
             Positions = prepared.Sample.Positions,
             HeldOut = prepared.Sample.HeldOut,
             Info = info,
@@ -137,7 +140,7 @@ public static class StreamingPruner
     }
 
     private static (PruningPlan, SlicedFfnLayer[]) LayerByLayer(ModelFingerprint model, LlamaConfig config, ITensorSource tensors, LayerStream stream,
-        PruningOptions options, CaptureMode mode, Dictionary<string, double> seconds, IProgress<StageProgress>? progress, CancellationToken ct)
+        PruningOptions options, CaptureMode mode, Dictionary<string, double> seconds, LayerActivations[]? kept, IProgress<StageProgress>? progress, CancellationToken ct)
     {
         int layers = config.NumHiddenLayers;
         if (layers != model.Layers) throw new BadArgumentException($"model '{model.Name}' has {model.Layers} layers in its fingerprint, the checkpoint {layers}");
@@ -154,6 +157,7 @@ public static class StreamingPruner
             clock.Restart();
             var activations = stream.Capture(l, advance: mode == CaptureMode.Dense, Fraction(progress, "capture", l, layers), ct);
             seconds["capture"] += clock.Elapsed.TotalSeconds;
+            if (kept != null) kept[l] = activations;
 
             clock.Restart();
             var layer = CheckpointLayerSource.Read(config, tensors, l);
@@ -191,7 +195,8 @@ public static class StreamingPruner
     /// Activations for <see cref="Pruner"/> streamed on demand: asking for layer l runs the dense stream up to it
     /// (from the embeddings again when l is behind the stream).
     /// </summary>
-    private sealed class StreamingLayerSource(LlamaConfig config, ITensorSource tensors, LayerStream stream, Dictionary<string, double> seconds) : ILayerSource
+    private sealed class StreamingLayerSource(LlamaConfig config, ITensorSource tensors, LayerStream stream, Dictionary<string, double> seconds,
+        LayerActivations[]? kept) : ILayerSource
     {
         public int LayerCount => config.NumHiddenLayers;
 
@@ -209,7 +214,12 @@ public static class StreamingPruner
                 stream.Restart();
             }
             LayerActivations? result = null;
-            while (stream.Position <= index) result = stream.Capture(stream.Position, advance: true, null, ct);
+            while (stream.Position <= index)
+            {
+                int l = stream.Position;
+                result = stream.Capture(l, advance: true, null, ct);
+                if (kept != null) kept[l] = result;
+            }
             seconds["capture"] += clock.Elapsed.TotalSeconds;
             return result!;
         }
