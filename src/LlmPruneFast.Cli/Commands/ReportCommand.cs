@@ -71,14 +71,22 @@ public sealed class ReportCommand : ICommand
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var calibration = ModelPruner.Recapture(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads }, bar, ct);
+        // A sequential plan's activations come from its own pruned layers upstream: stream them as prune did.
+        IReadOnlyList<LayerActivations> activations;
+        SlicedFfnLayer[]? sequentialLayers = null;
+        if (plan.Calibration?.Capture == CaptureMode.Sequential)
+        {
+            var (layers, kept) = StreamingPruner.Apply(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads }, keepActivations: true, bar, ct);
+            (sequentialLayers, activations) = (layers, kept!);
+        }
+        else activations = ModelPruner.Recapture(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads }, bar, ct).Layers;
         bar.Clear();
         seconds["capture"] = clock.Elapsed.TotalSeconds;
         var measurements = new ReportMeasurements { DenseConfig = source.Config, StageSeconds = seconds };
         if (Eval != null)
         {
             clock.Restart();
-            var layers = Pruner.ApplyPlan(plan, new CheckpointLayerSource(source.Config, source.Tensors, calibration.Layers), null, ct).ToArray();
+            var layers = sequentialLayers ?? Pruner.ApplyPlan(plan, new CheckpointLayerSource(source.Config, source.Tensors, activations), null, ct).ToArray();
             var (prunedConfig, prunedTensors) = PrunedModel.Build(source.Config, source.Tensors, layers);
             var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads };
             using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(source.Config, source.Tensors), runnerOptions);
@@ -97,7 +105,7 @@ public sealed class ReportCommand : ICommand
             };
         }
         clock.Restart();
-        var report = PruneReportFactory.Create(plan, calibration.Layers, measurements, null, ct);
+        var report = PruneReportFactory.Create(plan, activations, measurements, null, ct);
         seconds["report"] = clock.Elapsed.TotalSeconds;
         return report;
     }
