@@ -23,6 +23,12 @@ public sealed class ApplyCommand : ICommand
     [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads for a recapture (0 = one per processor).")]
     public int Threads { get; set; }
 
+    [Option("dtype", HelpText = CheckpointOutputFlags.DTypeHelp)]
+    public string? DType { get; set; }
+
+    [Option("max-shard-mb", HelpText = CheckpointOutputFlags.MaxShardHelp)]
+    public double? MaxShardMb { get; set; }
+
     [Option("json", HelpText = "End the output with one JSON object.")]
     public bool Json { get; set; }
 
@@ -33,6 +39,7 @@ public sealed class ApplyCommand : ICommand
     {
         Threads = ThreadCount.Cap(Threads);
         var total = Stopwatch.StartNew();
+        var output = CheckpointOutputFlags.Options(DType, MaxShardMb);
         CommandFiles.RequireFile(Plan, "plan (--plan)");
         AtomicOutputFolder.CheckOutput(Out, [Model, Plan]);
         var plan = PlanJson.Load(Plan);
@@ -44,7 +51,7 @@ public sealed class ApplyCommand : ICommand
             new CalibrationOptions { Threads = Threads }, bar, cancellationToken);
         seconds["slice"] = total.Elapsed.TotalSeconds;
         var clock = Stopwatch.StartNew();
-        var (config, files) = PrunedCheckpointWriter.Write(Out, source, plan, layers, cancellationToken);
+        var (config, files) = PrunedCheckpointWriter.Write(Out, source, plan, layers, cancellationToken, output);
         bar.Clear();
         seconds["write"] = clock.Elapsed.TotalSeconds;
         seconds["total"] = total.Elapsed.TotalSeconds;

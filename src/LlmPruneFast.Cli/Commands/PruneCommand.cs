@@ -88,6 +88,12 @@ public sealed partial class PruneCommand : ICommand
     [Option("seed", Default = 0L, HelpText = "Seed of every random choice (position sample, random methods, null shuffles).")]
     public long Seed { get; set; }
 
+    [Option("dtype", HelpText = CheckpointOutputFlags.DTypeHelp)]
+    public string? DType { get; set; }
+
+    [Option("max-shard-mb", HelpText = CheckpointOutputFlags.MaxShardHelp)]
+    public double? MaxShardMb { get; set; }
+
     [Option("plan-only", HelpText = "Write only the plan (to --out: a .json path, or a folder receiving pruning-plan.json).")]
     public bool PlanOnly { get; set; }
 
@@ -119,6 +125,9 @@ public sealed partial class PruneCommand : ICommand
         if (EvalParagraphs != null && Eval == null) throw new BadArgumentException("--eval-paragraphs needs --eval FILE");
         if (MemoryMiB <= 0) throw new BadArgumentException($"--memory-mb must be positive, got {MemoryMiB}");
         long budget = MemoryMiB is int mb ? (long)mb << 20 : DefaultMemoryBudget();
+        var output = CheckpointOutputFlags.Options(DType, MaxShardMb);
+        if (PlanOnly && (DType != null || MaxShardMb != null)) // never drop a flag silently
+            throw new BadArgumentException("--dtype and --max-shard-mb shape the written checkpoint; --plan-only writes none");
         var settings = new PruneSettings
         {
             Method = Method,
@@ -150,6 +159,8 @@ public sealed partial class PruneCommand : ICommand
         if (evalParagraphs is { Count: 0 }) throw new BadDataException($"evaluation text (--eval) '{Eval}' holds no paragraphs");
         if (OnnxGraphModel.IsGraphPath(Model))
         {
+            if (DType != null || MaxShardMb != null)
+                throw new BadArgumentException($"--dtype and --max-shard-mb apply to checkpoint folders; '{Model}' is an ONNX graph, pruned as a graph");
             if (Sequential) throw new BadArgumentException("--sequential applies to LLaMA checkpoints (layer-streamed); ONNX graphs are captured whole");
             return RunGraph(settings, inputs, planFile, total, cancellationToken);
         }
@@ -184,7 +195,7 @@ public sealed partial class PruneCommand : ICommand
         else
         {
             bar.Report(new StageProgress("write", 0));
-            (prunedConfig, files) = PrunedCheckpointWriter.Write(Out, source, plan, outcome.Layers, cancellationToken);
+            (prunedConfig, files) = PrunedCheckpointWriter.Write(Out, source, plan, outcome.Layers, cancellationToken, output);
             bar.Clear();
         }
         seconds["write"] = clock.Elapsed.TotalSeconds;
