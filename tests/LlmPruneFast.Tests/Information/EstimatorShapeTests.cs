@@ -107,6 +107,28 @@ public sealed class EstimatorShapeTests
             }
     }
 
+    /// <summary>The radix-sorted stable ranks equal a stable comparison sort (LINQ OrderBy) on awkward values.</summary>
+    [Theory]
+    [InlineData(1, 0)]
+    [InlineData(7, 1)]
+    [InlineData(1000, 2)]
+    [InlineData(4099, 3)]
+    public void Stable_ranks_equal_a_stable_comparison_sort(int s, int seed)
+    {
+        var rng = new Random(seed);
+        float[] pool = [0f, -0f, 1f, -1f, float.Epsilon, -float.Epsilon, float.MaxValue, float.MinValue, 2.5f, -2.5f];
+        var v = new float[s];
+        for (int i = 0; i < s; i++)
+            v[i] = rng.Next(3) == 0 ? pool[rng.Next(pool.Length)] : (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-30, 30)));
+        var rank = new int[s];
+        var order = new int[s];
+        ColumnMath.StableRanks(v, rank, order);
+        // -0 == +0 compare equal, so they keep index order; OrderBy is stable
+        var expected = Enumerable.Range(0, s).OrderBy(i => v[i] == 0 ? 0f : v[i]).ToArray();
+        Assert.Equal(expected, order);
+        for (int p = 0; p < s; p++) Assert.Equal(p, rank[order[p]]);
+    }
+
     public static TheoryData<string> Names() => new() { "plugin", "ksg", "renyi", "copula" };
 
     [Theory]
