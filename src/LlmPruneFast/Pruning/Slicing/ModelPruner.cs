@@ -30,6 +30,11 @@ public sealed record PruneSettings
     public int CandidateHeldOut { get; init; } = 16;
     /// <summary>ONNX Runtime intra-op threads for candidate scoring (0 = one per processor).</summary>
     public int Threads { get; init; }
+    /// <summary>
+    /// Where MI estimation and candidate scoring run (resolved <c>--device</c>); capture follows
+    /// <see cref="CalibrationOptions.Cuda"/>. Default: the CPU.
+    /// </summary>
+    public Devices.ComputeDevice Device { get; init; } = Devices.ComputeDevice.Cpu;
 }
 
 /// <summary>A finished selection: the plan, its sliced layers, the calibration it used and seconds per stage.</summary>
@@ -123,7 +128,7 @@ public static class ModelPruner
             options = options with { Calibration = calibration.Info };
             if (candidates && calibration.HeldOut.Count > 0)
             {
-                dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors), new OnnxRunnerOptions { IntraOpThreads = settings.Threads });
+                dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors), new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda });
                 var heldOut = calibration.HeldOut.Where(h => h.Length > 1).ToArray();
                 options = options with
                 {
@@ -131,7 +136,7 @@ public static class ModelPruner
                     {
                         var layers = Pruner.ApplyPlan(plan, source, null, ct).ToArray();
                         var (c, t) = PrunedModel.Build(config, tensors, layers);
-                        using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(c, t), new OnnxRunnerOptions { IntraOpThreads = settings.Threads });
+                        using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(c, t), new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda });
                         return ModelComparison.Compare(dense, pruned, heldOut, cancellationToken: ct).MeanKl;
                     },
                 };
