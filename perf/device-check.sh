@@ -31,7 +31,7 @@ build() {
   dotnet publish perf/LlmPruneFast.Perf/LlmPruneFast.Perf.csproj -c Release -r linux-x64 --self-contained true -p:OrtGpu=true \
     -p:PublishSingleFile=true -p:EnableCompressionInSingleFile=true -p:IncludeNativeLibrariesForSelfExtract=true \
     -o "$DC/bin" -nologo -v q
-  rm -f "$DC"/bin/*.pdb "$DC"/bin/*.dbg
+  rm -f "$DC"/bin/*.pdb "$DC"/bin/*.dbg "$DC"/bin/llmprune.runtimeconfig.json
   if [ -f "$shared/models/stories260K/stories260K.bin" ]; then
     cp "$shared/models/stories260K/stories260K.bin" "$shared/models/stories260K/tok512.model" "$DC/data/"
     head -c 300000 "$shared/corpora/tinystories/valid-sample.txt" > "$DC/data/calib.txt"

@@ -86,6 +86,8 @@ public sealed class DemoCommand : ICommand
             ["prompt"] = ReferencePrompt,
             ["greedy_ids"] = ids,
             ["greedy_text"] = continuation,
+            // mi-conditional selects from correlations (CPU); ONNX Runtime runs evaluation, generation and capture.
+            ["devices"] = new Dictionary<string, string> { ["eval"] = device.Onnx, ["generate"] = device.Onnx, ["capture"] = device.Onnx, ["select"] = "cpu" },
         };
         if (!NoPrune) summary["pruned"] = Prune(model, work, device, cancellationToken);
         string summaryPath = Path.Combine(work, "dense.json");
