@@ -29,6 +29,9 @@ public sealed class ApplyCommand : ICommand
     [Option("max-shard-mb", HelpText = CheckpointOutputFlags.MaxShardHelp)]
     public double? MaxShardMb { get; set; }
 
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
+
     [Option("json", HelpText = "End the output with one JSON object.")]
     public bool Json { get; set; }
 
@@ -43,12 +46,13 @@ public sealed class ApplyCommand : ICommand
         CommandFiles.RequireFile(Plan, "plan (--plan)");
         AtomicOutputFolder.CheckOutput(Out, [Model, Plan]);
         var plan = PlanJson.Load(Plan);
+        var device = DeviceOption.Resolve(Device, Devices.DeviceStages.Onnx); // a recapture runs the model
         using var source = LlamaCheckpoint.Open(Model);
         var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
         var layers = ModelPruner.Apply(plan, source.Config, source.Tensors, source.Directory, tokenizer,
-            new CalibrationOptions { Threads = Threads }, bar, cancellationToken);
+            new CalibrationOptions { Threads = Threads, Cuda = device.OnnxCuda }, bar, cancellationToken);
         seconds["slice"] = total.Elapsed.TotalSeconds;
         var clock = Stopwatch.StartNew();
         var (config, files) = PrunedCheckpointWriter.Write(Out, source, plan, layers, cancellationToken, output);
@@ -57,7 +61,8 @@ public sealed class ApplyCommand : ICommand
         seconds["total"] = total.Elapsed.TotalSeconds;
         PruneSummary.Print(Console.Out, source.Config, config, plan, null, null, seconds);
         WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
-        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, config, plan, null, seconds, Path.GetFullPath(Out)));
+        var devices = new Dictionary<string, string> { ["capture"] = ModelPruner.NeedsActivations(plan) ? device.Onnx : "none", ["slice"] = "cpu", ["write"] = "cpu" };
+        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, config, plan, null, seconds, Path.GetFullPath(Out), devices));
         return ExitCodes.Ok;
     }
 }

@@ -34,7 +34,7 @@ public sealed partial class PruneCommand
     {
         var json = new Dictionary<string, object?>();
         if (checks.Sentences == null) return json;
-        var options = new SentenceEncoderOptions { IntraOpThreads = Threads };
+        var options = new SentenceEncoderOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda };
         using var dense = SentenceEncoder.Open(denseDir, options);
         using var pruned = SentenceEncoder.Open(prunedDir, options);
         o.WriteLine();

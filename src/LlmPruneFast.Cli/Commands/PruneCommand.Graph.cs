@@ -59,6 +59,7 @@ public sealed partial class PruneCommand
         {
             var json = PruneSummary.Fields(plan, before, after, graph.Blocks.Select(b => b.Width).ToArray(), outcome.Layers.Select(x => x.Width).ToArray());
             json["seconds"] = seconds;
+            json["devices"] = PruneSummary.Devices(Resolved, plan, settings.EstimatorOptions, seconds.Keys.Append("eval"));
             json["output"] = PlanOnly ? files[0] : Path.GetFullPath(Out);
             foreach (var (key, value) in measured ?? []) json[key] = value;
             o.WriteLine(JsonSerializer.Serialize(json));

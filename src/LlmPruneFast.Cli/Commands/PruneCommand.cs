@@ -4,6 +4,7 @@ using System.Text.Json;
 using CommandLine;
 using CommandLine.Text;
 using LlmPruneFast.Capture;
+using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Information;
 using LlmPruneFast.Models;
@@ -106,6 +107,9 @@ public sealed partial class PruneCommand : ICommand
     [Option("report", HelpText = "Also write the HTML report (FILE.html, with FILE.json beside it): MI distributions, heatmaps, removal cards, dense vs pruned figures and latency.")]
     public string? Report { get; set; }
 
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
+
     [Option("quiet", HelpText = "No progress bars.")]
     public bool Quiet { get; set; }
 
@@ -115,6 +119,9 @@ public sealed partial class PruneCommand : ICommand
         new("Prune 30% with the default MI method and evaluate", HelpExamples.Plain, new PruneCommand { Model = "models/stories260K", Calib = "calib.txt", Ratio = 0.3, Out = "pruned", Eval = "eval.txt" }),
         new("A baseline with ridge refit, plan only", HelpExamples.Plain, new PruneCommand { Model = "models/stories260K", Calib = "calib.txt", Method = "flap", Compensate = "refit", Ratio = 0.2, Out = "plan.json", PlanOnly = true }),
     ];
+
+    /// <summary>--device, resolved at the start of <see cref="Run"/>.</summary>
+    private ComputeDevice Resolved { get; set; } = ComputeDevice.Cpu;
 
     public int Run(CancellationToken cancellationToken)
     {
@@ -128,6 +135,7 @@ public sealed partial class PruneCommand : ICommand
         var output = CheckpointOutputFlags.Options(DType, MaxShardMb);
         if (PlanOnly && (DType != null || MaxShardMb != null)) // never drop a flag silently
             throw new BadArgumentException("--dtype and --max-shard-mb shape the written checkpoint; --plan-only writes none");
+        Resolved = DeviceOption.Resolve(Device, DeviceStages.All);
         var settings = new PruneSettings
         {
             Method = Method,
@@ -139,9 +147,10 @@ public sealed partial class PruneCommand : ICommand
             Compensation = Compensate == null ? null : CompensationKinds.Parse(Compensate),
             Seed = Seed,
             Calibration = new CalibrationOptions { Samples = Samples, Seed = Seed, Threads = Threads, MemoryBudgetBytes = budget,
-                Sequences = CalibSeqs, SequenceLength = CalibLen },
+                Sequences = CalibSeqs, SequenceLength = CalibLen, Cuda = Resolved.OnnxCuda },
             Threads = Threads,
             ScratchFolder = ScratchFolderFor(Out),
+            Device = Resolved,
         };
         CommandFiles.RequireFile(Calib, "calibration text (--calib)");
         if (Eval != null) CommandFiles.RequireFile(Eval, "evaluation text (--eval)");
@@ -204,7 +213,7 @@ public sealed partial class PruneCommand : ICommand
         (LatencyResult, LatencyResult)? latency = null;
         if (Eval != null || Report != null)
         {
-            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads };
+            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda };
             using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(source.Config, source.Tensors), runnerOptions);
             using var pruned = PlanOnly
                 ? OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, PrunedModel.Build(source.Config, source.Tensors, outcome.Layers).Tensors), runnerOptions) // plan only: nothing on disk
@@ -237,6 +246,7 @@ public sealed partial class PruneCommand : ICommand
                 EvaluationParagraphs = EvalParagraphs,
                 Latency = latency,
                 StageSeconds = seconds,
+                StageDevices = PruneSummary.Devices(Resolved, plan, settings.EstimatorOptions, seconds.Keys.Append("report")),
             };
             var report = PruneReportFactory.Create(plan, outcome.Calibration.Layers, measurements, null, cancellationToken);
             reportFiles = [Path.GetFullPath(Report), ReportWriter.Write(report, Report)];
@@ -247,7 +257,8 @@ public sealed partial class PruneCommand : ICommand
         if (PlanOnly) Console.WriteLine($"plan       {files[0]}");
         else WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
         foreach (var f in reportFiles) Console.WriteLine($"report     {f}");
-        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, prunedConfig, plan, evaluation, seconds, PlanOnly ? files[0] : Path.GetFullPath(Out)));
+        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, prunedConfig, plan, evaluation, seconds, PlanOnly ? files[0] : Path.GetFullPath(Out),
+            PruneSummary.Devices(Resolved, plan, settings.EstimatorOptions, seconds.Keys)));
         return ExitCodes.Ok;
     }
 

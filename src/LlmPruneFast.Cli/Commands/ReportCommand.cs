@@ -1,4 +1,5 @@
 using CommandLine;
+using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
@@ -41,6 +42,9 @@ public sealed class ReportCommand : ICommand
     [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads (0 = one per processor).")]
     public int Threads { get; set; }
 
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
+
     [Option("quiet", HelpText = "No progress bars.")]
     public bool Quiet { get; set; }
 
@@ -55,7 +59,8 @@ public sealed class ReportCommand : ICommand
         if (Eval != null) CommandFiles.RequireFile(Eval, "evaluation text (--eval)");
         var plan = PlanJson.Load(Plan);
         ReportWriter.CheckTargets(Out, new OutputFiles(Plan, Model ?? plan.Model.Name, Eval, ReportData)); // before any work
-        var report = ReportData != null ? Matching(ReportJson.Load(ReportData), plan) : Recompute(plan, cancellationToken);
+        var device = ReportData != null ? ComputeDevice.Cpu : DeviceOption.Resolve(Device, DeviceStages.Onnx);
+        var report = ReportData != null ? Matching(ReportJson.Load(ReportData), plan) : Recompute(plan, device, cancellationToken);
         string json = ReportWriter.Write(report, Out, EmbedJson);
         string html = Path.GetFullPath(Out);
         WrittenFilesPrinter.Print(Console.Out, Path.GetDirectoryName(html) ?? ".", [html, json]);
@@ -63,7 +68,7 @@ public sealed class ReportCommand : ICommand
     }
 
     /// <summary>Reopens the plan's model, recaptures its calibration activations and, with --eval, measures dense vs pruned.</summary>
-    private PruneReport Recompute(PruningPlan plan, CancellationToken ct)
+    private PruneReport Recompute(PruningPlan plan, ComputeDevice device, CancellationToken ct)
     {
         using var source = LlamaCheckpoint.Open(Model ?? plan.Model.Name);
         plan.EnsureMatches(CheckpointLayerSource.Fingerprint(plan.Model.Name, source.Config, source.Tensors));
@@ -76,19 +81,21 @@ public sealed class ReportCommand : ICommand
         SlicedFfnLayer[]? sequentialLayers = null;
         if (plan.Calibration?.Capture == CaptureMode.Sequential)
         {
-            var (layers, kept) = StreamingPruner.Apply(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads }, keepActivations: true, bar, ct);
+            var (layers, kept) = StreamingPruner.Apply(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads, Cuda = device.OnnxCuda }, keepActivations: true, bar, ct);
             (sequentialLayers, activations) = (layers, kept!);
         }
-        else activations = ModelPruner.Recapture(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads }, bar, ct).Layers;
+        else activations = ModelPruner.Recapture(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads, Cuda = device.OnnxCuda }, bar, ct).Layers;
         bar.Clear();
         seconds["capture"] = clock.Elapsed.TotalSeconds;
-        var measurements = new ReportMeasurements { DenseConfig = source.Config, StageSeconds = seconds };
+        // The report's own MI charts are estimated on the CPU.
+        var devices = new Dictionary<string, string> { ["capture"] = device.Onnx, ["eval"] = device.Onnx, ["latency"] = device.Onnx, ["report"] = "cpu" };
+        var measurements = new ReportMeasurements { DenseConfig = source.Config, StageSeconds = seconds, StageDevices = devices };
         if (Eval != null)
         {
             clock.Restart();
             var layers = sequentialLayers ?? Pruner.ApplyPlan(plan, new CheckpointLayerSource(source.Config, source.Tensors, activations), null, ct).ToArray();
             var (prunedConfig, prunedTensors) = PrunedModel.Build(source.Config, source.Tensors, layers);
-            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads };
+            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = device.OnnxCuda };
             using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(source.Config, source.Tensors), runnerOptions);
             using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, prunedTensors), runnerOptions);
             var paragraphs = TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);

@@ -19,6 +19,8 @@ public sealed record ReportMeasurements
     public int? EvaluationParagraphs { get; init; }
     public (LatencyResult Dense, LatencyResult Pruned)? Latency { get; init; }
     public IReadOnlyDictionary<string, double> StageSeconds { get; init; } = new Dictionary<string, double>();
+    /// <summary>The device each stage ran on ("cpu", "cuda"), by stage name as in <see cref="StageSeconds"/>.</summary>
+    public IReadOnlyDictionary<string, string> StageDevices { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>
@@ -57,7 +59,7 @@ public static class PruneReportFactory
         var summary = ReportSummary.FromPlan(plan) with
         {
             Bytes = m.Bytes,
-            Stages = m.StageSeconds.Select(kv => new StageTime(kv.Key, kv.Value)).ToArray(),
+            Stages = m.StageSeconds.Select(kv => new StageTime(kv.Key, kv.Value, m.StageDevices.GetValueOrDefault(kv.Key))).ToArray(),
         };
         if (m.DenseConfig != null && m.PrunedConfig != null)
             summary = summary with { Parameters = new BeforeAfter(PrunedModel.Parameters(m.DenseConfig), PrunedModel.Parameters(m.PrunedConfig)) };
