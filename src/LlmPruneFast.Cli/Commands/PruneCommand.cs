@@ -238,8 +238,7 @@ public sealed partial class PruneCommand : ICommand
             clock.Restart();
             var measurements = new ReportMeasurements
             {
-                DenseConfig = source.Config,
-                PrunedConfig = prunedConfig,
+                Parameters = new BeforeAfter(PrunedModel.Parameters(source.Config), PrunedModel.Parameters(prunedConfig)),
                 Bytes = PlanOnly ? null : new BeforeAfter(WeightBytes(source.Directory), WeightBytes(Path.GetFullPath(Out))),
                 Evaluation = evaluation,
                 EvaluationText = Eval == null ? null : Path.GetFullPath(Eval),
