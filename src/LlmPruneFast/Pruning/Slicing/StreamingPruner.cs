@@ -2,6 +2,7 @@ using System.Diagnostics;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Onnx;
 using Microsoft.ML.Tokenizers;
 
 namespace LlmPruneFast.Pruning;
@@ -47,6 +48,7 @@ public static class StreamingPruner
                 ? $"--sequential cannot be used with --method {options.Selector.Name}, which chooses among {options.Selector.Candidates} whole-model candidates; drop --sequential or choose another method"
                 : "--sequential needs --budget uniform: a global budget ranks every layer before any is pruned");
         var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, calibration), config.BosTokenId, text, textName, calibration);
+        OnnxLlamaRunner.RequireWithinWindow(sample.Longest, config.UnbuiltWindowLimit); // as the whole-model runner refuses it
         var memory = StreamingMemoryPlan.Create(config, sample, options, mode, calibration.MemoryBudgetBytes, calibration.Threads, settings.ScratchFolder);
         return new StreamingPrune { Sample = sample, Memory = memory, Settings = settings, Mode = mode, LayerByLayer = layerByLayer };
     }
