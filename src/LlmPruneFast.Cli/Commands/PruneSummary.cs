@@ -15,7 +15,7 @@ internal static class PruneSummary
         o.WriteLine($"method     {plan.Method} ({plan.MethodParameters}){(plan.Estimator is { } e ? $", estimator {e.Name} ({e.Parameters})" : "")}");
         o.WriteLine($"budget     {plan.Budget.Kind}, ratio {plan.Ratio:G4}, compensation {plan.Compensation.Kind}{(plan.Compensation.Parameters.Count > 0 ? $" ({plan.Compensation.Parameters})" : "")}, seed {plan.Seed}");
         if (calibration != null)
-            o.WriteLine($"calibration {calibration.Samples} positions sampled from {calibration.EligiblePositions} (BOS and padding excluded) of {calibration.Sequences} paragraphs of {calibration.Info.Text}");
+            o.WriteLine($"calibration {calibration.Samples} positions sampled from {calibration.EligiblePositions} (BOS and padding excluded) of {calibration.Sequences} paragraphs of {calibration.Info.Text}, {CaptureModes.Name(calibration.Info.Capture)} capture");
         if (plan.Candidates.Count > 0)
             o.WriteLine($"candidates {string.Join(", ", plan.Candidates.Select(c => $"seed {c.Seed}: KL {c.Kl:G4}"))}");
         o.WriteLine();
@@ -76,6 +76,7 @@ internal static class PruneSummary
         ["budget"] = plan.Budget.Kind,
         ["compensation"] = plan.Compensation.Kind,
         ["seed"] = plan.Seed,
+        ["capture"] = plan.Calibration is { } c ? CaptureModes.Name(c.Capture) : null,
         ["params_before"] = paramsBefore,
         ["params_after"] = paramsAfter,
         ["widths_before"] = widthsBefore,
