@@ -91,7 +91,7 @@ run() {
   # CUDA 13 libraries (cuBLAS, cuDNN 9, ...) ship with the image's Python packages (nvidia-*), not the driver: put
   # them on the loader path for ILGPU's cuBLAS and ONNX Runtime's CUDA provider.
   local libs=""
-  for d in $(python3 -c 'import nvidia, os; p = nvidia.__path__[0]; print(" ".join(sorted({os.path.dirname(os.path.join(r, f)) for r, _, fs in os.walk(p) for f in fs if ".so" in f})))' 2>/dev/null); do
+  for d in $(python3 -c 'import nvidia, os; print(" ".join(sorted({r for p in list(nvidia.__path__) for r, _, fs in os.walk(p) for f in fs if ".so" in f})))' 2>/dev/null); do
     libs="$libs:$d"
   done
   if [ -n "$libs" ]; then export LD_LIBRARY_PATH="${libs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
