@@ -66,8 +66,8 @@ internal sealed class GraphMeasurement
     private GraphChecks Checks { get; init; } = new();
 
     /// <summary>Measures <paramref name="prunedFolder"/> (a pruned copy of <paramref name="dense"/>'s folder) against the dense graph.</summary>
-    public static GraphMeasurement Run(GraphTarget dense, string prunedFolder, GraphChecks checks, int threads, bool cuda,
-        IProgress<EvaluationProgress>? progress, CancellationToken ct)
+    public static GraphMeasurement Run(GraphTarget dense, string prunedFolder, GraphChecks checks, int threads,
+        IProgress<EvaluationProgress>? progress, CancellationToken ct, bool cuda = false)
     {
         var seconds = new Dictionary<string, double>();
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -35,7 +35,7 @@ public sealed partial class PruneCommand
         GraphMeasurement? measured = null;
         if (!PlanOnly && checks.Any)
         {
-            measured = GraphMeasurement.Run(target, Path.GetFullPath(Out), checks, Threads, Resolved.OnnxCuda, bar, cancellationToken);
+            measured = GraphMeasurement.Run(target, Path.GetFullPath(Out), checks, Threads, bar, cancellationToken, Resolved.OnnxCuda);
             bar.Clear();
             foreach (var (stage, s) in measured.Seconds) seconds[stage] = s;
         }

@@ -145,8 +145,11 @@ public sealed class ReportCommand : ICommand
         var calibration = PrunablePipeline.Recapture(prunable, plan, target.ReadCalibration, target.Calibration(new() { Threads = Threads, Cuda = device.OnnxCuda }), bar, ct);
         bar.Clear();
         seconds["capture"] = clock.Elapsed.TotalSeconds;
-        var devices = new Dictionary<string, string> { ["capture"] = device.Onnx, ["eval"] = device.Onnx, ["latency"] = device.Onnx, ["slice"] = "cpu", ["report"] = "cpu" };
-        var measurements = new ReportMeasurements { Architecture = target.Architecture, Encoder = target.Encoder != null, StageSeconds = seconds, StageDevices = devices };
+        var measurements = new ReportMeasurements
+        {
+            Architecture = target.Architecture, Encoder = target.Encoder != null, StageSeconds = seconds,
+            StageDevices = new Dictionary<string, string> { ["capture"] = device.Onnx, ["slice"] = "cpu", ["eval"] = device.Onnx, ["latency"] = device.Onnx, ["report"] = "cpu" },
+        };
         if (checks.Any)
         {
             clock.Restart();
@@ -156,7 +159,7 @@ public sealed class ReportCommand : ICommand
             {
                 OnnxGraphSlicer.Write(scratch, target.Graph, plan, layers, [Plan], ct);
                 seconds["slice"] = clock.Elapsed.TotalSeconds;
-                var measured = GraphMeasurement.Run(target, scratch, checks, Threads, device.OnnxCuda, bar, ct);
+                var measured = GraphMeasurement.Run(target, scratch, checks, Threads, bar, ct, device.OnnxCuda);
                 bar.Clear();
                 foreach (var (stage, s) in measured.Seconds) seconds[stage] = s;
                 measurements = measured.AddTo(measurements) with

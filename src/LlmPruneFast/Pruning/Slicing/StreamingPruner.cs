@@ -76,7 +76,7 @@ public static class StreamingPruner
         var fingerprint = CheckpointLayerSource.Fingerprint(modelName, config, tensors);
         var seconds = new Dictionary<string, double> { ["capture"] = 0, ["select"] = 0, ["slice"] = 0 };
         var total = Stopwatch.StartNew();
-        using var stream = new LayerStream(config, tensors, prepared.Sample, prepared.Memory.StreamOptions);
+        using var stream = new LayerStream(config, tensors, prepared.Sample, prepared.Memory.StreamOptions with { Cuda = settings.Calibration.Cuda });
         PruningPlan plan;
         SlicedFfnLayer[] sliced;
         var kept = keepActivations ? new LayerActivations[config.NumHiddenLayers] : null;
@@ -122,7 +122,7 @@ public static class StreamingPruner
         if (info.Sequences > 0) options = options with { Sequences = info.Sequences, SequenceLength = info.SequenceLength };
         var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, options), config.BosTokenId, TextCorpus.Read(info.Text), info.Text, options);
         var compensation = CompensationOptions.FromInfo(plan.Compensation);
-        using var stream = new LayerStream(config, tensors, sample, new LayerStreamOptions { Threads = options.Threads });
+        using var stream = new LayerStream(config, tensors, sample, new LayerStreamOptions { Threads = options.Threads, Cuda = options.Cuda });
         int layers = config.NumHiddenLayers;
         var sliced = new SlicedFfnLayer[layers];
         var kept = keepActivations ? new LayerActivations[layers] : null;
