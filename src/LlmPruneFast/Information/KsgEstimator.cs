@@ -147,6 +147,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     /// (mean_i psi(n_x(i)+1), mean_i psi(n_y(i)+1)): the points counting-sorted into the rank grid, each point's k-th distance
     /// by <see cref="KthDistanceNeighbourhood"/> (k &lt;= 4) or <see cref="KthDistance"/>, n_x and n_y by <see cref="SortedStrip.CountWithin"/> around its rank.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot: optimised at first call (tier 0 would run for most of a one-shot run)
     private (double MeanX, double MeanY) GridMeans(ScaledColumn x, ScaledColumn y, Scratch scratch)
     {
         int s = x.Rank.Length, g = GridSide(s, _k), cells = g * g;
@@ -217,6 +218,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     /// from above: the cells are widened once to every slab it can reach (a value-space square spans many narrow slabs
     /// one way and few wide ones the other) and the k-th of that rectangle is exact. Fewer than k points near: NaN.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private double KthDistanceNeighbourhood(Scratch sc, ScaledColumn x, ScaledColumn y, int g, int q, int cx, int cy, ref double guess)
     {
         double x0 = sc.Px[q], y0 = sc.Py[q];
@@ -260,6 +262,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     /// fewer than k): one run of consecutive grid positions per x slab, 4 distances per vector into per-lane sorted
     /// top-4 lists by a min/max insertion network, then the lanes merged.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private double ScanCells(Scratch sc, int g, int q, int a1, int a2, int b1, int b2)
     {
         var start = sc.CellStart;
@@ -318,6 +321,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     /// lies beyond one of the four sides, hence at least the smallest of the four edge gaps away: once k distances are
     /// held and that gap is &gt;= the k-th, no unvisited point can change it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private double KthDistance(Scratch sc, ScaledColumn x, ScaledColumn y, int g, int q, int cx, int cy)
     {
         var heap = sc.Heap;
