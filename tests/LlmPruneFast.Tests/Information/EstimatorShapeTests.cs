@@ -248,7 +248,7 @@ public sealed class EstimatorShapeTests
         Assert.Throws<BadArgumentException>(() => MiEstimators.Create("ksg", new() { K = 0 }));
         Assert.Throws<BadArgumentException>(() => MiEstimators.Create("renyi", new() { Alpha = 1 }));
         Assert.Throws<BadArgumentException>(() => Bandwidth.Parse("-1"));
-        Assert.Throws<BadArgumentException>(() => MiBackends.Resolve(MiDevice.Cuda, "plugin", new()));
+        Assert.Throws<DeviceUnavailableException>(() => MiBackends.Resolve(MiDevice.Cuda, "plugin", new()));
         Assert.Same(CpuMiBackend.Instance, MiBackends.Resolve(MiDevice.Auto, "plugin", new()));
         Assert.Throws<BadDataException>(() => new ActivationMatrix(0, 3));
     }
