@@ -48,6 +48,7 @@ public sealed class LayerStream : IDisposable
     public LayerStream(LlamaConfig config, ITensorSource tensors, CalibrationSample sample, LayerStreamOptions? options = null)
     {
         options ??= new();
+        CheckLength(config, sample.Longest);
         _config = config;
         _tensors = tensors;
         _sample = sample;
@@ -66,6 +67,20 @@ public sealed class LayerStream : IDisposable
             Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Refuses sequences the layer graph would not compute as the model does: longer than the positions, or (Qwen2 with
+    /// use_sliding_window, whose windowed layers are built with full attention) longer than the window, as the
+    /// whole-model runner does.
+    /// </summary>
+    /// <exception cref="BadArgumentException">The longest calibration sequence is too long.</exception>
+    public static void CheckLength(LlamaConfig config, int longest)
+    {
+        if (longest > config.MaxPositionEmbeddings)
+            throw new BadArgumentException($"sequence length {longest} exceeds the model's {config.MaxPositionEmbeddings} positions");
+        if (config.UnbuiltWindowLimit is int limit && longest > limit)
+            throw new BadArgumentException($"sequence length {longest} exceeds the sliding_window {limit} of a qwen2 config with use_sliding_window true (windowed layers are not built); use shorter texts or a config with use_sliding_window false");
     }
 
     /// <summary>Hidden states back to the token embeddings (the input of layer 0).</summary>

@@ -69,7 +69,7 @@ public sealed class StreamingMemoryPlan
         {
             ("runtime baseline", BaselineBytes),
             (scratch ? "hidden states (memory-mapped scratch; one batch resident)" : "hidden states (all calibration tokens)", hiddenResident),
-            ("embedding (while embedding only)", Math.Max(0, embedding - hiddenResident)),
+            ("embedding matrix while embedding (beyond the hidden states)", Math.Max(0, embedding - hiddenResident)),
             ("one layer's weights", weights),
             ("one layer's activation store (S x N)", store),
             ("selection and compensation (N x N float64)", selection),
