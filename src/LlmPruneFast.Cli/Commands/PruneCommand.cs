@@ -4,6 +4,7 @@ using System.Text.Json;
 using CommandLine;
 using CommandLine.Text;
 using LlmPruneFast.Capture;
+using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Information;
 using LlmPruneFast.Models;
@@ -88,6 +89,12 @@ public sealed partial class PruneCommand : ICommand
     [Option("seed", Default = 0L, HelpText = "Seed of every random choice (position sample, random methods, null shuffles).")]
     public long Seed { get; set; }
 
+    [Option("dtype", HelpText = CheckpointOutputFlags.DTypeHelp)]
+    public string? DType { get; set; }
+
+    [Option("max-shard-mb", HelpText = CheckpointOutputFlags.MaxShardHelp)]
+    public double? MaxShardMb { get; set; }
+
     [Option("plan-only", HelpText = "Write only the plan (to --out: a .json path, or a folder receiving pruning-plan.json).")]
     public bool PlanOnly { get; set; }
 
@@ -100,6 +107,9 @@ public sealed partial class PruneCommand : ICommand
     [Option("report", HelpText = "Also write the HTML report (FILE.html, with FILE.json beside it): MI distributions, heatmaps, removal cards, dense vs pruned figures and latency.")]
     public string? Report { get; set; }
 
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
+
     [Option("quiet", HelpText = "No progress bars.")]
     public bool Quiet { get; set; }
 
@@ -110,6 +120,9 @@ public sealed partial class PruneCommand : ICommand
         new("A baseline with ridge refit, plan only", HelpExamples.Plain, new PruneCommand { Model = "models/stories260K", Calib = "calib.txt", Method = "flap", Compensate = "refit", Ratio = 0.2, Out = "plan.json", PlanOnly = true }),
     ];
 
+    /// <summary>--device, resolved at the start of <see cref="Run"/>.</summary>
+    private ComputeDevice Resolved { get; set; } = ComputeDevice.Cpu;
+
     public int Run(CancellationToken cancellationToken)
     {
         Threads = ThreadCount.Cap(Threads);
@@ -119,6 +132,10 @@ public sealed partial class PruneCommand : ICommand
         if (EvalParagraphs != null && Eval == null) throw new BadArgumentException("--eval-paragraphs needs --eval FILE");
         if (MemoryMiB <= 0) throw new BadArgumentException($"--memory-mb must be positive, got {MemoryMiB}");
         long budget = MemoryMiB is int mb ? (long)mb << 20 : DefaultMemoryBudget();
+        var output = CheckpointOutputFlags.Options(DType, MaxShardMb);
+        if (PlanOnly && (DType != null || MaxShardMb != null)) // never drop a flag silently
+            throw new BadArgumentException("--dtype and --max-shard-mb shape the written checkpoint; --plan-only writes none");
+        Resolved = DeviceOption.Resolve(Device, DeviceStages.All);
         var settings = new PruneSettings
         {
             Method = Method,
@@ -130,9 +147,10 @@ public sealed partial class PruneCommand : ICommand
             Compensation = Compensate == null ? null : CompensationKinds.Parse(Compensate),
             Seed = Seed,
             Calibration = new CalibrationOptions { Samples = Samples, Seed = Seed, Threads = Threads, MemoryBudgetBytes = budget,
-                Sequences = CalibSeqs, SequenceLength = CalibLen },
+                Sequences = CalibSeqs, SequenceLength = CalibLen, Cuda = Resolved.OnnxCuda },
             Threads = Threads,
             ScratchFolder = ScratchFolderFor(Out),
+            Device = Resolved,
         };
         CommandFiles.RequireFile(Calib, "calibration text (--calib)");
         if (Eval != null) CommandFiles.RequireFile(Eval, "evaluation text (--eval)");
@@ -150,6 +168,8 @@ public sealed partial class PruneCommand : ICommand
         if (evalParagraphs is { Count: 0 }) throw new BadDataException($"evaluation text (--eval) '{Eval}' holds no paragraphs");
         if (OnnxGraphModel.IsGraphPath(Model))
         {
+            if (DType != null || MaxShardMb != null)
+                throw new BadArgumentException($"--dtype and --max-shard-mb apply to checkpoint folders; '{Model}' is an ONNX graph, pruned as a graph");
             if (Sequential) throw new BadArgumentException("--sequential applies to LLaMA checkpoints (layer-streamed); ONNX graphs are captured whole");
             return RunGraph(settings, inputs, planFile, total, cancellationToken);
         }
@@ -184,7 +204,7 @@ public sealed partial class PruneCommand : ICommand
         else
         {
             bar.Report(new StageProgress("write", 0));
-            (prunedConfig, files) = PrunedCheckpointWriter.Write(Out, source, plan, outcome.Layers, cancellationToken);
+            (prunedConfig, files) = PrunedCheckpointWriter.Write(Out, source, plan, outcome.Layers, cancellationToken, output);
             bar.Clear();
         }
         seconds["write"] = clock.Elapsed.TotalSeconds;
@@ -193,7 +213,7 @@ public sealed partial class PruneCommand : ICommand
         (LatencyResult, LatencyResult)? latency = null;
         if (Eval != null || Report != null)
         {
-            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads };
+            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda };
             using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(source.Config, source.Tensors), runnerOptions);
             using var pruned = PlanOnly
                 ? OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, PrunedModel.Build(source.Config, source.Tensors, outcome.Layers).Tensors), runnerOptions) // plan only: nothing on disk
@@ -218,14 +238,14 @@ public sealed partial class PruneCommand : ICommand
             clock.Restart();
             var measurements = new ReportMeasurements
             {
-                DenseConfig = source.Config,
-                PrunedConfig = prunedConfig,
+                Parameters = new BeforeAfter(PrunedModel.Parameters(source.Config), PrunedModel.Parameters(prunedConfig)),
                 Bytes = PlanOnly ? null : new BeforeAfter(WeightBytes(source.Directory), WeightBytes(Path.GetFullPath(Out))),
                 Evaluation = evaluation,
                 EvaluationText = Eval == null ? null : Path.GetFullPath(Eval),
                 EvaluationParagraphs = EvalParagraphs,
                 Latency = latency,
                 StageSeconds = seconds,
+                StageDevices = PruneSummary.Devices(Resolved, plan, settings.EstimatorOptions, seconds.Keys.Append("report")),
             };
             var report = PruneReportFactory.Create(plan, outcome.Calibration.Layers, measurements, null, cancellationToken);
             reportFiles = [Path.GetFullPath(Report), ReportWriter.Write(report, Report)];
@@ -236,7 +256,8 @@ public sealed partial class PruneCommand : ICommand
         if (PlanOnly) Console.WriteLine($"plan       {files[0]}");
         else WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
         foreach (var f in reportFiles) Console.WriteLine($"report     {f}");
-        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, prunedConfig, plan, evaluation, seconds, PlanOnly ? files[0] : Path.GetFullPath(Out)));
+        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, prunedConfig, plan, evaluation, seconds, PlanOnly ? files[0] : Path.GetFullPath(Out),
+            PruneSummary.Devices(Resolved, plan, settings.EstimatorOptions, seconds.Keys)));
         return ExitCodes.Ok;
     }
 

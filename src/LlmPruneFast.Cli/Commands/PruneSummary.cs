@@ -34,7 +34,7 @@ internal static class PruneSummary
     }
 
     public static string Json(LlamaConfig before, LlamaConfig after, PruningPlan plan, PruneEvaluation? evaluation,
-        IReadOnlyDictionary<string, double> seconds, string output)
+        IReadOnlyDictionary<string, double> seconds, string output, IReadOnlyDictionary<string, string>? devices = null)
     {
         var json = Fields(plan, PrunedModel.Parameters(before), PrunedModel.Parameters(after),
             Enumerable.Range(0, before.NumHiddenLayers).Select(before.FfnWidth).ToArray(),
@@ -45,8 +45,26 @@ internal static class PruneSummary
         json["top1_agreement"] = evaluation?.Fidelity.Top1Agreement;
         json["eval_tokens"] = evaluation?.Before.Tokens;
         json["seconds"] = seconds;
+        if (devices != null) json["devices"] = devices;
         json["output"] = output;
         return JsonSerializer.Serialize(json);
+    }
+
+    /// <summary>
+    /// The device each stage of a prune ran on: ONNX Runtime stages (capture, score, eval, latency) on
+    /// <paramref name="device"/>'s, select on the MI backend when the method uses an estimator (else the CPU, as
+    /// correlation-based selection, slicing, writing and the report's charts are), by the names of <paramref name="seconds"/>.
+    /// </summary>
+    public static Dictionary<string, string> Devices(Devices.ComputeDevice device, PruningPlan plan, Information.MiEstimatorOptions estimatorOptions,
+        IEnumerable<string> stages)
+    {
+        string select = plan.Estimator is { } e && device.EstimationCuda ? device.MiBackend(e.Name, estimatorOptions).Name : "cpu";
+        return stages.Where(s => s != "total").ToDictionary(s => s, s => s switch
+        {
+            "capture" or "score" or "eval" or "latency" => device.Onnx,
+            "select" => select,
+            _ => "cpu",
+        });
     }
 
     /// <summary>The fields every <c>prune --json</c> line starts with, whatever the model family.</summary>

@@ -75,7 +75,7 @@ public static class CalibrationCapture
             Encode = t => tokenizer.Encode(t),
             Side = PadSide.Right,
             PadId = 0,
-            Open = () => new LlamaTapRunner(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = false }), options.Threads),
+            Open = () => new LlamaTapRunner(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = false }), options.Threads, options.Cuda),
         };
         return Run(model, text, textName, options, progress, cancellationToken);
     }

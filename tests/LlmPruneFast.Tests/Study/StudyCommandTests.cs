@@ -66,6 +66,7 @@ public sealed class StudyCommandTests
     [InlineData(2, "--methods", "flap,nope")]
     [InlineData(2, "--ratios", "0.2,1.5")]
     [InlineData(2, "--ratios", "0")]
+    [InlineData(2, "--ratios", "0.2,0.001")] // removes no neuron of stories260K's 172: refused, as prune does
     [InlineData(2, "--compensate", "sometimes")]
     [InlineData(2, "--provenance", "constructed")]
     [InlineData(5, "--models", "MISSING")]

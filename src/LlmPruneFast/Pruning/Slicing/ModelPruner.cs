@@ -32,6 +32,11 @@ public sealed record PruneSettings
     public int Threads { get; init; }
     /// <summary>Folder for the streaming pipeline's hidden-state scratch file when it goes to disk (null = system temp).</summary>
     public string? ScratchFolder { get; init; }
+    /// <summary>
+    /// Where MI estimation and candidate scoring run (resolved <c>--device</c>); capture follows
+    /// <see cref="CalibrationOptions.Cuda"/>. Default: the CPU.
+    /// </summary>
+    public Devices.ComputeDevice Device { get; init; } = Devices.ComputeDevice.Cpu;
 }
 
 /// <summary>A finished selection: the plan, its sliced layers, the calibration it used and seconds per stage.</summary>
@@ -137,7 +142,7 @@ public static class ModelPruner
             options = options with { Calibration = info };
             if (candidates && heldOutSequences.Count > 0)
             {
-                dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors), new OnnxRunnerOptions { IntraOpThreads = settings.Threads });
+                dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors), new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda });
                 var heldOut = heldOutSequences.Where(h => h.Length > 1).ToArray();
                 options = options with
                 {
@@ -145,7 +150,7 @@ public static class ModelPruner
                     {
                         var layers = Pruner.ApplyPlan(plan, source, null, ct).ToArray();
                         var (c, t) = PrunedModel.Build(config, tensors, layers);
-                        using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(c, t), new OnnxRunnerOptions { IntraOpThreads = settings.Threads });
+                        using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(c, t), new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda });
                         return ModelComparison.Compare(dense, pruned, heldOut, cancellationToken: ct).MeanKl;
                     },
                 };
