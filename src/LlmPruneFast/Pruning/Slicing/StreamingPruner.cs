@@ -48,7 +48,7 @@ public static class StreamingPruner
                 : "--sequential needs --budget uniform: a global budget ranks every layer before any is pruned");
         var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, calibration), config.BosTokenId, text, textName, calibration);
         LayerStream.CheckLength(config, sample.Longest);
-        var memory = StreamingMemoryPlan.Create(config, sample, options, mode, calibration.MemoryBudgetBytes, calibration.Threads, settings.ScratchFolder);
+        var memory = StreamingMemoryPlan.Create(config, sample, options, mode, calibration.MemoryBudgetBytes, calibration.Threads, settings.ScratchFolder, calibration.Cuda);
         return new StreamingPrune { Sample = sample, Memory = memory, Settings = settings, Mode = mode, LayerByLayer = layerByLayer };
     }
 
@@ -121,7 +121,7 @@ public static class StreamingPruner
         if (info.Sequences > 0) options = options with { Sequences = info.Sequences, SequenceLength = info.SequenceLength };
         var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, options), config.BosTokenId, TextCorpus.Read(info.Text), info.Text, options);
         var compensation = CompensationOptions.FromInfo(plan.Compensation);
-        using var stream = new LayerStream(config, tensors, sample, new LayerStreamOptions { Threads = options.Threads });
+        using var stream = new LayerStream(config, tensors, sample, new LayerStreamOptions { Threads = options.Threads, Cuda = options.Cuda });
         int layers = config.NumHiddenLayers;
         var sliced = new SlicedFfnLayer[layers];
         var kept = keepActivations ? new LayerActivations[layers] : null;
