@@ -67,16 +67,16 @@ internal static class StreamSuite
         }
         Console.WriteLine($"seconds: {string.Join(", ", outcome.StageSeconds.Select(kv => $"{kv.Key} {kv.Value:F1}"))}, total {total.Elapsed.TotalSeconds:F1}");
         Console.WriteLine($"tokens run: {outcome.Calibration.SequencesRun} sequences; removed {outcome.Plan.Layers.Sum(l => l.Removed.Count)} neurons");
-        Console.WriteLine($"peak RSS: {PeakRssMiB()} MiB");
+        Console.WriteLine($"peak RSS: {Status("VmHWM")} MiB; now: RSS {Status("VmRSS")} MiB = anonymous {Status("RssAnon")} + file-backed {Status("RssFile")} (the memory-mapped checkpoint)");
         Console.WriteLine($"end: {Bench.Uptime()}");
         return 0;
     }
 
-    /// <summary>VmHWM of this process from /proc/self/status, MiB (-1 where absent).</summary>
-    private static long PeakRssMiB()
+    /// <summary>A kB field of /proc/self/status (VmHWM = peak RSS), in MiB (-1 where absent).</summary>
+    private static long Status(string field)
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            if (line.StartsWith(field + ":", StringComparison.Ordinal))
                 return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
         return -1;
     }

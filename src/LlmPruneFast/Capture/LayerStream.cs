@@ -16,7 +16,7 @@ public sealed record LayerStreamOptions
     /// <summary>Folder of the scratch file (null = the system temp folder).</summary>
     public string? ScratchFolder { get; init; }
 
-    /// <summary>Run the layer graphs on ONNX Runtime's CUDA provider (<see cref="Devices.ComputeDevice.OnnxCuda"/>).</summary>
+    /// <summary>Run the layer graph on ONNX Runtime's CUDA provider (see <see cref="CalibrationOptions.Cuda"/>).</summary>
     public bool Cuda { get; init; }
 }
 
@@ -51,6 +51,7 @@ public sealed class LayerStream : IDisposable
     public LayerStream(LlamaConfig config, ITensorSource tensors, CalibrationSample sample, LayerStreamOptions? options = null)
     {
         options ??= new();
+        CheckLength(config, sample.Longest);
         _config = config;
         _tensors = tensors;
         _sample = sample;
@@ -69,6 +70,19 @@ public sealed class LayerStream : IDisposable
             Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Refuses sequences the layer graph would not compute as the model does: longer than the positions, or (Qwen2 with
+    /// use_sliding_window, whose windowed layers are built with full attention) longer than the window, as the
+    /// whole-model runner does.
+    /// </summary>
+    /// <exception cref="BadArgumentException">The longest calibration sequence is too long.</exception>
+    public static void CheckLength(LlamaConfig config, int longest)
+    {
+        if (longest > config.MaxPositionEmbeddings)
+            throw new BadArgumentException($"sequence length {longest} exceeds the model's {config.MaxPositionEmbeddings} positions");
+        OnnxLlamaRunner.RequireWithinWindow(longest, config.UnbuiltWindowLimit);
     }
 
     /// <summary>Hidden states back to the token embeddings (the input of layer 0).</summary>

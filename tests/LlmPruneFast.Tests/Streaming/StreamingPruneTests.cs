@@ -57,3 +57,33 @@ public sealed class StreamingPruneTests
         Assert.Equal(PlanJson.Serialize(whole.Plan), PlanJson.Serialize(Streamed(settings).Plan));
     }
 }
+
+/// <summary>The streaming memory plan: what it counts, when the hidden states go to scratch, when it refuses.</summary>
+public sealed class StreamingMemoryPlanTests
+{
+    [SharedFact]
+    public void HiddenStatesGoToScratch_WhenOnlyThatFits_AndTheRefusalNamesWhatToLower()
+    {
+        var settings = new PruneSettings { Method = "flap", Ratio = 0.3, Calibration = new CalibrationOptions { Samples = 512, Seed = 1 } };
+        var roomy = StreamingPruner.Prepare(Stories260K.Config, Stories260K.Tokenizer, Stories260K.Calibration(30_000), "calib", settings, CaptureMode.Dense).Memory;
+        Assert.False(roomy.HiddenInScratch);
+        Assert.False(roomy.OverBudget);
+        Assert.True(roomy.HiddenBytes > 0);
+        Assert.Contains(roomy.Parts, p => p.Part.StartsWith("hidden states") && p.Bytes == roomy.HiddenBytes);
+
+        // A budget just under the in-memory total: the hidden states move to the scratch file and the rest fits.
+        long tight = roomy.TotalBytes - 1;
+        var scratch = StreamingPruner.Prepare(Stories260K.Config, Stories260K.Tokenizer, Stories260K.Calibration(30_000), "calib",
+            settings with { Calibration = settings.Calibration with { MemoryBudgetBytes = tight } }, CaptureMode.Dense).Memory;
+        Assert.True(scratch.HiddenInScratch);
+        Assert.False(scratch.OverBudget);
+        Assert.Equal(0, scratch.StreamOptions.HiddenInMemoryLimitBytes);
+
+        var refused = StreamingPruner.Prepare(Stories260K.Config, Stories260K.Tokenizer, Stories260K.Calibration(30_000), "calib",
+            settings with { Calibration = settings.Calibration with { MemoryBudgetBytes = 1 << 20 } }, CaptureMode.Dense).Memory;
+        Assert.True(refused.OverBudget);
+        var e = Assert.Throws<MemoryBudgetException>(refused.ThrowIfOverBudget);
+        Assert.Contains("--samples", e.Message);
+        Assert.Equal(ExitCodes.MemoryBudget, e.ExitCode);
+    }
+}

@@ -107,7 +107,7 @@ public sealed class LlamaLayerRunner(LlamaConfig config, int threads = 0, bool c
             IntraOpNumThreads = threads > 0 ? threads : Environment.ProcessorCount,
             InterOpNumThreads = 1,
         };
-        Devices.OnnxProviders.Configure(so, cuda);
+        Devices.OnnxProviders.Configure(so, cuda); // the CPU provider always; CUDA first when asked for (--device)
         var session = new InferenceSession(graph.Model.ToByteArray(), so);
         _sessions[(width, ffnBias)] = (graph, session);
         return (graph, session);

@@ -35,7 +35,7 @@ public sealed class StreamingMemoryPlan
 
     /// <summary>The plan for <paramref name="sample"/> on <paramref name="config"/>.</summary>
     public static StreamingMemoryPlan Create(LlamaConfig config, CalibrationSample sample, PruningOptions options, CaptureMode mode,
-        long budgetBytes, int threads, string? scratchFolder = null)
+        long budgetBytes, int threads, string? scratchFolder = null, bool cuda = false)
     {
         int d = config.HiddenSize, layers = config.NumHiddenLayers, v = config.VocabSize, heads = config.NumAttentionHeads;
         int hd = config.HeadDim > 0 ? config.HeadDim : d / Math.Max(heads, 1), kv = config.NumKeyValueHeads;
@@ -69,7 +69,7 @@ public sealed class StreamingMemoryPlan
         {
             ("runtime baseline", BaselineBytes),
             (scratch ? "hidden states (memory-mapped scratch; one batch resident)" : "hidden states (all calibration tokens)", hiddenResident),
-            ("embedding (while embedding only)", Math.Max(0, embedding - hiddenResident)),
+            ("embedding matrix while embedding (beyond the hidden states)", Math.Max(0, embedding - hiddenResident)),
             ("one layer's weights", weights),
             ("one layer's activation store (S x N)", store),
             ("selection and compensation (N x N float64)", selection),
@@ -89,7 +89,7 @@ public sealed class StreamingMemoryPlan
             CaptureSeconds = flops / rate,
             SelectSeconds = selectFlops / rate,
             Mode = mode,
-            StreamOptions = new LayerStreamOptions { Threads = threads, HiddenInMemoryLimitBytes = scratch ? 0 : long.MaxValue, ScratchFolder = scratchFolder },
+            StreamOptions = new LayerStreamOptions { Threads = threads, HiddenInMemoryLimitBytes = scratch ? 0 : long.MaxValue, ScratchFolder = scratchFolder, Cuda = cuda },
         };
     }
 

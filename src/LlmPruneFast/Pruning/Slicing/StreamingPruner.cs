@@ -2,7 +2,6 @@ using System.Diagnostics;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
-using LlmPruneFast.Models.Onnx;
 using Microsoft.ML.Tokenizers;
 
 namespace LlmPruneFast.Pruning;
@@ -48,8 +47,8 @@ public static class StreamingPruner
                 ? $"--sequential cannot be used with --method {options.Selector.Name}, which chooses among {options.Selector.Candidates} whole-model candidates; drop --sequential or choose another method"
                 : "--sequential needs --budget uniform: a global budget ranks every layer before any is pruned");
         var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, calibration), config.BosTokenId, text, textName, calibration);
-        OnnxLlamaRunner.RequireWithinWindow(sample.Longest, config.UnbuiltWindowLimit); // as the whole-model runner refuses it
-        var memory = StreamingMemoryPlan.Create(config, sample, options, mode, calibration.MemoryBudgetBytes, calibration.Threads, settings.ScratchFolder);
+        LayerStream.CheckLength(config, sample.Longest);
+        var memory = StreamingMemoryPlan.Create(config, sample, options, mode, calibration.MemoryBudgetBytes, calibration.Threads, settings.ScratchFolder, calibration.Cuda);
         return new StreamingPrune { Sample = sample, Memory = memory, Settings = settings, Mode = mode, LayerByLayer = layerByLayer };
     }
 
@@ -76,7 +75,7 @@ public static class StreamingPruner
         var fingerprint = CheckpointLayerSource.Fingerprint(modelName, config, tensors);
         var seconds = new Dictionary<string, double> { ["capture"] = 0, ["select"] = 0, ["slice"] = 0 };
         var total = Stopwatch.StartNew();
-        using var stream = new LayerStream(config, tensors, prepared.Sample, prepared.Memory.StreamOptions with { Cuda = settings.Calibration.Cuda });
+        using var stream = new LayerStream(config, tensors, prepared.Sample, prepared.Memory.StreamOptions);
         PruningPlan plan;
         SlicedFfnLayer[] sliced;
         var kept = keepActivations ? new LayerActivations[config.NumHiddenLayers] : null;
@@ -137,6 +136,7 @@ public static class StreamingPruner
             sliced[l] = Compensator.Apply(layer, lp, compensation, stats, ct);
             if (info.Capture == CaptureMode.Sequential) stream.Advance(l, sliced[l], null, ct);
             progress?.Report(new StageProgress("slice", (l + 1.0) / layers));
+            if (kept == null) ReleaseLayer();
         }
         return (sliced, kept);
     }
@@ -182,12 +182,24 @@ public static class StreamingPruner
                 seconds["capture"] += clock.Elapsed.TotalSeconds;
             }
             progress?.Report(new StageProgress("select", (l + 1.0) / layers));
+            if (kept == null) ReleaseLayer();
         }
         var plan = Pruner.BuildPlan(model, options, orders, options.Seed);
         for (int l = 0; l < layers; l++)
             if (!plan.Layers[l].Kept.SequenceEqual(sliced[l].Kept))
                 throw new InvalidOperationException($"layer {l}: the plan keeps other neurons than were cut"); // uniform budgets take whole orders
         return (plan, sliced);
+    }
+
+    /// <summary>
+    /// A finished layer's weights, activations and statistics are garbage (large-object heap): collecting and compacting
+    /// here keeps the peak near one layer's worth instead of whatever the collector's budget lets pile up. Milliseconds
+    /// against a layer's seconds.
+    /// </summary>
+    private static void ReleaseLayer()
+    {
+        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
     }
 
     private static IProgress<double>? Fraction(IProgress<StageProgress>? progress, string stage, int layer, int layers) =>
