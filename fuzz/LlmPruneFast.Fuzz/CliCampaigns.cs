@@ -60,7 +60,7 @@ public static class CliCampaigns
         string plan = Path.Combine(work, "plan.json");
         Require(Cli("prune", "--model", model, "--calib", calib, "--method", "magnitude", "--ratio", "0.2", "--samples", "256", "--plan-only", "--out", plan, "--quiet"), "prune --plan-only");
         string sharded = Path.Combine(work, "sharded");
-        Require(Cli("import", "--from", "hf", "--model", model, "--out", sharded, "--shard-mb", "1"), "sharded import");
+        Require(Cli("import", "--from", "hf", "--model", model, "--out", sharded, "--max-shard-mb", "0.25"), "sharded import");
         var z = new float[64 * 4];
         for (int i = 0; i < z.Length; i++) z[i] = MathF.Sin(i * 0.7f) + (i % 4) * 0.1f;
         var raw = System.Runtime.InteropServices.MemoryMarshal.AsBytes(z.AsSpan()).ToArray();

@@ -104,32 +104,6 @@ internal static class Bench
         }
     }
 
-    /// <summary>
-    /// A LLaMA checkpoint with seeded random weights: matrices uniform in +-1/sqrt(fan_in) (the scale of PyTorch's
-    /// default Linear init, so activations stay O(1)), norm weights 1. Throughput does not depend on the values.
-    /// </summary>
-    public static InMemoryTensorSource RandomTensors(LlamaConfig c, int seed = 7)
-    {
-        var rng = new Random(seed);
-        var t = new InMemoryTensorSource();
-        void Add(string name, params int[] shape)
-        {
-            var data = new float[shape.Aggregate(1, (a, b) => a * b)];
-            double scale = shape.Length == 2 ? 1 / Math.Sqrt(shape[1]) : 0;
-            for (int i = 0; i < data.Length; i++) data[i] = shape.Length == 1 ? 1f : (float)((rng.NextDouble() * 2 - 1) * scale);
-            t.Add(name, shape.Select(x => (long)x).ToArray(), data);
-        }
-        int d = c.HiddenSize, q = c.NumAttentionHeads * c.HeadDim, kv = c.NumKeyValueHeads * c.HeadDim;
-        Add(LlamaTensorNames.Embedding, c.VocabSize, d);
-        Add(LlamaTensorNames.FinalNorm, d);
-        if (!c.TieWordEmbeddings) Add(LlamaTensorNames.LmHead, c.VocabSize, d);
-        for (int l = 0; l < c.NumHiddenLayers; l++)
-        {
-            int n = c.FfnWidth(l);
-            Add(LlamaTensorNames.AttentionNorm(l), d); Add(LlamaTensorNames.FfnNorm(l), d);
-            Add(LlamaTensorNames.Q(l), q, d); Add(LlamaTensorNames.K(l), kv, d); Add(LlamaTensorNames.V(l), kv, d); Add(LlamaTensorNames.O(l), d, q);
-            Add(LlamaTensorNames.Gate(l), n, d); Add(LlamaTensorNames.Up(l), n, d); Add(LlamaTensorNames.Down(l), d, n);
-        }
-        return t;
-    }
+    /// <summary>A LLaMA checkpoint with seeded random weights, in memory (see <see cref="SyntheticLlama"/>).</summary>
+    public static InMemoryTensorSource RandomTensors(LlamaConfig c, int seed = 7) => new SyntheticLlama(c, seed).Materialise();
 }

@@ -24,6 +24,15 @@ public sealed class ApplyCommand : ICommand
     [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads for a recapture (0 = one per processor).")]
     public int Threads { get; set; }
 
+    [Option("dtype", HelpText = CheckpointOutputFlags.DTypeHelp)]
+    public string? DType { get; set; }
+
+    [Option("max-shard-mb", HelpText = CheckpointOutputFlags.MaxShardHelp)]
+    public double? MaxShardMb { get; set; }
+
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
+
     [Option("json", HelpText = "End the output with one JSON object.")]
     public bool Json { get; set; }
 
@@ -34,25 +43,28 @@ public sealed class ApplyCommand : ICommand
     {
         Threads = ThreadCount.Cap(Threads);
         var total = Stopwatch.StartNew();
+        var output = CheckpointOutputFlags.Options(DType, MaxShardMb);
         CommandFiles.RequireFile(Plan, "plan (--plan)");
         AtomicOutputFolder.CheckOutput(Out, [Model, Plan]);
         var plan = PlanJson.Load(Plan);
+        var device = DeviceOption.Resolve(Device, Devices.DeviceStages.Onnx); // a recapture runs the model
         if (OnnxGraphModel.IsGraphPath(Model)) return RunGraph(plan, total, cancellationToken);
         using var source = LlamaCheckpoint.Open(Model);
         var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
         var layers = ModelPruner.Apply(plan, source.Config, source.Tensors, source.Directory, tokenizer,
-            new CalibrationOptions { Threads = Threads }, bar, cancellationToken);
+            new CalibrationOptions { Threads = Threads, Cuda = device.OnnxCuda }, bar, cancellationToken);
         seconds["slice"] = total.Elapsed.TotalSeconds;
         var clock = Stopwatch.StartNew();
-        var (config, files) = PrunedCheckpointWriter.Write(Out, source, plan, layers, cancellationToken);
+        var (config, files) = PrunedCheckpointWriter.Write(Out, source, plan, layers, cancellationToken, output);
         bar.Clear();
         seconds["write"] = clock.Elapsed.TotalSeconds;
         seconds["total"] = total.Elapsed.TotalSeconds;
         PruneSummary.Print(Console.Out, source.Config, config, plan, null, null, seconds);
         WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
-        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, config, plan, null, seconds, Path.GetFullPath(Out)));
+        var devices = new Dictionary<string, string> { ["capture"] = ModelPruner.NeedsActivations(plan) ? device.Onnx : "none", ["slice"] = "cpu", ["write"] = "cpu" };
+        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, config, plan, null, seconds, Path.GetFullPath(Out), devices));
         return ExitCodes.Ok;
     }
 

@@ -8,7 +8,7 @@ namespace LlmPruneFast.Cli.Commands;
 public enum ImportFormat { Llama2c = 1, Hf = 2 }
 
 /// <summary>How <c>llmprune import</c> stores weights.</summary>
-public enum ImportDType { F32, Keep }
+public enum ImportDType { F32, F16, BF16, Keep }
 
 /// <summary>
 /// <c>llmprune import</c>: turns a checkpoint into a validated Hugging Face LLaMA folder (config.json,
@@ -31,11 +31,11 @@ public sealed class ImportCommand : ICommand
     [Option("out", Required = true, HelpText = "Output folder: must not exist or be empty, and must not be or lie inside the input. Appears only when complete.")]
     public string Out { get; set; } = "";
 
-    [Option("dtype", Default = ImportDType.F32, HelpText = "Stored weight type: f32 (default), or keep (hf only: keep F16/BF16 as stored).")]
+    [Option("dtype", Default = ImportDType.F32, HelpText = "Stored weight type: f32 (default), f16, bf16 (rounded to nearest, ties to even), or keep (hf only: each tensor as stored).")]
     public ImportDType DType { get; set; }
 
-    [Option("shard-mb", HelpText = "Split the weights into shards of at most this many MiB with model.safetensors.index.json.")]
-    public long? ShardMiB { get; set; }
+    [Option("max-shard-mb", HelpText = CheckpointOutputFlags.MaxShardHelp)]
+    public double? MaxShardMb { get; set; }
 
     [Usage(ApplicationAlias = "llmprune")]
     public static IEnumerable<Example> Examples =>
@@ -46,8 +46,14 @@ public sealed class ImportCommand : ICommand
 
     public int Run(CancellationToken cancellationToken)
     {
-        if (ShardMiB is <= 0) throw new BadArgumentException($"--shard-mb must be positive, got {ShardMiB}");
-        long? maxShardBytes = ShardMiB * 1024 * 1024;
+        long maxShardBytes = CheckpointOutputFlags.ShardBytes(MaxShardMb);
+        Func<TensorInfo, TensorDType> storeAs = DType switch
+        {
+            ImportDType.F16 => _ => TensorDType.F16,
+            ImportDType.BF16 => _ => TensorDType.BF16,
+            ImportDType.Keep => SafeTensorsWriter.KeepDType,
+            _ => SafeTensorsWriter.AllFloat32,
+        };
         IReadOnlyList<string> files;
         LlamaConfig config;
         switch (From)
@@ -55,7 +61,7 @@ public sealed class ImportCommand : ICommand
             case ImportFormat.Llama2c:
             {
                 if (Tokenizer == null) throw new BadArgumentException("--tokenizer FILE.model is required with --from llama2c");
-                if (DType != ImportDType.F32) throw new BadArgumentException("--dtype keep applies to --from hf only (llama2.c weights are float32)");
+                if (DType == ImportDType.Keep) throw new BadArgumentException("--dtype keep applies to --from hf only (llama2.c weights are float32)");
                 RequireFile(Model, "llama2.c checkpoint (--model)");
                 RequireFile(Tokenizer, "tokenizer (--tokenizer)");
                 // Refuse a bad output before reading a possibly large model.
@@ -65,7 +71,7 @@ public sealed class ImportCommand : ICommand
                 FiniteWeights.Check(tensors, $"llama2.c checkpoint '{Model}'");
                 CheckTokenizer(Tokenizer, config);
                 files = LlamaCheckpointWriter.Write(Out, config, tensors, Tokenizer,
-                    new LlamaCheckpointWriteOptions { InputPaths = [Model], MaxShardBytes = maxShardBytes }, cancellationToken);
+                    new LlamaCheckpointWriteOptions { InputPaths = [Model], MaxShardBytes = maxShardBytes, StoreAs = storeAs }, cancellationToken);
                 break;
             }
             case ImportFormat.Hf:
@@ -77,7 +83,7 @@ public sealed class ImportCommand : ICommand
                 CheckTokenizer(Tokenizer ?? source.TokenizerModelPath, config);
                 var options = LlamaCheckpointWriteOptions.CarryFrom(source) with
                 {
-                    StoreAs = DType == ImportDType.Keep ? SafeTensorsWriter.KeepDType : SafeTensorsWriter.AllFloat32,
+                    StoreAs = storeAs,
                     MaxShardBytes = maxShardBytes,
                 };
                 files = LlamaCheckpointWriter.Write(Out, config, source.Tensors, Tokenizer ?? source.TokenizerModelPath, options, cancellationToken);

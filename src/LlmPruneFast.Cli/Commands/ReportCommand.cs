@@ -1,4 +1,5 @@
 using CommandLine;
+using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
@@ -45,6 +46,9 @@ public sealed class ReportCommand : ICommand
     [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads (0 = one per processor).")]
     public int Threads { get; set; }
 
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
+
     [Option("quiet", HelpText = "No progress bars.")]
     public bool Quiet { get; set; }
 
@@ -64,9 +68,10 @@ public sealed class ReportCommand : ICommand
         bool graph = ReportData == null && OnnxGraphModel.IsGraphPath(model);
         if (!graph && ReportData == null && Sts != null)
             throw new BadArgumentException($"--sts applies to encoder models (a folder with model.onnx and vocab.txt); '{model}' is a decoder checkpoint");
+        var device = ReportData != null ? ComputeDevice.Cpu : DeviceOption.Resolve(Device, DeviceStages.Onnx);
         var report = ReportData != null ? Matching(ReportJson.Load(ReportData), plan)
             : graph ? RecomputeGraph(plan, model, cancellationToken)
-            : Recompute(plan, cancellationToken);
+            : Recompute(plan, device, cancellationToken);
         string json = ReportWriter.Write(report, Out, EmbedJson);
         string html = Path.GetFullPath(Out);
         WrittenFilesPrinter.Print(Console.Out, Path.GetDirectoryName(html) ?? ".", [html, json]);
@@ -74,7 +79,7 @@ public sealed class ReportCommand : ICommand
     }
 
     /// <summary>Reopens the plan's model, recaptures its calibration activations and, with --eval, measures dense vs pruned.</summary>
-    private PruneReport Recompute(PruningPlan plan, CancellationToken ct)
+    private PruneReport Recompute(PruningPlan plan, ComputeDevice device, CancellationToken ct)
     {
         using var source = LlamaCheckpoint.Open(Model ?? plan.Model.Name);
         plan.EnsureMatches(CheckpointLayerSource.Fingerprint(plan.Model.Name, source.Config, source.Tensors));
@@ -82,16 +87,26 @@ public sealed class ReportCommand : ICommand
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var calibration = ModelPruner.Recapture(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads }, bar, ct);
+        // A sequential plan's activations come from its own pruned layers upstream: stream them as prune did.
+        IReadOnlyList<LayerActivations> activations;
+        SlicedFfnLayer[]? sequentialLayers = null;
+        if (plan.Calibration?.Capture == CaptureMode.Sequential)
+        {
+            var (layers, kept) = StreamingPruner.Apply(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads, Cuda = device.OnnxCuda }, keepActivations: true, bar, ct);
+            (sequentialLayers, activations) = (layers, kept!);
+        }
+        else activations = ModelPruner.Recapture(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads, Cuda = device.OnnxCuda }, bar, ct).Layers;
         bar.Clear();
         seconds["capture"] = clock.Elapsed.TotalSeconds;
-        var measurements = new ReportMeasurements { StageSeconds = seconds };
+        // The report's own MI charts are estimated on the CPU.
+        var devices = new Dictionary<string, string> { ["capture"] = device.Onnx, ["eval"] = device.Onnx, ["latency"] = device.Onnx, ["report"] = "cpu" };
+        var measurements = new ReportMeasurements { StageSeconds = seconds, StageDevices = devices };
         if (Eval != null)
         {
             clock.Restart();
-            var layers = Pruner.ApplyPlan(plan, new CheckpointLayerSource(source.Config, source.Tensors, calibration.Layers), null, ct).ToArray();
+            var layers = sequentialLayers ?? Pruner.ApplyPlan(plan, new CheckpointLayerSource(source.Config, source.Tensors, activations), null, ct).ToArray();
             var (prunedConfig, prunedTensors) = PrunedModel.Build(source.Config, source.Tensors, layers);
-            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads };
+            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = device.OnnxCuda };
             using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(source.Config, source.Tensors), runnerOptions);
             using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, prunedTensors), runnerOptions);
             var paragraphs = TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
@@ -108,7 +123,7 @@ public sealed class ReportCommand : ICommand
             };
         }
         clock.Restart();
-        var report = PruneReportFactory.Create(plan, calibration.Layers, measurements, null, ct);
+        var report = PruneReportFactory.Create(plan, activations, measurements, null, ct);
         seconds["report"] = clock.Elapsed.TotalSeconds;
         return report;
     }

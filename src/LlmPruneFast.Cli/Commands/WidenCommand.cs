@@ -34,6 +34,12 @@ public sealed class WidenCommand : ICommand
     [Option("out", Required = true, HelpText = "Output folder (new or empty; appears only when complete).")]
     public string Out { get; set; } = "";
 
+    [Option("dtype", HelpText = CheckpointOutputFlags.DTypeHelp)]
+    public string? DType { get; set; }
+
+    [Option("max-shard-mb", HelpText = CheckpointOutputFlags.MaxShardHelp)]
+    public double? MaxShardMb { get; set; }
+
     [Usage(ApplicationAlias = "llmprune")]
     public static IEnumerable<Example> Examples =>
     [
@@ -42,6 +48,7 @@ public sealed class WidenCommand : ICommand
 
     public int Run(CancellationToken cancellationToken)
     {
+        var output = CheckpointOutputFlags.Options(DType, MaxShardMb);
         AtomicOutputFolder.CheckOutput(Out, [Model]);
         using var source = LlamaCheckpoint.Open(Model);
         var wide = FfnWidener.Widen(source.Config, source.Tensors, Copies, Scale, Seed);
@@ -58,7 +65,14 @@ public sealed class WidenCommand : ICommand
 
         using var folder = AtomicOutputFolder.Create(Out, [source.Directory]);
         LlamaCheckpointWriter.Write(folder.TempPath, wide.Config, wide.Tensors, source.TokenizerModelPath,
-            LlamaCheckpointWriteOptions.CarryFrom(source), cancellationToken);
+            LlamaCheckpointWriteOptions.CarryFrom(source) with
+            {
+                // Widened tensors keep their names, so each is stored as the input stored it (copies scale by powers of two).
+                StoreAs = output.DType is TensorDType dtype ? _ => dtype
+                    : info => source.Tensors.Contains(info.Name) ? source.Tensors.GetInfo(info.Name).DType : TensorDType.F32,
+                MaxShardBytes = output.MaxShardBytes,
+                Sharded = source.Tensors is SafeTensorsSharded,
+            }, cancellationToken);
         info.Write(folder.TempPath);
         var names = Directory.GetFiles(folder.TempPath).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
         folder.Commit();

@@ -13,8 +13,17 @@ public sealed record LlamaCheckpointWriteOptions
     public string? BaseConfigJson { get; init; }
     /// <summary>Stored dtype per tensor; default float32 (<see cref="SafeTensorsWriter.AllFloat32"/>).</summary>
     public Func<TensorInfo, TensorDType>? StoreAs { get; init; }
-    /// <summary>When set, weights are sharded into files of at most this many data bytes plus an index.</summary>
+    /// <summary>
+    /// Shard size limit: weights over this many data bytes are written as shards of at most this many bytes
+    /// (<c>model-00001-of-0000N.safetensors</c>) plus <c>model.safetensors.index.json</c>, as transformers'
+    /// save_pretrained does; null = one model.safetensors whatever the size (unless <see cref="Sharded"/>).
+    /// </summary>
     public long? MaxShardBytes { get; init; }
+    /// <summary>Shard even when the weights fit in one shard (the source was sharded); the limit is then <see cref="MaxShardBytes"/> or <see cref="DefaultMaxShardBytes"/>.</summary>
+    public bool Sharded { get; init; }
+
+    /// <summary>transformers' default max_shard_size, "5GB" (5 x 10^9 bytes).</summary>
+    public const long DefaultMaxShardBytes = 5_000_000_000;
 
     /// <summary>Options that carry <paramref name="source"/>'s tokenizer files and config keys and protect its folder.</summary>
     public static LlamaCheckpointWriteOptions CarryFrom(LlamaCheckpoint source) => new()
@@ -72,7 +81,10 @@ public static class LlamaCheckpointWriter
         var view = new NamedSubset(tensors, names);
         // transformers refuses safetensors whose metadata lacks format "pt".
         var metadata = new Dictionary<string, string> { ["format"] = "pt" };
-        if (options.MaxShardBytes is long max)
+        long total = names.Sum(n => tensors.GetInfo(n).ElementCount * FloatWidening.SizeOf(storeAs(tensors.GetInfo(n))));
+        long? shardBytes = options.Sharded ? options.MaxShardBytes ?? LlamaCheckpointWriteOptions.DefaultMaxShardBytes
+            : options.MaxShardBytes is long limit && total > limit ? limit : null;
+        if (shardBytes is long max)
             SafeTensorsWriter.WriteSharded(folder.TempPath, view, max, storeAs, metadata, cancellationToken);
         else
             SafeTensorsWriter.Write(folder.PathOf(SafeTensorsFolder.SingleFileName), view, metadata, storeAs, cancellationToken: cancellationToken);

@@ -10,7 +10,7 @@ namespace LlmPruneFast.Models;
 /// F32, F16 and BF16 tensors are exposed through <see cref="ITensorSource"/>; tensors of other dtypes (e.g. I64
 /// buffers some exporters add) are validated but listed in <see cref="OtherTensors"/> instead of <see cref="Names"/>.
 /// </remarks>
-public sealed unsafe class SafeTensorsFile : ITensorSource
+public sealed unsafe class SafeTensorsFile : IRawTensorSource
 {
     private readonly MemoryMappedFile _file;
     private readonly MemoryMappedViewAccessor _view;
@@ -102,6 +102,14 @@ public sealed unsafe class SafeTensorsFile : ITensorSource
         var e = Entry(name);
         if (e.ByteLength > int.MaxValue) throw new NotSupportedException($"tensor '{name}' has {e.ByteLength} bytes, more than one span holds");
         return new ReadOnlySpan<byte>(_base + Header.DataStart + e.Begin, (int)e.ByteLength);
+    }
+
+    public ReadOnlySpan<byte> RawBytes(string name, long byteOffset, int byteLength)
+    {
+        var e = Entry(name);
+        if (byteOffset < 0 || byteLength < 0 || byteOffset + byteLength > e.ByteLength)
+            throw new ArgumentOutOfRangeException(nameof(byteOffset), $"bytes [{byteOffset}, +{byteLength}) outside tensor '{name}' of {e.ByteLength} bytes");
+        return new ReadOnlySpan<byte>(_base + Header.DataStart + e.Begin + byteOffset, byteLength);
     }
 
     public float[] ReadFloat32(string name)

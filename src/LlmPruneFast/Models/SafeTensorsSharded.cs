@@ -6,7 +6,7 @@ namespace LlmPruneFast.Models;
 /// A sharded safetensors checkpoint: <c>model.safetensors.index.json</c>, whose <c>weight_map</c> names the shard
 /// file (in the same folder) of every tensor, read as one <see cref="ITensorSource"/>. Owns its shards.
 /// </summary>
-public sealed class SafeTensorsSharded : ITensorSource
+public sealed class SafeTensorsSharded : IRawTensorSource
 {
     public const string IndexFileName = "model.safetensors.index.json";
 
@@ -97,6 +97,8 @@ public sealed class SafeTensorsSharded : ITensorSource
     public TensorInfo GetInfo(string name) => Shard(name).GetInfo(name);
 
     public float[] ReadFloat32(string name) => Shard(name).ReadFloat32(name);
+
+    public ReadOnlySpan<byte> RawBytes(string name, long byteOffset, int byteLength) => Shard(name).RawBytes(name, byteOffset, byteLength);
 
     private SafeTensorsFile Shard(string name) => _shardOf.TryGetValue(name, out var s) ? s
         : throw new BadModelFileException($"safetensors index '{IndexPath}': tensor '{name}' not found");

@@ -11,6 +11,9 @@ namespace LlmPruneFast.Models;
 /// </summary>
 public static class SafeTensorsWriter
 {
+    /// <summary>Elements narrowed per step when a tensor is stored as F16 or BF16.</summary>
+    private const int NarrowChunk = 1 << 20;
+
     /// <summary>Store every tensor as float32 (the default).</summary>
     public static readonly Func<TensorInfo, TensorDType> AllFloat32 = _ => TensorDType.F32;
     /// <summary>Store every tensor in the dtype its source reports (F16 and BF16 round-trip exactly through float32).</summary>
@@ -33,6 +36,7 @@ public static class SafeTensorsWriter
             BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
             stream.Write(prefix);
             stream.Write(header);
+            byte[]? narrow = null;
             foreach (var (info, dtype) in plan)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -42,9 +46,15 @@ public static class SafeTensorsWriter
                     stream.Write(MemoryMarshal.AsBytes(data.AsSpan()));
                     continue;
                 }
-                var bytes = new byte[(long)data.Length * FloatWidening.SizeOf(dtype)];
-                FloatWidening.FromFloat32(dtype, data, bytes);
-                stream.Write(bytes);
+                // Narrowed through one reused buffer, so a large tensor is not held twice.
+                int size = FloatWidening.SizeOf(dtype);
+                narrow ??= new byte[NarrowChunk * sizeof(float)];
+                for (int start = 0; start < data.Length; start += NarrowChunk)
+                {
+                    int n = Math.Min(NarrowChunk, data.Length - start);
+                    FloatWidening.FromFloat32(dtype, data.AsSpan(start, n), narrow.AsSpan(0, n * size));
+                    stream.Write(narrow, 0, n * size);
+                }
             }
         });
     }

@@ -23,6 +23,19 @@ public interface ITensorSource : IDisposable
     float[] ReadFloat32(string name);
 }
 
+/// <summary>
+/// A source whose tensors are stored bytes readable in place (memory-mapped safetensors), so a scan need not widen
+/// them to float32 first.
+/// </summary>
+public interface IRawTensorSource : ITensorSource
+{
+    /// <summary>
+    /// Stored little-endian bytes [<paramref name="byteOffset"/>, + <paramref name="byteLength"/>) of tensor
+    /// <paramref name="name"/> (elements of its <see cref="TensorInfo.DType"/>), valid until the source is disposed.
+    /// </summary>
+    ReadOnlySpan<byte> RawBytes(string name, long byteOffset, int byteLength);
+}
+
 /// <summary>Tensors held in managed memory: built by importers, tests and the slicer before writing.</summary>
 public sealed class InMemoryTensorSource : ITensorSource
 {

@@ -117,9 +117,11 @@ public sealed class LayerActivations
         if (columns < 1) throw new BadDataException($"activations of layer {index}: no neurons");
         if (data.Length != (long)rows * columns)
             throw new BadDataException($"activations of layer {index}: {data.Length} values, expected S x N = {rows} x {columns}");
-        foreach (float v in data.Span)
-            if (!float.IsFinite(v))
-                throw new BadDataException($"activations of layer {index}: NaN or infinite value");
+        var span = data.Span;
+        for (int i = 0; i < span.Length; i++)
+            if (!float.IsFinite(span[i]))
+                throw new BadDataException($"activations of layer {index}: {(float.IsNaN(span[i]) ? "NaN" : span[i] > 0 ? "+Inf" : "-Inf")} at sampled position {i / columns}, neuron {i % columns}; " +
+                    "the model overflows float32 on the calibration text (check its weights)");
         (Index, Rows, Columns, Data) = (index, rows, columns, data);
     }
 

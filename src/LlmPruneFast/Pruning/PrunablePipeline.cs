@@ -29,7 +29,7 @@ public static class PrunablePipeline
     public static PruningOptions Options(PruneSettings settings, IReadOnlyList<int> widths, CalibrationInfo? calibration = null)
     {
         var selector = PruningSelectors.Create(settings.Method, settings.MethodParameters);
-        var estimator = EstimatorPairInformation.Create(settings.Estimator, settings.EstimatorOptions); // validates the name always
+        var estimator = EstimatorPairInformation.Create(settings.Estimator, settings.EstimatorOptions, settings.Device); // validates the name always
         var budget = new PruningBudget(settings.Budget, settings.Ratio, settings.MinKeptFraction);
         budget.OrderLengths(widths);
         return new PruningOptions

@@ -114,9 +114,9 @@ public static class HtmlReportRenderer
         }
         if (s.Stages.Count > 0)
         {
-            h.Append("<h3>Time per stage</h3>\n<table class=\"cmp\">\n<thead><tr><th>stage</th><th>seconds</th></tr></thead>\n<tbody>\n");
-            foreach (var st in s.Stages) h.Append($"<tr><td>{Escape(st.Stage)}</td><td>{Escape(st.Seconds.ToString("0.00", CultureInfo.InvariantCulture))}</td></tr>\n");
-            h.Append($"<tr><td>total</td><td>{Escape(s.Stages.Sum(x => x.Seconds).ToString("0.00", CultureInfo.InvariantCulture))}</td></tr>\n</tbody>\n</table>\n");
+            h.Append("<h3>Time per stage</h3>\n<table class=\"cmp\">\n<thead><tr><th>stage</th><th>seconds</th><th>device</th></tr></thead>\n<tbody>\n");
+            foreach (var st in s.Stages) h.Append($"<tr><td>{Escape(st.Stage)}</td><td>{Escape(st.Seconds.ToString("0.00", CultureInfo.InvariantCulture))}</td><td>{Escape(st.Device ?? "")}</td></tr>\n");
+            h.Append($"<tr><td>total</td><td>{Escape(s.Stages.Sum(x => x.Seconds).ToString("0.00", CultureInfo.InvariantCulture))}</td><td></td></tr>\n</tbody>\n</table>\n");
         }
         h.Append("</section>\n");
     }

@@ -67,7 +67,8 @@ public sealed record ReportFidelity(string Text, int Sentences, double MeanCosin
 public sealed record ReportSts(string Text, int Pairs, double Before, double After);
 
 /// <summary>Wall-clock seconds one stage of the run took.</summary>
-public sealed record StageTime(string Stage, double Seconds);
+/// <summary>Seconds of one stage and the device it ran on ("cpu", "cuda"; null in reports written before devices were recorded).</summary>
+public sealed record StageTime(string Stage, double Seconds, string? Device = null);
 
 /// <summary>The summary table of a run.</summary>
 public sealed record ReportSummary

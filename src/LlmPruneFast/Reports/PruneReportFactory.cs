@@ -27,6 +27,8 @@ public sealed record ReportMeasurements
     public int? EvaluationParagraphs { get; init; }
     public (LatencyResult Dense, LatencyResult Pruned)? Latency { get; init; }
     public IReadOnlyDictionary<string, double> StageSeconds { get; init; } = new Dictionary<string, double>();
+    /// <summary>The device each stage ran on ("cpu", "cuda"), by stage name as in <see cref="StageSeconds"/>.</summary>
+    public IReadOnlyDictionary<string, string> StageDevices { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>
@@ -70,7 +72,7 @@ public static class PruneReportFactory
             Encoder = m.Encoder ? true : null,
             Fidelity = m.Fidelity,
             Sts = m.Sts,
-            Stages = m.StageSeconds.Select(kv => new StageTime(kv.Key, kv.Value)).ToArray(),
+            Stages = m.StageSeconds.Select(kv => new StageTime(kv.Key, kv.Value, m.StageDevices.GetValueOrDefault(kv.Key))).ToArray(),
         };
         if (m.Latency is var (dense, pruned))
             summary = summary with

@@ -81,6 +81,31 @@ public sealed class ImportCommandTests : IDisposable
         Assert.Equal(((SafeTensorsFile)a.Tensors).RawBytes(q).ToArray(), ((SafeTensorsFile)b.Tensors).RawBytes(q).ToArray());
     }
 
+    [SharedFact]
+    public void Llama2c_AsBF16_Sharded_RoundsEachWeightOnce_AndReloads()
+    {
+        var (code, _, error) = RunCli("import", "--from", "llama2c", "--model", SharedData.Stories260KBin,
+            "--tokenizer", SharedData.Stories260KTokenizer, "--out", _dir["bf16"], "--dtype", "bf16", "--max-shard-mb", "0.1");
+        Assert.True(code == 0, error);
+        Assert.True(File.Exists(Path.Combine(_dir["bf16"], SafeTensorsSharded.IndexFileName)));
+        Assert.True(Directory.GetFiles(_dir["bf16"], "model-*-of-*.safetensors").Length >= 3);
+        using var checkpoint = LlamaCheckpoint.Open(_dir["bf16"]);
+        Assert.Equal("bfloat16", checkpoint.Config.TorchDtype);
+        var (_, original) = Llama2cCheckpoint.Read(SharedData.Stories260KBin);
+        foreach (var name in checkpoint.Tensors.Names)
+        {
+            Assert.Equal(TensorDType.BF16, checkpoint.Tensors.GetInfo(name).DType);
+            var stored = checkpoint.Tensors.ReadFloat32(name);
+            var source = original.GetData(name);
+            for (int i = 0; i < stored.Length; i++)
+                Assert.Equal(FloatWidening.ToBFloat16Bits(source[i]), (ushort)(BitConverter.SingleToUInt32Bits(stored[i]) >> 16));
+        }
+    }
+
+    [Fact]
+    public void Bad_UnknownDType_Exit2() => AssertFails(ExitCodes.BadArgument, "dtype",
+        "import", "--from", "hf", "--model", HfInput(), "--out", _dir["out"], "--dtype", "f8");
+
     [Fact]
     public void Bad_TruncatedSafetensors_Exit3() => AssertFails(ExitCodes.BadModelFile, "model.safetensors",
         "import", "--from", "hf", "--model", HfInput(d =>

@@ -1,4 +1,5 @@
 using LlmPruneFast.Cli;
+using LlmPruneFast.Models;
 using LlmPruneFast.Tests.Models;
 using LlmPruneFast.Tests.Pipeline;
 
@@ -108,5 +109,26 @@ public sealed class CliReliabilityTests
         r = CliRunner.Run("generate", "--model", dir["model"], "--prompt", "", "--steps", "8");
         Assert.True(r.Code == 0, r.Err); // an empty prompt generates from BOS
         Assert.NotEqual("", r.Out.Trim());
+    }
+    [SharedFact]
+    public void ActivationsThatOverflowAreBadDataAtPrune_NothingWritten()
+    {
+        // Finite weights (so the weight check passes) whose products overflow float32: layer 2's gate rows at +-3e38.
+        using var dir = new TempFolder();
+        var tensors = new InMemoryTensorSource();
+        foreach (var name in Stories260K.Tensors.Names) tensors.Add(name, Stories260K.Tensors.GetInfo(name).Shape, Stories260K.Tensors.ReadFloat32(name));
+        var gate = tensors.GetData(LlamaTensorNames.Gate(2));
+        for (int i = 0; i < gate.Length; i++) gate[i] = gate[i] >= 0 ? 3e38f : -3e38f;
+        LlamaCheckpointWriter.Write(dir["model"], Stories260K.Config, tensors, SharedData.Stories260KTokenizer);
+        File.WriteAllText(dir["calib.txt"], Stories260K.Calibration(20_000));
+
+        foreach (var method in new[] { "flap", "mi-conditional" })
+        {
+            var r = CliRunner.Run("prune", "--model", dir["model"], "--calib", dir["calib.txt"], "--samples", "256", "--quiet", "--ratio", "0.3",
+                "--method", method, "--out", dir["out"]);
+            Assert.Equal(ExitCodes.BadData, r.Code);
+            Assert.Contains("activations of layer 2", Assert.Single(Lines(r.Err)));
+            Assert.False(Directory.Exists(dir["out"]));
+        }
     }
 }

@@ -72,18 +72,21 @@ public sealed class ObsSelector : IPruningSelector
     }
 
     /// <summary>
-    /// H^-1 and G under removals with lazy batched updates: selection needs only their diagonals (kept exact,
-    /// O(N) per removal) and the rows of the removed neuron (rebuilt from the base row and the pending updates);
-    /// every <see cref="Batch"/> removals the pending rank-1 terms are applied to the alive rows in one pass, so
-    /// each matrix row is streamed from memory once per batch instead of once per removal.
+    /// H^-1 and (optionally) G under removals with lazy batched updates: selection needs only their diagonals (kept
+    /// exact, O(N) per removal) and the rows of the removed neuron (rebuilt from the base row and the pending
+    /// updates); every <see cref="Batch"/> removals the pending rank-1 terms are applied in one pass, as one rank-k
+    /// dgemm on OpenBLAS, so each matrix is streamed from memory once per batch instead of once per removal.
+    /// G (the down Gram under obs's optimal update) is tracked only when the caller's cost uses it: without it a
+    /// removal costs a third of the work and no N x N Gram is built.
     /// </summary>
     internal sealed class LazyState
     {
-        private const int Batch = 32;
-        private readonly double[] _hinv, _g;
+        private const int Batch = 64;
+        private readonly double[] _hinv;
+        private readonly double[]? _g;
         private readonly int _n;
-        // Pending terms: H^-1 -= u u^T ; G += a gv^T + gv a^T + gamma a a^T.
-        private readonly double[][] _u, _a, _gv;
+        // Pending terms, row b of each [Batch x N] block: H^-1 -= u u^T ; G += a gv^T + gv a^T + gamma a a^T.
+        private readonly double[] _u, _a, _gv;
         private readonly double[] _gamma = new double[Batch];
         private int _pending;
         private readonly double[] _rowH, _rowG;
@@ -108,29 +111,38 @@ public sealed class ObsSelector : IPruningSelector
             return best;
         }
 
-        public LazyState(double[] hinv, double[] g, int n)
+        /// <param name="hinv">H^-1 [N x N], updated in place.</param>
+        /// <param name="g">G = W^T W [N x N], updated in place; null when the caller never reads G (then <see cref="DiagG"/> is empty).</param>
+        public LazyState(double[] hinv, double[]? g, int n)
         {
             (_hinv, _g, _n) = (hinv, g, n);
-            _u = new double[Batch][]; _a = new double[Batch][]; _gv = new double[Batch][];
-            for (int b = 0; b < Batch; b++) { _u[b] = new double[n]; _a[b] = new double[n]; _gv[b] = new double[n]; }
-            _rowH = new double[n]; _rowG = new double[n];
+            _u = new double[(long)Batch * n];
+            _a = g == null ? [] : new double[(long)Batch * n];
+            _gv = g == null ? [] : new double[(long)Batch * n];
+            _rowH = new double[n]; _rowG = g == null ? [] : new double[n];
             Alive = new bool[n];
             Array.Fill(Alive, true);
-            DiagH = new double[n]; DiagG = new double[n];
-            for (int i = 0; i < n; i++) { DiagH[i] = hinv[(long)i * n + i]; DiagG[i] = g[(long)i * n + i]; }
+            DiagH = new double[n]; DiagG = g == null ? [] : new double[n];
+            for (int i = 0; i < n; i++) DiagH[i] = hinv[(long)i * n + i];
+            if (g != null) for (int i = 0; i < n; i++) DiagG[i] = g[(long)i * n + i];
         }
 
-        /// <summary>Current rows j of H^-1 and G (views valid until the next call).</summary>
+        private Span<double> Row(double[] block, int b) => block.AsSpan(b * _n, _n);
+
+        /// <summary>Current rows j of H^-1 and G (G's is empty without G; views valid until the next call).</summary>
         public (double[] RowH, double[] RowG) Rows(int j)
         {
             int n = _n;
             _hinv.AsSpan((int)((long)j * n), n).CopyTo(_rowH);
-            _g.AsSpan((int)((long)j * n), n).CopyTo(_rowG);
-            for (int p = 0; p < _pending; p++)
+            for (int p = 0; p < _pending; p++) TensorPrimitives.MultiplyAdd(Row(_u, p), -_u[p * n + j], _rowH, _rowH);
+            if (_g != null)
             {
-                TensorPrimitives.MultiplyAdd(_u[p], -_u[p][j], _rowH, _rowH);
-                TensorPrimitives.MultiplyAdd(_gv[p], _a[p][j], _rowG, _rowG);
-                TensorPrimitives.MultiplyAdd(_a[p], _gv[p][j] + _gamma[p] * _a[p][j], _rowG, _rowG);
+                _g.AsSpan((int)((long)j * n), n).CopyTo(_rowG);
+                for (int p = 0; p < _pending; p++)
+                {
+                    TensorPrimitives.MultiplyAdd(Row(_gv, p), _a[p * n + j], _rowG, _rowG);
+                    TensorPrimitives.MultiplyAdd(Row(_a, p), _gv[p * n + j] + _gamma[p] * _a[p * n + j], _rowG, _rowG);
+                }
             }
             return (_rowH, _rowG);
         }
@@ -140,39 +152,63 @@ public sealed class ObsSelector : IPruningSelector
         {
             int n = _n;
             Alive[j] = false;
-            double hjj = _rowH[j], gamma = _rowG[j], scale = 1.0 / Math.Sqrt(hjj);
-            var u = _u[_pending]; var a = _a[_pending]; var gv = _gv[_pending];
+            double hjj = _rowH[j], scale = 1.0 / Math.Sqrt(hjj);
+            var u = Row(_u, _pending);
             for (int k = 0; k < n; k++)
             {
-                bool alive = Alive[k];
-                u[k] = alive ? _rowH[k] * scale : 0.0;
-                a[k] = alive ? -_rowH[k] / hjj : 0.0;
-                gv[k] = alive ? _rowG[k] : 0.0;
-                if (!alive) continue;
+                u[k] = Alive[k] ? _rowH[k] * scale : 0.0;
                 DiagH[k] -= u[k] * u[k];
-                DiagG[k] += 2 * a[k] * gv[k] + gamma * a[k] * a[k];
             }
-            _gamma[_pending] = gamma;
+            if (_g != null)
+            {
+                double gamma = _rowG[j];
+                var a = Row(_a, _pending); var gv = Row(_gv, _pending);
+                for (int k = 0; k < n; k++)
+                {
+                    bool alive = Alive[k];
+                    a[k] = alive ? -_rowH[k] / hjj : 0.0;
+                    gv[k] = alive ? _rowG[k] : 0.0;
+                    if (alive) DiagG[k] += 2 * a[k] * gv[k] + gamma * a[k] * a[k];
+                }
+                _gamma[_pending] = gamma;
+            }
             if (++_pending == Batch) Flush();
         }
 
+        /// <summary>
+        /// Applies the pending terms. Entries of neurons removed in this batch are never read again, so the update
+        /// may touch them: with U the [p x N] block of u rows, H^-1 -= U^T U is one dgemm; G += A^T B + B^T A with
+        /// B = GV + gamma/2 A (row-wise) is two.
+        /// </summary>
         private void Flush()
         {
             int n = _n, pending = _pending;
-            void Row(int i)
+            _pending = 0;
+            if (NativeBlas.Use())
+            {
+                NativeBlas.Gemm(true, false, n, n, pending, -1.0, _u, n, _u, n, 1.0, _hinv, n);
+                if (_g == null) return;
+                var b = new double[(long)pending * n];
+                for (int p = 0; p < pending; p++)
+                    TensorPrimitives.MultiplyAdd(Row(_a, p), 0.5 * _gamma[p], Row(_gv, p), b.AsSpan(p * n, n));
+                NativeBlas.Gemm(true, false, n, n, pending, 1.0, _a, n, b, n, 1.0, _g, n);
+                NativeBlas.Gemm(true, false, n, n, pending, 1.0, b, n, _a, n, 1.0, _g, n);
+                return;
+            }
+            void Update(int i)
             {
                 if (!Alive[i]) return;
                 var hi = _hinv.AsSpan((int)((long)i * n), n);
+                for (int p = 0; p < pending; p++) TensorPrimitives.MultiplyAdd(Row(_u, p), -_u[p * n + i], hi, hi);
+                if (_g == null) return;
                 var gi = _g.AsSpan((int)((long)i * n), n);
                 for (int p = 0; p < pending; p++)
                 {
-                    TensorPrimitives.MultiplyAdd(_u[p], -_u[p][i], hi, hi);
-                    TensorPrimitives.MultiplyAdd(_gv[p], _a[p][i], gi, gi);
-                    TensorPrimitives.MultiplyAdd(_a[p], _gv[p][i] + _gamma[p] * _a[p][i], gi, gi);
+                    TensorPrimitives.MultiplyAdd(Row(_gv, p), _a[p * n + i], gi, gi);
+                    TensorPrimitives.MultiplyAdd(Row(_a, p), _gv[p * n + i] + _gamma[p] * _a[p * n + i], gi, gi);
                 }
             }
-            if (n >= 128) Parallel.For(0, n, Row); else for (int i = 0; i < n; i++) Row(i);
-            _pending = 0;
+            if (n >= 128) Parallel.For(0, n, Update); else for (int i = 0; i < n; i++) Update(i);
         }
     }
 

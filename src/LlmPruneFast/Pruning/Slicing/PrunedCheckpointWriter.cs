@@ -8,28 +8,44 @@ namespace LlmPruneFast.Pruning;
 /// source's carried files), <c>model.onnx</c> (the pruned model's graph with logits, no taps) and
 /// <c>pruning-plan.json</c>. The folder appears only when complete; the source is only read.
 /// </summary>
+/// <summary>
+/// How a pruned checkpoint stores its weights: <paramref name="DType"/> for every tensor (null: each tensor as the input
+/// stored it), sharded like Hugging Face over <paramref name="MaxShardBytes"/> bytes or when the input was sharded.
+/// </summary>
+public sealed record PrunedOutputOptions(TensorDType? DType = null, long MaxShardBytes = LlamaCheckpointWriteOptions.DefaultMaxShardBytes);
+
 public static class PrunedCheckpointWriter
 {
     public const string PlanFileName = "pruning-plan.json";
 
     /// <summary>
     /// Writes <paramref name="outDir"/> from <paramref name="source"/>, the <paramref name="plan"/> and its sliced
-    /// layers (<see cref="PrunedModel.Build"/>). Returns the pruned config and the files written (absolute paths).
+    /// layers (<see cref="PrunedModel.View"/>: the untouched tensors are read one at a time), stored as
+    /// <paramref name="output"/> says (default: the input's dtypes and layout). model.onnx is built from the weights as
+    /// written, so it computes exactly what the checkpoint holds (after F16/BF16 rounding). Returns the pruned config
+    /// and the files written (absolute paths).
     /// </summary>
     /// <exception cref="OutputConflictException">The output equals, lies inside or contains the source, or is not empty.</exception>
     public static (LlamaConfig Config, IReadOnlyList<string> Files) Write(string outDir, LlamaCheckpoint source, PruningPlan plan,
-        IReadOnlyList<SlicedFfnLayer> layers, CancellationToken cancellationToken = default)
+        IReadOnlyList<SlicedFfnLayer> layers, CancellationToken cancellationToken = default, PrunedOutputOptions? output = null)
     {
+        output ??= new PrunedOutputOptions();
         string[] inputs = [source.Directory];
         AtomicOutputFolder.CheckOutput(outDir, inputs);
         var planBytes = PlanJson.Serialize(plan); // validates before anything is written
-        var (config, tensors) = PrunedModel.Build(source.Config, source.Tensors, layers);
+        var (config, tensors) = PrunedModel.View(source.Config, source.Tensors, layers);
         using var folder = AtomicOutputFolder.Create(outDir, inputs);
         // The checkpoint writer fills our (empty) temporary folder atomically; the graph and plan go beside it.
         LlamaCheckpointWriter.Write(folder.TempPath, config, tensors, source.TokenizerModelPath,
-            LlamaCheckpointWriteOptions.CarryFrom(source), cancellationToken);
+            LlamaCheckpointWriteOptions.CarryFrom(source) with
+            {
+                StoreAs = output.DType is TensorDType dtype ? _ => dtype : SafeTensorsWriter.KeepDType,
+                MaxShardBytes = output.MaxShardBytes,
+                Sharded = source.Tensors is SafeTensorsSharded,
+            }, cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
-        LlamaOnnxModel.SaveOnnx(LlamaOnnxBuilder.Build(config, tensors), folder.TempPath);
+        using (var written = SafeTensorsFolder.Open(folder.TempPath))
+            LlamaOnnxModel.SaveOnnx(LlamaOnnxBuilder.Build(config, written), folder.TempPath);
         File.WriteAllBytes(folder.PathOf(PlanFileName), planBytes);
         cancellationToken.ThrowIfCancellationRequested();
         var names = Directory.GetFiles(folder.TempPath).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();

@@ -25,24 +25,22 @@ public static class PrunedModel
         foreach (var (name, shape) in LlamaTensorShapes.Expected(config))
         {
             if (FfnPart(name, count) is var (l, part) && l >= 0)
-            {
-                var x = layers[l];
-                int k = x.Width;
-                float[] data = part switch
-                {
-                    "gate" => x.Gate,
-                    "up" => x.Up,
-                    "down" => ToFloat(x.Down),
-                    "gate_bias" => x.GateBias ?? new float[k],
-                    "up_bias" => x.UpBias ?? new float[k],
-                    "down_bias" => x.HasDownBias ? ToFloat(x.DownBias) : new float[d],
-                    _ => throw new InvalidOperationException(part),
-                };
-                output.Add(name, shape, data);
-            }
+                output.Add(name, shape, FfnData(layers[l], part, d));
             else output.Add(name, shape, tensors.ReadFloat32(name));
         }
         return (config, output);
+    }
+
+    /// <summary>
+    /// The pruned model as <see cref="Build"/> gives it, but lazily: tensors the pruning leaves alone are read from
+    /// <paramref name="tensors"/> only when asked for, so writing a large model holds one tensor at a time beyond the
+    /// sliced layers. Each tensor reports its source's dtype (new FFN biases: that of the layer's down projection), so a
+    /// writer keeping dtypes stores the pruned model as the input was stored. Does not own <paramref name="tensors"/>.
+    /// </summary>
+    public static (LlamaConfig Config, ITensorSource Tensors) View(LlamaConfig source, ITensorSource tensors, IReadOnlyList<SlicedFfnLayer> layers)
+    {
+        var config = ConfigOf(source, layers);
+        return (config, new PrunedTensors(config, tensors, layers));
     }
 
     /// <summary>The pruned model's config alone (see <see cref="Build"/>), without reading or copying any tensor.</summary>
@@ -85,6 +83,61 @@ public static class PrunedModel
             if (name == LlamaTensorNames.DownBias(l)) return (l, "down_bias");
         }
         return (-1, "");
+    }
+
+    private static float[] FfnData(SlicedFfnLayer x, string part, int hidden) => part switch
+    {
+        "gate" => x.Gate,
+        "up" => x.Up,
+        "down" => ToFloat(x.Down),
+        "gate_bias" => x.GateBias ?? new float[x.Width],
+        "up_bias" => x.UpBias ?? new float[x.Width],
+        "down_bias" => x.HasDownBias ? ToFloat(x.DownBias) : new float[hidden],
+        _ => throw new InvalidOperationException(part),
+    };
+
+    /// <summary>See <see cref="View"/>.</summary>
+    private sealed class PrunedTensors : ITensorSource
+    {
+        private readonly LlamaConfig _config;
+        private readonly ITensorSource _source;
+        private readonly IReadOnlyList<SlicedFfnLayer> _layers;
+        private readonly Dictionary<string, long[]> _shapes;
+        private readonly string[] _names;
+
+        public PrunedTensors(LlamaConfig config, ITensorSource source, IReadOnlyList<SlicedFfnLayer> layers)
+        {
+            _config = config;
+            _source = source;
+            _layers = layers;
+            var expected = LlamaTensorShapes.Expected(config);
+            _shapes = expected.ToDictionary(e => e.Name, e => e.Shape, StringComparer.Ordinal);
+            _names = expected.Select(e => e.Name).ToArray();
+        }
+
+        public IReadOnlyCollection<string> Names => _names;
+        public bool Contains(string name) => _shapes.ContainsKey(name);
+
+        public TensorInfo GetInfo(string name)
+        {
+            var shape = Shape(name);
+            var dtype = _source.Contains(name) ? _source.GetInfo(name).DType
+                : FfnPart(name, _config.NumHiddenLayers) is var (l, _) && l >= 0 ? _source.GetInfo(LlamaTensorNames.Down(l)).DType
+                : TensorDType.F32;
+            return new TensorInfo(name, dtype, (long[])shape.Clone());
+        }
+
+        public float[] ReadFloat32(string name)
+        {
+            Shape(name);
+            return FfnPart(name, _config.NumHiddenLayers) is var (l, part) && l >= 0
+                ? (float[])FfnData(_layers[l], part, _config.HiddenSize).Clone()
+                : _source.ReadFloat32(name);
+        }
+
+        private long[] Shape(string name) => _shapes.TryGetValue(name, out var s) ? s : throw new BadModelFileException($"tensor '{name}' not found in the pruned model");
+
+        public void Dispose() { }
     }
 
     private static float[] ToFloat(double[] values)
