@@ -80,7 +80,7 @@ public sealed partial class PruneCommand
             var json = PruneSummary.Fields(plan, before, after, graph.Blocks.Select(b => b.Width).ToArray(), outcome.Layers.Select(x => x.Width).ToArray());
             measured?.AddJson(json);
             json["seconds"] = seconds;
-            json["devices"] = PruneSummary.Devices(Resolved, plan, settings.EstimatorOptions, seconds.Keys.Append("eval"));
+            json["devices"] = PruneSummary.Devices(Resolved, plan, settings.EstimatorOptions, seconds.Keys);
             json["output"] = PlanOnly ? files[0] : Path.GetFullPath(Out);
             o.WriteLine(JsonSerializer.Serialize(json));
         }
