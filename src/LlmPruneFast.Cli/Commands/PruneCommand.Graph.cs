@@ -35,7 +35,7 @@ public sealed partial class PruneCommand
         GraphMeasurement? measured = null;
         if (!PlanOnly && checks.Any)
         {
-            measured = GraphMeasurement.Run(target, Path.GetFullPath(Out), checks, Threads, bar, cancellationToken);
+            measured = GraphMeasurement.Run(target, Path.GetFullPath(Out), checks, Threads, bar, cancellationToken, Resolved.OnnxCuda);
             bar.Clear();
             foreach (var (stage, s) in measured.Seconds) seconds[stage] = s;
         }
@@ -50,6 +50,7 @@ public sealed partial class PruneCommand
                 Encoder = target.Encoder != null,
                 Bytes = PlanOnly ? null : new BeforeAfter(target.WeightBytes(), target.WeightBytes(Path.GetFullPath(Out))),
                 StageSeconds = seconds,
+                StageDevices = PruneSummary.Devices(Resolved, outcome.Plan, settings.EstimatorOptions, seconds.Keys),
             };
             var report = PruneReportFactory.Create(outcome.Plan, outcome.Calibration.Layers, measured?.AddTo(measurements) ?? measurements, null, cancellationToken);
             reportFiles = [Path.GetFullPath(Report), ReportWriter.Write(report, Report)];
