@@ -59,7 +59,7 @@ internal static class PruneSummary
         IEnumerable<string> stages)
     {
         string select = plan.Estimator is { } e && device.EstimationCuda ? device.MiBackend(e.Name, estimatorOptions).Name : "cpu";
-        return stages.Where(s => s != "total").ToDictionary(s => s, s => s switch
+        return stages.Where(s => s != "total").Distinct().ToDictionary(s => s, s => s switch
         {
             "capture" or "score" or "eval" or "latency" => device.Onnx,
             "select" => select,

@@ -20,6 +20,8 @@ public sealed class MiniLmStsReferenceTests(ITestOutputHelper output)
         Assert.Equal(Pooling.Mean, encoder.Pooling);
         var ort = EncoderEvaluation.Sts(encoder, pairs);
 
+        var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var reference = new ReferenceBertForward(Path.Combine(MiniLm.Folder, EncoderFolder.ModelFile), heads: 12);
         Assert.Equal(6, reference.Layers);
         var sentences = pairs.SelectMany(p => new[] { p.Sentence1, p.Sentence2 }).Distinct().ToArray();
@@ -31,6 +33,8 @@ public sealed class MiniLmStsReferenceTests(ITestOutputHelper output)
         var index = sentences.Select((s, i) => (s, i)).ToDictionary(x => x.s, x => x.i);
         var cos = pairs.Select(p => Cosine(embedded[index[p.Sentence1]], embedded[index[p.Sentence2]])).ToArray();
         double referenceSpearman = 100 * RankCorrelation.Spearman(cos, pairs.Select(p => p.Score).ToArray());
+        output.WriteLine($"float64 reference: {clock.Elapsed.TotalSeconds:F1} s wall, {(System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds:F1} s CPU " +
+            $"(process-wide), products by {(LlmPruneFast.Pruning.NativeBlas.Available ? "OpenBLAS dgemm" : "managed code")}");
 
         output.WriteLine($"STS-B dev Spearman x100: ONNX Runtime {ort.Spearman:F4}, float64 reference {referenceSpearman:F4} ({ort.Pairs} pairs, {ort.Sentences} sentences)");
         Assert.Equal(referenceSpearman, ort.Spearman, 0.05);

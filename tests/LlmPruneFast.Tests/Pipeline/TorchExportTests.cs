@@ -78,4 +78,35 @@ public sealed class TorchExportTests(ITestOutputHelper output)
         Assert.Equal(0, differing);
         Assert.True(prunedGap <= 1e-4, $"pruned logits differ by {prunedGap}");
     }
+
+    /// <summary>
+    /// <c>prune --eval</c> on the torch-exported graph gives the native LLaMA path's perplexity before and after and
+    /// its KL (same plan; the two graphs' logits differ by float rounding only).
+    /// </summary>
+    [TorchExportTheory]
+    [InlineData("flap")]
+    public void PruneEval_OnTheTorchGraph_GivesTheNativePerplexityAndKl(string method)
+    {
+        using var dir = new LlmPruneFast.Tests.Models.TempFolder();
+        File.WriteAllText(dir["calib.txt"], Stories260K.Calibration(60_000));
+        var paragraphs = Stories260K.EvalParagraphs(8);
+        File.WriteAllText(dir["eval.txt"], string.Join("\n\n", paragraphs));
+        var (code, stdout, err) = CliRunner.Run("prune", "--model", TorchExportTheoryAttribute.Folder!, "--calib", dir["calib.txt"], "--method", method,
+            "--ratio", "0.3", "--samples", "2048", "--out", dir["out"], "--eval", dir["eval.txt"], "--json", "--quiet", "--threads", "1");
+        Assert.True(code == 0, err);
+        var json = System.Text.Json.JsonDocument.Parse(stdout.TrimEnd().Split('\n')[^1]).RootElement;
+
+        var settings = new PruneSettings { Method = method, Ratio = 0.3, Calibration = new CalibrationOptions { Samples = 2048, Threads = 1 } };
+        var native = ModelPruner.Run(Stories260K.Config, Stories260K.Tensors, "stories260K", Stories260K.Tokenizer, File.ReadAllText(dir["calib.txt"]), "calib", settings);
+        var (c, t) = PrunedModel.Build(Stories260K.Config, Stories260K.Tensors, native.Layers);
+        using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(Stories260K.Config, Stories260K.Tensors));
+        using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(c, t));
+        var expected = ModelPruner.Evaluate(dense, pruned, Stories260K.Tokenizer, paragraphs, Stories260K.Config.MaxPositionEmbeddings);
+        double before = json.GetProperty("perplexity_before").GetDouble(), after = json.GetProperty("perplexity_after").GetDouble(), kl = json.GetProperty("kl").GetDouble();
+        output.WriteLine($"torch-export eval {method}: perplexity {before:F6} -> {after:F6} (native {expected.Before.Perplexity:F6} -> {expected.After.Perplexity:F6}), KL {kl:E4} (native {expected.Fidelity.MeanKl:E4})");
+        Assert.Equal(expected.Before.Tokens, json.GetProperty("eval_tokens").GetInt64());
+        Assert.Equal(expected.Before.Perplexity, before, expected.Before.Perplexity * 1e-4);
+        Assert.Equal(expected.After.Perplexity, after, expected.After.Perplexity * 1e-4);
+        Assert.Equal(expected.Fidelity.MeanKl, kl, 1e-4);
+    }
 }
