@@ -1,5 +1,5 @@
 # LlmPruneFast build entry for PowerShell; same verbs as build.sh:
-#   ./build.ps1 [build|demo|minilm|test|cli ARGS...|bench [SUITE]|publish|pack]
+#   ./build.ps1 [build|demo|minilm|test|cli ARGS...|bench [SUITE]|gpu-build|publish|pack]
 param([Parameter(Position = 0)][string]$Verb = "build", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest = @())
 $ErrorActionPreference = "Stop"
 Set-Location $PSScriptRoot
@@ -59,6 +59,13 @@ switch ($Verb) {
     exit $rc
   }
   "bench" { Invoke-Build | Out-Null; dotnet perf/LlmPruneFast.Perf/bin/Release/net10.0/LlmPruneFast.Perf.dll @Rest; exit $LASTEXITCODE }
+  "gpu-build" {
+    # The ONNX Runtime GPU build (-p:OrtGpu=true; bin/ortgpu, obj/ortgpu); its CPU provider runs the ONNX Runtime and device tests.
+    dotnet build LlmPruneFast.sln -c Release -nologo -v q -p:OrtGpu=true @Rest
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    dotnet test tests/LlmPruneFast.Tests -c Release --no-build -nologo -p:OrtGpu=true --filter "FullyQualifiedName~Onnx|FullyQualifiedName~LlmPruneFast.Tests.Devices"
+    exit $LASTEXITCODE
+  }
   "publish" {
     dotnet publish src/LlmPruneFast.Cli/LlmPruneFast.Cli.csproj -c Release -r linux-x64 --self-contained true -p:PublishSingleFile=true -p:EnableCompressionInSingleFile=true -p:IncludeNativeLibrariesForSelfExtract=true -o publish @Rest
     exit $LASTEXITCODE
@@ -69,5 +76,5 @@ switch ($Verb) {
     dotnet pack src/LlmPruneFast.Cli/LlmPruneFast.Cli.csproj -c Release -o artifacts/packages @Rest
     exit $LASTEXITCODE
   }
-  default { Write-Error "unknown verb '$Verb'; verbs: build demo minilm test cli bench publish pack"; exit 2 }
+  default { Write-Error "unknown verb '$Verb'; verbs: build demo minilm test cli bench gpu-build publish pack"; exit 2 }
 }

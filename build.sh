@@ -6,7 +6,8 @@
 #   ./build.sh test          run the whole test suite; ends with one line "N passed, N failed"
 #   ./build.sh cli ARGS...   run `llmprune ARGS...` (builds first if needed)
 #   ./build.sh bench [SUITE] run the benchmarks in perf/ (see perf/RESULTS.md)
-#   ./build.sh publish       self-contained single-file linux-x64 CLI in publish/ (for a GPU machine)
+#   ./build.sh gpu-build     the ONNX Runtime GPU build (-p:OrtGpu=true, bin/ortgpu): compiles, and its CPU provider passes the ONNX Runtime and device tests
+#   ./build.sh publish       self-contained single-file linux-x64 CLI in publish/ (add -p:OrtGpu=true for the CUDA provider)
 #   ./build.sh pack          NuGet packages (kernels, library, .NET tool `llmprune`) in artifacts/packages
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -106,6 +107,15 @@ case "$verb" in
     rm -f "$log"
     exit $rc
     ;;
+  gpu-build)
+    # Microsoft.ML.OnnxRuntime.Gpu instead of the CPU package (see src/LlmPruneFast/LlmPruneFast.csproj): ~900 MB
+    # restore the first time, then a build into bin/ortgpu and obj/ortgpu; without a GPU its CPU provider runs the tests.
+    need_dotnet
+    need_openblas
+    dotnet build LlmPruneFast.sln -c Release -nologo -v q -p:OrtGpu=true "$@"
+    dotnet test tests/LlmPruneFast.Tests -c Release --no-build -nologo -p:OrtGpu=true \
+      --filter "FullyQualifiedName~Onnx|FullyQualifiedName~LlmPruneFast.Tests.Devices"
+    ;;
   bench)
     build >/dev/null
     dotnet perf/LlmPruneFast.Perf/bin/Release/net10.0/LlmPruneFast.Perf.dll "$@"
@@ -123,5 +133,5 @@ case "$verb" in
     dotnet pack src/LlmPruneFast/LlmPruneFast.csproj -c Release -o artifacts/packages "$@"
     dotnet pack src/LlmPruneFast.Cli/LlmPruneFast.Cli.csproj -c Release -o artifacts/packages "$@"
     ;;
-  *) echo "unknown verb '$verb'; verbs: build demo test cli bench publish pack" >&2; exit 2 ;;
+  *) echo "unknown verb '$verb'; verbs: build demo test cli bench gpu-build publish pack" >&2; exit 2 ;;
 esac

@@ -9,7 +9,7 @@ namespace LlmPruneFast.Perf;
 /// sets LLMPRUNE_BLAS=managed before the library loads) on the managed loops: Cholesky inverse of the damped
 /// covariance, the covariance itself, obs and mi-conditional selection (covariance precomputed), and the ridge refit.
 /// dgemm N x N x N gives the machine's float64 rate as the physical reference: seconds at that rate are printed next
-/// to each operation's flop count. Activations Z = X A + 0.5 E (X [S x 32]); W_down [D x N] Gaussian.
+/// to each operation's flop count. Layer: <see cref="SyntheticFfnLayer"/> (Z = X A + 0.5 E).
 /// Usage: <c>dense [--n N] [--s S] [--d D] [--ratio R] [--only inverse,covariance,obs,mi-conditional,refit,dgemm] [--managed]</c>
 /// (defaults 2048, 8192, 3N/8, 0.3, all).
 /// </summary>
@@ -37,7 +37,7 @@ internal static class DenseSuite
             Report("dgemm N x N x N", sec, 2.0 * n * n * n, gflops);
         }
 
-        var (layer, act) = Layer(n, d, s);
+        var (layer, act) = SyntheticFfnLayer.Create(n, d, s);
         var inputs = new LayerInputs(layer, act, null);
         var stats = inputs.Statistics;
         var sw = Stopwatch.StartNew();
@@ -92,27 +92,5 @@ internal static class DenseSuite
         var x = new double[count];
         for (int i = 0; i < count; i++) x[i] = rng.NextDouble() - 0.5;
         return x;
-    }
-
-    private static (FfnLayer, LayerActivations) Layer(int n, int d, int s)
-    {
-        var rng = new Random(1);
-        float Normal() => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
-        const int rank = 32;
-        var a = new float[rank * n];
-        for (int i = 0; i < a.Length; i++) a[i] = Normal();
-        var z = new float[(long)s * n];
-        var noise = new float[n];
-        for (int r = 0; r < s; r++)
-        {
-            var row = z.AsSpan((int)((long)r * n), n);
-            for (int j = 0; j < n; j++) row[j] = 0.5f * Normal();
-            for (int k = 0; k < rank; k++)
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(a.AsSpan(k * n, n), Normal(), row, row);
-        }
-        var down = new float[(long)d * n];
-        for (long i = 0; i < down.Length; i++) down[i] = Normal();
-        var up = new float[(long)d * n];
-        return (new FfnLayer(0, n, d, up, up, down), new LayerActivations(0, s, n, z));
     }
 }

@@ -5,8 +5,8 @@ namespace LlmPruneFast.Perf;
 
 /// <summary>
 /// Pruning core timings on one synthetic layer (the MI matrix aside: a fixed random symmetric matrix stands in for
-/// the estimator so only selection and compensation are timed). Activations: Z = X A + 0.5 E with X [S x 32],
-/// A [32 x N], E noise (correlated like real FFN activations); W_down [D x N] Gaussian.
+/// the estimator so only selection and compensation are timed). Layer: <see cref="SyntheticFfnLayer"/>
+/// (Z = X A + 0.5 E, W_down Gaussian).
 /// Usage: <c>pruning [--n N] [--d D] [--s S] [--ratio R]</c> (defaults 4096, 1024, 2048, 0.5).
 /// </summary>
 internal static class PruningSuite
@@ -19,28 +19,8 @@ internal static class PruningSuite
         int n = Arg(args, "--n", 4096), d = Arg(args, "--d", 1024), s = Arg(args, "--s", 2048);
         double ratio = args.SkipWhile(a => a != "--ratio").Skip(1).Select(double.Parse).FirstOrDefault(0.5);
         Console.WriteLine($"pruning: one layer N={n}, D={d}, S={s}, ratio {ratio}, {Environment.ProcessorCount} cores");
-        var rng = new Random(1);
-        float Normal() => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
-        const int rank = 32;
-        var a = new float[rank * n];
-        for (int i = 0; i < a.Length; i++) a[i] = Normal();
-        var z = new float[(long)s * n];
-        var x = new float[rank];
-        for (int r = 0; r < s; r++)
-        {
-            for (int k = 0; k < rank; k++) x[k] = Normal();
-            for (int j = 0; j < n; j++)
-            {
-                float acc = 0.5f * Normal();
-                for (int k = 0; k < rank; k++) acc += x[k] * a[k * n + j];
-                z[(long)r * n + j] = acc;
-            }
-        }
-        var down = new float[(long)d * n];
-        for (long i = 0; i < down.Length; i++) down[i] = Normal();
-        var up = new float[(long)d * n];
-        var layer = new FfnLayer(0, n, d, up, up, down);
-        var act = new LayerActivations(0, s, n, z);
+        var (layer, act) = SyntheticFfnLayer.Create(n, d, s);
+        var rng = new Random(2); // the stand-in MI matrix
         var mi = new double[(long)n * n];
         for (int i = 0; i < n; i++)
             for (int j = i + 1; j < n; j++) mi[(long)i * n + j] = mi[(long)j * n + i] = rng.NextDouble();

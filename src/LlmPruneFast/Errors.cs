@@ -61,6 +61,15 @@ public sealed class FileSystemFaultException(string message, Exception? inner = 
     public override int ExitCode => ExitCodes.FileSystemFault;
 }
 
+/// <summary>
+/// <c>--device cuda</c> was asked for and a stage cannot use CUDA here: no CUDA device or driver, a CUDA library the
+/// ONNX Runtime provider needs is missing (named), or the build's ONNX Runtime is CPU-only (exit code 10).
+/// </summary>
+public sealed class DeviceUnavailableException(string message, Exception? inner = null) : LlmPruneException(message, inner)
+{
+    public override int ExitCode => ExitCodes.DeviceUnavailable;
+}
+
 /// <summary>Exit codes of the <c>llmprune</c> command, one per failure family.</summary>
 public static class ExitCodes
 {
@@ -74,6 +83,7 @@ public static class ExitCodes
     public const int MemoryBudget = 7;
     public const int BadData = 8;
     public const int FileSystemFault = 9;
+    public const int DeviceUnavailable = 10;
     /// <summary>Interrupted by Ctrl-C (SIGINT).</summary>
     public const int Cancelled = 130;
     /// <summary>Stopped by SIGTERM (timeout, docker, Kubernetes, Slurm): 128 + 15, as the shell reports it.</summary>

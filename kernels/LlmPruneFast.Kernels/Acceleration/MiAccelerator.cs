@@ -43,6 +43,9 @@ public sealed class MiAccelerator : IDisposable
     /// <summary>True when ILGPU finds at least one CUDA device (probed once per process).</summary>
     public static bool CudaAvailable => CudaProbe.Value.Available;
 
+    /// <summary>What the CUDA probe found: the first device's name, or why there is none (for error messages).</summary>
+    public static string CudaProbeDescription => CudaProbe.Value.Description;
+
     private MiAccelerator(Context context, Accelerator accelerator, MiAcceleratorKind kind)
     {
         _context = context;

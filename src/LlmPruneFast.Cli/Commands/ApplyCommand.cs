@@ -2,6 +2,7 @@ using System.Diagnostics;
 using CommandLine;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Cli.Commands;
@@ -14,7 +15,7 @@ public sealed class ApplyCommand : ICommand
     [Option("plan", Required = true, HelpText = "pruning-plan.json written by `llmprune prune`.")]
     public string Plan { get; set; } = "";
 
-    [Option("model", Required = true, HelpText = "The checkpoint folder the plan was made for (checked by FFN weight hash).")]
+    [Option("model", Required = true, HelpText = "The checkpoint folder or ONNX graph (model.onnx or its folder) the plan was made for (checked by FFN weight hash).")]
     public string Model { get; set; } = "";
 
     [Option("out", Required = true, HelpText = "Output folder (new or empty; appears only when complete).")]
@@ -28,6 +29,9 @@ public sealed class ApplyCommand : ICommand
 
     [Option("max-shard-mb", HelpText = CheckpointOutputFlags.MaxShardHelp)]
     public double? MaxShardMb { get; set; }
+
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
 
     [Option("json", HelpText = "End the output with one JSON object.")]
     public bool Json { get; set; }
@@ -43,12 +47,14 @@ public sealed class ApplyCommand : ICommand
         CommandFiles.RequireFile(Plan, "plan (--plan)");
         AtomicOutputFolder.CheckOutput(Out, [Model, Plan]);
         var plan = PlanJson.Load(Plan);
+        var device = DeviceOption.Resolve(Device, Devices.DeviceStages.Onnx); // a recapture runs the model
+        if (OnnxGraphModel.IsGraphPath(Model)) return RunGraph(plan, total, cancellationToken);
         using var source = LlamaCheckpoint.Open(Model);
         var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
         var layers = ModelPruner.Apply(plan, source.Config, source.Tensors, source.Directory, tokenizer,
-            new CalibrationOptions { Threads = Threads }, bar, cancellationToken);
+            new CalibrationOptions { Threads = Threads, Cuda = device.OnnxCuda }, bar, cancellationToken);
         seconds["slice"] = total.Elapsed.TotalSeconds;
         var clock = Stopwatch.StartNew();
         var (config, files) = PrunedCheckpointWriter.Write(Out, source, plan, layers, cancellationToken, output);
@@ -57,7 +63,43 @@ public sealed class ApplyCommand : ICommand
         seconds["total"] = total.Elapsed.TotalSeconds;
         PruneSummary.Print(Console.Out, source.Config, config, plan, null, null, seconds);
         WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
-        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, config, plan, null, seconds, Path.GetFullPath(Out)));
+        var devices = new Dictionary<string, string> { ["capture"] = ModelPruner.NeedsActivations(plan) ? device.Onnx : "none", ["slice"] = "cpu", ["write"] = "cpu" };
+        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, config, plan, null, seconds, Path.GetFullPath(Out), devices));
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// A plan made on a foreign ONNX graph: fingerprint checked, activations recaptured when the compensation needs
+    /// them (as <c>prune</c> captured them), and the same slicer writes the same initializers.
+    /// </summary>
+    private int RunGraph(PruningPlan plan, Stopwatch total, CancellationToken cancellationToken)
+    {
+        var target = GraphTarget.Open(Model);
+        var bar = new ProgressBar(Quiet);
+        var seconds = new Dictionary<string, double>();
+        var layers = PrunablePipeline.Apply(target.Prunable, plan, target.ReadCalibration, target.Calibration(new CalibrationOptions { Threads = Threads }), bar, cancellationToken);
+        seconds["slice"] = total.Elapsed.TotalSeconds;
+        var clock = Stopwatch.StartNew();
+        var files = OnnxGraphSlicer.Write(Out, target.Graph, plan, layers, [Plan], cancellationToken);
+        bar.Clear();
+        seconds["write"] = clock.Elapsed.TotalSeconds;
+        seconds["total"] = total.Elapsed.TotalSeconds;
+        long before = target.Parameters, after = target.ParametersAfter(layers);
+        var o = Console.Out;
+        o.WriteLine($"model      {target.Graph.Path} ({target.Architecture})");
+        o.WriteLine($"method     {plan.Method}, ratio {plan.Ratio:G4}, compensation {plan.Compensation.Kind}, seed {plan.Seed}");
+        o.WriteLine($"{"parameters",-22}{before,14:N0}{after,14:N0}   ({100.0 * (before - after) / before:F1}% fewer)");
+        for (int l = 0; l < layers.Length; l++)
+            o.WriteLine($"{$"FFN width, block {l}",-22}{target.Graph.Blocks[l].Width,14}{layers[l].Width,14}");
+        o.WriteLine("seconds    " + string.Join(", ", seconds.Select(kv => $"{kv.Key} {kv.Value:F2}")));
+        WrittenFilesPrinter.Print(o, Path.GetFullPath(Out), files);
+        if (Json)
+        {
+            var json = PruneSummary.Fields(plan, before, after, target.Graph.Blocks.Select(b => b.Width).ToArray(), layers.Select(x => x.Width).ToArray());
+            json["seconds"] = seconds;
+            json["output"] = Path.GetFullPath(Out);
+            o.WriteLine(System.Text.Json.JsonSerializer.Serialize(json));
+        }
         return ExitCodes.Ok;
     }
 }

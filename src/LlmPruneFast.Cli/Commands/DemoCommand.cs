@@ -50,14 +50,18 @@ public sealed class DemoCommand : ICommand
     [Option("force", HelpText = "Use a non-empty --work folder the demo did not create (its model.onnx, dense.json and pruned/ are replaced).")]
     public bool Force { get; set; }
 
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
+
     /// <summary>Marker file in a work folder the demo created; only such a folder's outputs are replaced without --force.</summary>
     public const string MarkerFileName = ".llmprune-demo";
 
     public int Run(CancellationToken cancellationToken)
     {
         string text = TextCorpus.Read(Text);
+        var device = DeviceOption.Resolve(Device, Devices.DeviceStages.All);
         string work = PrepareWork(Work, [Model, Text], Force);
-        using var model = LlamaOnnxModel.Open(Model, saveOnnxTo: work);
+        using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { UseCuda = device.OnnxCuda }, saveOnnxTo: work);
         var c = model.Config;
         Console.WriteLine($"model      {model.Directory}");
         Console.WriteLine($"           {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, FFN {string.Join("/", Enumerable.Range(0, c.NumHiddenLayers).Select(c.FfnWidth).Distinct())}, " +
@@ -82,8 +86,10 @@ public sealed class DemoCommand : ICommand
             ["prompt"] = ReferencePrompt,
             ["greedy_ids"] = ids,
             ["greedy_text"] = continuation,
+            // mi-conditional selects from correlations (CPU); ONNX Runtime runs evaluation, generation and capture.
+            ["devices"] = new Dictionary<string, string> { ["eval"] = device.Onnx, ["generate"] = device.Onnx, ["capture"] = device.Onnx, ["select"] = "cpu" },
         };
-        if (!NoPrune) summary["pruned"] = Prune(model, work, cancellationToken);
+        if (!NoPrune) summary["pruned"] = Prune(model, work, device, cancellationToken);
         string summaryPath = Path.Combine(work, "dense.json");
         File.WriteAllText(summaryPath + ".tmp", JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
         File.Move(summaryPath + ".tmp", summaryPath, overwrite: true);
@@ -125,7 +131,7 @@ public sealed class DemoCommand : ICommand
     }
 
     /// <summary>The pruning half of the demo; returns its figures for the summary file.</summary>
-    private Dictionary<string, object> Prune(LlamaOnnxModel dense, string work, CancellationToken ct)
+    private Dictionary<string, object> Prune(LlamaOnnxModel dense, string work, Devices.ComputeDevice device, CancellationToken ct)
     {
         const string Method = "mi-conditional"; // the best MI method on stories260K by held-out calibration KL (perf/RESULTS.md, prune-table)
         var (calibration, evaluation) = CorpusSplit.Halves(Text);
@@ -133,12 +139,12 @@ public sealed class DemoCommand : ICommand
         if (Directory.Exists(pruned)) Directory.Delete(pruned, recursive: true); // the demo's own output of a previous run (PrepareWork checked)
         using var source = LlamaCheckpoint.Open(Model);
         var bar = new ProgressBar();
-        var settings = new PruneSettings { Method = Method, Ratio = Ratio, Calibration = new CalibrationOptions { Samples = Samples } };
+        var settings = new PruneSettings { Method = Method, Ratio = Ratio, Calibration = new CalibrationOptions { Samples = Samples, Cuda = device.OnnxCuda }, Device = device };
         var outcome = ModelPruner.Run(source.Config, source.Tensors, source.Directory, dense.Tokenizer, calibration,
             $"{Path.GetFullPath(Text)} (first half of its bytes)", settings, bar, ct);
         var (config, _) = PrunedCheckpointWriter.Write(pruned, source, outcome.Plan, outcome.Layers, ct);
         bar.Clear();
-        using var runner = OnnxLlamaRunner.Create(Path.Combine(pruned, "model.onnx"));
+        using var runner = OnnxLlamaRunner.Create(Path.Combine(pruned, "model.onnx"), new OnnxRunnerOptions { UseCuda = device.OnnxCuda });
         var paragraphs = TextCorpus.Paragraphs(evaluation, PruneParagraphs);
         var result = ModelPruner.Evaluate(dense.Runner, runner, dense.Tokenizer, paragraphs, dense.MaxLength, bar, ct);
         bar.Clear();

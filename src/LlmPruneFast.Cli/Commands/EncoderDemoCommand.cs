@@ -44,10 +44,14 @@ public sealed class EncoderDemoCommand : ICommand
         "A woman is cutting vegetables in the kitchen.", "The team celebrated their victory in the final.",
     ];
 
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
+
     public int Run(CancellationToken cancellationToken)
     {
         var pairs = Sts != null ? StsBenchmark.Read(Sts) : null;
-        var options = new SentenceEncoderOptions { IntraOpThreads = Threads };
+        var device = DeviceOption.Resolve(Device, Devices.DeviceStages.Onnx);
+        var options = new SentenceEncoderOptions { IntraOpThreads = Threads, UseCuda = device.OnnxCuda };
         using var dense = SentenceEncoder.Open(Model, options);
         using var pruned = Pruned != null ? SentenceEncoder.Open(Pruned, options) : null;
         Print("dense", dense, pairs, cancellationToken);

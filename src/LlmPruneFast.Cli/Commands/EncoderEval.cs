@@ -26,13 +26,14 @@ internal static class EncoderEval
         if (o.Sts == null && o.Text == null && !o.Latency) throw new BadArgumentException("give --sts FILE, --text FILE or --latency for an encoder");
         var pairs = o.Sts != null ? StsBenchmark.Read(o.Sts) : null; // check inputs before loading the model
         var sentences = o.Text != null ? SentenceFile.Read(o.Text) : null;
-        using var encoder = SentenceEncoder.Open(o.Model, new SentenceEncoderOptions { Pooling = o.Pooling, BatchSize = o.Batch ?? 32, IntraOpThreads = o.Threads });
+        using var encoder = SentenceEncoder.Open(o.Model, new SentenceEncoderOptions { Pooling = o.Pooling, BatchSize = o.Batch ?? 32, IntraOpThreads = o.Threads, UseCuda = o.Resolved.OnnxCuda });
         var json = new Dictionary<string, object?>
         {
             ["model"] = encoder.Folder.Directory,
             ["kind"] = "encoder",
             ["pooling"] = encoder.Pooling.ToString().ToLowerInvariant(),
             ["dimension"] = encoder.Dimension,
+            ["device"] = o.Resolved.Onnx,
         };
         Console.WriteLine($"model      {encoder.Folder.Directory} (encoder, {encoder.Dimension}-d, {encoder.Pooling.ToString().ToLowerInvariant()} pooling, max {encoder.MaxTokens} tokens)");
         if (pairs != null)

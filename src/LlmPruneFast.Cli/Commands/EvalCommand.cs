@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CommandLine;
+using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models.Encoders;
 using LlmPruneFast.Models.Onnx;
@@ -41,12 +42,19 @@ public sealed class EvalCommand : ICommand
     [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads (0 = one per processor).")]
     public int Threads { get; set; }
 
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
+
     [Option("json", HelpText = "End the output with one JSON object (mean_nll, perplexity, tokens, ...).")]
     public bool Json { get; set; }
+
+    /// <summary>--device, resolved at the start of <see cref="Run"/>.</summary>
+    internal ComputeDevice Resolved { get; private set; } = ComputeDevice.Cpu;
 
     public int Run(CancellationToken cancellationToken)
     {
         Threads = ThreadCount.Cap(Threads);
+        Resolved = DeviceOption.Resolve(Device, DeviceStages.Onnx);
         if (EncoderEval.IsEncoderModel(Model)) return EncoderEval.Run(this, cancellationToken);
         if (Pooling != null || Sts != null || Latency)
             throw new BadArgumentException($"--pooling, --sts and --latency apply to encoders (model.onnx + vocab.txt); '{Model}' is a decoder");
@@ -55,7 +63,7 @@ public sealed class EvalCommand : ICommand
             throw new BadArgumentException("give exactly one of --paragraphs N or --window W [--stride T]");
         if (Stride.HasValue && !Window.HasValue) throw new BadArgumentException("--stride needs --window");
         string text = TextCorpus.Read(Text);
-        using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { IntraOpThreads = Threads });
+        using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda });
         var ppl = new Perplexity(model.Runner, Batch ?? 8);
         var progress = new ConsoleProgress();
         PerplexityResult result;
@@ -94,6 +102,7 @@ public sealed class EvalCommand : ICommand
                 ["window"] = Window,
                 ["stride"] = Window.HasValue ? Stride ?? Window : null,
                 ["seconds"] = result.Seconds,
+                ["device"] = Resolved.Onnx,
             };
             Console.WriteLine(JsonSerializer.Serialize(json));
         }

@@ -21,11 +21,15 @@ public sealed class GenerateCommand : ICommand
     [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads (0 = one per processor).")]
     public int Threads { get; set; }
 
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
+
     public int Run(CancellationToken cancellationToken)
     {
         Threads = ThreadCount.Cap(Threads);
         if (Steps < 0) throw new BadArgumentException($"--steps must be non-negative, got {Steps}");
-        using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { IntraOpThreads = Threads });
+        var device = DeviceOption.Resolve(Device, Devices.DeviceStages.Onnx);
+        using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = device.OnnxCuda });
         if (Steps > model.MaxLength) Console.Error.WriteLine($"note: --steps {Steps} capped at the model's {model.MaxLength} positions");
         var (_, continuation) = Continue(model, Prompt, Math.Min(Steps, model.MaxLength), cancellationToken);
         Console.WriteLine(continuation);

@@ -56,8 +56,8 @@ public sealed class MiCommand : ICommand
     [Option("seed", Default = 0, HelpText = "Seed for every random choice (null shuffles, median/tuned bandwidth).")]
     public int Seed { get; set; }
 
-    [Option("device", Default = "auto", HelpText = "auto | cpu | cuda (auto: CUDA when present).")]
-    public string Device { get; set; } = "auto";
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
 
     [Option("out", HelpText = "all pairs: N x N float32 matrix (raw, or .npy by extension); pair lists: CSV i,j,mi.")]
     public string? Out { get; set; }
@@ -77,9 +77,8 @@ public sealed class MiCommand : ICommand
             Bins = Bins, MillerMadow = MillerMadow, K = K, ClipNegative = !NoClip, Alpha = Alpha,
             Bandwidth = Information.Bandwidth.Parse(Bandwidth), Seed = Seed,
         };
-        var device = MiBackends.ParseDevice(Device);
         MiEstimators.Create(Estimator, options); // rejects a bad name or parameter before reading the file
-        var backend = MiBackends.Resolve(device, Estimator, options);
+        var backend = DeviceOption.Resolve(Device, Devices.DeviceStages.Estimation).MiBackend(Estimator, options);
         var estimator = backend.Create(Estimator, options);
         if (Out != null) new OutputFiles(Input, PairsFile).File(Out, "--out", path => Force || LooksLikeOurs(path)); // before reading
         var z = ActivationFiles.Read(Input, Cols);

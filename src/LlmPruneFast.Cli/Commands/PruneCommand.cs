@@ -4,6 +4,7 @@ using System.Text.Json;
 using CommandLine;
 using CommandLine.Text;
 using LlmPruneFast.Capture;
+using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Information;
 using LlmPruneFast.Models;
@@ -71,8 +72,13 @@ public sealed partial class PruneCommand : ICommand
     [Option("calib-len", Default = CalibrationOptions.DefaultSequenceLength, HelpText = "With --calib-seqs: tokens per calibration sequence at most.")]
     public int CalibLen { get; set; }
 
-    [Option("memory-mb", Default = (int)(CalibrationOptions.DefaultMemoryBudgetBytes >> 20), HelpText = "Memory budget of the activation store in MiB.")]
-    public int MemoryMiB { get; set; }
+    [Option("memory-mb", HelpText = "Memory budget of the run in MiB (default: 80% of physical memory). Before any work prune prints its memory plan " +
+        "and stops with exit 7 when the plan is over this, naming what to lower.")]
+    public int? MemoryMiB { get; set; }
+
+    [Option("sequential", HelpText = "Sequential capture, as SparseGPT does: each layer's activations come from the outputs of the layers before it " +
+        "already pruned and compensated (default: all from the dense model). Recorded in the plan, so apply reproduces it. Needs --budget uniform and a single-candidate method (not mi-random-pairs).")]
+    public bool Sequential { get; set; }
 
     [Option("eval", HelpText = "Evaluation text: perplexity before/after, KL(original || pruned), top-1 agreement (reference protocol).")]
     public string? Eval { get; set; }
@@ -101,6 +107,9 @@ public sealed partial class PruneCommand : ICommand
     [Option("report", HelpText = "Also write the HTML report (FILE.html, with FILE.json beside it): MI distributions, heatmaps, removal cards, dense vs pruned figures and latency.")]
     public string? Report { get; set; }
 
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
+
     [Option("quiet", HelpText = "No progress bars.")]
     public bool Quiet { get; set; }
 
@@ -111,6 +120,9 @@ public sealed partial class PruneCommand : ICommand
         new("A baseline with ridge refit, plan only", HelpExamples.Plain, new PruneCommand { Model = "models/stories260K", Calib = "calib.txt", Method = "flap", Compensate = "refit", Ratio = 0.2, Out = "plan.json", PlanOnly = true }),
     ];
 
+    /// <summary>--device, resolved at the start of <see cref="Run"/>.</summary>
+    private ComputeDevice Resolved { get; set; } = ComputeDevice.Cpu;
+
     public int Run(CancellationToken cancellationToken)
     {
         Threads = ThreadCount.Cap(Threads);
@@ -119,9 +131,11 @@ public sealed partial class PruneCommand : ICommand
         if (EvalParagraphs is <= 0) throw new BadArgumentException($"--eval-paragraphs must be positive, got {EvalParagraphs}");
         if (EvalParagraphs != null && Eval == null) throw new BadArgumentException("--eval-paragraphs needs --eval FILE");
         if (MemoryMiB <= 0) throw new BadArgumentException($"--memory-mb must be positive, got {MemoryMiB}");
+        long budget = MemoryMiB is int mb ? (long)mb << 20 : DefaultMemoryBudget();
         var output = CheckpointOutputFlags.Options(DType, MaxShardMb);
         if (PlanOnly && (DType != null || MaxShardMb != null)) // never drop a flag silently
             throw new BadArgumentException("--dtype and --max-shard-mb shape the written checkpoint; --plan-only writes none");
+        Resolved = DeviceOption.Resolve(Device, DeviceStages.All);
         var settings = new PruneSettings
         {
             Method = Method,
@@ -132,9 +146,11 @@ public sealed partial class PruneCommand : ICommand
             MinKeptFraction = Floor,
             Compensation = Compensate == null ? null : CompensationKinds.Parse(Compensate),
             Seed = Seed,
-            Calibration = new CalibrationOptions { Samples = Samples, Seed = Seed, Threads = Threads, MemoryBudgetBytes = (long)MemoryMiB << 20,
-                Sequences = CalibSeqs, SequenceLength = CalibLen },
+            Calibration = new CalibrationOptions { Samples = Samples, Seed = Seed, Threads = Threads, MemoryBudgetBytes = budget,
+                Sequences = CalibSeqs, SequenceLength = CalibLen, Cuda = Resolved.OnnxCuda },
             Threads = Threads,
+            ScratchFolder = ScratchFolderFor(Out),
+            Device = Resolved,
         };
         CommandFiles.RequireFile(Calib, "calibration text (--calib)");
         if (Eval != null) CommandFiles.RequireFile(Eval, "evaluation text (--eval)");
@@ -150,10 +166,15 @@ public sealed partial class PruneCommand : ICommand
         if (Report != null) ReportWriter.CheckTargets(Report, outputs);
         var evalParagraphs = Eval == null ? null : TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
         if (evalParagraphs is { Count: 0 }) throw new BadDataException($"evaluation text (--eval) '{Eval}' holds no paragraphs");
-        if (OnnxGraphModel.IsGraphPath(Model) && (DType != null || MaxShardMb != null))
-            throw new BadArgumentException($"--dtype and --max-shard-mb apply to checkpoint folders; '{Model}' is an ONNX graph, pruned as a graph");
-        if (OnnxGraphModel.IsGraphPath(Model)) return RunGraph(settings, inputs, planFile, total, cancellationToken);
+        if (OnnxGraphModel.IsGraphPath(Model))
+        {
+            if (DType != null || MaxShardMb != null)
+                throw new BadArgumentException($"--dtype and --max-shard-mb apply to checkpoint folders; '{Model}' is an ONNX graph, pruned as a graph");
+            if (Sequential) throw new BadArgumentException("--sequential applies to LLaMA checkpoints (layer-streamed); ONNX graphs are captured whole");
+            return RunGraph(settings, inputs, planFile, total, cancellationToken);
+        }
         if (Sts != null) throw new BadArgumentException($"--sts applies to encoder models (a folder with model.onnx and vocab.txt); '{Model}' is a decoder checkpoint");
+        var mode = Sequential ? CaptureMode.Sequential : CaptureMode.Dense;
 
         using var source = LlamaCheckpoint.Open(Model);
         var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);
@@ -161,9 +182,15 @@ public sealed partial class PruneCommand : ICommand
         pruning.Budget.RequireSomeRemoval(Enumerable.Range(0, source.Config.NumHiddenLayers).Select(source.Config.FfnWidth).ToArray());
         if (Estimator != null && pruning.Estimator == null) // never drop a flag silently
             throw new BadArgumentException($"--estimator {Estimator} has no effect with --method {Method}, which does not use a pairwise MI estimator; leave it out or choose an mi-* method that does");
+        // LLaMA checkpoints are pruned layer by layer: memory stays near one layer's weights + the calibration hidden
+        // states + one layer's activations whatever the depth, and the dense stream's activations equal the whole-model
+        // capture's bit for bit, so nothing is lost against the whole-model path. The plan is printed and checked
+        // against --memory-mb before any weight is read or output written.
+        var prepared = StreamingPruner.Prepare(source.Config, tokenizer, TextCorpus.Read(Calib), Path.GetFullPath(Calib), settings, mode);
+        Console.WriteLine(prepared.Memory.Describe());
+        prepared.Memory.ThrowIfOverBudget();
         var bar = new ProgressBar(Quiet);
-        var outcome = ModelPruner.Run(source.Config, source.Tensors, source.Directory, tokenizer, TextCorpus.Read(Calib), Path.GetFullPath(Calib),
-            settings, bar, cancellationToken);
+        var outcome = StreamingPruner.Run(prepared, source.Config, source.Tensors, source.Directory, bar, cancellationToken, keepActivations: Report != null);
         bar.Clear();
         var seconds = new Dictionary<string, double>(outcome.StageSeconds);
         var plan = outcome.Plan;
@@ -186,7 +213,7 @@ public sealed partial class PruneCommand : ICommand
         (LatencyResult, LatencyResult)? latency = null;
         if (Eval != null || Report != null)
         {
-            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads };
+            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda };
             using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(source.Config, source.Tensors), runnerOptions);
             using var pruned = PlanOnly
                 ? OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, PrunedModel.Build(source.Config, source.Tensors, outcome.Layers).Tensors), runnerOptions) // plan only: nothing on disk
@@ -211,14 +238,14 @@ public sealed partial class PruneCommand : ICommand
             clock.Restart();
             var measurements = new ReportMeasurements
             {
-                DenseConfig = source.Config,
-                PrunedConfig = prunedConfig,
+                Parameters = new BeforeAfter(PrunedModel.Parameters(source.Config), PrunedModel.Parameters(prunedConfig)),
                 Bytes = PlanOnly ? null : new BeforeAfter(WeightBytes(source.Directory), WeightBytes(Path.GetFullPath(Out))),
                 Evaluation = evaluation,
                 EvaluationText = Eval == null ? null : Path.GetFullPath(Eval),
                 EvaluationParagraphs = EvalParagraphs,
                 Latency = latency,
                 StageSeconds = seconds,
+                StageDevices = PruneSummary.Devices(Resolved, plan, settings.EstimatorOptions, seconds.Keys.Append("report")),
             };
             var report = PruneReportFactory.Create(plan, outcome.Calibration.Layers, measurements, null, cancellationToken);
             reportFiles = [Path.GetFullPath(Report), ReportWriter.Write(report, Report)];
@@ -229,8 +256,19 @@ public sealed partial class PruneCommand : ICommand
         if (PlanOnly) Console.WriteLine($"plan       {files[0]}");
         else WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
         foreach (var f in reportFiles) Console.WriteLine($"report     {f}");
-        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, prunedConfig, plan, evaluation, seconds, PlanOnly ? files[0] : Path.GetFullPath(Out)));
+        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, prunedConfig, plan, evaluation, seconds, PlanOnly ? files[0] : Path.GetFullPath(Out),
+            PruneSummary.Devices(Resolved, plan, settings.EstimatorOptions, seconds.Keys)));
         return ExitCodes.Ok;
+    }
+
+    /// <summary>Default --memory-mb: 80% of the memory the runtime sees (physical memory, or the container's limit).</summary>
+    internal static long DefaultMemoryBudget() => (long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * 0.8);
+
+    /// <summary>Where the hidden states' scratch file goes when they do not fit: beside the output (its file system), else the temp folder.</summary>
+    private static string? ScratchFolderFor(string output)
+    {
+        string? parent = Path.GetDirectoryName(Path.GetFullPath(output));
+        return parent != null && Directory.Exists(parent) ? parent : null;
     }
 
     /// <summary>Bytes of the safetensors weight files in a checkpoint folder (all shards).</summary>

@@ -15,7 +15,7 @@ internal static class PruneSummary
         o.WriteLine($"method     {plan.Method} ({plan.MethodParameters}){(plan.Estimator is { } e ? $", estimator {e.Name} ({e.Parameters})" : "")}");
         o.WriteLine($"budget     {plan.Budget.Kind}, ratio {plan.Ratio:G4}, compensation {plan.Compensation.Kind}{(plan.Compensation.Parameters.Count > 0 ? $" ({plan.Compensation.Parameters})" : "")}, seed {plan.Seed}");
         if (calibration != null)
-            o.WriteLine($"calibration {calibration.Samples} positions sampled from {calibration.EligiblePositions} (BOS and padding excluded) of {calibration.Sequences} paragraphs of {calibration.Info.Text}");
+            o.WriteLine($"calibration {calibration.Samples} positions sampled from {calibration.EligiblePositions} (BOS and padding excluded) of {calibration.Sequences} paragraphs of {calibration.Info.Text}, {CaptureModes.Name(calibration.Info.Capture)} capture");
         if (plan.Candidates.Count > 0)
             o.WriteLine($"candidates {string.Join(", ", plan.Candidates.Select(c => $"seed {c.Seed}: KL {c.Kl:G4}"))}");
         o.WriteLine();
@@ -34,7 +34,7 @@ internal static class PruneSummary
     }
 
     public static string Json(LlamaConfig before, LlamaConfig after, PruningPlan plan, PruneEvaluation? evaluation,
-        IReadOnlyDictionary<string, double> seconds, string output)
+        IReadOnlyDictionary<string, double> seconds, string output, IReadOnlyDictionary<string, string>? devices = null)
     {
         var json = Fields(plan, PrunedModel.Parameters(before), PrunedModel.Parameters(after),
             Enumerable.Range(0, before.NumHiddenLayers).Select(before.FfnWidth).ToArray(),
@@ -45,8 +45,26 @@ internal static class PruneSummary
         json["top1_agreement"] = evaluation?.Fidelity.Top1Agreement;
         json["eval_tokens"] = evaluation?.Before.Tokens;
         json["seconds"] = seconds;
+        if (devices != null) json["devices"] = devices;
         json["output"] = output;
         return JsonSerializer.Serialize(json);
+    }
+
+    /// <summary>
+    /// The device each stage of a prune ran on: ONNX Runtime stages (capture, score, eval, latency) on
+    /// <paramref name="device"/>'s, select on the MI backend when the method uses an estimator (else the CPU, as
+    /// correlation-based selection, slicing, writing and the report's charts are), by the names of <paramref name="seconds"/>.
+    /// </summary>
+    public static Dictionary<string, string> Devices(Devices.ComputeDevice device, PruningPlan plan, Information.MiEstimatorOptions estimatorOptions,
+        IEnumerable<string> stages)
+    {
+        string select = plan.Estimator is { } e && device.EstimationCuda ? device.MiBackend(e.Name, estimatorOptions).Name : "cpu";
+        return stages.Where(s => s != "total").ToDictionary(s => s, s => s switch
+        {
+            "capture" or "score" or "eval" or "latency" => device.Onnx,
+            "select" => select,
+            _ => "cpu",
+        });
     }
 
     /// <summary>The fields every <c>prune --json</c> line starts with, whatever the model family.</summary>
@@ -58,6 +76,7 @@ internal static class PruneSummary
         ["budget"] = plan.Budget.Kind,
         ["compensation"] = plan.Compensation.Kind,
         ["seed"] = plan.Seed,
+        ["capture"] = plan.Calibration is { } c ? CaptureModes.Name(c.Capture) : null,
         ["params_before"] = paramsBefore,
         ["params_after"] = paramsAfter,
         ["widths_before"] = widthsBefore,

@@ -1,7 +1,9 @@
 using CommandLine;
+using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Reports;
 
@@ -20,14 +22,17 @@ public sealed class ReportCommand : ICommand
     [Option("plan", Required = true, HelpText = "Pruning plan JSON (pruning-plan.json).")]
     public string Plan { get; set; } = "";
 
-    [Option("model", HelpText = "The checkpoint folder the plan was made for (default: the folder the plan records).")]
+    [Option("model", HelpText = "The checkpoint folder or ONNX graph (model.onnx or its folder) the plan was made for (default: the model the plan records).")]
     public string? Model { get; set; }
 
-    [Option("eval", HelpText = "Evaluation text: dense vs pruned perplexity, KL and top-1 agreement (reference protocol), and latency.")]
+    [Option("eval", HelpText = "Evaluation text: dense vs pruned perplexity, KL and top-1 agreement (reference protocol), and latency; for an encoder, sentences (one per line) for embedding fidelity.")]
     public string? Eval { get; set; }
 
     [Option("eval-paragraphs", HelpText = "Evaluate on the first N paragraphs of --eval (default: all).")]
     public int? EvalParagraphs { get; set; }
+
+    [Option("sts", HelpText = "Encoders: STS pair file (GLUE STS-B tsv or SentEval csv): Spearman x 100 dense and pruned, and latency; fidelity on its sentences unless --eval is given.")]
+    public string? Sts { get; set; }
 
     [Option("report-data", HelpText = "Render report JSON written earlier (by prune --report or report) instead of recomputing; checked against the plan.")]
     public string? ReportData { get; set; }
@@ -41,6 +46,9 @@ public sealed class ReportCommand : ICommand
     [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads (0 = one per processor).")]
     public int Threads { get; set; }
 
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
+
     [Option("quiet", HelpText = "No progress bars.")]
     public bool Quiet { get; set; }
 
@@ -51,11 +59,19 @@ public sealed class ReportCommand : ICommand
             throw new BadArgumentException($"--out '{Out}' must name an .html file (the JSON goes beside it)");
         if (EvalParagraphs is <= 0) throw new BadArgumentException($"--eval-paragraphs must be positive, got {EvalParagraphs}");
         if (EvalParagraphs != null && Eval == null) throw new BadArgumentException("--eval-paragraphs needs --eval FILE");
-        if (ReportData != null && Eval != null) throw new BadArgumentException("--eval recomputes the report; it cannot be combined with --report-data");
+        if (ReportData != null && (Eval != null || Sts != null)) throw new BadArgumentException($"--{(Eval != null ? "eval" : "sts")} recomputes the report; it cannot be combined with --report-data");
         if (Eval != null) CommandFiles.RequireFile(Eval, "evaluation text (--eval)");
+        if (Sts != null) CommandFiles.RequireFile(Sts, "STS pair file (--sts)");
         var plan = PlanJson.Load(Plan);
-        ReportWriter.CheckTargets(Out, new OutputFiles(Plan, Model ?? plan.Model.Name, Eval, ReportData)); // before any work
-        var report = ReportData != null ? Matching(ReportJson.Load(ReportData), plan) : Recompute(plan, cancellationToken);
+        string model = Model ?? plan.Model.Name;
+        ReportWriter.CheckTargets(Out, new OutputFiles(Plan, model, Eval, Sts, ReportData)); // before any work
+        bool graph = ReportData == null && OnnxGraphModel.IsGraphPath(model);
+        if (!graph && ReportData == null && Sts != null)
+            throw new BadArgumentException($"--sts applies to encoder models (a folder with model.onnx and vocab.txt); '{model}' is a decoder checkpoint");
+        var device = ReportData != null ? ComputeDevice.Cpu : DeviceOption.Resolve(Device, DeviceStages.Onnx);
+        var report = ReportData != null ? Matching(ReportJson.Load(ReportData), plan)
+            : graph ? RecomputeGraph(plan, model, cancellationToken)
+            : Recompute(plan, device, cancellationToken);
         string json = ReportWriter.Write(report, Out, EmbedJson);
         string html = Path.GetFullPath(Out);
         WrittenFilesPrinter.Print(Console.Out, Path.GetDirectoryName(html) ?? ".", [html, json]);
@@ -63,7 +79,7 @@ public sealed class ReportCommand : ICommand
     }
 
     /// <summary>Reopens the plan's model, recaptures its calibration activations and, with --eval, measures dense vs pruned.</summary>
-    private PruneReport Recompute(PruningPlan plan, CancellationToken ct)
+    private PruneReport Recompute(PruningPlan plan, ComputeDevice device, CancellationToken ct)
     {
         using var source = LlamaCheckpoint.Open(Model ?? plan.Model.Name);
         plan.EnsureMatches(CheckpointLayerSource.Fingerprint(plan.Model.Name, source.Config, source.Tensors));
@@ -71,16 +87,26 @@ public sealed class ReportCommand : ICommand
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var calibration = ModelPruner.Recapture(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads }, bar, ct);
+        // A sequential plan's activations come from its own pruned layers upstream: stream them as prune did.
+        IReadOnlyList<LayerActivations> activations;
+        SlicedFfnLayer[]? sequentialLayers = null;
+        if (plan.Calibration?.Capture == CaptureMode.Sequential)
+        {
+            var (layers, kept) = StreamingPruner.Apply(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads, Cuda = device.OnnxCuda }, keepActivations: true, bar, ct);
+            (sequentialLayers, activations) = (layers, kept!);
+        }
+        else activations = ModelPruner.Recapture(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads, Cuda = device.OnnxCuda }, bar, ct).Layers;
         bar.Clear();
         seconds["capture"] = clock.Elapsed.TotalSeconds;
-        var measurements = new ReportMeasurements { DenseConfig = source.Config, StageSeconds = seconds };
+        // The report's own MI charts are estimated on the CPU.
+        var devices = new Dictionary<string, string> { ["capture"] = device.Onnx, ["eval"] = device.Onnx, ["latency"] = device.Onnx, ["report"] = "cpu" };
+        var measurements = new ReportMeasurements { StageSeconds = seconds, StageDevices = devices };
         if (Eval != null)
         {
             clock.Restart();
-            var layers = Pruner.ApplyPlan(plan, new CheckpointLayerSource(source.Config, source.Tensors, calibration.Layers), null, ct).ToArray();
+            var layers = sequentialLayers ?? Pruner.ApplyPlan(plan, new CheckpointLayerSource(source.Config, source.Tensors, activations), null, ct).ToArray();
             var (prunedConfig, prunedTensors) = PrunedModel.Build(source.Config, source.Tensors, layers);
-            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads };
+            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = device.OnnxCuda };
             using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(source.Config, source.Tensors), runnerOptions);
             using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, prunedTensors), runnerOptions);
             var paragraphs = TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
@@ -92,9 +118,56 @@ public sealed class ReportCommand : ICommand
             seconds["latency"] = clock.Elapsed.TotalSeconds;
             measurements = measurements with
             {
-                PrunedConfig = prunedConfig, Evaluation = evaluation, EvaluationText = Path.GetFullPath(Eval),
+                Parameters = new BeforeAfter(PrunedModel.Parameters(source.Config), PrunedModel.Parameters(prunedConfig)), Evaluation = evaluation, EvaluationText = Path.GetFullPath(Eval),
                 EvaluationParagraphs = EvalParagraphs, Latency = latency,
             };
+        }
+        clock.Restart();
+        var report = PruneReportFactory.Create(plan, activations, measurements, null, ct);
+        seconds["report"] = clock.Elapsed.TotalSeconds;
+        return report;
+    }
+
+    /// <summary>
+    /// <see cref="Recompute"/> for a foreign ONNX graph: the plan's fingerprint checked against the graph, its
+    /// activations recaptured, and with --eval/--sts the plan sliced into a temporary folder and measured dense vs
+    /// pruned (perplexity and KL for a decoder, fidelity and STS for an encoder, and latency).
+    /// </summary>
+    private PruneReport RecomputeGraph(PruningPlan plan, string model, CancellationToken ct)
+    {
+        var target = GraphTarget.Open(model);
+        var prunable = target.Prunable;
+        plan.EnsureMatches(prunable.Fingerprint());
+        var checks = GraphChecks.Read(target, Eval, EvalParagraphs, Sts, latency: Eval != null || Sts != null);
+        var bar = new ProgressBar(Quiet);
+        var seconds = new Dictionary<string, double>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var calibration = PrunablePipeline.Recapture(prunable, plan, target.ReadCalibration, target.Calibration(new() { Threads = Threads }), bar, ct);
+        bar.Clear();
+        seconds["capture"] = clock.Elapsed.TotalSeconds;
+        var measurements = new ReportMeasurements { Architecture = target.Architecture, Encoder = target.Encoder != null, StageSeconds = seconds };
+        if (checks.Any)
+        {
+            clock.Restart();
+            var layers = Pruner.ApplyPlan(plan, prunable.Layers(calibration.Layers), null, ct).ToArray();
+            string scratch = Path.Combine(Path.GetTempPath(), $"llmprune-report-{Environment.ProcessId}-{Guid.NewGuid():N}");
+            try
+            {
+                OnnxGraphSlicer.Write(scratch, target.Graph, plan, layers, [Plan], ct);
+                seconds["slice"] = clock.Elapsed.TotalSeconds;
+                var measured = GraphMeasurement.Run(target, scratch, checks, Threads, bar, ct);
+                bar.Clear();
+                foreach (var (stage, s) in measured.Seconds) seconds[stage] = s;
+                measurements = measured.AddTo(measurements) with
+                {
+                    Parameters = new BeforeAfter(target.Parameters, target.ParametersAfter(layers)),
+                    Bytes = new BeforeAfter(target.WeightBytes(), target.WeightBytes(scratch)),
+                };
+            }
+            finally
+            {
+                if (Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
+            }
         }
         clock.Restart();
         var report = PruneReportFactory.Create(plan, calibration.Layers, measurements, null, ct);

@@ -59,6 +59,9 @@ public sealed class StudyCommand : ICommand
     [Option("json", HelpText = "End the output with one JSON object (output folder, runs, sensitivity rows).")]
     public bool Json { get; set; }
 
+    [Option("device", HelpText = DeviceOption.Help)]
+    public string? Device { get; set; }
+
     [Option("quiet", HelpText = "No progress bar.")]
     public bool Quiet { get; set; }
 
@@ -110,6 +113,7 @@ public sealed class StudyCommand : ICommand
             Samples = Samples,
             Seed = Seed,
             Threads = Threads,
+            Device = DeviceOption.Resolve(Device, Devices.DeviceStages.All),
         };
         string[] inputs = [.. models, .. texts];
         StudyWriter.CheckOutput(Out, inputs);
@@ -133,6 +137,8 @@ public sealed class StudyCommand : ICommand
                 ["out"] = Path.GetFullPath(Out),
                 ["runs"] = result.Rows.Count,
                 ["seconds"] = result.Seconds,
+                ["devices"] = new Dictionary<string, string> { ["capture"] = settings.Device.Onnx, ["eval"] = settings.Device.Onnx,
+                    ["mi"] = settings.Device.EstimationCuda ? "cuda" : "cpu" },
                 ["sensitivity"] = result.Sensitivity.Select(s => new Dictionary<string, object?>
                 {
                     ["model"] = s.Model.Name, ["provenance"] = s.Model.Provenance, ["params"] = s.Model.Parameters, ["ratio"] = s.Ratio,

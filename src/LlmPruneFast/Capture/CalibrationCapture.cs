@@ -31,7 +31,7 @@ public sealed class CalibrationSet
     public required double Seconds { get; init; }
 
     /// <summary>S.</summary>
-    public int Samples => Layers.Count > 0 ? Layers[0].Rows : 0;
+    public int Samples => Positions.Count;
 }
 
 /// <summary>
@@ -75,7 +75,7 @@ public static class CalibrationCapture
             Encode = t => tokenizer.Encode(t),
             Side = PadSide.Right,
             PadId = 0,
-            Open = () => new LlamaTapRunner(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = false }), options.Threads),
+            Open = () => new LlamaTapRunner(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = false }), options.Threads, options.Cuda),
         };
         return Run(model, text, textName, options, progress, cancellationToken);
     }
@@ -88,71 +88,11 @@ public static class CalibrationCapture
         IProgress<CaptureProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
-        int s = options.Samples;
-        if (s < 2) throw new BadArgumentException($"--samples must be at least 2, got {s}");
-        if (options.BatchSize < 1) throw new BadArgumentException($"capture batch size must be positive, got {options.BatchSize}");
-        if (options.HeldOutSequences < 0) throw new BadArgumentException($"held-out sequences must be >= 0, got {options.HeldOutSequences}");
-        int maxLength = model.MaxLength;
-
-        if (options.Sequences < 0) throw new BadArgumentException($"--calib-seqs must be >= 0, got {options.Sequences}");
-        if (options.Sequences > 0 && options.SequenceLength < 2)
-            throw new BadArgumentException($"--calib-len must be at least 2 tokens, got {options.SequenceLength}");
-
-        var paragraphs = TextCorpus.Paragraphs(text);
-        if (paragraphs.Count <= options.HeldOutSequences)
-            throw new BadArgumentException($"calibration text '{textName}' has {paragraphs.Count} paragraphs; {options.HeldOutSequences} held out leaves none to sample");
-        int available = paragraphs.Count - options.HeldOutSequences;
-        // The calibration paragraphs: every one, or (calibration in sequences) N drawn seeded, in text order, each cut
-        // to L tokens; only these are tokenized and run.
-        var paragraphOf = options.Sequences > 0 && options.Sequences < available
-            ? SamplePositions(available, options.Sequences, options.Seed ^ 0x5E9_5E9).Select(p => (int)p).ToArray()
-            : Enumerable.Range(0, available).ToArray();
-        if (options.Sequences > 0) maxLength = Math.Min(maxLength, options.SequenceLength);
-        int calibrationCount = paragraphOf.Length;
-        var sequences = new int[calibrationCount][];
-        var heldOut = new int[options.HeldOutSequences][];
-        for (int q = 0; q < calibrationCount; q++)
-        {
-            var ids = model.Encode(paragraphs[paragraphOf[q]]);
-            sequences[q] = ids.Length > maxLength ? ids[..maxLength] : ids;
-        }
-        for (int h = 0; h < options.HeldOutSequences; h++)
-        {
-            var ids = model.Encode(paragraphs[available + h]);
-            heldOut[h] = ids.Length > model.MaxLength ? ids[..model.MaxLength] : ids;
-        }
-
-        // Eligible positions of each sequence: all of them, or all but a leading BOS.
-        var first = new int[calibrationCount];
-        var offsets = new long[calibrationCount + 1];
-        for (int q = 0; q < calibrationCount; q++)
-        {
-            var ids = sequences[q];
-            first[q] = !options.IncludeBos && ids.Length > 0 && ids[0] == model.LeadingSpecialId ? 1 : 0;
-            offsets[q + 1] = offsets[q] + Math.Max(0, ids.Length - first[q]);
-        }
-        long eligible = offsets[calibrationCount];
-        if (eligible < s)
-            throw new BadArgumentException($"calibration text '{textName}' has {eligible} eligible token positions in {calibrationCount} paragraphs " +
-                $"({(options.IncludeBos ? "BOS included" : "BOS excluded")}{(options.HeldOutSequences > 0 ? $", {options.HeldOutSequences} held out" : "")}), fewer than --samples {s}; " +
-                (options.Sequences > 0 ? "raise --calib-seqs or --calib-len, " : "") + "give a longer text or lower --samples");
-
-        var chosen = SamplePositions(eligible, s, options.Seed);
-        // Per sequence, the (position, store row) pairs it contributes; rows follow text order.
-        var perSequence = new Dictionary<int, List<(int Position, int Row)>>();
-        var positions = new (int Sequence, int Position)[s];
-        int seqIndex = 0;
-        for (int row = 0; row < s; row++)
-        {
-            long g = chosen[row];
-            while (offsets[seqIndex + 1] <= g) seqIndex++;
-            if (!perSequence.TryGetValue(seqIndex, out var list)) perSequence[seqIndex] = list = [];
-            list.Add(((int)(g - offsets[seqIndex]) + first[seqIndex], row));
-            positions[row] = (paragraphOf[seqIndex], list[^1].Position);
-        }
-        var toRun = perSequence.Keys.OrderByDescending(q => sequences[q].Length).ThenBy(q => q).ToArray();
-        int longest = toRun.Length > 0 ? sequences[toRun[0]].Length : 1;
-        int batch = Math.Min(options.BatchSize, toRun.Length);
+        var sample = CalibrationSample.Draw(model.Encode, model.MaxLength, model.LeadingSpecialId, text, textName, options);
+        int s = sample.Samples;
+        var perSequence = sample.PerSequence;
+        var toRun = sample.ToRun;
+        int longest = sample.Longest, batch = sample.BatchSize;
 
         var widths = model.Widths.ToArray();
         int layers = widths.Length;
@@ -169,7 +109,7 @@ public static class CalibrationCapture
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var members = toRun.Skip(b).Take(batch).ToArray();
-                var tokens = TokenBatch.Create(members.Select(q => sequences[q]).ToArray(), model.Side, model.PadId);
+                var tokens = TokenBatch.Create(members.Select(q => sample.Sequences[q]).ToArray(), model.Side, model.PadId);
                 var taps = runner.Run(tokens);
                 for (int r = 0; r < members.Length; r++)
                     foreach (var (position, row) in perSequence[members[r]])
@@ -189,13 +129,11 @@ public static class CalibrationCapture
         return new CalibrationSet
         {
             Layers = activations,
-            Positions = positions,
-            HeldOut = heldOut,
-            Info = options.Sequences > 0
-                ? new CalibrationInfo(textName, s, options.Seed, options.Sequences, options.SequenceLength)
-                : new CalibrationInfo(textName, s, options.Seed),
-            EligiblePositions = eligible,
-            Sequences = calibrationCount,
+            Positions = sample.Positions,
+            HeldOut = sample.HeldOut,
+            Info = sample.Info,
+            EligiblePositions = sample.Eligible,
+            Sequences = sample.Sequences.Length,
             SequencesRun = toRun.Length,
             StoreBytes = (long)s * widths.Sum(w => (long)w) * 4,
             Seconds = clock.Elapsed.TotalSeconds,

@@ -55,4 +55,7 @@ public sealed record CalibrationOptions
 
     /// <summary>ONNX Runtime intra-op threads (0 = one per processor).</summary>
     public int Threads { get; init; }
+
+    /// <summary>Run the taps graph on ONNX Runtime's CUDA provider (<see cref="Devices.ComputeDevice.OnnxCuda"/>).</summary>
+    public bool Cuda { get; init; }
 }

@@ -31,7 +31,7 @@ public static class GraphCalibrationCapture
             Encode = t => feed.Encode(t, maxLength),
             Side = feed.Side,
             PadId = feed.PadId,
-            Open = () => new GraphTapRunner(TapGraph(model), model.Blocks, feed, options.Threads),
+            Open = () => new GraphTapRunner(TapGraph(model), model.Blocks, feed, options.Threads, options.Cuda),
         };
         return CalibrationCapture.Run(tapModel, text, textName, options, progress, cancellationToken);
     }
@@ -57,9 +57,9 @@ public static class GraphCalibrationCapture
         private readonly GraphSession _session;
         private readonly IReadOnlyList<OnnxFfnBlock> _blocks;
 
-        public GraphTapRunner(ModelProto graph, IReadOnlyList<OnnxFfnBlock> blocks, IGraphFeed feed, int threads)
+        public GraphTapRunner(ModelProto graph, IReadOnlyList<OnnxFfnBlock> blocks, IGraphFeed feed, int threads, bool cuda)
         {
-            _session = new GraphSession(graph, feed, threads);
+            _session = new GraphSession(graph, feed, threads, cuda);
             _blocks = blocks;
         }
 
@@ -86,7 +86,7 @@ public sealed class GraphSession : IDisposable
     private readonly IGraphFeed _feed;
     private readonly string[] _inputs;
 
-    public GraphSession(ModelProto graph, IGraphFeed feed, int threads = 0)
+    public GraphSession(ModelProto graph, IGraphFeed feed, int threads = 0, bool cuda = false)
     {
         if (graph.CalculateSize() >= OnnxModelFile.ProtobufLimitBytes)
             throw new MemoryBudgetException($"ONNX graph is {graph.CalculateSize()} bytes, over the 2 GB limit of an in-memory session");
@@ -97,6 +97,7 @@ public sealed class GraphSession : IDisposable
             IntraOpNumThreads = threads > 0 ? threads : Environment.ProcessorCount,
             InterOpNumThreads = 1,
         };
+        Devices.OnnxProviders.Configure(so, cuda);
         _session = new InferenceSession(graph.ToByteArray(), so);
         _feed = feed;
         _inputs = [.. _session.InputMetadata.Keys];

@@ -17,32 +17,37 @@ public static class LatencyProbe
 {
     /// <summary>Dense and pruned latency at <paramref name="batch"/> x <paramref name="seq"/> (seq capped at the models' positions).</summary>
     public static (LatencyResult A, LatencyResult B) Compare(OnnxLlamaRunner a, OnnxLlamaRunner b, int batch = 1, int seq = 128,
+        int warmup = 3, int repeats = 20, CancellationToken ct = default) =>
+        Compare(new LlamaLogitsRunner(a), new LlamaLogitsRunner(b), batch, seq, warmup, repeats, ct);
+
+    /// <summary>As above, for any two <see cref="ILogitsRunner"/>s.</summary>
+    public static (LatencyResult A, LatencyResult B) Compare(ILogitsRunner a, ILogitsRunner b, int batch = 1, int seq = 128,
         int warmup = 3, int repeats = 20, CancellationToken ct = default)
     {
         seq = Math.Min(seq, Math.Min(a.MaxPositions, b.MaxPositions));
         int vocab = Math.Min(a.Vocab, b.Vocab);
-        var ids = Enumerable.Range(0, batch * seq).Select(i => (long)(1 + i % Math.Max(1, vocab - 1))).ToArray();
-        var mask = Enumerable.Repeat(1L, batch * seq).ToArray();
+        var row = Enumerable.Range(0, seq).Select(i => 1 + i % Math.Max(1, vocab - 1)).ToArray();
+        var tokens = TokenBatch.Create(Enumerable.Repeat(row, batch).ToArray(), PadSide.Right);
         for (int i = 0; i < warmup; i++)
         {
-            a.Run(ids, mask, batch, seq);
-            b.Run(ids, mask, batch, seq);
+            a.Run(tokens);
+            b.Run(tokens);
         }
         var ta = new double[repeats];
         var tb = new double[repeats];
         for (int i = 0; i < repeats; i++)
         {
             ct.ThrowIfCancellationRequested();
-            ta[i] = Time(a, ids, mask, batch, seq);
-            tb[i] = Time(b, ids, mask, batch, seq);
+            ta[i] = Time(a, tokens);
+            tb[i] = Time(b, tokens);
         }
         return (new LatencyResult(batch, seq, Median(ta)), new LatencyResult(batch, seq, Median(tb)));
     }
 
-    private static double Time(OnnxLlamaRunner runner, long[] ids, long[] mask, int batch, int seq)
+    private static double Time(ILogitsRunner runner, TokenBatch tokens)
     {
         var clock = Stopwatch.StartNew();
-        runner.Run(ids, mask, batch, seq);
+        runner.Run(tokens);
         return clock.Elapsed.TotalMilliseconds;
     }
 

@@ -23,6 +23,11 @@ public static class ModelComparison
     /// compares their distributions at every real position, in float64.
     /// </summary>
     public static ComparisonResult Compare(OnnxLlamaRunner a, OnnxLlamaRunner b, IReadOnlyList<int[]> sequences, int batchSize = 8,
+        IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Compare(new LlamaLogitsRunner(a), new LlamaLogitsRunner(b), sequences, batchSize, progress, cancellationToken);
+
+    /// <summary>As above, for any two <see cref="ILogitsRunner"/>s.</summary>
+    public static ComparisonResult Compare(ILogitsRunner a, ILogitsRunner b, IReadOnlyList<int[]> sequences, int batchSize = 8,
         IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         if (a.Vocab != b.Vocab) throw new BadArgumentException($"models have different vocabularies ({a.Vocab} vs {b.Vocab})");

@@ -31,8 +31,10 @@ public readonly record struct ScoredSequence(int[] Ids, int FirstTarget);
 /// sequences are sorted by length, right-padded into batches of <see cref="BatchSize"/> rows with the attention mask,
 /// and each target token's NLL is taken from a float64 log-softmax of its float32 logits.
 /// </summary>
-public sealed class Perplexity(OnnxLlamaRunner runner, int batchSize = 8)
+public sealed class Perplexity(ILogitsRunner runner, int batchSize = 8)
 {
+    public Perplexity(OnnxLlamaRunner runner, int batchSize = 8) : this(new LlamaLogitsRunner(runner), batchSize) { }
+
     public int BatchSize { get; } = batchSize > 0 ? batchSize : throw new BadArgumentException($"batch size must be positive, got {batchSize}");
 
     /// <summary>
@@ -40,9 +42,14 @@ public sealed class Perplexity(OnnxLlamaRunner runner, int batchSize = 8)
     /// <paramref name="maxLength"/> tokens; mean NLL of every next token over all paragraphs.
     /// </summary>
     public PerplexityResult Paragraphs(LlamaTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength,
+        IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Paragraphs(p => tokenizer.Encode(p), paragraphs, maxLength, progress, cancellationToken);
+
+    /// <summary>The reference protocol with any encoder of a paragraph to ids (BOS first), e.g. a graph's feed.</summary>
+    public PerplexityResult Paragraphs(Func<string, IReadOnlyList<int>> encode, IReadOnlyList<string> paragraphs, int maxLength,
         IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        var seqs = paragraphs.Select(p => new ScoredSequence(Truncate(tokenizer.Encode(p), maxLength), 1)).ToArray();
+        var seqs = paragraphs.Select(p => new ScoredSequence(Truncate(encode(p), maxLength), 1)).ToArray();
         return Score(seqs, $"paragraphs: {paragraphs.Count} blank-line-separated paragraphs, BOS + dummy prefix, truncated to {maxLength} tokens, every next token scored", progress, cancellationToken);
     }
 

@@ -11,7 +11,8 @@ namespace LlmPruneFast.Information;
 /// copula is Gaussian. r^2 is capped at 1 - 1e-7 (float32 resolution of the all-pairs product), so identical
 /// rankings give 8.06 nats, not infinity. A constant column gives 0.
 /// Per column: centred, unit-norm scores once (float64 for pairs, float32 for all pairs). All pairs of a layer are
-/// one Gram matrix of the scores (<see cref="ColumnGram"/>), tiled, on all cores.
+/// one Gram matrix of the scores: on the system OpenBLAS (sgemm/ssyrk by blocks) when it loads, else
+/// <see cref="ColumnGram"/> tiles on all cores.
 /// </summary>
 public sealed class CopulaEstimator : IMutualInformationEstimator
 {
@@ -87,21 +88,99 @@ public sealed class CopulaEstimator : IMutualInformationEstimator
         CancellationToken cancellationToken = default)
     {
         Validate(z);
+        var g = ScoreMatrix(z, cancellationToken);
+        if (Pruning.NativeBlas.SingleAvailable) AllPairsBlas(g, z.Rows, z.Columns, sink, progress, cancellationToken);
+        else AllPairsTiles(g, z.Rows, z.Columns, sink, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Scores of every column, float32, N x S row-major (column j at [j*S, (j+1)*S)); a constant column is all zeros
+    /// (r = 0 with everything: I = 0).
+    /// </summary>
+    private static float[] ScoreMatrix(ActivationMatrix z, CancellationToken ct)
+    {
         int s = z.Rows, n = z.Columns;
         var table = ScoreTable(s);
+        var table32 = new float[s];
+        TensorPrimitives.ConvertTruncating<double, float>(table, table32); // round to nearest, as a cast does
         var g = new float[(long)s * n];
-        Parallel.For(0, n, new ParallelOptions { CancellationToken = cancellationToken }, j =>
+        Parallel.For(0, n, new ParallelOptions { CancellationToken = ct }, () => (Rank: new int[s], Order: new int[s]), (j, _, w) =>
         {
-            var sc = Scores(z.Column(j), table);
-            var dst = g.AsSpan(j * s, s);
-            if (sc == null) dst.Clear(); // a zero column has r = 0 with everything: I = 0
-            else TensorPrimitives.ConvertTruncating<double, float>(sc, dst);
-        });
+            var col = z.Column(j);
+            var dst = g.AsSpan((int)((long)j * s), s);
+            if (ColumnMath.IsConstant(col)) { dst.Clear(); return w; }
+            ColumnMath.StableRanks(col, w.Rank, w.Order);
+            for (int i = 0; i < s; i++) dst[i] = table32[w.Rank[i]];
+            return w;
+        }, _ => { });
+        return g;
+    }
+
+    /// <summary>Side of a Gram block on the BLAS path: one sgemm/ssyrk call per block pair, 4 MB of float32.</summary>
+    private const int BlasBlock = 1024;
+
+    /// <summary>Rows per tile handed to the sink from a BLAS block (transformed in parallel).</summary>
+    private const int Stripe = 64;
+
+    /// <summary>
+    /// All pairs with the Gram on the system OpenBLAS: per block pair one sgemm (ssyrk on the diagonal, whose lower
+    /// half is mirrored), sequential so OpenBLAS's own threads use the cores; then, in parallel stripes of rows,
+    /// r -> -1/2 ln(1 - min(r^2, cap)) by vector ops in float64 (1 - r^2 in float32 would lose small MI values) and
+    /// each stripe to the sink. Stripes of a diagonal block start at their own diagonal (ColStart = RowStart).
+    /// </summary>
+    private static void AllPairsBlas(float[] g, int s, int n, IMiTileSink sink, IProgress<MiProgress>? progress, CancellationToken ct)
+    {
+        int bs = Math.Min(BlasBlock, n), blocks = (n + bs - 1) / bs;
+        var c = new float[bs * bs];
+        long total = (long)n * (n - 1) / 2, done = 0;
+        var options = new ParallelOptions { CancellationToken = ct };
+        for (int a = 0; a < blocks; a++)
+            for (int b = a; b < blocks; b++)
+            {
+                ct.ThrowIfCancellationRequested();
+                int r0 = a * bs, c0 = b * bs, rows = Math.Min(bs, n - r0), cols = Math.Min(bs, n - c0);
+                bool diagonal = a == b;
+                if (diagonal) Pruning.NativeBlas.SyrkUpperAAtSingle(rows, s, g.AsSpan((int)((long)r0 * s)), s, c);
+                else Pruning.NativeBlas.GemmABtSingle(rows, cols, s, g.AsSpan((int)((long)r0 * s)), s, g.AsSpan((int)((long)c0 * s)), s, c);
+                Parallel.For(0, (rows + Stripe - 1) / Stripe, options, () => new double[cols], (t, _, buf) =>
+                {
+                    int first = t * Stripe, count = Math.Min(Stripe, rows - first);
+                    // on the diagonal: columns from the stripe's own first row; the lower half of its leading square
+                    // mirrored from the upper half ssyrk wrote
+                    int off = diagonal ? first : 0, width = cols - off;
+                    if (diagonal)
+                        for (int r = first + 1; r < first + count; r++)
+                            for (int q = first; q < r; q++) c[r * cols + q] = c[q * cols + r];
+                    var stripe = c.AsSpan(first * cols, count * cols);
+                    for (int r = 0; r < count; r++)
+                    {
+                        var row = stripe.Slice(r * cols + off, width);
+                        var d = buf.AsSpan(0, width);
+                        TensorPrimitives.ConvertTruncating<float, double>(row, d);
+                        TensorPrimitives.Multiply(d, d, d);
+                        TensorPrimitives.Min(d, MaxRSquared, d);
+                        TensorPrimitives.Subtract(1.0, d, d);
+                        TensorPrimitives.Log(d, d);
+                        TensorPrimitives.Multiply(d, -0.5, d);
+                        TensorPrimitives.ConvertTruncating<double, float>(d, stripe.Slice(r * width, width)); // compacts rows to width
+                        if (diagonal) stripe[r * width + r] = 0f;
+                    }
+                    sink.Accept(r0 + first, c0 + off, count, width, stripe[..(count * width)]);
+                    return buf;
+                }, _ => { });
+                long pairsHere = diagonal ? (long)rows * (rows - 1) / 2 : (long)rows * cols;
+                progress?.Report(new MiProgress(done += pairsHere, total));
+            }
+    }
+
+    /// <summary>All pairs without a BLAS: the Gram by <see cref="ColumnGram"/> tiles on all cores.</summary>
+    private static void AllPairsTiles(float[] g, int s, int n, IMiTileSink sink, IProgress<MiProgress>? progress, CancellationToken ct)
+    {
         int tiles = (n + TileSize - 1) / TileSize;
         var tileList = new List<(int, int)>();
         for (int a = 0; a < tiles; a++) for (int b = a; b < tiles; b++) tileList.Add((a, b));
         long total = (long)n * (n - 1) / 2, done = 0;
-        Parallel.For(0, tileList.Count, new ParallelOptions { CancellationToken = cancellationToken },
+        Parallel.For(0, tileList.Count, new ParallelOptions { CancellationToken = ct },
             () => new float[TileSize * TileSize],
             (k, _, tile) =>
             {

@@ -68,7 +68,7 @@ public sealed class IlgpuMiBackend : IMiBackend, IDisposable
             }
             catch (AcceleratorUnavailableException e)
             {
-                throw new BadArgumentException($"--device {Name}: {e.Message}");
+                throw new DeviceUnavailableException($"--device {Name}: {e.Message}");
             }
             work(_accelerator);
         }

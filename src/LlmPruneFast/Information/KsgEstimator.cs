@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace LlmPruneFast.Information;
 
@@ -13,13 +15,14 @@ namespace LlmPruneFast.Information;
 /// <code>I = psi(S) + psi(k) - mean_i psi(n_x(i)+1) - mean_i psi(n_y(i)+1)</code>
 /// clipped at 0 unless <see cref="MiEstimatorOptions.ClipNegative"/> is off. A constant column gives 0.
 /// Per column (once): scaled values sorted (padded with infinities), each sample's position in that order, and the
-/// edges of ~sqrt(2S/k) equal-count slabs. Per pair: the points bucketed into the slab grid (a counting sort, O(S));
-/// the k nearest of each point by a rectangle of cells grown toward the nearest slab edge in value space, with an
-/// exact stopping bound (O(k) points on average instead of S); n_x and n_y by counting outward from the point's own
-/// position in the sorted columns, 4 values per vector compare, galloping beyond 64 each side. O(S log S)-free per pair.
-/// (A one-dimensional strip scan in x order, 4 points per vector, was re-measured on distinct pairs (perf mi-pairs,
-/// load ~50): 0.5-1.2x the grid's time at S = 1024, 1.5x at S = 4096, where it visits ~n_x points per point and the
-/// grid O(k).)
+/// edges of ~sqrt(S/k) equal-count slabs. Per pair: the points bucketed into the slab grid (a counting sort, O(S);
+/// ~k points per cell); the k-th distance of each point (k &lt;= 4) branch-free over its 3 x 3 cells, certified
+/// exact by the value gap to the cells' outer edges, else widened once to every slab the value-space square can
+/// reach (larger k, or fewer than k points near: a rectangle of cells grown toward the nearest slab edge, with an
+/// exact stopping bound); n_x and n_y by counting outward from the point's own position in the sorted columns, 4
+/// values per vector compare, galloping beyond 64 each side. O(S log S)-free per pair.
+/// (Measured on distinct pairs and rejected: a one-dimensional strip scan in x order (0.5-1.2x the grid's time at
+/// S = 1024, 1.5x at S = 4096); edges of each count found from the previous position's edges in x/y order (no gain).)
 /// </summary>
 public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, KsgEstimator.Scratch>
 {
@@ -68,7 +71,8 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     {
         public readonly int[] CellStart = new int[GridSide(s, k) * GridSide(s, k) + 1];
         public readonly int[] Fill = new int[GridSide(s, k) * GridSide(s, k)];
-        public readonly double[] Px = new double[s], Py = new double[s];
+        /// <summary>Point coordinates in grid order, then <see cref="VectorPad"/> points at +inf (vector over-reads).</summary>
+        public readonly double[] Px = PaddedInf(s), Py = PaddedInf(s);
         /// <summary>Positions in x's and y's ascending order of the points, in grid order.</summary>
         public readonly int[] RankX = new int[s], RankY = new int[s];
         /// <summary>Counting radius r_i of each point, indexed by its position in y's ascending order.</summary>
@@ -77,7 +81,17 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         public readonly int[] CountX = new int[s], CountY = new int[s];
         public readonly double[] Heap = new double[k];
         public readonly double[] Psi = ColumnMath.DigammaTable(s + 1);
+
+        private static double[] PaddedInf(int s)
+        {
+            var a = new double[s + VectorPad];
+            a.AsSpan(s).Fill(double.PositiveInfinity);
+            return a;
+        }
     }
+
+    /// <summary>Points past the end of the grid-ordered coordinates: one vector of doubles.</summary>
+    private const int VectorPad = 4;
 
     protected override ScaledColumn PrepareColumn(ReadOnlySpan<float> v, ColumnRole role)
     {
@@ -131,7 +145,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
 
     /// <summary>
     /// (mean_i psi(n_x(i)+1), mean_i psi(n_y(i)+1)): the points counting-sorted into the rank grid, each point's k-th distance
-    /// by <see cref="KthDistance"/>, n_x and n_y by <see cref="SortedStrip.CountWithin"/> around its rank.
+    /// by <see cref="KthDistanceNeighbourhood"/> (k &lt;= 4) or <see cref="KthDistance"/>, n_x and n_y by <see cref="SortedStrip.CountWithin"/> around its rank.
     /// </summary>
     private (double MeanX, double MeanY) GridMeans(ScaledColumn x, ScaledColumn y, Scratch scratch)
     {
@@ -166,7 +180,8 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         {
             // points in grid order, their ranks alongside: sequential reads here, locality in the sorted columns
             int cx = (int)((long)rx[q] * g / s), cy = (int)((long)ry[q] * g / s);
-            double eps = KthDistance(scratch, x, y, g, q, cx, cy);
+            double eps = _k <= FastK ? KthDistanceNeighbourhood(scratch, x, y, g, q, cx, cy) : double.NaN;
+            if (double.IsNaN(eps)) eps = KthDistance(scratch, x, y, g, q, cx, cy);
             double rad = eps > 0 ? Math.BitDecrement(eps) : 0.0;
             countX[SortedStrip.CountWithin(x.SortedPadded, Pad + rx[q], rad)]++;
             radByY[ry[q]] = rad;
@@ -184,8 +199,96 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         return (meanX / s, meanY / s);
     }
 
-    /// <summary>Grid side: about 2S/k cells in all, so a cell holds ~k/2 points and the k nearest lie within ~1 ring.</summary>
-    private static int GridSide(int s, int k) => Math.Clamp((int)Math.Sqrt(2.0 * s / k), 1, 2048);
+    /// <summary>
+    /// Grid side: about S/k cells in all, so a cell holds ~k points and the k nearest of a point lie within its 3 x 3
+    /// cells but for a small fraction of points (k-NN radius ~ half a slab; the nearest outside point is >= one slab away).
+    /// </summary>
+    private static int GridSide(int s, int k) => Math.Clamp((int)Math.Sqrt((double)s / k), 1, 2048);
+
+    /// <summary>Largest k served by <see cref="KthDistanceNeighbourhood"/> (four sorted levels per vector lane).</summary>
+    private const int FastK = 4;
+
+    /// <summary>
+    /// The k-th smallest distance from point q to the other points of its 3 x 3 cell neighbourhood, when that is
+    /// certainly the k-th over all points (it is at most the value gap from q to the neighbourhood's outer slab edges);
+    /// otherwise NaN. Branch-free inside: the neighbourhood is three runs of consecutive grid positions (cells of one x
+    /// slab are adjacent), scanned 4 distances per vector into per-lane sorted top-4 lists by a min/max insertion
+    /// network; q itself and the lanes past a run's end (which the next run may read again) are +inf. Distances are the same
+    /// IEEE operations as <see cref="ScanRange"/>, so the value is bit-identical.
+    /// </summary>
+    private double KthDistanceNeighbourhood(Scratch sc, ScaledColumn x, ScaledColumn y, int g, int q, int cx, int cy)
+    {
+        double x0 = sc.Px[q], y0 = sc.Py[q];
+        int a1 = Math.Max(cx - 1, 0), a2 = Math.Min(cx + 1, g - 1), b1 = Math.Max(cy - 1, 0), b2 = Math.Min(cy + 1, g - 1);
+        double kth = ScanCells(sc, g, q, a1, a2, b1, b2);
+        double gap = Math.Min(
+            Math.Min(a2 + 1 < g ? x.SlabLow[a2 + 1] - x0 : double.PositiveInfinity, a1 > 0 ? x0 - x.SlabHigh[a1 - 1] : double.PositiveInfinity),
+            Math.Min(b2 + 1 < g ? y.SlabLow[b2 + 1] - y0 : double.PositiveInfinity, b1 > 0 ? y0 - y.SlabHigh[b1 - 1] : double.PositiveInfinity));
+        // every point outside is >= gap away, so it cannot be nearer than a k-th that is <= gap (ties keep the value)
+        if (kth <= gap) return kth;
+        if (double.IsPositiveInfinity(kth)) return double.NaN;
+        // kth bounds the true k-th from above: widen to every slab that can hold a point nearer than it (a value-space
+        // square spans many narrow slabs one way and few wide ones the other), then the k-th of that rectangle is exact
+        while (a1 > 0 && x0 - x.SlabHigh[a1 - 1] < kth) a1--;
+        while (a2 + 1 < g && x.SlabLow[a2 + 1] - x0 < kth) a2++;
+        while (b1 > 0 && y0 - y.SlabHigh[b1 - 1] < kth) b1--;
+        while (b2 + 1 < g && y.SlabLow[b2 + 1] - y0 < kth) b2++;
+        return ScanCells(sc, g, q, a1, a2, b1, b2);
+    }
+
+    /// <summary>
+    /// The k-th smallest distance (k &lt;= 4) from point q to the other points of cells [a1, a2] x [b1, b2] (+inf when
+    /// fewer than k): one run of consecutive grid positions per x slab, 4 distances per vector into per-lane sorted
+    /// top-4 lists by a min/max insertion network, then the lanes merged.
+    /// </summary>
+    private double ScanCells(Scratch sc, int g, int q, int a1, int a2, int b1, int b2)
+    {
+        var start = sc.CellStart;
+        var vx = Vector256.Create(sc.Px[q]);
+        var vy = Vector256.Create(sc.Py[q]);
+        var self = Vector256.Create((long)q);
+        var lane = Vector256.Create(0L, 1L, 2L, 3L);
+        var inf = Vector256.Create(double.PositiveInfinity);
+        Vector256<double> m0 = inf, m1 = inf, m2 = inf, m3 = inf;
+        ref double rpx = ref MemoryMarshal.GetArrayDataReference(sc.Px);
+        ref double rpy = ref MemoryMarshal.GetArrayDataReference(sc.Py);
+        for (int a = a1; a <= a2; a++)
+        {
+            int from = start[a * g + b1], to = start[a * g + b2 + 1];
+            var end = Vector256.Create((long)to);
+            for (int p = from; p < to; p += 4)
+            {
+                var d = Vector256.MaxNative(Vector256.Abs(Vector256.LoadUnsafe(ref rpx, (nuint)p) - vx),
+                                            Vector256.Abs(Vector256.LoadUnsafe(ref rpy, (nuint)p) - vy));
+                var index = lane + Vector256.Create((long)p);
+                d = Vector256.ConditionalSelect((Vector256.Equals(index, self) | Vector256.GreaterThanOrEqual(index, end)).AsDouble(), inf, d);
+                var lo = Vector256.MinNative(m0, d); d = Vector256.MaxNative(m0, d); m0 = lo;
+                lo = Vector256.MinNative(m1, d); d = Vector256.MaxNative(m1, d); m1 = lo;
+                lo = Vector256.MinNative(m2, d); d = Vector256.MaxNative(m2, d); m2 = lo;
+                m3 = Vector256.MinNative(m3, d);
+            }
+        }
+        // lanes 2-3 into lanes 0-1, then lane 1 into lane 0: each a sorted 4-list merged into a sorted 4-list
+        var (n0, n1, n2, n3) = Merge(m0.GetLower(), m1.GetLower(), m2.GetLower(), m3.GetLower(),
+                                     m0.GetUpper(), m1.GetUpper(), m2.GetUpper(), m3.GetUpper());
+        var swap = Vector128.Create(1L, 0L);
+        var (f0, f1, f2, f3) = Merge(n0, n1, n2, n3, Vector128.Shuffle(n0, swap), Vector128.Shuffle(n1, swap),
+                                     Vector128.Shuffle(n2, swap), Vector128.Shuffle(n3, swap));
+        return (_k switch { 1 => f0, 2 => f1, 3 => f2, _ => f3 }).ToScalar();
+    }
+
+    /// <summary>Per lane: the 4 smallest, ascending, of the ascending lists (a0..a3) and (b0..b3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector128<double>, Vector128<double>, Vector128<double>, Vector128<double>) Merge(
+        Vector128<double> a0, Vector128<double> a1, Vector128<double> a2, Vector128<double> a3,
+        Vector128<double> b0, Vector128<double> b1, Vector128<double> b2, Vector128<double> b3)
+    {
+        Insert(ref a0, ref a1, ref a2, ref a3, b0);
+        Insert(ref a0, ref a1, ref a2, ref a3, b1);
+        Insert(ref a0, ref a1, ref a2, ref a3, b2);
+        Insert(ref a0, ref a1, ref a2, ref a3, b3);
+        return (a0, a1, a2, a3);
+    }
 
     private static int CellOf(int rankX, int rankY, int g, int s) => (int)((long)rankX * g / s) * g + (int)((long)rankY * g / s);
 
@@ -243,6 +346,15 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
             double d = Math.Max(Math.Abs(px[p] - x0), Math.Abs(py[p] - y0));
             if (d < thr && p != self) Insert(heap, ref count, k, d, ref thr);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Insert(ref Vector128<double> a0, ref Vector128<double> a1, ref Vector128<double> a2, ref Vector128<double> a3, Vector128<double> d)
+    {
+        var lo = Vector128.MinNative(a0, d); d = Vector128.MaxNative(a0, d); a0 = lo;
+        lo = Vector128.MinNative(a1, d); d = Vector128.MaxNative(a1, d); a1 = lo;
+        lo = Vector128.MinNative(a2, d); d = Vector128.MaxNative(a2, d); a2 = lo;
+        a3 = Vector128.MinNative(a3, d);
     }
 
     /// <summary>Keeps the k smallest distances seen, ascending; thr = the k-th once k are held, else +inf.</summary>

@@ -79,7 +79,7 @@ public static class MiBackends
             case MiDevice.Cpu:
                 return CpuMiBackend.Instance;
             case MiDevice.Cuda:
-                if (cuda == null) throw new BadArgumentException("--device cuda: no CUDA device/backend is available on this machine (use --device cpu or auto)");
+                if (cuda == null) throw new DeviceUnavailableException($"--device cuda: no CUDA device is available on this machine ({Kernels.Acceleration.MiAccelerator.CudaProbeDescription}); use --device cpu or auto");
                 if (!cuda.Supports(estimator, options)) throw new BadArgumentException($"--device cuda: estimator '{estimator}' with these options has no CUDA implementation");
                 return cuda;
             default:

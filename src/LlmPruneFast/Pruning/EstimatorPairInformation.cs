@@ -31,9 +31,22 @@ public sealed class EstimatorPairInformation : IPairInformation
         if (estimator.Units == MiUnits.Bits) Parameters.Set("reported_in", "nats (converted from bits)");
     }
 
-    /// <summary>An adapter over the estimator <paramref name="name"/> of <see cref="MiEstimators.Create"/>.</summary>
-    public static EstimatorPairInformation Create(string name, MiEstimatorOptions? options = null) =>
-        new(MiEstimators.Create(name, options));
+    /// <summary>
+    /// An adapter over the estimator <paramref name="name"/> of <see cref="MiEstimators.Create"/> (which validates the
+    /// name and options), on <paramref name="device"/>'s MI backend: the ILGPU CUDA kernels when estimation runs on
+    /// CUDA and they implement the options, else the CPU.
+    /// </summary>
+    public static EstimatorPairInformation Create(string name, MiEstimatorOptions? options = null, Devices.ComputeDevice? device = null)
+    {
+        options ??= new MiEstimatorOptions();
+        var cpu = MiEstimators.Create(name, options);
+        if (device is not { EstimationCuda: true }) return new(cpu);
+        var backend = device.MiBackend(name, options);
+        return new(backend.Create(name, options)) { Device = backend.Name };
+    }
+
+    /// <summary>The MI backend that computes the values ("cpu", "cuda"), for reports.</summary>
+    public string Device { get; private init; } = "cpu";
 
     public string Name => _estimator.Name;
     public PlanParameters Parameters { get; }

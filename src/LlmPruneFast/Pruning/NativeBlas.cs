@@ -4,8 +4,8 @@ namespace LlmPruneFast.Pruning;
 
 /// <summary>
 /// The system's OpenBLAS (Debian/Ubuntu <c>libopenblas0-pthread</c>, which build.sh installs), bound directly:
-/// CBLAS dsyrk/dgemm and LAPACK dpotrf/dpotri/dpotrs. Every routine here works on ROW-MAJOR float64 arrays like
-/// the rest of the engine.
+/// CBLAS dsyrk/dgemm and LAPACK dpotrf/dpotri/dpotrs, plus ssyrk/sgemm for the float32 copula Gram. Every routine
+/// here works on ROW-MAJOR arrays like the rest of the engine.
 /// <para>Why not MathNet.Numerics.Providers.OpenBLAS 5.0.0 (the obvious library)? Its managed provider calls a
 /// Math.NET-specific native shim, <c>libMathNetNumericsOpenBLAS</c>, which the NuGet package does not ship (no
 /// runtimes/ folder; checked in the 5.0.0 package) and no Linux distribution packages, so it always falls back to
@@ -17,12 +17,14 @@ namespace LlmPruneFast.Pruning;
 /// </summary>
 internal static unsafe class NativeBlas
 {
-    private const int RowMajor = 101, NoTrans = 111, Trans = 112, Lower = 122;
+    private const int RowMajor = 101, NoTrans = 111, Trans = 112, Upper = 121, Lower = 122;
 
     private static readonly delegate* unmanaged<int, int, int, int, int, double, double*, int, double, double*, int, void> _dsyrk;
     private static readonly delegate* unmanaged<int, int, int, int, int, int, double, double*, int, double*, int, double, double*, int, void> _dgemm;
     private static readonly delegate* unmanaged<byte*, int*, double*, int*, int*, void> _dpotrf, _dpotri;
     private static readonly delegate* unmanaged<byte*, int*, int*, double*, int*, double*, int*, int*, void> _dpotrs;
+    private static readonly delegate* unmanaged<int, int, int, int, int, float, float*, int, float, float*, int, void> _ssyrk;
+    private static readonly delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void> _sgemm;
     private static readonly delegate* unmanaged<int, void> _setThreads;
     private static int _noted;
 
@@ -59,6 +61,8 @@ internal static unsafe class NativeBlas
         _dpotri = (delegate* unmanaged<byte*, int*, double*, int*, int*, void>)potri;
         _dpotrs = (delegate* unmanaged<byte*, int*, int*, double*, int*, double*, int*, int*, void>)potrs;
         _setThreads = (delegate* unmanaged<int, void>)Get("openblas_set_num_threads");
+        _ssyrk = (delegate* unmanaged<int, int, int, int, int, float, float*, int, float, float*, int, void>)Get("cblas_ssyrk");
+        _sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)Get("cblas_sgemm");
     }
 
     /// <summary>True when the native routines are in use; otherwise prints (once per process) why not.</summary>
@@ -74,6 +78,25 @@ internal static unsafe class NativeBlas
     public static void SetThreads(int threads)
     {
         if (Available && threads > 0 && _setThreads != null) _setThreads(threads);
+    }
+
+    /// <summary>True when the float32 routines (<see cref="SyrkUpperAAtSingle"/>, <see cref="GemmABtSingle"/>) can be called.</summary>
+    public static bool SingleAvailable => Available && _ssyrk != null && _sgemm != null;
+
+    /// <summary>C = A A^T on the upper triangle only (row-major float32): A is n x k with row stride lda, C n x n.</summary>
+    public static void SyrkUpperAAtSingle(int n, int k, ReadOnlySpan<float> a, int lda, Span<float> c)
+    {
+        if (n == 0) return;
+        fixed (float* pa = a) fixed (float* pc = c)
+            _ssyrk(RowMajor, Upper, NoTrans, n, k, 1f, pa, lda, 0f, pc, n);
+    }
+
+    /// <summary>C [m x n] = A B^T (row-major float32): A is m x k, B is n x k, row strides lda and ldb.</summary>
+    public static void GemmABtSingle(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c)
+    {
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a) fixed (float* pb = b) fixed (float* pc = c)
+            _sgemm(RowMajor, NoTrans, Trans, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n);
     }
 
     /// <summary>

@@ -108,6 +108,7 @@ public static class PlanJson
                 w.WriteNumber("sequences", c.Sequences);
                 w.WriteNumber("sequence_length", c.SequenceLength);
             }
+            w.WriteString("capture", CaptureModes.Name(c.Capture));
             w.WriteEndObject();
         }
         else w.WriteNull("calibration");
@@ -260,7 +261,9 @@ public static class PlanJson
                     Positive(Long(Field(cal, "$.calibration", "tokens", JsonValueKind.Number), "$.calibration.tokens"), "$.calibration.tokens"),
                     Long(Field(cal, "$.calibration", "seed", JsonValueKind.Number), "$.calibration.seed"),
                     Optional(cal, "$.calibration", "sequences", JsonValueKind.Number) is { } sq ? checked((int)Long(sq, "$.calibration.sequences")) : 0,
-                    Optional(cal, "$.calibration", "sequence_length", JsonValueKind.Number) is { } sl ? checked((int)Long(sl, "$.calibration.sequence_length")) : 0);
+                    Optional(cal, "$.calibration", "sequence_length", JsonValueKind.Number) is { } sl ? checked((int)Long(sl, "$.calibration.sequence_length")) : 0,
+                    // absent in plans written before streaming: they were all dense
+                    Optional(cal, "$.calibration", "capture", JsonValueKind.String) is { } cm ? CaptureModes.Parse(cm.GetString()!, "$.calibration.capture") : CaptureMode.Dense);
             var candidates = new List<CandidateInfo>();
             if (Optional(root, r, "candidates", JsonValueKind.Array) is { } ca)
             {

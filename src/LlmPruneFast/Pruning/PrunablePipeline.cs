@@ -29,7 +29,7 @@ public static class PrunablePipeline
     public static PruningOptions Options(PruneSettings settings, IReadOnlyList<int> widths, CalibrationInfo? calibration = null)
     {
         var selector = PruningSelectors.Create(settings.Method, settings.MethodParameters);
-        var estimator = EstimatorPairInformation.Create(settings.Estimator, settings.EstimatorOptions); // validates the name always
+        var estimator = EstimatorPairInformation.Create(settings.Estimator, settings.EstimatorOptions, settings.Device); // validates the name always
         var budget = new PruningBudget(settings.Budget, settings.Ratio, settings.MinKeptFraction);
         budget.OrderLengths(widths);
         return new PruningOptions
@@ -68,6 +68,37 @@ public static class PrunablePipeline
         var sliced = Pruner.ApplyPlan(plan, source, stageProgress, ct).ToArray();
         seconds["slice"] = clock.Elapsed.TotalSeconds;
         return new PruneOutcome { Plan = plan, Layers = sliced, Calibration = calibration, StageSeconds = seconds };
+    }
+
+    /// <summary>
+    /// The calibration activations <paramref name="plan"/> was made from, captured again on <paramref name="model"/>
+    /// from the plan's recorded calibration (text file read by <paramref name="readText"/>, S, seed, sequences; other
+    /// settings from <paramref name="defaults"/>, as <c>prune</c> uses them).
+    /// </summary>
+    /// <exception cref="MissingInputException">The plan records no calibration, or its text file is absent.</exception>
+    public static CalibrationSet Recapture(IPrunableModel model, PruningPlan plan, Func<string, string> readText, CalibrationOptions? defaults = null,
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default)
+    {
+        var info = plan.Calibration ?? throw new MissingInputException("the plan records no calibration text, so its activations cannot be recaptured");
+        if (!File.Exists(info.Text)) throw new MissingInputException($"the plan's calibration text '{info.Text}' does not exist");
+        var options = (defaults ?? new CalibrationOptions()) with { Samples = checked((int)info.Tokens), Seed = info.Seed };
+        if (info.Sequences > 0) options = options with { Sequences = info.Sequences, SequenceLength = info.SequenceLength };
+        return model.Capture(readText(info.Text), info.Text, options,
+            progress == null ? null : new SyncProgress<CaptureProgress>(p => progress.Report(new StageProgress("capture", (double)p.Done / Math.Max(1, p.Total)))), ct);
+    }
+
+    /// <summary>
+    /// Re-derives the sliced layers of <paramref name="plan"/> on <paramref name="model"/> (checked by fingerprint:
+    /// a plan made for another model is a <see cref="BadArgumentException"/>), recapturing the activations when its
+    /// compensation needs them (see <see cref="Recapture"/>).
+    /// </summary>
+    public static SlicedFfnLayer[] Apply(IPrunableModel model, PruningPlan plan, Func<string, string> readText, CalibrationOptions? defaults = null,
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default)
+    {
+        plan.EnsureMatches(model.Fingerprint());
+        var activations = ModelPruner.NeedsActivations(plan) ? Recapture(model, plan, readText, defaults, progress, ct).Layers : null;
+        var stageProgress = progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction)));
+        return Pruner.ApplyPlan(plan, model.Layers(activations), stageProgress, ct).ToArray();
     }
 }
 

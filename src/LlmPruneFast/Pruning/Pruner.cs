@@ -77,10 +77,7 @@ public static class Pruner
                 int li = l, ci = c;
                 var inner = progress == null ? null : new Progress<double>(f =>
                     progress.Report(new PruningProgress("select", li, layers, (li + (ci + f) / candidates) / layers)));
-                var request = new SelectionRequest(inputs, lengths[l], SelectorMath.LayerSeed(options.Seed + c, l), inner, ct);
-                var order = selector.Select(request);
-                CheckOrder(selector.Name, layer, order, lengths[l]);
-                orders[c][l] = order;
+                orders[c][l] = SelectOrder(selector, layer, inputs, lengths[l], options.Seed + c, inner, ct);
             }
             progress?.Report(new PruningProgress("select", l, layers, (l + 1.0) / layers));
         }
@@ -144,6 +141,25 @@ public static class Pruner
         }
     }
 
+    /// <summary>Layer <paramref name="layer"/>'s removal order of <paramref name="length"/> neurons, checked.</summary>
+    internal static IReadOnlyList<RemovedNeuron> SelectOrder(IPruningSelector selector, FfnLayer layer, LayerInputs inputs, int length, long seed,
+        IProgress<double>? progress, CancellationToken ct)
+    {
+        var order = selector.Select(new SelectionRequest(inputs, length, SelectorMath.LayerSeed(seed, layer.Index), progress, ct));
+        CheckOrder(selector.Name, layer, order, length);
+        return order;
+    }
+
+    /// <summary>The layer plan that takes the first <paramref name="take"/> removals of <paramref name="order"/>.</summary>
+    internal static LayerPlan LayerPlanOf(int layer, int width, IReadOnlyList<RemovedNeuron> order, int take)
+    {
+        var removed = order.Take(take).ToArray();
+        var gone = new bool[width];
+        foreach (var r in removed) gone[r.Neuron] = true;
+        var kept = Enumerable.Range(0, width).Where(j => !gone[j]).ToArray();
+        return new LayerPlan(layer, kept, removed);
+    }
+
     private static void CheckOrder(string method, FfnLayer layer, IReadOnlyList<RemovedNeuron> order, int expected)
     {
         if (order.Count != expected)
@@ -158,20 +174,13 @@ public static class Pruner
         }
     }
 
-    private static PruningPlan BuildPlan(ModelFingerprint model, PruningOptions options,
+    internal static PruningPlan BuildPlan(ModelFingerprint model, PruningOptions options,
         IReadOnlyList<RemovedNeuron>[] orders, long seed)
     {
         var widths = model.Widths;
         var take = options.Budget.Allocate(widths, orders.Select(o => (IReadOnlyList<double>)o.Select(r => r.Score).ToArray()).ToArray());
         var layerPlans = new LayerPlan[widths.Count];
-        for (int l = 0; l < widths.Count; l++)
-        {
-            var removed = orders[l].Take(take[l]).ToArray();
-            var gone = new bool[widths[l]];
-            foreach (var r in removed) gone[r.Neuron] = true;
-            var kept = Enumerable.Range(0, widths[l]).Where(j => !gone[j]).ToArray();
-            layerPlans[l] = new LayerPlan(l, kept, removed);
-        }
+        for (int l = 0; l < widths.Count; l++) layerPlans[l] = LayerPlanOf(l, widths[l], orders[l], take[l]);
         var selector = options.Selector;
         return new PruningPlan
         {

@@ -30,9 +30,30 @@ public sealed record BudgetInfo(string Kind, double MinKeptFraction);
 /// <summary>
 /// Calibration text, number of sampled token positions S, and the sampling seed; with <paramref name="Sequences"/>
 /// &gt; 0, S was sampled inside that many seeded paragraphs of at most <paramref name="SequenceLength"/> tokens
-/// (0 and 0: over every paragraph, the default).
+/// (0 and 0: over every paragraph, the default). <paramref name="Capture"/>: whose activations layer l's were, the
+/// dense model's (the default) or, sequential, those of the model whose layers before l were already pruned.
 /// </summary>
-public sealed record CalibrationInfo(string Text, long Tokens, long Seed, int Sequences = 0, int SequenceLength = 0);
+public sealed record CalibrationInfo(string Text, long Tokens, long Seed, int Sequences = 0, int SequenceLength = 0, CaptureMode Capture = CaptureMode.Dense);
+
+/// <summary>
+/// Which model calibration activations come from. Dense: the original model, every layer's at once or streamed (the
+/// same values). Sequential: layer l sees the outputs of layers 0..l-1 already pruned and compensated, as SparseGPT
+/// does (streamed only).
+/// </summary>
+public enum CaptureMode { Dense, Sequential }
+
+/// <summary>Names of <see cref="CaptureMode"/> in plans and flags.</summary>
+public static class CaptureModes
+{
+    public static string Name(CaptureMode mode) => mode == CaptureMode.Sequential ? "sequential" : "dense";
+
+    public static CaptureMode Parse(string name, string where) => name switch
+    {
+        "dense" => CaptureMode.Dense,
+        "sequential" => CaptureMode.Sequential,
+        _ => throw new BadModelFileException($"{where}: capture '{name}' is not dense or sequential"),
+    };
+}
 
 /// <summary>A candidate considered by a multi-seed method, with its KL(original || pruned) (null when not scored).</summary>
 public sealed record CandidateInfo(long Seed, double? Kl);

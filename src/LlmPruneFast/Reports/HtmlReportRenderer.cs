@@ -31,6 +31,16 @@ public static class HtmlReportRenderer
         "file size, and ONNX Runtime latency and tokens/s, dense and pruned measured in the same run on the same machine. " +
         "Calibration and evaluation text never overlap.";
 
+    /// <summary>The protocol written into the report of a sentence encoder (issue 8: fidelity without labels, and STS).</summary>
+    public const string EncoderProtocolText =
+        "Sentence encoders have no next-token distribution, so no perplexity or KL. Each sentence is tokenized with the " +
+        "model's WordPiece vocabulary ([CLS] pieces [SEP], truncated to the model's maximum length) and embedded by the " +
+        "model's pooling (mean over the attention mask, or the first token). Fidelity without labels: the cosine between " +
+        "the pruned and the dense embedding of the same sentence, mean and minimum over the sentences (1 = unchanged). " +
+        "STS: Spearman's rank correlation x 100 between the cosine similarity of each pair's embeddings and its gold score. " +
+        "Cost: parameters, file size, and ONNX Runtime latency and tokens/s, dense and pruned measured in the same run on " +
+        "the same machine. Calibration and evaluation sentences should not overlap (prune says so when they are the same file).";
+
     public static string Render(PruneReport report, HtmlRenderOptions? options = null)
     {
         options ??= new HtmlRenderOptions();
@@ -61,6 +71,7 @@ public static class HtmlReportRenderer
     {
         h.Append("<section id=\"summary\">\n<h2>Summary</h2>\n<table class=\"kv\">\n");
         Row(h, "Model", s.Model);
+        if (s.Architecture != null) Row(h, "Architecture", s.Architecture);
         Row(h, "Method", s.Method + Params(s.MethodParameters));
         Row(h, "MI estimator", s.Estimator == null ? "none (the method uses no MI)" : s.Estimator + Params(s.EstimatorParameters));
         Row(h, "Compensation", s.Compensation);
@@ -68,7 +79,12 @@ public static class HtmlReportRenderer
         Row(h, "Seed", s.Seed.ToString(CultureInfo.InvariantCulture));
         Row(h, "Calibration", s.Calibration is { } c
             ? $"{c.Text}: S = {Count(c.Tokens)} sampled token positions, sampling seed {c.Seed}" : "not recorded in the plan");
-        Row(h, "Evaluation", s.Evaluation is { } e ? $"{e.Text}: {e.Protocol}" : "not run (no --eval)");
+        if (s.Encoder == true)
+        {
+            Row(h, "Fidelity sentences", s.Fidelity is { } f ? $"{f.Text}: {Count(f.Sentences)} sentences" : "not run (no --eval or --sts)");
+            Row(h, "STS pairs", s.Sts is { } st ? $"{st.Text}: {Count(st.Pairs)} pairs" : "not run (no --sts)");
+        }
+        else Row(h, "Evaluation", s.Evaluation is { } e ? $"{e.Text}: {e.Protocol}" : "not run (no --eval)");
         Row(h, "FFN sparsity", $"target {Percent(s.Sparsity)}, achieved {Percent(s.AchievedSparsity)}");
         h.Append("</table>\n<h3>Dense vs pruned</h3>\n<table class=\"cmp\">\n<thead><tr><th>quantity</th><th>unit</th><th>dense</th><th>pruned</th><th>pruned / dense</th></tr></thead>\n<tbody>\n");
         Compare(h, "FFN neurons", "count", s.FfnNeurons, Count);
@@ -76,13 +92,19 @@ public static class HtmlReportRenderer
         Compare(h, "Weight files", "bytes", s.Bytes, Bytes);
         Compare(h, "Latency", "ms per forward pass", s.LatencyMs, Number);
         Compare(h, "Throughput", "tokens/s", s.TokensPerSecond, Number);
-        Compare(h, "Perplexity", "exp(nats/token)", s.Perplexity, Number);
-        Compare(h, "KL(original || model)", "nats/token", s.Kl, Number);
+        if (s.Encoder != true) // an encoder has no next-token distribution: these rows would only say "not measured"
+        {
+            Compare(h, "Perplexity", "exp(nats/token)", s.Perplexity, Number);
+            Compare(h, "KL(original || model)", "nats/token", s.Kl, Number);
+        }
         if (s.Top1Agreement is double agree)
             h.Append($"<tr><td>Top-1 agreement with the original</td><td>fraction of positions</td><td>100%</td><td>{Percent(agree)}</td><td></td></tr>\n");
+        if (s.Fidelity is { } fid)
+            h.Append($"<tr><td>Embedding cosine to the original</td><td>mean (min) over sentences</td><td>1</td><td>{Escape($"{Number(fid.MeanCosine)} ({Number(fid.MinCosine)})")}</td><td></td></tr>\n");
+        if (s.Sts is { } sts) Compare(h, "STS Spearman", "x 100", new BeforeAfter(sts.Before, sts.After), Number);
         h.Append("</tbody>\n</table>\n");
         if (s.LatencyProtocol != null) h.Append($"<p class=\"small\">Latency: {Escape(s.LatencyProtocol)}</p>\n");
-        h.Append($"<h3>Evaluation protocol</h3>\n<p>{Escape(ProtocolText)}</p>\n");
+        h.Append($"<h3>Evaluation protocol</h3>\n<p>{Escape(s.Encoder == true ? EncoderProtocolText : ProtocolText)}</p>\n");
         if (s.Evaluation is { } ev)
         {
             string detail = ev.Kind == "windows"
@@ -92,9 +114,9 @@ public static class HtmlReportRenderer
         }
         if (s.Stages.Count > 0)
         {
-            h.Append("<h3>Time per stage</h3>\n<table class=\"cmp\">\n<thead><tr><th>stage</th><th>seconds</th></tr></thead>\n<tbody>\n");
-            foreach (var st in s.Stages) h.Append($"<tr><td>{Escape(st.Stage)}</td><td>{Escape(st.Seconds.ToString("0.00", CultureInfo.InvariantCulture))}</td></tr>\n");
-            h.Append($"<tr><td>total</td><td>{Escape(s.Stages.Sum(x => x.Seconds).ToString("0.00", CultureInfo.InvariantCulture))}</td></tr>\n</tbody>\n</table>\n");
+            h.Append("<h3>Time per stage</h3>\n<table class=\"cmp\">\n<thead><tr><th>stage</th><th>seconds</th><th>device</th></tr></thead>\n<tbody>\n");
+            foreach (var st in s.Stages) h.Append($"<tr><td>{Escape(st.Stage)}</td><td>{Escape(st.Seconds.ToString("0.00", CultureInfo.InvariantCulture))}</td><td>{Escape(st.Device ?? "")}</td></tr>\n");
+            h.Append($"<tr><td>total</td><td>{Escape(s.Stages.Sum(x => x.Seconds).ToString("0.00", CultureInfo.InvariantCulture))}</td><td></td></tr>\n</tbody>\n</table>\n");
         }
         h.Append("</section>\n");
     }

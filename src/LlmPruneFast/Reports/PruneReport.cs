@@ -57,14 +57,28 @@ public sealed record ReportEvaluation
     public long? Tokens { get; init; }
 }
 
+/// <summary>
+/// Label-free fidelity of a pruned sentence encoder: cosine between its embedding and the dense model's of the same
+/// sentence, mean and minimum over <see cref="Sentences"/> sentences of <see cref="Text"/>.
+/// </summary>
+public sealed record ReportFidelity(string Text, int Sentences, double MeanCosine, double MinCosine);
+
+/// <summary>STS: Spearman x 100 of cosine similarity against the gold scores of <see cref="Pairs"/> pairs of <see cref="Text"/>.</summary>
+public sealed record ReportSts(string Text, int Pairs, double Before, double After);
+
 /// <summary>Wall-clock seconds one stage of the run took.</summary>
-public sealed record StageTime(string Stage, double Seconds);
+/// <summary>Seconds of one stage and the device it ran on ("cpu", "cuda"; null in reports written before devices were recorded).</summary>
+public sealed record StageTime(string Stage, double Seconds, string? Device = null);
 
 /// <summary>The summary table of a run.</summary>
 public sealed record ReportSummary
 {
     /// <summary>Model path or name.</summary>
     public required string Model { get; init; }
+    /// <summary>What kind of model, in words (e.g. "ONNX graph, 6 FFN blocks (gelu)"); absent for a LLaMA checkpoint.</summary>
+    public string? Architecture { get; init; }
+    /// <summary>True for a sentence encoder (fidelity and STS, no perplexity); absent for a decoder.</summary>
+    public bool? Encoder { get; init; }
     public required string Method { get; init; }
     public IReadOnlyList<ReportParameter> MethodParameters { get; init; } = [];
     /// <summary>Estimator name, null for methods that use none.</summary>
@@ -99,6 +113,10 @@ public sealed record ReportSummary
     public BeforeAfter? Kl { get; init; }
     /// <summary>Fraction of positions where the pruned model's top-1 token equals the original's.</summary>
     public double? Top1Agreement { get; init; }
+    /// <summary>Encoders: cosine of pruned to dense sentence embeddings.</summary>
+    public ReportFidelity? Fidelity { get; init; }
+    /// <summary>Encoders: STS Spearman x 100, dense and pruned.</summary>
+    public ReportSts? Sts { get; init; }
     public IReadOnlyList<StageTime> Stages { get; init; } = [];
 
     /// <summary>

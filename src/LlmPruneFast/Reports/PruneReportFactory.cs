@@ -9,9 +9,17 @@ namespace LlmPruneFast.Reports;
 /// <summary>What was measured around a pruning run, for the report's summary. Every field is optional.</summary>
 public sealed record ReportMeasurements
 {
-    public LlamaConfig? DenseConfig { get; init; }
-    public LlamaConfig? PrunedConfig { get; init; }
-    /// <summary>Bytes of the dense and pruned weight files (model.safetensors), when both exist on disk.</summary>
+    /// <summary>Parameter count of the whole model, dense and pruned (see <see cref="PrunedModel.Parameters"/>, <see cref="Models.OnnxGraph.OnnxGraphModel.Parameters"/>).</summary>
+    public BeforeAfter? Parameters { get; init; }
+    /// <summary>What kind of model this is, in words (e.g. "ONNX graph, 6 FFN blocks (gelu)"); null for a LLaMA checkpoint.</summary>
+    public string? Architecture { get; init; }
+    /// <summary>True for a sentence encoder: the report shows embedding fidelity and STS instead of perplexity.</summary>
+    public bool Encoder { get; init; }
+    /// <summary>Encoder fidelity: mean cosine of pruned to dense embeddings, and the sentences it was measured on.</summary>
+    public ReportFidelity? Fidelity { get; init; }
+    /// <summary>Encoder STS Spearman x 100, dense and pruned.</summary>
+    public ReportSts? Sts { get; init; }
+    /// <summary>Bytes of the dense and pruned weight files (model.safetensors, or model.onnx and its external data), when both exist on disk.</summary>
     public BeforeAfter? Bytes { get; init; }
     public PruneEvaluation? Evaluation { get; init; }
     /// <summary>The evaluation text's path and the paragraph count asked for (null: all).</summary>
@@ -19,6 +27,8 @@ public sealed record ReportMeasurements
     public int? EvaluationParagraphs { get; init; }
     public (LatencyResult Dense, LatencyResult Pruned)? Latency { get; init; }
     public IReadOnlyDictionary<string, double> StageSeconds { get; init; } = new Dictionary<string, double>();
+    /// <summary>The device each stage ran on ("cpu", "cuda"), by stage name as in <see cref="StageSeconds"/>.</summary>
+    public IReadOnlyDictionary<string, string> StageDevices { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>
@@ -57,10 +67,13 @@ public static class PruneReportFactory
         var summary = ReportSummary.FromPlan(plan) with
         {
             Bytes = m.Bytes,
-            Stages = m.StageSeconds.Select(kv => new StageTime(kv.Key, kv.Value)).ToArray(),
+            Parameters = m.Parameters,
+            Architecture = m.Architecture,
+            Encoder = m.Encoder ? true : null,
+            Fidelity = m.Fidelity,
+            Sts = m.Sts,
+            Stages = m.StageSeconds.Select(kv => new StageTime(kv.Key, kv.Value, m.StageDevices.GetValueOrDefault(kv.Key))).ToArray(),
         };
-        if (m.DenseConfig != null && m.PrunedConfig != null)
-            summary = summary with { Parameters = new BeforeAfter(PrunedModel.Parameters(m.DenseConfig), PrunedModel.Parameters(m.PrunedConfig)) };
         if (m.Latency is var (dense, pruned))
             summary = summary with
             {

@@ -32,6 +32,8 @@ public sealed record StudySettings
     /// <summary>ONNX Runtime intra-op threads (0 = one per processor).</summary>
     public int Threads { get; init; }
     public long MemoryBudgetBytes { get; init; } = CalibrationOptions.DefaultMemoryBudgetBytes;
+    /// <summary>Where capture, MI estimation and evaluation run (resolved <c>--device</c>).</summary>
+    public Devices.ComputeDevice Device { get; init; } = Devices.ComputeDevice.Cpu;
 
     /// <summary>The prune settings of one run, exactly as <c>llmprune prune</c> builds them from the same flags.</summary>
     public PruneSettings PruneSettings(string method, double ratio, string compensation) => new()
@@ -41,8 +43,9 @@ public sealed record StudySettings
         Ratio = ratio,
         Compensation = compensation == StudyRunner.DefaultCompensation ? null : CompensationKinds.Parse(compensation),
         Seed = Seed,
-        Calibration = new CalibrationOptions { Samples = Samples, Seed = Seed, Threads = Threads, MemoryBudgetBytes = MemoryBudgetBytes },
+        Calibration = new CalibrationOptions { Samples = Samples, Seed = Seed, Threads = Threads, MemoryBudgetBytes = MemoryBudgetBytes, Cuda = Device.OnnxCuda },
         Threads = Threads,
+        Device = Device,
     };
 }
 
@@ -124,7 +127,7 @@ public static class StudyRunner
             using var checkpoint = LlamaCheckpoint.Open(model.Directory);
             var config = checkpoint.Config;
             var tokenizer = LlamaTokenizerLoader.Load(checkpoint.TokenizerModelPath);
-            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = settings.Threads };
+            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda };
             void Report(int run, string stage, double fraction) => progress?.Report(new StudyProgress(model.Name, run, runsPerModel, stage, fraction));
 
             var clock = Stopwatch.StartNew();

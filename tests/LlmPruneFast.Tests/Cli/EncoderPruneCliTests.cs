@@ -10,7 +10,7 @@ namespace LlmPruneFast.Tests.Cli;
 /// <summary><c>llmprune prune</c> on the MiniLM encoder folder, run as a separate process: issue 8's prune interface.</summary>
 public sealed class EncoderPruneCliTests
 {
-    private static readonly string[] PairLines =
+    internal static readonly string[] PairLines =
     [
         "main-captions\tMSRvid\t2012test\t0001\t5.000\tA plane is taking off.\tAn air plane is taking off.",
         "main-captions\tMSRvid\t2012test\t0004\t3.800\tA man is playing a large flute.\tA man is playing a flute.",
@@ -21,7 +21,7 @@ public sealed class EncoderPruneCliTests
     ];
 
     /// <summary>The project's own calibration sentences (the demo's, used when ../shared is absent).</summary>
-    private static string Calibration => Path.Combine(MiniLm.RepoRoot(), "src", "LlmPruneFast.Cli", "Demo", "encoder-calibration.txt");
+    internal static string Calibration => Path.Combine(MiniLm.RepoRoot(), "src", "LlmPruneFast.Cli", "Demo", "encoder-calibration.txt");
 
     private static JsonElement LastJson(string output) => JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]).RootElement;
 

@@ -38,6 +38,31 @@ public sealed class WordPieceFeedTests
         Assert.Equal("[CLS] 25 ##° ##c [SEP]", Pieces("25°C"));
     }
 
+    /// <summary>
+    /// A special token typed in the text is that special token, as Hugging Face's BertTokenizerFast does by default
+    /// (split_special_tokens=False; sentence-transformers uses the default): matched verbatim and case-sensitively,
+    /// even inside a word; "[sep]" is ordinary text. The expected ids are read from vocab.txt here, and equal the ids
+    /// Hugging Face tokenizers 0.23.2 gave for MiniLM's vocabulary (written out as literals below).
+    /// </summary>
+    [Theory]
+    [InlineData("hello [SEP] world", "[CLS]|hello|[SEP]|world|[SEP]", new[] { 101, 7592, 102, 2088, 102 })]
+    [InlineData("a[SEP]b", "[CLS]|a|[SEP]|b|[SEP]", new[] { 101, 1037, 102, 1038, 102 })]
+    [InlineData("x [SEP][SEP] y", "[CLS]|x|[SEP]|[SEP]|y|[SEP]", new[] { 101, 1060, 102, 102, 1061, 102 })]
+    [InlineData("[CLS] x [MASK] y [UNK] z [PAD]", "[CLS]|[CLS]|x|[MASK]|y|[UNK]|z|[PAD]|[SEP]", new[] { 101, 101, 1060, 103, 1061, 100, 1062, 0, 102 })]
+    [InlineData("[sep] and [Sep]", "[CLS]|[|sep|]|and|[|sep|]|[SEP]", new[] { 101, 1031, 19802, 1033, 1998, 1031, 19802, 1033, 102 })]
+    [InlineData("[ SEP ]", "[CLS]|[|sep|]|[SEP]", new[] { 101, 1031, 19802, 1033, 102 })]
+    public void Special_tokens_typed_in_the_text_are_specials_as_in_hugging_face(string text, string tokens, int[] huggingFaceIds)
+    {
+        var fromVocab = tokens.Split('|').Select(t => Array.IndexOf(Vocab.Value, t)).ToArray();
+        Assert.DoesNotContain(-1, fromVocab);
+        Assert.Equal(fromVocab, huggingFaceIds);
+        Assert.Equal(fromVocab, Feed.Value.Encode(text, 512));
+    }
+
+    [Fact]
+    public void A_typed_special_token_counts_toward_truncation_and_sep_stays_last() =>
+        Assert.Equal("[CLS] a [SEP] b [SEP]", Pieces("a [SEP] b c d", 5));
+
     [Fact]
     public void Unknown_subwords_are_split_with_continuation_pieces() =>
         Assert.Equal("[CLS] token ##ization [SEP]", Pieces("tokenization"));

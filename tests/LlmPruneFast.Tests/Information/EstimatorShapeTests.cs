@@ -107,6 +107,69 @@ public sealed class EstimatorShapeTests
             }
     }
 
+    /// <summary>
+    /// Copula all pairs across several Gram blocks (N = 1100 > the 1024-column BLAS block, so off-diagonal sgemm
+    /// blocks and partial blocks run when OpenBLAS loads): every tile is in the upper block triangle, every pair
+    /// arrives once, and the values equal the float64 pair path within float32 accumulation error.
+    /// </summary>
+    [Fact]
+    public void Copula_all_pairs_over_several_blocks_equal_pairs()
+    {
+        int s = 40, n = 1100;
+        var z = Random(s, n, 12);
+        var sink = new DenseMiSink(n);
+        var seen = new int[n * n];
+        var est = new CopulaEstimator();
+        est.EstimateAllPairs(z, new CheckingSink(sink, seen));
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++) Assert.Equal(1, seen[i * n + j]);
+        var pairs = new (int, int)[] { (0, 1), (5, 1023), (1023, 1024), (17, 1099), (1030, 1099), (1099, 1098) };
+        var values = new double[pairs.Length];
+        est.EstimatePairs(z, pairs, values);
+        for (int p = 0; p < pairs.Length; p++)
+            Assert.Equal(values[p], sink.Matrix[pairs[p].Item1 * n + pairs[p].Item2], 2e-4);
+    }
+
+    private sealed class CheckingSink(DenseMiSink inner, int[] seen) : IMiTileSink
+    {
+        public void Accept(int rowStart, int colStart, int rowCount, int colCount, ReadOnlySpan<float> tile)
+        {
+            Assert.True(colStart >= rowStart, $"tile at ({rowStart}, {colStart}) below the diagonal");
+            Assert.Equal(rowCount * colCount, tile.Length);
+            lock (seen)
+                for (int r = 0; r < rowCount; r++)
+                    for (int c = 0; c < colCount; c++)
+                    {
+                        int i = rowStart + r, j = colStart + c;
+                        if (i == j) Assert.Equal(0f, tile[r * colCount + c]);
+                        if (j > i) seen[i * inner.N + j]++;
+                    }
+            inner.Accept(rowStart, colStart, rowCount, colCount, tile);
+        }
+    }
+
+    /// <summary>The radix-sorted stable ranks equal a stable comparison sort (LINQ OrderBy) on awkward values.</summary>
+    [Theory]
+    [InlineData(1, 0)]
+    [InlineData(7, 1)]
+    [InlineData(1000, 2)]
+    [InlineData(4099, 3)]
+    public void Stable_ranks_equal_a_stable_comparison_sort(int s, int seed)
+    {
+        var rng = new Random(seed);
+        float[] pool = [0f, -0f, 1f, -1f, float.Epsilon, -float.Epsilon, float.MaxValue, float.MinValue, 2.5f, -2.5f];
+        var v = new float[s];
+        for (int i = 0; i < s; i++)
+            v[i] = rng.Next(3) == 0 ? pool[rng.Next(pool.Length)] : (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-30, 30)));
+        var rank = new int[s];
+        var order = new int[s];
+        ColumnMath.StableRanks(v, rank, order);
+        // -0 == +0 compare equal, so they keep index order; OrderBy is stable
+        var expected = Enumerable.Range(0, s).OrderBy(i => v[i] == 0 ? 0f : v[i]).ToArray();
+        Assert.Equal(expected, order);
+        for (int p = 0; p < s; p++) Assert.Equal(p, rank[order[p]]);
+    }
+
     public static TheoryData<string> Names() => new() { "plugin", "ksg", "renyi", "copula" };
 
     [Theory]
@@ -185,7 +248,7 @@ public sealed class EstimatorShapeTests
         Assert.Throws<BadArgumentException>(() => MiEstimators.Create("ksg", new() { K = 0 }));
         Assert.Throws<BadArgumentException>(() => MiEstimators.Create("renyi", new() { Alpha = 1 }));
         Assert.Throws<BadArgumentException>(() => Bandwidth.Parse("-1"));
-        Assert.Throws<BadArgumentException>(() => MiBackends.Resolve(MiDevice.Cuda, "plugin", new()));
+        Assert.Throws<DeviceUnavailableException>(() => MiBackends.Resolve(MiDevice.Cuda, "plugin", new()));
         Assert.Same(CpuMiBackend.Instance, MiBackends.Resolve(MiDevice.Auto, "plugin", new()));
         Assert.Throws<BadDataException>(() => new ActivationMatrix(0, 3));
     }

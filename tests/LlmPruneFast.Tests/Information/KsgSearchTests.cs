@@ -54,7 +54,7 @@ public sealed class KsgSearchTests
     {
         { "gaussian", 50, 3 }, { "gaussian", 700, 3 }, { "gaussian", 513, 1 }, { "gaussian", 300, 7 },
         { "ties", 400, 3 }, { "ties", 257, 5 }, { "duplicates", 333, 3 }, { "outliers", 600, 3 }, { "relu", 800, 3 },
-        { "tiny", 4, 3 }, { "tiny", 9, 2 },
+        { "tiny", 4, 3 }, { "tiny", 9, 2 }, { "gaussian", 1500, 4 }, { "ties", 1200, 2 }, { "relu", 2000, 3 },
     };
 
     private static (float[] X, float[] Y) Data(string kind, int s, int seed)

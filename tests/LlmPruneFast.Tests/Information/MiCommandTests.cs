@@ -132,7 +132,7 @@ public sealed class MiCommandTests : IDisposable
         Assert.Equal(ExitCodes.BadArgument, Run("mi", "--input", input, "--cols", "3", "--pair", "0,1", "--estimator", "mine").Code);
         Assert.Equal(ExitCodes.BadArgument, Run("mi", "--input", input, "--cols", "3", "--pair", "0,1", "--device", "tpu").Code);
         var cuda = Run("mi", "--input", input, "--cols", "3", "--pair", "0,1", "--device", "cuda");
-        Assert.Equal(ExitCodes.BadArgument, cuda.Code);
+        Assert.Equal(ExitCodes.DeviceUnavailable, cuda.Code);
         Assert.Contains("no CUDA", cuda.Err);
         // too few samples for the bins
         Assert.Equal(ExitCodes.BadData, Run("mi", "--input", input, "--cols", "3", "--pair", "0,1", "--bins", "64").Code);

@@ -87,14 +87,14 @@ public sealed class GraphPruneRefusalTests
     }
 
     [Fact]
-    public void EvalOnAGraph_IsRefused_NothingWritten()
+    public void EvalOnAGraphWithoutTokenizer_IsMissingInput_NothingWritten()
     {
         using var dir = new TempFolder();
         OnnxModelFile.Save(LlmPruneFast.Tests.Models.OnnxGraph.FfnGraphs.Build(new()), dir["m/model.onnx"]);
         File.WriteAllText(dir["eval.txt"], "held out text");
         var (code, _, err) = Prune(dir, dir["m"], "--eval", dir["eval.txt"]);
-        Assert.Equal(ExitCodes.BadArgument, code);
-        Assert.StartsWith("error: --eval", err);
+        Assert.Equal(ExitCodes.MissingInput, code);
+        Assert.Contains("holds no tokenizer", err);
         Assert.False(Directory.Exists(dir["out"]));
     }
 

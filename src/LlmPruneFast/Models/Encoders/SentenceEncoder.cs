@@ -18,6 +18,9 @@ public sealed record SentenceEncoderOptions
 
     /// <summary>Threads inside each operator; 0 = one per processor.</summary>
     public int IntraOpThreads { get; init; }
+
+    /// <summary>ONNX Runtime's CUDA provider (<see cref="Devices.ComputeDevice.OnnxCuda"/>).</summary>
+    public bool UseCuda { get; init; }
 }
 
 /// <summary>
@@ -64,6 +67,7 @@ public sealed class SentenceEncoder : IDisposable
             IntraOpNumThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Environment.ProcessorCount,
             InterOpNumThreads = 1,
         };
+        Devices.OnnxProviders.Configure(so, options.UseCuda);
         try
         {
             _session = new InferenceSession(folder.ModelPath, so);

@@ -13,7 +13,14 @@ public sealed partial class WordPieceFeed : IGraphFeed
 {
     public BertTokenizer Tokenizer { get; }
 
-    private WordPieceFeed(BertTokenizer tokenizer) => Tokenizer = tokenizer;
+    /// <summary>The vocabulary's special tokens and their ids, longest first, matched verbatim in the raw text (see <see cref="Pieces"/>).</summary>
+    private readonly (string Text, int Id)[] _specials;
+
+    private WordPieceFeed(BertTokenizer tokenizer, IReadOnlyDictionary<string, int> specials)
+    {
+        Tokenizer = tokenizer;
+        _specials = specials.OrderByDescending(s => s.Key.Length).ThenBy(s => s.Key, StringComparer.Ordinal).Select(s => (s.Key, s.Value)).ToArray();
+    }
 
     /// <summary>
     /// Loads <paramref name="vocabPath"/> (one token per line). <paramref name="lowerCase"/> also strips accents, as
@@ -37,7 +44,7 @@ public sealed partial class WordPieceFeed : IGraphFeed
             IndividuallyTokenizeCjk = true,
             ApplyBasicTokenization = true,
         };
-        return new WordPieceFeed(BertTokenizer.Create(vocabPath, options));
+        return new WordPieceFeed(BertTokenizer.Create(vocabPath, options), specials);
     }
 
     /// <summary>
@@ -56,12 +63,38 @@ public sealed partial class WordPieceFeed : IGraphFeed
     public int[] Encode(string text, int maxTokens)
     {
         if (maxTokens < 2) throw new BadArgumentException($"an encoder input needs room for [CLS] and [SEP]; got a limit of {maxTokens} tokens");
-        var pieces = Tokenizer.EncodeToIds(text, addSpecialTokens: false);
+        var pieces = Pieces(text);
         int kept = Math.Min(pieces.Count, maxTokens - 2);
         var ids = new int[kept + 2];
         ids[0] = Tokenizer.ClassificationTokenId;
         for (int i = 0; i < kept; i++) ids[i + 1] = pieces[i];
         ids[^1] = Tokenizer.SeparatorTokenId;
+        return ids;
+    }
+
+    /// <summary>
+    /// Word pieces of a text, with a special token typed in it ([SEP], [CLS], [MASK], [UNK], [PAD], exactly so
+    /// cased, anywhere, even inside a word) taken as that special token: Hugging Face's BertTokenizerFast does so by
+    /// default (its special tokens are matched in the raw text before normalization; only split_special_tokens=True
+    /// turns it off), and sentence-transformers calls it with the default. "[sep]" or "[ SEP ]" are ordinary text.
+    /// </summary>
+    private List<int> Pieces(string text)
+    {
+        var ids = new List<int>();
+        for (int start = 0; start < text.Length;)
+        {
+            int at = -1, length = 0, id = 0;
+            foreach (var (special, specialId) in _specials) // longest first: at equal positions the longer one wins
+            {
+                int i = text.IndexOf(special, start, StringComparison.Ordinal);
+                if (i >= 0 && (at < 0 || i < at)) (at, length, id) = (i, special.Length, specialId);
+            }
+            int end = at < 0 ? text.Length : at;
+            if (end > start) ids.AddRange(Tokenizer.EncodeToIds(text[start..end], addSpecialTokens: false));
+            if (at < 0) break;
+            ids.Add(id);
+            start = at + length;
+        }
         return ids;
     }
 

@@ -58,62 +58,19 @@ public static class LlamaOnnxBuilder
     public static ModelProto Build(LlamaConfig config, ITensorSource tensors, LlamaOnnxOptions? options = null)
     {
         options ??= new LlamaOnnxOptions();
-        int D = config.HiddenSize, H = config.NumAttentionHeads, KVH = config.NumKeyValueHeads, L = config.NumHiddenLayers;
-        int hd = config.HeadDim > 0 ? config.HeadDim : D / Math.Max(H, 1);
-        int V = config.VocabSize, P = config.MaxPositionEmbeddings;
-        if (D <= 0 || H <= 0 || KVH <= 0 || L <= 0 || V <= 0 || P <= 0 || hd <= 0)
-            throw new UnsupportedArchitectureException($"LLaMA config has a non-positive size (hidden {D}, heads {H}, kv heads {KVH}, layers {L}, vocab {V}, positions {P}, head_dim {hd})");
+        var geo = LlamaGeometry.Of(config);
+        int D = geo.Hidden, L = config.NumHiddenLayers, V = config.VocabSize;
         if (!options.Logits && !options.Taps) throw new BadArgumentException("an ONNX graph needs logits or taps as outputs");
-        if (H % KVH != 0)
-            throw new UnsupportedArchitectureException($"num_attention_heads {H} is not a multiple of num_key_value_heads {KVH}");
-        if (hd % 2 != 0) throw new UnsupportedArchitectureException($"head_dim {hd} must be even for rotary embeddings");
-        int rep = H / KVH;
         var w = new WeightReader(tensors);
         var g = new OnnxGraphWriter("llama");
+        w.Graph = g;
 
         // ---- inputs ---------------------------------------------------------------------------------------------
         g.Input(InputIds, DT.Int64, "batch", "seq");
         g.Input(AttentionMask, DT.Int64, "batch", "seq");
 
-        // ---- constants shared by all layers -----------------------------------------------------------------------
-        string eps = g.Scalar("rms_eps", (float)config.RmsNormEps);
-        string scale = g.Scalar("attn_scale", (float)(1.0 / Math.Sqrt(hd)));
-        string zeroF = g.Scalar("zero_f", 0f);
-        string maskValue = g.Scalar("mask_value", MaskValue);
-        string qShape = g.Int64("q_shape", [0, 0, H, hd]);       // [B,S,H*hd] -> [B,S,H,hd]
-        string kvShape = g.Int64("kv_shape", [0, 0, KVH, hd]);   // [B,S,KVH*hd] -> [B,S,KVH,hd]
-        string groupShape = g.Int64("group_shape", [0, KVH, -1, hd]); // [B,H,S,hd] -> [B,KVH,rep*S,hd]
-        string headShape = g.Int64("head_shape", [0, H, -1, hd]);     // [B,KVH,rep*S,hd] -> [B,H,S,hd]
-        string mergeShape = g.Int64("merge_shape", [0, 0, H * hd]);   // [B,S,H,hd] -> [B,S,H*hd]
-
-        // ---- position ids: cumsum(mask) - 1, clipped at 0 (left padding keeps positions 0,1,2.. for real tokens) --
-        string cum = g.Op("CumSum", "pos_cumsum", [AttentionMask, g.Int64("axis1", [1], scalar: true)]);
-        string pos = g.Op("Sub", "pos_minus1", [cum, g.Int64("one", [1], scalar: true)]);
-        pos = g.Op("Max", "position_ids", [pos, g.Int64("zero", [0], scalar: true)]);                      // [B,S]
-
-        // ---- RoPE tables (HF rotate-halves): cos/sin[p, i] of p * theta^(-2(i mod hd/2)/hd), float64 then float32 --
-        var (cosTable, sinTable) = RopeTables(P, hd, config.RopeTheta, config.RopeScaling);
-        string cosT = g.Float("rope_cos", [P, hd], cosTable), sinT = g.Float("rope_sin", [P, hd], sinTable);
-        string cos = g.Op("Unsqueeze", "cos", [g.Op("Gather", "cos_bsd", [cosT, pos]), g.Int64("axes2", [2])]); // [B,S,1,hd]
-        string sin = g.Op("Unsqueeze", "sin", [g.Op("Gather", "sin_bsd", [sinT, pos]), g.Int64("axes2b", [2])]); // [B,S,1,hd]
-
-        // ---- attention bias: -1e9 where the key is in the future or is padding, else 0 ------------------------------
-        string shape = g.Op("Shape", "ids_shape", [InputIds]);                                                // [2]
-        string seqLen = g.Op("Squeeze", "seq_len", [g.Op("Slice", "seq_len_1d", [shape, g.Int64("s1", [1]), g.Int64("s2", [2])])]);
-        string range = g.Op("Range", "arange", [g.Int64("r0", [0], scalar: true), seqLen, g.Int64("r1", [1], scalar: true)]); // [S]
-        string rows = g.Op("Unsqueeze", "query_idx", [range, g.Int64("axes_1", [1])]);                      // [S,1]
-        string cols = g.Op("Unsqueeze", "key_idx", [range, g.Int64("axes_0", [0])]);                        // [1,S]
-        string future = g.Op("Greater", "future", [cols, rows]);                                            // [S,S] bool
-        string pad = g.Op("Equal", "is_pad", [AttentionMask, g.Int64("zero_i", [0], scalar: true)]);        // [B,S] bool
-        pad = g.Op("Unsqueeze", "is_pad_key", [pad, g.Int64("axes_12", [1, 2])]);                          // [B,1,1,S]
-        // Mistral's sliding window: also keys W or more positions back (only built when a sequence can be that long).
-        if (config.SlidingWindow is int window && window < P)
-            future = g.Op("Or", "outside_window", [future, g.Op("GreaterOrEqual", "too_far_back",
-                [g.Op("Sub", "query_minus_key", [rows, cols]), g.Int64("sliding_window", [window], scalar: true)])]); // [S,S] bool
-        string masked = g.Op("Or", "masked", [future, pad]);                                                // [B,1,S,S]
-        string bias = g.Op("Where", "attn_bias", [masked, maskValue, zeroF]);                               // [B,1,S,S]
-        // Queries are grouped as [B,KVH,rep*S,hd] (row r*S+s = query s of head kv*rep+r): repeat the bias rep times.
-        if (rep > 1) bias = g.Op("Tile", "attn_bias_grouped", [bias, g.Int64("bias_repeats", [1, 1, rep, 1])]); // [B,1,rep*S,S]
+        // ---- constants, positions, RoPE and the attention bias shared by all layers --------------------------------
+        var context = LlamaLayerEmitter.Context(g, config, geo, AttentionMask, InputIds);
 
         // ---- token embedding ---------------------------------------------------------------------------------------
         var embedding = w.Matrix(LlamaTensorNames.Embedding, V, D);
@@ -121,58 +78,13 @@ public static class LlamaOnnxBuilder
 
         for (int l = 0; l < L; l++)
         {
-            string p = $"l{l}.";
-            int N = config.FfnWidth(l);
-            // ---- attention block ----
-            string xn = RmsNorm(g, w, x, LlamaTensorNames.AttentionNorm(l), D, eps, p + "attn_norm");         // [B,S,D]
-            var (q, k, v) = Projections(g, w, xn, options.FuseProjections, p, [LlamaTensorNames.Q(l), LlamaTensorNames.K(l), LlamaTensorNames.V(l)],
-                [H * hd, KVH * hd, KVH * hd], D);                                                                // [B,S,H*hd], [B,S,KVH*hd] x2
-            if (config.QkvBias)
-            {
-                q = g.Op("Add", p + "q_b", [q, w.Vector(g, LlamaTensorNames.QBias(l), H * hd)]);
-                k = g.Op("Add", p + "k_b", [k, w.Vector(g, LlamaTensorNames.KBias(l), KVH * hd)]);
-                v = g.Op("Add", p + "v_b", [v, w.Vector(g, LlamaTensorNames.VBias(l), KVH * hd)]);
-            }
-            q = Rope(g, g.Op("Reshape", p + "q_heads", [q, qShape]), cos, sin, p + "q");                       // [B,S,H,hd]
-            k = Rope(g, g.Op("Reshape", p + "k_heads", [k, kvShape]), cos, sin, p + "k");                      // [B,S,KVH,hd]
-            v = g.Op("Reshape", p + "v_heads", [v, kvShape]);                                                    // [B,S,KVH,hd]
-            q = g.Op("Transpose", p + "q_t", [q], OnnxGraphWriter.Ints("perm", 0, 2, 1, 3));                     // [B,H,S,hd]
-            q = g.Op("Reshape", p + "q_grouped", [q, groupShape]);                                               // [B,KVH,rep*S,hd]
-            k = g.Op("Transpose", p + "k_t", [k], OnnxGraphWriter.Ints("perm", 0, 2, 3, 1));                     // [B,KVH,hd,S]
-            v = g.Op("Transpose", p + "v_t", [v], OnnxGraphWriter.Ints("perm", 0, 2, 1, 3));                     // [B,KVH,S,hd]
-            // scores: each kv head serves its rep query heads in one product, so k/v are never copied rep times.
-            // The 1/sqrt(hd) scale right after the MatMul is folded by ONNX Runtime into one FusedMatMul (alpha).
-            string scores = g.Op("MatMul", p + "scores_raw", [q, k]);                                            // [B,KVH,rep*S,S]
-            scores = g.Op("Mul", p + "scores", [scores, scale]);                                                 // q.k / sqrt(hd)
-            scores = g.Op("Add", p + "scores_masked", [scores, bias]);
-            string probs = g.Op("Softmax", p + "probs", [scores], OnnxGraphWriter.Int("axis", -1));              // [B,KVH,rep*S,S]
-            string ctx = g.Op("MatMul", p + "ctx", [probs, v]);                                                  // [B,KVH,rep*S,hd]
-            ctx = g.Op("Reshape", p + "ctx_heads", [ctx, headShape]);                                            // [B,H,S,hd]
-            ctx = g.Op("Transpose", p + "ctx_t", [ctx], OnnxGraphWriter.Ints("perm", 0, 2, 1, 3));               // [B,S,H,hd]
-            ctx = g.Op("Reshape", p + "ctx_merged", [ctx, mergeShape]);                                          // [B,S,H*hd]
-            string attn = g.Op("MatMul", p + "attn_out", [ctx, w.Transposed(g, LlamaTensorNames.O(l), D, H * hd)]); // [B,S,D]
-            if (config.OutputBias) attn = g.Op("Add", p + "attn_out_b", [attn, w.Vector(g, LlamaTensorNames.OBias(l), D)]);
-            x = g.Op("Add", p + "resid_attn", [x, attn]);                                                        // x += attn
-
-            // ---- SwiGLU feed-forward block ----
-            xn = RmsNorm(g, w, x, LlamaTensorNames.FfnNorm(l), D, eps, p + "ffn_norm");                        // [B,S,D]
-            var (gate, up, _) = Projections(g, w, xn, options.FuseProjections, p, [LlamaTensorNames.Gate(l), LlamaTensorNames.Up(l)], [N, N], D); // [B,S,N] x2
-            if (config.MlpBias)
-            {
-                gate = g.Op("Add", p + "gate_b", [gate, w.Vector(g, LlamaTensorNames.GateBias(l), N)]);
-                up = g.Op("Add", p + "up_b", [up, w.Vector(g, LlamaTensorNames.UpBias(l), N)]);
-            }
-            string silu = g.Op("Mul", p + "silu", [gate, g.Op("Sigmoid", p + "sigmoid", [gate])]);              // silu(g) = g * sigmoid(g)
-            string act = g.Op("Mul", options.Taps ? TapName(l) : p + "ffn_act", [silu, up]);                  // [B,S,N] neuron activations
-            if (options.Taps) g.Output(act, DT.Float, "batch", "seq", (long)N);
-            if (!options.Logits && l == L - 1) break; // nothing downstream of the last tap is needed
-            string down = g.Op("MatMul", p + "down", [act, w.Transposed(g, LlamaTensorNames.Down(l), D, N)]);  // [B,S,D]
-            if (config.MlpBias) down = g.Op("Add", p + "down_b", [down, w.Vector(g, LlamaTensorNames.DownBias(l), D)]);
-            x = g.Op("Add", p + "resid_ffn", [x, down]);                                                         // x += ffn
+            bool last = !options.Logits && l == L - 1; // nothing downstream of the last tap is needed
+            x = LlamaLayerEmitter.Layer(g, w, config, geo, context, l, config.FfnWidth(l), config.MlpBias, x, options.FuseProjections,
+                options.Taps ? TapName(l) : null, options.Taps, last);
         }
 
         // ---- final norm and classifier -----------------------------------------------------------------------------
-        if (options.Logits) AddHead(g, w, config, tensors, x, eps, embedding);
+        if (options.Logits) AddHead(g, w, config, tensors, x, context.Eps, embedding);
 
         var meta = new Dictionary<string, string>
         {
@@ -189,53 +101,13 @@ public static class LlamaOnnxBuilder
     private static void AddHead(OnnxGraphWriter g, WeightReader w, LlamaConfig config, ITensorSource tensors, string x, string eps, float[] embedding)
     {
         int D = config.HiddenSize, V = config.VocabSize;
-        x = RmsNorm(g, w, x, LlamaTensorNames.FinalNorm, D, eps, "final_norm");                                // [B,S,D]
+        x = LlamaLayerEmitter.RmsNorm(g, w, x, LlamaTensorNames.FinalNorm, D, eps, "final_norm");                                // [B,S,D]
         // A tied head reuses the embedding matrix; it is stored again transposed so MatMul reads it row-major.
         string head = config.TieWordEmbeddings && !tensors.Contains(LlamaTensorNames.LmHead)
-            ? g.Float("lm_head.weight.T", [D, V], Transpose(embedding, V, D))
-            : w.Transposed(g, LlamaTensorNames.LmHead, V, D);
+            ? g.Float("lm_head.weight.T", [D, V], LlamaLayerEmitter.Transpose(embedding, V, D))
+            : w.Transposed(LlamaTensorNames.LmHead, V, D);
         g.Op("MatMul", Logits, [x, head]);                                                                       // [B,S,V]
         g.Output(Logits, DT.Float, "batch", "seq", (long)V);
-    }
-
-    /// <summary>
-    /// x @ W_i^T for each of <paramref name="names"/> (rows <paramref name="rows"/>, D columns each): with
-    /// <paramref name="fuse"/>, one MatMul against [D, sum rows] (the W_i^T side by side) and a Split on the last axis.
-    /// Returns up to three outputs (the third is null for two weights).
-    /// </summary>
-    private static (string, string, string) Projections(OnnxGraphWriter g, WeightReader w, string x, bool fuse, string prefix, string[] names, int[] rows, int d)
-    {
-        string[] outNames = names.Length == 3 ? [prefix + "q", prefix + "k", prefix + "v"] : [prefix + "gate", prefix + "up"];
-        string[] outs;
-        if (!fuse)
-            outs = names.Select((n, i) => g.Op("MatMul", outNames[i], [x, w.Transposed(g, n, rows[i], d)])).ToArray();
-        else
-        {
-            string fused = g.Op("MatMul", prefix + (names.Length == 3 ? "qkv" : "gate_up"), [x, w.TransposedSideBySide(g, names, rows, d)]);
-            outs = g.OpMulti("Split", outNames, [fused, g.Int64(prefix + "split_sizes", rows.Select(r => (long)r).ToArray())], OnnxGraphWriter.Int("axis", -1));
-        }
-        return (outs[0], outs[1], outs.Length > 2 ? outs[2] : null!);
-    }
-
-    /// <summary>
-    /// RMSNorm: x / sqrt(mean(x^2) + eps) * weight over the last axis, in float32. Written as Pow, ReduceMean, Add,
-    /// Sqrt, Div, Mul: the pattern ONNX Runtime fuses into one SimplifiedLayerNormalization kernel.
-    /// </summary>
-    private static string RmsNorm(OnnxGraphWriter g, WeightReader w, string x, string weight, int d, string eps, string name)
-    {
-        string sq = g.Op("Pow", name + ".sq", [x, g.Scalar(name + ".two", 2f)]);
-        string ms = g.Op("ReduceMean", name + ".ms", [sq], OnnxGraphWriter.Ints("axes", -1), OnnxGraphWriter.Int("keepdims", 1)); // [B,S,1]
-        string rms = g.Op("Sqrt", name + ".rms", [g.Op("Add", name + ".ms_eps", [ms, eps])]);
-        string normed = g.Op("Div", name + ".normed", [x, rms]);
-        return g.Op("Mul", name, [normed, w.Vector(g, weight, d)]);
-    }
-
-    /// <summary>Rotary embedding, rotate-halves: x * cos + concat(-x[..., hd/2:], x[..., :hd/2]) * sin. x is [B,S,heads,hd].</summary>
-    private static string Rope(OnnxGraphWriter g, string x, string cos, string sin, string name)
-    {
-        var halves = g.OpMulti("Split", [name + ".lo", name + ".hi"], [x], OnnxGraphWriter.Int("axis", -1));
-        string rotated = g.Op("Concat", name + ".rot_half", [g.Op("Neg", name + ".neg_hi", [halves[1]]), halves[0]], OnnxGraphWriter.Int("axis", -1));
-        return g.Op("Add", name + "_rope", [g.Op("Mul", name + ".cos", [x, cos]), g.Op("Mul", name + ".sin", [rotated, sin])]);
     }
 
     /// <summary>
@@ -261,56 +133,22 @@ public static class LlamaOnnxBuilder
         return (cos, sin);
     }
 
-    private static float[] Transpose(float[] m, int rows, int cols)
-    {
-        var t = new float[m.Length];
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < cols; c++)
-                t[c * rows + r] = m[r * cols + c];
-        return t;
-    }
-
     /// <summary>Reads weights with shape checks and writes them as initializers.</summary>
-    private sealed class WeightReader(ITensorSource tensors)
+    private sealed class WeightReader(ITensorSource tensors) : ILayerWeights
     {
-        public float[] Matrix(string name, int rows, int cols)
-        {
-            var info = tensors.GetInfo(name);
-            if (info.Shape.Length != 2 || info.Shape[0] != rows || info.Shape[1] != cols)
-                throw new BadModelFileException($"tensor '{name}': shape [{string.Join(", ", info.Shape)}], expected [{rows}, {cols}] from config");
-            return tensors.ReadFloat32(name);
-        }
+        public OnnxGraphWriter Graph { get; set; } = null!;
+
+        public float[] Matrix(string name, int rows, int cols) => LlamaLayerGraph.ReadChecked(tensors, name, rows, cols);
 
         /// <summary>Initializer "{name}.T" [cols, rows] holding W^T, so that x @ W^T is one MatMul.</summary>
-        public string Transposed(OnnxGraphWriter g, string name, int rows, int cols) =>
-            g.Float(name + ".T", [cols, rows], Transpose(Matrix(name, rows, cols), rows, cols));
+        public string Transposed(string name, int rows, int cols) =>
+            Graph.Float(name + ".T", [cols, rows], LlamaLayerEmitter.Transpose(Matrix(name, rows, cols), rows, cols));
 
-        /// <summary>
-        /// Initializer [cols, sum rows] holding W_0^T | W_1^T | ... side by side (row c = column c of every W_i), so that
-        /// x @ it is x @ W_i^T for all i in one MatMul.
-        /// </summary>
-        public string TransposedSideBySide(OnnxGraphWriter g, string[] names, int[] rows, int cols)
-        {
-            int total = rows.Sum();
-            var data = new float[(long)cols * total];
-            int offset = 0;
-            for (int i = 0; i < names.Length; i++)
-            {
-                var m = Matrix(names[i], rows[i], cols);
-                for (int r = 0; r < rows[i]; r++)
-                    for (int c = 0; c < cols; c++)
-                        data[(long)c * total + offset + r] = m[(long)r * cols + c];
-                offset += rows[i];
-            }
-            return g.Float(string.Join("+", names) + ".T", [cols, total], data);
-        }
+        /// <summary>Initializer [cols, sum rows] holding W_0^T | W_1^T | ... side by side.</summary>
+        public string TransposedSideBySide(string[] names, int[] rows, int cols) =>
+            Graph.Float(string.Join("+", names) + ".T", [cols, rows.Sum()],
+                LlamaLayerEmitter.TransposeSideBySide(names.Select((n, i) => Matrix(n, rows[i], cols)).ToArray(), rows, cols));
 
-        public string Vector(OnnxGraphWriter g, string name, int length)
-        {
-            var info = tensors.GetInfo(name);
-            if (info.Shape.Length != 1 || info.Shape[0] != length)
-                throw new BadModelFileException($"tensor '{name}': shape [{string.Join(", ", info.Shape)}], expected [{length}] from config");
-            return g.Float(name, [length], tensors.ReadFloat32(name));
-        }
+        public string Vector(string name, int length) => Graph.Float(name, [length], LlamaLayerGraph.ReadChecked(tensors, name, length));
     }
 }

@@ -14,10 +14,10 @@ public sealed record OnnxRunnerOptions
     public int IntraOpThreads { get; init; }
 
     /// <summary>
-    /// Append the CUDA execution provider when the native library offers it (the Microsoft.ML.OnnxRuntime.Gpu build);
-    /// with the CPU-only build it is simply not listed and the CPU provider runs everything.
+    /// Append the CUDA execution provider (resolve <c>--device</c> with <see cref="Devices.ComputeDevice"/> first:
+    /// here a provider that cannot load is a <see cref="DeviceUnavailableException"/>, never a silent CPU run).
     /// </summary>
-    public bool UseCuda { get; init; } = true;
+    public bool UseCuda { get; init; }
 
     public int CudaDeviceId { get; init; }
 
@@ -91,21 +91,7 @@ public sealed class OnnxLlamaRunner : IDisposable
             so.ProfileOutputPathPrefix = options.ProfilePrefix; // read when profiling is switched on, so set first
             so.EnableProfiling = true;
         }
-        var providers = new List<string>();
-        if (options.UseCuda && OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider"))
-        {
-            try
-            {
-                so.AppendExecutionProvider_CUDA(options.CudaDeviceId);
-                providers.Add("CUDAExecutionProvider");
-            }
-            catch (OnnxRuntimeException)
-            {
-                // Listed but unusable (no driver or device): fall back to the CPU provider, which is always present.
-            }
-        }
-        providers.Add("CPUExecutionProvider");
-        Providers = providers;
+        Providers = Devices.OnnxProviders.Configure(so, options.UseCuda, options.CudaDeviceId);
         _session = open(so);
         try
         {

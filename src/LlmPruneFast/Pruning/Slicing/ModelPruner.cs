@@ -30,6 +30,13 @@ public sealed record PruneSettings
     public int CandidateHeldOut { get; init; } = 16;
     /// <summary>ONNX Runtime intra-op threads for candidate scoring (0 = one per processor).</summary>
     public int Threads { get; init; }
+    /// <summary>Folder for the streaming pipeline's hidden-state scratch file when it goes to disk (null = system temp).</summary>
+    public string? ScratchFolder { get; init; }
+    /// <summary>
+    /// Where MI estimation and candidate scoring run (resolved <c>--device</c>); capture follows
+    /// <see cref="CalibrationOptions.Cuda"/>. Default: the CPU.
+    /// </summary>
+    public Devices.ComputeDevice Device { get; init; } = Devices.ComputeDevice.Cpu;
 }
 
 /// <summary>A finished selection: the plan, its sliced layers, the calibration it used and seconds per stage.</summary>
@@ -111,27 +118,39 @@ public static class ModelPruner
     public static PruneOutcome Select(LlamaConfig config, ITensorSource tensors, ModelFingerprint fingerprint, CalibrationSet calibration,
         PruneSettings settings, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
     {
+        var outcome = SelectWith(config, tensors, fingerprint, new CheckpointLayerSource(config, tensors, calibration.Layers), calibration.Info,
+            calibration.HeldOut, settings, progress, ct);
+        return new PruneOutcome { Plan = outcome.Plan, Layers = outcome.Layers, Calibration = calibration, StageSeconds = outcome.StageSeconds };
+    }
+
+    /// <summary>
+    /// <see cref="Select"/> on any layer source (the whole-model capture's, or a streaming one): plans, scoring
+    /// multi-seed candidates by KL on <paramref name="heldOut"/>, then slices. Calibration of the outcome is null.
+    /// </summary>
+    internal static (PruningPlan Plan, SlicedFfnLayer[] Layers, Dictionary<string, double> StageSeconds) SelectWith(LlamaConfig config, ITensorSource tensors,
+        ModelFingerprint fingerprint, ILayerSource source, CalibrationInfo info, IReadOnlyList<int[]> heldOutSequences, PruneSettings settings,
+        IProgress<StageProgress>? progress, CancellationToken ct)
+    {
         var options = Options(settings, config);
         NativeBlas.SetThreads(settings.Threads);   // OpenBLAS follows the tool's thread count
         var seconds = new Dictionary<string, double>();
         var clock = Stopwatch.StartNew();
         bool candidates = options.Selector.Candidates > 1;
-        var source = new CheckpointLayerSource(config, tensors, calibration.Layers);
         OnnxLlamaRunner? dense = null;
         try
         {
-            options = options with { Calibration = calibration.Info };
-            if (candidates && calibration.HeldOut.Count > 0)
+            options = options with { Calibration = info };
+            if (candidates && heldOutSequences.Count > 0)
             {
-                dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors), new OnnxRunnerOptions { IntraOpThreads = settings.Threads });
-                var heldOut = calibration.HeldOut.Where(h => h.Length > 1).ToArray();
+                dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors), new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda });
+                var heldOut = heldOutSequences.Where(h => h.Length > 1).ToArray();
                 options = options with
                 {
                     CandidateScorer = plan =>
                     {
                         var layers = Pruner.ApplyPlan(plan, source, null, ct).ToArray();
                         var (c, t) = PrunedModel.Build(config, tensors, layers);
-                        using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(c, t), new OnnxRunnerOptions { IntraOpThreads = settings.Threads });
+                        using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(c, t), new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda });
                         return ModelComparison.Compare(dense, pruned, heldOut, cancellationToken: ct).MeanKl;
                     },
                 };
@@ -142,7 +161,7 @@ public static class ModelPruner
             clock.Restart();
             var sliced = Pruner.ApplyPlan(plan, source, stageProgress, ct).ToArray();
             seconds["slice"] = clock.Elapsed.TotalSeconds;
-            return new PruneOutcome { Plan = plan, Layers = sliced, Calibration = calibration, StageSeconds = seconds };
+            return (plan, sliced, seconds);
         }
         finally
         {
@@ -152,8 +171,8 @@ public static class ModelPruner
 
     /// <summary>
     /// Re-derives the sliced layers of <paramref name="plan"/> on the model it was made for (checked by fingerprint).
-    /// When its compensation needs activations, they are recaptured with the plan's recorded calibration (text file,
-    /// S, seed; other settings at their defaults, as <c>prune</c> uses them).
+    /// When its compensation needs activations, they are streamed again with the plan's recorded calibration (text file,
+    /// S, seed, sequences, capture mode; other settings at their defaults, as <c>prune</c> uses them).
     /// </summary>
     /// <exception cref="BadArgumentException">The plan was made for another model.</exception>
     /// <exception cref="MissingInputException">Activations are needed and the recorded calibration text is absent.</exception>
@@ -161,8 +180,16 @@ public static class ModelPruner
         LlamaTokenizer tokenizer, CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
     {
         plan.EnsureMatches(CheckpointLayerSource.Fingerprint(modelName, config, tensors));
-        var activations = NeedsActivations(plan) ? Recapture(plan, config, tensors, tokenizer, calibrationDefaults, progress, ct).Layers : null;
-        var source = new CheckpointLayerSource(config, tensors, activations);
+        // Activations are streamed layer by layer (the dense stream gives the whole-model capture's values bit for bit,
+        // and a sequential plan needs its own pruned layers upstream), so apply's memory does not grow with depth.
+        if (NeedsActivations(plan))
+        {
+            plan.Validate();
+            if (plan.Model.Layers != config.NumHiddenLayers)
+                throw new BadArgumentException($"plan made for another model: {plan.Model.Layers} layers in the plan, {config.NumHiddenLayers} in the model");
+            return StreamingPruner.Apply(plan, config, tensors, tokenizer, calibrationDefaults ?? new CalibrationOptions(), false, progress, ct).Layers;
+        }
+        var source = new CheckpointLayerSource(config, tensors);
         return Pruner.ApplyPlan(plan, source, progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction))), ct).ToArray();
     }
 

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# The GPU device check (issue 10), in two halves:
+#
+#   perf/device-check.sh build   HERE, with the .NET SDK: publishes one self-contained single file for linux-x64
+#                                (LlmPruneFast.Perf with the ONNX Runtime GPU build; its `cli` suite is llmprune) and
+#                                copies the test data into .devcheck/ (git-ignored), checking it fits the 64 MiB
+#                                that can be carried to the GPU machine.
+#   perf/device-check.sh run     THERE (CUDA driver, no .NET), in under 8 minutes: kernels-verify on CUDA, kernel
+#                                throughput, prune end to end with --device cuda/auto vs cpu (plans compared), the ONNX
+#                                Runtime CUDA provider, all-pairs MI at N = 11,008, S = 2,048; everything into one
+#                                file, $OUT/device-check.txt (.devcheck/out/ where $OUT is unset). On a machine without
+#                                CUDA it runs the same steps and reports "no CUDA device" instead of crashing.
+#
+# The lead's call on a task that is lent a GPU (after `perf/device-check.sh build` in the checkout it sends):
+#   run(command="bash perf/device-check.sh run", carry=[".devcheck"], timeout_s=540)
+# See perf/RESULTS.md, "Device check".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DC=$ROOT/.devcheck
+LIMIT=$((64 * 1024 * 1024))
+
+build() {
+  set -e
+  export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+  local shared=${LLMPRUNE_SHARED:-$ROOT/../shared}
+  rm -rf "$DC"
+  mkdir -p "$DC/bin" "$DC/data"
+  # One file for both jobs: the perf suites (kernels-verify, kernels) and llmprune (`cli`), GPU build of ONNX Runtime
+  # without its CUDA provider library (284 MB; see perf/LlmPruneFast.Perf/LlmPruneFast.Perf.csproj).
+  dotnet publish perf/LlmPruneFast.Perf/LlmPruneFast.Perf.csproj -c Release -r linux-x64 --self-contained true -p:OrtGpu=true \
+    -p:PublishSingleFile=true -p:EnableCompressionInSingleFile=true -p:IncludeNativeLibrariesForSelfExtract=true \
+    -o "$DC/bin" -nologo -v q
+  rm -f "$DC"/bin/*.pdb "$DC"/bin/*.dbg "$DC"/bin/llmprune.runtimeconfig.json
+  if [ -f "$shared/models/stories260K/stories260K.bin" ]; then
+    cp "$shared/models/stories260K/stories260K.bin" "$shared/models/stories260K/tok512.model" "$DC/data/"
+    head -c 300000 "$shared/corpora/tinystories/valid-sample.txt" > "$DC/data/calib.txt"
+  else
+    echo "note: $shared/models/stories260K is absent: the run will have no prune step" >&2
+  fi
+  # MiniLM (all-MiniLM-L6-v2, ~87 MB of model.onnx) travels only if it fits; it does not with the runner beside it.
+  local minilm=$ROOT/.cache/models/all-MiniLM-L6-v2
+  local tree; tree=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+  local used; used=$(du -sb "$DC" | cut -f1)
+  if [ -f "$minilm/model.onnx" ] && [ $((tree + used + $(du -sb "$minilm" | cut -f1))) -lt $LIMIT ]; then
+    cp -r "$minilm" "$DC/data/minilm"
+    cp src/LlmPruneFast.Cli/Demo/encoder-calibration.txt "$DC/data/minilm-calib.txt"
+  else
+    echo "note: MiniLM is not carried ($minilm: $(du -sh "$minilm" 2>/dev/null | cut -f1 || echo absent); with the runner it exceeds 64 MiB)" >&2
+  fi
+  used=$(du -sb "$DC" | cut -f1)
+  echo "device check payload:"
+  ls -l "$DC/bin" "$DC/data" | sed 's/^/  /'
+  echo "  .devcheck: $used bytes; tracked tree: $tree bytes; together $((used + tree)) of $LIMIT"
+  if [ $((used + tree)) -ge $LIMIT ]; then echo "error: the payload does not fit the 64 MiB that can be carried" >&2; exit 1; fi
+  echo "carry: .devcheck   then: bash perf/device-check.sh run"
+}
+
+run() {
+  local out=${OUT:-$DC/out}
+  mkdir -p "$out"
+  local R=$out/device-check.txt
+  : > "$R"
+  local P=$DC/bin/LlmPruneFast.Perf
+  local W; W=$(mktemp -d)
+  local started; started=$(date +%s)
+  log() { printf '%s\n' "$*" | tee -a "$R"; }
+  # step NAME SECONDS CMD...: runs with a time limit, output into the results file, records exit code and seconds.
+  local -a summary=()
+  step() {
+    local name=$1 limit=$2; shift 2
+    log ""; log "## $name"; log "\$ $*"
+    local t0; t0=$(date +%s%N)
+    timeout "$limit" "$@" > "$W/step.log" 2>&1
+    local rc=$?
+    cat "$W/step.log" >> "$R"; tail -n 40 "$W/step.log"
+    local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    log "-> exit $rc in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s$([ $rc -eq 124 ] && echo " (stopped at its ${limit} s limit)")"
+    LAST_RC=$rc
+  }
+  verdict() { summary+=("$1"); }
+
+  log "# LlmPruneFast device check, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m), $(nproc) cores"
+  if [ ! -x "$P" ]; then log "error: $P is missing: run 'perf/device-check.sh build' first and carry .devcheck"; return 2; fi
+  if command -v nvidia-smi >/dev/null 2>&1; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | sed 's/^/gpu: /' | tee -a "$R"
+  else
+    log "gpu: nvidia-smi not found: no CUDA driver here; every CUDA step below is expected to report it"
+  fi
+
+  # CUDA 13 libraries (cuBLAS, cuDNN 9, ...) ship with the image's Python packages (nvidia-*), not the driver: put
+  # them on the loader path for ILGPU's cuBLAS and ONNX Runtime's CUDA provider.
+  local libs=""
+  for d in $(python3 -c 'import nvidia, os; p = nvidia.__path__[0]; print(" ".join(sorted({os.path.dirname(os.path.join(r, f)) for r, _, fs in os.walk(p) for f in fs if ".so" in f})))' 2>/dev/null); do
+    libs="$libs:$d"
+  done
+  if [ -n "$libs" ]; then export LD_LIBRARY_PATH="${libs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
+  log ""; log "## CUDA libraries on the loader path"
+  for lib in libcublasLt.so.13 libcublas.so.13 libcudnn.so.9 libcufft.so.12 libcurand.so.10 libcudart.so.13; do
+    local found; found=$(echo "${LD_LIBRARY_PATH:-}" | tr ':' '\n' | while read -r d; do [ -n "$d" ] && [ -e "$d/$lib" ] && echo "$d/$lib" && break; done)
+    log "  $lib: ${found:-not found}"
+  done
+  log "  python onnxruntime: $(python3 -c 'import onnxruntime as o; print(o.__version__, o.get_available_providers())' 2>&1 | tail -1)"
+
+  step "kernels-verify: every CUDA kernel against its CPU reference" 150 "$P" kernels-verify --device cuda
+  [ "$LAST_RC" -eq 0 ] && verdict "kernels-verify on CUDA: PASS" || verdict "kernels-verify on CUDA: FAIL or not run (exit $LAST_RC)"
+  step "kernels: throughput (pair rates S = 1024/4096; all pairs N = 1024, 4096, 11008 at S = 2048)" 210 "$P" kernels --device cuda --min-seconds 0.5
+  verdict "kernels throughput: exit $LAST_RC (figures above)"
+
+  local m=$W/stories260K
+  if [ -f "$DC/data/stories260K.bin" ]; then
+    step "import stories260K" 60 "$P" cli import --from llama2c --model "$DC/data/stories260K.bin" --tokenizer "$DC/data/tok512.model" --out "$m"
+  fi
+  # The CPU-build message would name the CPU-only package; this build's names what the provider could not load.
+  step "ONNX Runtime CUDA provider (llmprune eval --device cuda)" 60 "$P" cli eval --model "$m" --text "$DC/data/calib.txt" --paragraphs 20 --json --device cuda
+  if grep -q "error: --device cuda" "$W/step.log"; then verdict "ONNX Runtime CUDA provider: NOT usable here: $(grep -o 'not usable: .*' "$W/step.log" | head -1)"
+  elif [ "$LAST_RC" -eq 0 ]; then verdict "ONNX Runtime CUDA provider: runs (eval --device cuda: $(tail -1 "$W/step.log" | grep -o '"mean_nll":[^,]*'))"
+  else verdict "ONNX Runtime CUDA provider: eval exit $LAST_RC (see the step)"; fi
+  if [ -d "$m" ]; then
+    step "eval on the CPU provider, for comparison" 60 "$P" cli eval --model "$m" --text "$DC/data/calib.txt" --paragraphs 20 --json --device cpu
+    local -a methods=("mi-conditional" "mi-weighted --estimator plugin" "mi-weighted --estimator copula" "mi-greedy --estimator plugin")
+    for spec in "${methods[@]}"; do
+      local tag; tag=$(echo "$spec" | tr ' ' '_' | tr -d '-')
+      local -a base=(cli prune --model "$m" --calib "$DC/data/calib.txt" --ratio 0.3 --samples 2048 --calib-seqs 64 --plan-only --quiet --json --method)
+      # shellcheck disable=SC2206
+      local -a flags=($spec)
+      step "prune $spec --device cpu" 90 "$P" "${base[@]}" "${flags[@]}" --out "$W/$tag-cpu.json" --device cpu
+      step "prune $spec --device cuda" 90 "$P" "${base[@]}" "${flags[@]}" --out "$W/$tag-cuda.json" --device cuda
+      local cuda_rc=$LAST_RC
+      step "prune $spec --device auto (MI on CUDA when the kernels run, ONNX Runtime where its provider loads)" 90 "$P" "${base[@]}" "${flags[@]}" --out "$W/$tag-auto.json" --device auto
+      local devices; devices=$(tail -1 "$W/step.log" | grep -o '"devices":{[^}]*}' || echo "devices: ?")
+      for d in cuda auto; do
+        [ -f "$W/$tag-$d.json" ] || continue
+        if cmp -s "$W/$tag-cpu.json" "$W/$tag-$d.json"; then
+          verdict "stories260K $spec: --device $d plan == cpu plan ($([ $d = auto ] && echo "$devices" || echo all on CUDA))"
+        else
+          verdict "stories260K $spec: --device $d plan DIFFERS from the cpu plan ($devices)"
+          diff <(tr ',' '\n' < "$W/$tag-cpu.json") <(tr ',' '\n' < "$W/$tag-$d.json") | head -20 >> "$R"
+        fi
+      done
+      [ "$cuda_rc" -ne 0 ] && verdict "stories260K $spec: --device cuda exit $cuda_rc ($(grep -m1 '^error:' "$W/step.log" 2>/dev/null || true))"
+    done
+  else
+    verdict "stories260K: not carried, no prune step"
+  fi
+
+  if [ -d "$DC/data/minilm" ]; then
+    for d in cpu auto; do
+      step "prune MiniLM --device $d" 120 "$P" cli prune --model "$DC/data/minilm" --calib "$DC/data/minilm-calib.txt" --samples 1024 --ratio 0.3 --plan-only --quiet --out "$W/minilm-$d.json" --device $d
+    done
+    cmp -s "$W/minilm-cpu.json" "$W/minilm-auto.json" && verdict "MiniLM: auto plan == cpu plan" || verdict "MiniLM: plans DIFFER or a run failed"
+  else
+    verdict "MiniLM: not carried (model.onnx ~87 MB exceeds the 64 MiB that can travel with the runner): not checked"
+  fi
+
+  # All pairs at the size of a LLaMA-7B FFN layer, through the CLI (file read and device upload included).
+  local z=$W/z-2048x11008.f32
+  if python3 -c "import numpy as np; r = np.random.default_rng(0); z = r.standard_normal((2048, 11008), dtype=np.float32); z[:, 1::2] += 0.5 * z[:, 0::2]; z.tofile('$z')" 2>>"$R"; then
+    for est in plugin copula; do
+      step "all-pairs MI, N = 11,008, S = 2,048, $est, --device cuda" 150 "$P" cli mi --input "$z" --cols 11008 --all-pairs --estimator $est --device cuda --json
+      local secs; secs=$(tail -1 "$W/step.log" | grep -o '"seconds":[0-9.]*' | cut -d: -f2)
+      verdict "all-pairs MI N = 11008, S = 2048, $est on CUDA: ${secs:+$secs s}${secs:-exit $LAST_RC}"
+    done
+  else
+    verdict "all-pairs MI N = 11008: numpy unavailable, matrix not generated"
+  fi
+
+  log ""; log "# summary ($(( $(date +%s) - started )) s in all)"
+  for s in "${summary[@]}"; do log "- $s"; done
+  rm -rf "$W"
+  echo "results: $R"
+}
+
+case "${1:-}" in
+  build) build ;;
+  run) run ;;
+  *) echo "usage: perf/device-check.sh build | run   (build here, run on the GPU machine; see perf/RESULTS.md)" >&2; exit 2 ;;
+esac

@@ -1,0 +1,178 @@
+using LlmPruneFast.Models;
+using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pruning;
+
+namespace LlmPruneFast.Capture;
+
+/// <summary>How a <see cref="LayerStream"/> runs.</summary>
+public sealed record LayerStreamOptions
+{
+    /// <summary>ONNX Runtime intra-op threads (0 = one per processor).</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Carried hidden states larger than this go to a memory-mapped scratch file (default: always in memory).</summary>
+    public long HiddenInMemoryLimitBytes { get; init; } = long.MaxValue;
+
+    /// <summary>Folder of the scratch file (null = the system temp folder).</summary>
+    public string? ScratchFolder { get; init; }
+}
+
+/// <summary>
+/// Calibration capture one decoder layer at a time: the sampled sequences (<see cref="CalibrationSample"/>, in the
+/// whole-model capture's batches and padding) are embedded once; their hidden states are carried from layer to layer
+/// (<see cref="HiddenStates"/>), and running layer l yields its FFN activations at the sampled rows. Only one layer's
+/// weights and one layer's activation store are held at a time. Layers are visited in order; <see cref="Restart"/>
+/// goes back to the embeddings. Owns its sessions and scratch: dispose it.
+/// </summary>
+public sealed class LayerStream : IDisposable
+{
+    private readonly LlamaConfig _config;
+    private readonly ITensorSource _tensors;
+    private readonly CalibrationSample _sample;
+    private readonly TokenBatch[] _batches;
+    private readonly int[][] _members;
+    private readonly HiddenStates _hidden;
+    private readonly LlamaLayerRunner _runner;
+
+    /// <summary>The layer whose input the carried hidden states are.</summary>
+    public int Position { get; private set; }
+
+    /// <summary>True when the hidden states live in a memory-mapped scratch file.</summary>
+    public bool FileBacked => _hidden.FileBacked;
+
+    /// <summary>Bytes of the carried hidden states (all batches, padding included).</summary>
+    public long HiddenBytes { get; }
+
+    public CalibrationSample Sample => _sample;
+
+    public LayerStream(LlamaConfig config, ITensorSource tensors, CalibrationSample sample, LayerStreamOptions? options = null)
+    {
+        options ??= new();
+        _config = config;
+        _tensors = tensors;
+        _sample = sample;
+        _members = sample.Batches().ToArray();
+        _batches = _members.Select(m => TokenBatch.Create(m.Select(q => sample.Sequences[q]).ToArray(), PadSide.Right, 0)).ToArray();
+        var lengths = _batches.Select(b => (long)b.Ids.Length * config.HiddenSize).ToArray();
+        HiddenBytes = lengths.Sum() * sizeof(float);
+        _hidden = HiddenStates.Create(lengths, options.HiddenInMemoryLimitBytes, options.ScratchFolder);
+        _runner = new LlamaLayerRunner(config, options.Threads);
+        try
+        {
+            Restart();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Hidden states back to the token embeddings (the input of layer 0).</summary>
+    public void Restart()
+    {
+        int d = _config.HiddenSize, v = _config.VocabSize;
+        var embedding = LlamaLayerGraph.ReadChecked(_tensors, LlamaTensorNames.Embedding, v, d);
+        for (int b = 0; b < _batches.Length; b++)
+        {
+            var ids = _batches[b].Ids;
+            var x = new float[(long)ids.Length * d];
+            for (int t = 0; t < ids.Length; t++)
+            {
+                if (ids[t] < 0 || ids[t] >= v) throw new BadArgumentException($"token id {ids[t]} is outside the vocabulary [0, {v})");
+                Array.Copy(embedding, ids[t] * d, x, (long)t * d, d);
+            }
+            _hidden.Write(b, x);
+        }
+        Position = 0;
+    }
+
+    /// <summary>
+    /// Runs dense layer <paramref name="layer"/> (the stream must be at it) and returns its FFN activations at the
+    /// sampled rows [S x N]; with <paramref name="advance"/> the hidden states move on to its output.
+    /// </summary>
+    public LayerActivations Capture(int layer, bool advance, IProgress<double>? progress = null, CancellationToken ct = default)
+    {
+        CheckPosition(layer);
+        int n = _config.FfnWidth(layer);
+        var store = new float[(long)_sample.Samples * n];
+        using (var loaded = _runner.Load(layer, n, _config.MlpBias, Dense))
+            RunAll(loaded, advance && layer < _config.NumHiddenLayers - 1, (b, taps, tokens) =>
+            {
+                var members = _members[b];
+                for (int r = 0; r < members.Length; r++)
+                    foreach (var (position, row) in _sample.PerSequence[members[r]])
+                    {
+                        long source = (long)r * tokens.Seq + tokens.Column(r, position);
+                        taps.AsSpan().Slice((int)(source * n), n).CopyTo(store.AsSpan().Slice((int)((long)row * n), n));
+                    }
+            }, progress, ct);
+        if (advance) Position++;
+        return new LayerActivations(layer, _sample.Samples, n, store);
+    }
+
+    /// <summary>Moves the hidden states through <paramref name="sliced"/> (layer <paramref name="layer"/> pruned and compensated).</summary>
+    public void Advance(int layer, SlicedFfnLayer sliced, IProgress<double>? progress = null, CancellationToken ct = default)
+    {
+        CheckPosition(layer);
+        if (sliced.Index != layer) throw new BadArgumentException($"sliced layer {sliced.Index} given for layer {layer}");
+        if (layer < _config.NumHiddenLayers - 1)
+        {
+            // The pruned model's own layout (PrunedModel.Build): with any FFN bias, every bias present (zeros when absent).
+            bool bias = _config.MlpBias || sliced.HasDownBias;
+            int k = sliced.Width, d = _config.HiddenSize;
+            float[] Read(string name, int rows, int cols)
+            {
+                if (name == LlamaTensorNames.Gate(layer)) return sliced.Gate;
+                if (name == LlamaTensorNames.Up(layer)) return sliced.Up;
+                if (name == LlamaTensorNames.Down(layer)) return ToFloat(sliced.Down);
+                if (name == LlamaTensorNames.GateBias(layer)) return sliced.GateBias ?? new float[k];
+                if (name == LlamaTensorNames.UpBias(layer)) return sliced.UpBias ?? new float[k];
+                if (name == LlamaTensorNames.DownBias(layer)) return sliced.HasDownBias ? ToFloat(sliced.DownBias) : new float[d];
+                return Dense(name, rows, cols);
+            }
+            using var loaded = _runner.Load(layer, k, bias, Read);
+            RunAll(loaded, advance: true, null, progress, ct);
+        }
+        Position++;
+    }
+
+    private void RunAll(LoadedLayer loaded, bool advance, Action<int, float[], TokenBatch>? onTaps, IProgress<double>? progress, CancellationToken ct)
+    {
+        int n = loaded.Graph.Width;
+        for (int b = 0; b < _batches.Length; b++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var tokens = _batches[b];
+            var x = _hidden.Read(b);
+            var output = advance ? new float[x.LongLength] : null;
+            var taps = onTaps != null ? new float[(long)tokens.Ids.Length * n] : null;
+            _runner.Run(loaded, x, tokens.Mask, tokens.Batch, tokens.Seq, output, taps);
+            if (taps != null) onTaps!(b, taps, tokens);
+            if (output != null) _hidden.Write(b, output);
+            progress?.Report((b + 1.0) / _batches.Length);
+        }
+    }
+
+    private float[] Dense(string name, int rows, int cols) =>
+        cols == 0 ? LlamaLayerGraph.ReadChecked(_tensors, name, rows) : LlamaLayerGraph.ReadChecked(_tensors, name, rows, cols);
+
+    private void CheckPosition(int layer)
+    {
+        if (layer != Position) throw new InvalidOperationException($"the stream is at layer {Position}, asked for layer {layer}");
+        if (layer < 0 || layer >= _config.NumHiddenLayers) throw new ArgumentOutOfRangeException(nameof(layer));
+    }
+
+    private static float[] ToFloat(double[] values)
+    {
+        var f = new float[values.Length];
+        for (int i = 0; i < f.Length; i++) f[i] = (float)values[i];
+        return f;
+    }
+
+    public void Dispose()
+    {
+        _runner.Dispose();
+        _hidden.Dispose();
+    }
+}

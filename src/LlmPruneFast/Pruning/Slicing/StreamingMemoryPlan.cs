@@ -1,0 +1,129 @@
+using System.Globalization;
+using System.Text;
+using LlmPruneFast.Capture;
+using LlmPruneFast.Models;
+
+namespace LlmPruneFast.Pruning;
+
+/// <summary>
+/// What a streaming prune will hold in memory, part by part, and a rough time estimate; made before any work so an
+/// over-budget run is refused (exit 7) before it reads a weight. Sizes are float32 as computed (float64 where the
+/// selectors and compensation work in it); the estimate is an upper bound of the peak, not the sum of all stages.
+/// </summary>
+public sealed class StreamingMemoryPlan
+{
+    /// <summary>Bytes of memory a process holds before any model data (runtime, ONNX Runtime, tokenizer): an estimate.</summary>
+    public const long BaselineBytes = 200L << 20;
+
+    /// <summary>Assumed float32 multiply-add rate per thread for the time estimate (flop/s): rough on purpose.</summary>
+    public const double FlopsPerThread = 10e9;
+
+    public required IReadOnlyList<(string Part, long Bytes)> Parts { get; init; }
+    public required long BudgetBytes { get; init; }
+    public required bool HiddenInScratch { get; init; }
+    public required long HiddenBytes { get; init; }
+    public required double CaptureSeconds { get; init; }
+    public required double SelectSeconds { get; init; }
+    public required CaptureMode Mode { get; init; }
+    /// <summary>Options the stream runs with (scratch folder, in-memory limit) to match this plan.</summary>
+    public required LayerStreamOptions StreamOptions { get; init; }
+
+    /// <summary>Peak estimate.</summary>
+    public long TotalBytes => Parts.Sum(p => p.Bytes);
+
+    public bool OverBudget => TotalBytes > BudgetBytes;
+
+    /// <summary>The plan for <paramref name="sample"/> on <paramref name="config"/>.</summary>
+    public static StreamingMemoryPlan Create(LlamaConfig config, CalibrationSample sample, PruningOptions options, CaptureMode mode,
+        long budgetBytes, int threads, string? scratchFolder = null)
+    {
+        int d = config.HiddenSize, layers = config.NumHiddenLayers, v = config.VocabSize, heads = config.NumAttentionHeads;
+        int hd = config.HeadDim > 0 ? config.HeadDim : d / Math.Max(heads, 1), kv = config.NumKeyValueHeads;
+        int n = Enumerable.Range(0, layers).Max(config.FfnWidth);
+        long attention = (long)d * hd * (2L * heads + 2L * kv);
+        long layerParams = attention + 3L * n * d;
+        long s = sample.Samples;
+        long longest = sample.Longest, batch = Math.Max(1, sample.BatchSize);
+        long padded = sample.PaddedTokens();
+        long hidden = padded * d * sizeof(float);
+
+        // One layer's weights: read from the checkpoint, transposed for the graph, and the FFN read again as an FfnLayer.
+        long weights = (2 * layerParams + 3L * n * d) * sizeof(float);
+        long store = s * n * sizeof(float);
+        // Selection and compensation work on N x N float64 matrices (covariance, its inverse or factor, a copy).
+        long selection = 3L * n * n * sizeof(double) + (long)s * n * sizeof(double) / 4;
+        // One batch through the layer: input and output hidden states, taps, q/k/v and gate/up, attention scores.
+        long tokens = batch * longest;
+        long run = tokens * (2L * d + n + 3L * d + 2L * n) * sizeof(float) + 3L * batch * heads * longest * longest * sizeof(float);
+        // The cut layers are kept until the checkpoint is written (down in float64).
+        double keep = 1 - options.Budget.Ratio;
+        long sliced = (long)(keep * n) * d * (sizeof(float) * 2 + sizeof(double)) * layers;
+        long embedding = (long)v * d * sizeof(float);
+
+        long fixedParts = BaselineBytes + weights + store + selection + run + sliced;
+        // The hidden states stay in memory when that fits the budget, else go to a memory-mapped scratch file (its pages
+        // are the kernel's to drop; one batch block in and out is counted).
+        bool scratch = fixedParts + Math.Max(hidden, embedding) > budgetBytes;
+        long hiddenResident = scratch ? 2 * tokens * d * sizeof(float) : hidden;
+        var parts = new List<(string, long)>
+        {
+            ("runtime baseline", BaselineBytes),
+            (scratch ? "hidden states (memory-mapped scratch; one batch resident)" : "hidden states (all calibration tokens)", hiddenResident),
+            ("embedding (while embedding only)", Math.Max(0, embedding - hiddenResident)),
+            ("one layer's weights", weights),
+            ("one layer's activation store (S x N)", store),
+            ("selection and compensation (N x N float64)", selection),
+            ("one batch through one layer", run),
+            ("pruned layers kept for writing", sliced),
+        };
+        // Forward multiply-adds: weights per token per layer plus attention; sequential runs each layer twice.
+        double flops = 2.0 * padded * layers * (layerParams + 2.0 * longest * heads * hd) * (mode == CaptureMode.Sequential ? 2 : 1);
+        double rate = FlopsPerThread * Math.Max(1, threads > 0 ? threads : Environment.ProcessorCount);
+        double selectFlops = layers * (2.0 * s * n * n + 4.0 * Math.Pow(n, 3));
+        return new StreamingMemoryPlan
+        {
+            Parts = parts,
+            BudgetBytes = budgetBytes,
+            HiddenInScratch = scratch,
+            HiddenBytes = hidden,
+            CaptureSeconds = flops / rate,
+            SelectSeconds = selectFlops / rate,
+            Mode = mode,
+            StreamOptions = new LayerStreamOptions { Threads = threads, HiddenInMemoryLimitBytes = scratch ? 0 : long.MaxValue, ScratchFolder = scratchFolder },
+        };
+    }
+
+    /// <summary>The plan with the hidden states' scratch file under <paramref name="folder"/>.</summary>
+    public StreamingMemoryPlan WithScratchFolder(string? folder) => new()
+    {
+        Parts = Parts, BudgetBytes = BudgetBytes, HiddenInScratch = HiddenInScratch, HiddenBytes = HiddenBytes,
+        CaptureSeconds = CaptureSeconds, SelectSeconds = SelectSeconds, Mode = Mode,
+        StreamOptions = StreamOptions with { ScratchFolder = folder },
+    };
+
+    /// <exception cref="MemoryBudgetException">The plan is over its budget; the message says what to lower.</exception>
+    public void ThrowIfOverBudget()
+    {
+        if (!OverBudget) return;
+        var largest = Parts.OrderByDescending(p => p.Bytes).First();
+        throw new MemoryBudgetException($"the run needs about {MiB(TotalBytes)} MiB, over --memory-mb {MiB(BudgetBytes)} (largest part: {largest.Part}, {MiB(largest.Bytes)} MiB); " +
+            "lower --samples (the activation store and selection grow with S), --calib-seqs/--calib-len (the hidden states), or raise --memory-mb");
+    }
+
+    /// <summary>Lines for the console: each part, the total against the budget, and the time estimate.</summary>
+    public string Describe()
+    {
+        var sb = new StringBuilder();
+        var c = CultureInfo.InvariantCulture;
+        sb.AppendLine(c, $"plan       layer-streaming, {(Mode == CaptureMode.Sequential ? "sequential" : "dense")} capture; peak memory about {MiB(TotalBytes)} MiB of --memory-mb {MiB(BudgetBytes)}");
+        foreach (var (part, bytes) in Parts)
+            if (bytes > 0) sb.AppendLine(c, $"             {MiB(bytes),8} MiB  {part}");
+        if (HiddenInScratch) sb.AppendLine(c, $"             hidden states {MiB(HiddenBytes)} MiB go to a memory-mapped scratch file beside the output");
+        sb.Append(c, $"           rough time: layer runs {Seconds(CaptureSeconds)}, selection {Seconds(SelectSeconds)} (at {FlopsPerThread / 1e9:F0} Gflop/s per thread)");
+        return sb.ToString();
+    }
+
+    private static long MiB(long bytes) => (bytes + (1 << 20) - 1) >> 20;
+
+    private static string Seconds(double s) => s < 90 ? $"{s:F0} s" : s < 5400 ? $"{s / 60:F0} min" : $"{s / 3600:F1} h";
+}

@@ -1,0 +1,227 @@
+using System.Diagnostics;
+using LlmPruneFast.Capture;
+using LlmPruneFast.Evaluation;
+using LlmPruneFast.Models;
+using Microsoft.ML.Tokenizers;
+
+namespace LlmPruneFast.Pruning;
+
+/// <summary>
+/// A streaming prune, prepared: the calibration sample is drawn (text tokenized, positions chosen) and the memory plan
+/// made, but no model has run and no weight has been read beyond the config.
+/// </summary>
+public sealed class StreamingPrune
+{
+    public required CalibrationSample Sample { get; init; }
+    public required StreamingMemoryPlan Memory { get; init; }
+    public required PruneSettings Settings { get; init; }
+    public required CaptureMode Mode { get; init; }
+    /// <summary>True for uniform budgets and single-candidate methods: each layer is selected and compensated while its activations are live.</summary>
+    public required bool LayerByLayer { get; init; }
+}
+
+/// <summary>
+/// The pruning pipeline on a LLaMA checkpoint, one decoder layer at a time (<see cref="LayerStream"/>): per layer,
+/// run the carried calibration hidden states through it, take its FFN activations, select, compensate, and move on.
+/// Memory stays near one layer's weights + the hidden states + one layer's activation store, whatever the depth.
+/// <para>Dense capture (default) gives the same activations, bit for bit, as the whole-model capture
+/// (<see cref="CalibrationCapture"/>), hence the same plan. Sequential capture feeds layer l the outputs of layers
+/// 0..l-1 already pruned and compensated, as SparseGPT does.</para>
+/// <para>Uniform budgets with single-candidate methods select and compensate each layer while its activations are
+/// live (one pass). A global budget or a multi-seed method needs every layer's order before any layer is cut: the
+/// dense stream then runs twice (select, then compensate), and sequential capture is refused.</para>
+/// </summary>
+public static class StreamingPruner
+{
+    /// <summary>
+    /// Checks the settings, tokenizes the calibration text, draws the sample and makes the memory plan. Nothing runs.
+    /// </summary>
+    /// <exception cref="BadArgumentException">Bad settings or calibration text; sequential capture with a global budget or a multi-seed method.</exception>
+    public static StreamingPrune Prepare(LlamaConfig config, LlamaTokenizer tokenizer, string text, string textName, PruneSettings settings, CaptureMode mode)
+    {
+        var options = ModelPruner.Options(settings, config);
+        var calibration = ModelPruner.CalibrationFor(settings);
+        bool layerByLayer = options.Budget.Kind == BudgetKind.Uniform && options.Selector.Candidates == 1;
+        if (mode == CaptureMode.Sequential && !layerByLayer)
+            throw new BadArgumentException(options.Selector.Candidates > 1
+                ? $"--sequential cannot be used with --method {options.Selector.Name}, which chooses among {options.Selector.Candidates} whole-model candidates; drop --sequential or choose another method"
+                : "--sequential needs --budget uniform: a global budget ranks every layer before any is pruned");
+        var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, calibration), config.BosTokenId, text, textName, calibration);
+        var memory = StreamingMemoryPlan.Create(config, sample, options, mode, calibration.MemoryBudgetBytes, calibration.Threads, settings.ScratchFolder);
+        return new StreamingPrune { Sample = sample, Memory = memory, Settings = settings, Mode = mode, LayerByLayer = layerByLayer };
+    }
+
+    /// <summary>Longest calibration sequence, as the whole-model capture sets it.</summary>
+    internal static int MaxLength(LlamaConfig config, CalibrationOptions options) =>
+        options.MaxLength > 0 ? Math.Min(options.MaxLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
+
+    /// <summary>
+    /// Runs a prepared prune. Refuses (before reading any weight) when its memory plan is over the budget.
+    /// Stage seconds: capture (layer runs), select, slice (compensation), as far as they can be told apart.
+    /// </summary>
+    /// <exception cref="MemoryBudgetException">The plan is over <see cref="CalibrationOptions.MemoryBudgetBytes"/>.</exception>
+    /// <param name="keepActivations">Also keep every layer's activations in the outcome's calibration (for reports;
+    /// memory then grows with depth).</param>
+    public static PruneOutcome Run(StreamingPrune prepared, LlamaConfig config, ITensorSource tensors, string modelName,
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default, bool keepActivations = false)
+    {
+        prepared.Memory.ThrowIfOverBudget();
+        var settings = prepared.Settings;
+        var options = ModelPruner.Options(settings, config);
+        NativeBlas.SetThreads(settings.Threads);
+        var info = prepared.Sample.Info with { Capture = prepared.Mode };
+        options = options with { Calibration = info };
+        var fingerprint = CheckpointLayerSource.Fingerprint(modelName, config, tensors);
+        var seconds = new Dictionary<string, double> { ["capture"] = 0, ["select"] = 0, ["slice"] = 0 };
+        var total = Stopwatch.StartNew();
+        using var stream = new LayerStream(config, tensors, prepared.Sample, prepared.Memory.StreamOptions);
+        PruningPlan plan;
+        SlicedFfnLayer[] sliced;
+        var kept = keepActivations ? new LayerActivations[config.NumHiddenLayers] : null;
+        if (prepared.LayerByLayer)
+            (plan, sliced) = LayerByLayer(fingerprint, config, tensors, stream, options, prepared.Mode, seconds, kept, progress, ct);
+        else
+        {
+            // Every layer's order first (budget allocation, candidate choice), then the cuts: the dense stream twice.
+            var source = new StreamingLayerSource(config, tensors, stream, seconds, kept);
+            var outcome = ModelPruner.SelectWith(config, tensors, fingerprint, source, info, prepared.Sample.HeldOut, settings, progress, ct);
+            (plan, sliced) = (outcome.Plan, outcome.Layers);
+            // Layer runs happen inside both stages: report them as capture, the rest as select and slice.
+            double captureInSelect = source.CaptureSecondsAtSliceStart;
+            seconds["select"] = outcome.StageSeconds["select"] - captureInSelect;
+            seconds["slice"] = outcome.StageSeconds["slice"] - (seconds["capture"] - captureInSelect);
+        }
+        var calibration = new CalibrationSet
+        {
+            Layers = kept ?? [],
+            Positions = prepared.Sample.Positions,
+            HeldOut = prepared.Sample.HeldOut,
+            Info = info,
+            EligiblePositions = prepared.Sample.Eligible,
+            Sequences = prepared.Sample.Sequences.Length,
+            SequencesRun = prepared.Sample.ToRun.Length,
+            StoreBytes = (long)prepared.Sample.Samples * Enumerable.Range(0, config.NumHiddenLayers).Max(config.FfnWidth) * sizeof(float),
+            Seconds = seconds["capture"],
+        };
+        return new PruneOutcome { Plan = plan, Layers = sliced, Calibration = calibration, StageSeconds = seconds };
+    }
+
+    /// <summary>
+    /// Re-derives the sliced layers of <paramref name="plan"/> streaming its recorded calibration (dense or
+    /// sequential, as the plan says), so that compensation sees the activations the plan was made from.
+    /// With <paramref name="keepActivations"/> every layer's activations are also returned (for reports).
+    /// </summary>
+    public static (SlicedFfnLayer[] Layers, IReadOnlyList<LayerActivations>? Activations) Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors,
+        LlamaTokenizer tokenizer, CalibrationOptions calibrationDefaults, bool keepActivations = false, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
+    {
+        var info = plan.Calibration ?? throw new MissingInputException("the plan records no calibration text, so its activations cannot be recaptured");
+        if (!File.Exists(info.Text)) throw new MissingInputException($"the plan's calibration text '{info.Text}' does not exist");
+        var options = calibrationDefaults with { Samples = checked((int)info.Tokens), Seed = info.Seed };
+        if (info.Sequences > 0) options = options with { Sequences = info.Sequences, SequenceLength = info.SequenceLength };
+        var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, options), config.BosTokenId, TextCorpus.Read(info.Text), info.Text, options);
+        var compensation = CompensationOptions.FromInfo(plan.Compensation);
+        using var stream = new LayerStream(config, tensors, sample, new LayerStreamOptions { Threads = options.Threads });
+        int layers = config.NumHiddenLayers;
+        var sliced = new SlicedFfnLayer[layers];
+        var kept = keepActivations ? new LayerActivations[layers] : null;
+        for (int l = 0; l < layers; l++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var layer = CheckpointLayerSource.Read(config, tensors, l);
+            var lp = plan.Layer(l) ?? new LayerPlan(l, Enumerable.Range(0, layer.Neurons).ToArray(), []);
+            var activations = stream.Capture(l, advance: info.Capture == CaptureMode.Dense, Fraction(progress, "capture", l, layers), ct);
+            if (kept != null) kept[l] = activations;
+            var stats = lp.Removed.Count > 0 && compensation.Kind != CompensationKind.None ? new LayerStatistics(activations) : null;
+            sliced[l] = Compensator.Apply(layer, lp, compensation, stats, ct);
+            if (info.Capture == CaptureMode.Sequential) stream.Advance(l, sliced[l], null, ct);
+            progress?.Report(new StageProgress("slice", (l + 1.0) / layers));
+        }
+        return (sliced, kept);
+    }
+
+    private static (PruningPlan, SlicedFfnLayer[]) LayerByLayer(ModelFingerprint model, LlamaConfig config, ITensorSource tensors, LayerStream stream,
+        PruningOptions options, CaptureMode mode, Dictionary<string, double> seconds, LayerActivations[]? kept, IProgress<StageProgress>? progress, CancellationToken ct)
+    {
+        int layers = config.NumHiddenLayers;
+        if (layers != model.Layers) throw new BadArgumentException($"model '{model.Name}' has {model.Layers} layers in its fingerprint, the checkpoint {layers}");
+        var selector = options.Selector;
+        var lengths = options.Budget.OrderLengths(model.Widths);
+        // Compensation as ApplyPlan reads it back from the plan, so prune and apply cut with the same settings.
+        var compensation = CompensationOptions.FromInfo(Pruner.ResolveCompensation(options).ToInfo());
+        var orders = new IReadOnlyList<RemovedNeuron>[layers];
+        var sliced = new SlicedFfnLayer[layers];
+        var clock = new Stopwatch();
+        for (int l = 0; l < layers; l++)
+        {
+            ct.ThrowIfCancellationRequested();
+            clock.Restart();
+            var activations = stream.Capture(l, advance: mode == CaptureMode.Dense, Fraction(progress, "capture", l, layers), ct);
+            seconds["capture"] += clock.Elapsed.TotalSeconds;
+            if (kept != null) kept[l] = activations;
+
+            clock.Restart();
+            var layer = CheckpointLayerSource.Read(config, tensors, l);
+            if (layer.Neurons != model.Widths[l] || layer.Hidden != model.HiddenSize)
+                throw new BadArgumentException($"layer {l}: N={layer.Neurons}, D={layer.Hidden} but the fingerprint says N={model.Widths[l]}, D={model.HiddenSize}");
+            var inputs = new LayerInputs(layer, activations, selector.UsesInformation ? options.Estimator : null);
+            orders[l] = Pruner.SelectOrder(selector, layer, inputs, lengths[l], options.Seed, null, ct);
+            seconds["select"] += clock.Elapsed.TotalSeconds;
+
+            clock.Restart();
+            var lp = Pruner.LayerPlanOf(l, layer.Neurons, orders[l], lengths[l]); // uniform budget: each layer takes its whole order
+            var stats = lp.Removed.Count > 0 && compensation.Kind != CompensationKind.None ? inputs.Statistics : null;
+            sliced[l] = Compensator.Apply(layer, lp, compensation, stats, ct);
+            seconds["slice"] += clock.Elapsed.TotalSeconds;
+
+            if (mode == CaptureMode.Sequential)
+            {
+                clock.Restart();
+                stream.Advance(l, sliced[l], null, ct);
+                seconds["capture"] += clock.Elapsed.TotalSeconds;
+            }
+            progress?.Report(new StageProgress("select", (l + 1.0) / layers));
+        }
+        var plan = Pruner.BuildPlan(model, options, orders, options.Seed);
+        for (int l = 0; l < layers; l++)
+            if (!plan.Layers[l].Kept.SequenceEqual(sliced[l].Kept))
+                throw new InvalidOperationException($"layer {l}: the plan keeps other neurons than were cut"); // uniform budgets take whole orders
+        return (plan, sliced);
+    }
+
+    private static IProgress<double>? Fraction(IProgress<StageProgress>? progress, string stage, int layer, int layers) =>
+        progress == null ? null : new SyncProgress<double>(f => progress.Report(new StageProgress(stage, (layer + f) / layers)));
+
+    /// <summary>
+    /// Activations for <see cref="Pruner"/> streamed on demand: asking for layer l runs the dense stream up to it
+    /// (from the embeddings again when l is behind the stream).
+    /// </summary>
+    private sealed class StreamingLayerSource(LlamaConfig config, ITensorSource tensors, LayerStream stream, Dictionary<string, double> seconds,
+        LayerActivations[]? kept) : ILayerSource
+    {
+        public int LayerCount => config.NumHiddenLayers;
+
+        /// <summary>Capture seconds spent when the stream first went back to layer 0 (the end of selection).</summary>
+        public double CaptureSecondsAtSliceStart { get; private set; }
+
+        public FfnLayer Layer(int index) => CheckpointLayerSource.Read(config, tensors, index);
+
+        public LayerActivations Activations(int index, CancellationToken ct)
+        {
+            var clock = Stopwatch.StartNew();
+            if (index < stream.Position)
+            {
+                if (CaptureSecondsAtSliceStart == 0) CaptureSecondsAtSliceStart = seconds["capture"];
+                stream.Restart();
+            }
+            LayerActivations? result = null;
+            while (stream.Position <= index)
+            {
+                int l = stream.Position;
+                result = stream.Capture(l, advance: true, null, ct);
+                if (kept != null) kept[l] = result;
+            }
+            seconds["capture"] += clock.Elapsed.TotalSeconds;
+            return result!;
+        }
+    }
+}

@@ -1,0 +1,59 @@
+using LlmPruneFast.Capture;
+using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pruning;
+using LlmPruneFast.Tests.Pipeline;
+
+namespace LlmPruneFast.Tests.Streaming;
+
+/// <summary>The layer-streaming pipeline against the whole-model one on the real stories260K.</summary>
+public sealed class StreamingPruneTests
+{
+    private static readonly string Text = Stories260K.Calibration(30_000);
+
+    private static PruneSettings Settings(string method, BudgetKind budget = BudgetKind.Uniform) => new()
+    {
+        Method = method, Ratio = 0.3, Seed = 1, Budget = budget,
+        Calibration = new CalibrationOptions { Samples = 512, Seed = 1, Threads = 1 },
+        Threads = 1,
+    };
+
+    private static PruneOutcome Streamed(PruneSettings settings, CaptureMode mode = CaptureMode.Dense)
+    {
+        var prepared = StreamingPruner.Prepare(Stories260K.Config, Stories260K.Tokenizer, Text, "calib", settings, mode);
+        return StreamingPruner.Run(prepared, Stories260K.Config, Stories260K.Tensors, "stories260K");
+    }
+
+    private static float[] Logits(IReadOnlyList<SlicedFfnLayer> layers)
+    {
+        var (config, tensors) = PrunedModel.Build(Stories260K.Config, Stories260K.Tensors, layers);
+        using var runner = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors), new OnnxRunnerOptions { IntraOpThreads = 1 });
+        return runner.Run(TokenBatch.Create(Stories260K.EvalSequences(4))).Logits;
+    }
+
+    public static TheoryData<string> Methods() => [.. PruningSelectors.Names];
+
+    [SharedTheory]
+    [MemberData(nameof(Methods))]
+    public void Streaming_GivesTheWholeModelPlan_AndLogits(string method)
+    {
+        var settings = Settings(method);
+        var whole = ModelPruner.Run(Stories260K.Config, Stories260K.Tensors, "stories260K", Stories260K.Tokenizer, Text, "calib", settings);
+        var streamed = Streamed(settings);
+        Assert.Equal(PlanJson.Serialize(whole.Plan), PlanJson.Serialize(streamed.Plan));
+        Assert.Equal(whole.Calibration.Samples, streamed.Calibration.Samples);
+        Assert.Equal(whole.Calibration.SequencesRun, streamed.Calibration.SequencesRun);
+        var a = Logits(whole.Layers);
+        var b = Logits(streamed.Layers);
+        double max = 0;
+        for (int i = 0; i < a.Length; i++) max = Math.Max(max, Math.Abs(a[i] - b[i]));
+        Assert.True(max <= 1e-5, $"{method}: pruned logits differ by {max}");
+    }
+
+    [SharedFact]
+    public void GlobalBudget_StreamsTwice_SamePlan()
+    {
+        var settings = Settings("flap", BudgetKind.Global);
+        var whole = ModelPruner.Run(Stories260K.Config, Stories260K.Tensors, "stories260K", Stories260K.Tokenizer, Text, "calib", settings);
+        Assert.Equal(PlanJson.Serialize(whole.Plan), PlanJson.Serialize(Streamed(settings).Plan));
+    }
+}
