@@ -116,7 +116,11 @@ internal static partial class ScaleSuite
         if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
         string row = $"| {shape} | {dtype} | {method} | {p.ExitCode} | {F("capture")} | {F("select")} | {F("slice")} | {F("write")} | {F("total")} | {wall:F1} | " +
             $"{(tokens.Success ? tokens.Groups[1].Value : "-")} | {rssGb:F2} | {outcome} | {loadBefore:F1} / {loadAfter:F1} |";
-        if (p.ExitCode != 0) Console.Error.WriteLine(stderr.Length > 4000 ? stderr[^4000..] : stderr);
+        if (p.ExitCode != 0) // the tool's own lines, without /usr/bin/time's report
+        {
+            string own = stderr.Split("\tCommand being timed")[0];
+            Console.Error.WriteLine(own.Length > 4000 ? own[^4000..] : own);
+        }
         return row;
     }
 
