@@ -47,7 +47,9 @@ internal static partial class ScaleSuite
         string tokenizer = Path.Combine(shared, "models/llama2-tokenizer/tokenizer.model");
 
         var config = SyntheticLlama.Preset(shape);
-        string model = Path.Combine(root, $"{shape}-{dtype.ToString().ToLowerInvariant()}");
+        // The shard limit is part of the name, so --keep never reuses a checkpoint laid out otherwise.
+        string model = Path.Combine(root, $"{shape}-{dtype.ToString().ToLowerInvariant()}" +
+            (shardMb == 5000 ? "" : $"-shard{shardMb.ToString(CultureInfo.InvariantCulture)}mb"));
         Directory.CreateDirectory(root);
         Console.WriteLine($"scale {shape}: dim {config.HiddenSize}, FFN {config.IntermediateSize}, {config.NumHiddenLayers} layers, " +
             $"heads {config.NumAttentionHeads}/{config.NumKeyValueHeads} kv, vocab {config.VocabSize}; {PrunedModelParameters(config):N0} parameters, {dtype}");
