@@ -91,7 +91,7 @@ run() {
   # CUDA 13 libraries (cuBLAS, cuDNN 9, ...) ship with the image's Python packages (nvidia-*), not the driver: put
   # them on the loader path for ILGPU's cuBLAS and ONNX Runtime's CUDA provider.
   local libs=""
-  for d in $(python3 -c 'import nvidia, os; p = nvidia.__path__[0]; print(" ".join(sorted({os.path.dirname(os.path.join(r, f)) for r, _, fs in os.walk(p) for f in fs if ".so" in f})))' 2>/dev/null); do
+  for d in $(python3 -c 'import nvidia, os; print(" ".join(sorted({r for p in list(nvidia.__path__) for r, _, fs in os.walk(p) for f in fs if ".so" in f})))' 2>/dev/null); do
     libs="$libs:$d"
   done
   if [ -n "$libs" ]; then export LD_LIBRARY_PATH="${libs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
@@ -113,7 +113,7 @@ run() {
   fi
   # The CPU-build message would name the CPU-only package; this build's names what the provider could not load.
   step "ONNX Runtime CUDA provider (llmprune eval --device cuda)" 60 "$P" cli eval --model "$m" --text "$DC/data/calib.txt" --paragraphs 20 --json --device cuda
-  if grep -q "error: --device cuda" "$W/step.log"; then verdict "ONNX Runtime CUDA provider: NOT usable here: $(grep -o 'not usable: .*' "$W/step.log" | head -1)"
+  if grep -q "error: --device cuda" "$W/step.log"; then verdict "ONNX Runtime CUDA provider: NOT usable here: $(grep -o 'not usable: .*' "$W/step.log" | head -1 | sed 's/^not usable: //')"
   elif [ "$LAST_RC" -eq 0 ]; then verdict "ONNX Runtime CUDA provider: runs (eval --device cuda: $(tail -1 "$W/step.log" | grep -o '"mean_nll":[^,]*'))"
   else verdict "ONNX Runtime CUDA provider: eval exit $LAST_RC (see the step)"; fi
   if [ -d "$m" ]; then
@@ -126,9 +126,10 @@ run() {
       local -a flags=($spec)
       step "prune $spec --device cpu" 90 "$P" "${base[@]}" "${flags[@]}" --out "$W/$tag-cpu.json" --device cpu
       step "prune $spec --device cuda" 90 "$P" "${base[@]}" "${flags[@]}" --out "$W/$tag-cuda.json" --device cuda
-      local cuda_rc=$LAST_RC
+      local cuda_rc=$LAST_RC cuda_error; cuda_error=$(grep -m1 '^error:' "$W/step.log" || true)
       step "prune $spec --device auto (MI on CUDA when the kernels run, ONNX Runtime where its provider loads)" 90 "$P" "${base[@]}" "${flags[@]}" --out "$W/$tag-auto.json" --device auto
       local devices; devices=$(tail -1 "$W/step.log" | grep -o '"devices":{[^}]*}' || echo "devices: ?")
+      echo "$devices" | grep -q cuda || devices="$devices: auto ran everything on the CPU, so this compares nothing on a GPU"
       for d in cuda auto; do
         [ -f "$W/$tag-$d.json" ] || continue
         if cmp -s "$W/$tag-cpu.json" "$W/$tag-$d.json"; then
@@ -138,7 +139,7 @@ run() {
           diff <(tr ',' '\n' < "$W/$tag-cpu.json") <(tr ',' '\n' < "$W/$tag-$d.json") | head -20 >> "$R"
         fi
       done
-      [ "$cuda_rc" -ne 0 ] && verdict "stories260K $spec: --device cuda exit $cuda_rc ($(grep -m1 '^error:' "$W/step.log" 2>/dev/null || true))"
+      [ "$cuda_rc" -ne 0 ] && verdict "stories260K $spec: --device cuda exit $cuda_rc ($cuda_error)"
     done
   else
     verdict "stories260K: not carried, no prune step"

@@ -48,7 +48,7 @@ public sealed class ApplyCommand : ICommand
         AtomicOutputFolder.CheckOutput(Out, [Model, Plan]);
         var plan = PlanJson.Load(Plan);
         var device = DeviceOption.Resolve(Device, Devices.DeviceStages.Onnx); // a recapture runs the model
-        if (OnnxGraphModel.IsGraphPath(Model)) return RunGraph(plan, total, cancellationToken);
+        if (OnnxGraphModel.IsGraphPath(Model)) return RunGraph(plan, device, total, cancellationToken);
         using var source = LlamaCheckpoint.Open(Model);
         var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);
         var bar = new ProgressBar(Quiet);
@@ -72,12 +72,12 @@ public sealed class ApplyCommand : ICommand
     /// A plan made on a foreign ONNX graph: fingerprint checked, activations recaptured when the compensation needs
     /// them (as <c>prune</c> captured them), and the same slicer writes the same initializers.
     /// </summary>
-    private int RunGraph(PruningPlan plan, Stopwatch total, CancellationToken cancellationToken)
+    private int RunGraph(PruningPlan plan, Devices.ComputeDevice device, Stopwatch total, CancellationToken cancellationToken)
     {
         var target = GraphTarget.Open(Model);
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
-        var layers = PrunablePipeline.Apply(target.Prunable, plan, target.ReadCalibration, target.Calibration(new CalibrationOptions { Threads = Threads }), bar, cancellationToken);
+        var layers = PrunablePipeline.Apply(target.Prunable, plan, target.ReadCalibration, target.Calibration(new CalibrationOptions { Threads = Threads, Cuda = device.OnnxCuda }), bar, cancellationToken);
         seconds["slice"] = total.Elapsed.TotalSeconds;
         var clock = Stopwatch.StartNew();
         var files = OnnxGraphSlicer.Write(Out, target.Graph, plan, layers, [Plan], cancellationToken);

@@ -67,13 +67,13 @@ internal sealed class GraphMeasurement
 
     /// <summary>Measures <paramref name="prunedFolder"/> (a pruned copy of <paramref name="dense"/>'s folder) against the dense graph.</summary>
     public static GraphMeasurement Run(GraphTarget dense, string prunedFolder, GraphChecks checks, int threads,
-        IProgress<EvaluationProgress>? progress, CancellationToken ct)
+        IProgress<EvaluationProgress>? progress, CancellationToken ct, bool cuda = false)
     {
         var seconds = new Dictionary<string, double>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         if (dense.Encoder != null)
         {
-            var options = new SentenceEncoderOptions { IntraOpThreads = threads };
+            var options = new SentenceEncoderOptions { IntraOpThreads = threads, UseCuda = cuda };
             using var d = SentenceEncoder.Open(dense.Graph.Folder, options);
             using var p = SentenceEncoder.Open(prunedFolder, options);
             var fidelity = checks.Sentences != null ? EncoderEvaluation.Fidelity(d, p, checks.Sentences, ct) : null;
@@ -85,8 +85,8 @@ internal sealed class GraphMeasurement
             return new GraphMeasurement { Fidelity = fidelity, Sts = sts, Latency = latency, Seconds = seconds, Checks = checks };
         }
         var pruned = OnnxGraphModel.Open(prunedFolder);
-        using var denseRunner = new GraphLogitsRunner(dense.Graph.Model, dense.Feed, threads);
-        using var prunedRunner = new GraphLogitsRunner(pruned.Model, dense.Feed, threads);
+        using var denseRunner = new GraphLogitsRunner(dense.Graph.Model, dense.Feed, threads, cuda);
+        using var prunedRunner = new GraphLogitsRunner(pruned.Model, dense.Feed, threads, cuda);
         PruneEvaluation? evaluation = null;
         if (checks.Paragraphs != null)
         {

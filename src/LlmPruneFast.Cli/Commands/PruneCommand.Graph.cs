@@ -35,7 +35,7 @@ public sealed partial class PruneCommand
         GraphMeasurement? measured = null;
         if (!PlanOnly && checks.Any)
         {
-            measured = GraphMeasurement.Run(target, Path.GetFullPath(Out), checks, Threads, bar, cancellationToken);
+            measured = GraphMeasurement.Run(target, Path.GetFullPath(Out), checks, Threads, bar, cancellationToken, Resolved.OnnxCuda);
             bar.Clear();
             foreach (var (stage, s) in measured.Seconds) seconds[stage] = s;
         }
@@ -50,6 +50,7 @@ public sealed partial class PruneCommand
                 Encoder = target.Encoder != null,
                 Bytes = PlanOnly ? null : new BeforeAfter(target.WeightBytes(), target.WeightBytes(Path.GetFullPath(Out))),
                 StageSeconds = seconds,
+                StageDevices = PruneSummary.Devices(Resolved, outcome.Plan, settings.EstimatorOptions, seconds.Keys),
             };
             var report = PruneReportFactory.Create(outcome.Plan, outcome.Calibration.Layers, measured?.AddTo(measurements) ?? measurements, null, cancellationToken);
             reportFiles = [Path.GetFullPath(Report), ReportWriter.Write(report, Report)];
@@ -80,7 +81,7 @@ public sealed partial class PruneCommand
             var json = PruneSummary.Fields(plan, before, after, graph.Blocks.Select(b => b.Width).ToArray(), outcome.Layers.Select(x => x.Width).ToArray());
             measured?.AddJson(json);
             json["seconds"] = seconds;
-            json["devices"] = PruneSummary.Devices(Resolved, plan, settings.EstimatorOptions, seconds.Keys.Append("eval"));
+            json["devices"] = PruneSummary.Devices(Resolved, plan, settings.EstimatorOptions, seconds.Keys);
             json["output"] = PlanOnly ? files[0] : Path.GetFullPath(Out);
             o.WriteLine(JsonSerializer.Serialize(json));
         }

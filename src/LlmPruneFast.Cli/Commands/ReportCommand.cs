@@ -70,7 +70,7 @@ public sealed class ReportCommand : ICommand
             throw new BadArgumentException($"--sts applies to encoder models (a folder with model.onnx and vocab.txt); '{model}' is a decoder checkpoint");
         var device = ReportData != null ? ComputeDevice.Cpu : DeviceOption.Resolve(Device, DeviceStages.Onnx);
         var report = ReportData != null ? Matching(ReportJson.Load(ReportData), plan)
-            : graph ? RecomputeGraph(plan, model, cancellationToken)
+            : graph ? RecomputeGraph(plan, model, device, cancellationToken)
             : Recompute(plan, device, cancellationToken);
         string json = ReportWriter.Write(report, Out, EmbedJson);
         string html = Path.GetFullPath(Out);
@@ -133,7 +133,7 @@ public sealed class ReportCommand : ICommand
     /// activations recaptured, and with --eval/--sts the plan sliced into a temporary folder and measured dense vs
     /// pruned (perplexity and KL for a decoder, fidelity and STS for an encoder, and latency).
     /// </summary>
-    private PruneReport RecomputeGraph(PruningPlan plan, string model, CancellationToken ct)
+    private PruneReport RecomputeGraph(PruningPlan plan, string model, ComputeDevice device, CancellationToken ct)
     {
         var target = GraphTarget.Open(model);
         var prunable = target.Prunable;
@@ -142,10 +142,14 @@ public sealed class ReportCommand : ICommand
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var calibration = PrunablePipeline.Recapture(prunable, plan, target.ReadCalibration, target.Calibration(new() { Threads = Threads }), bar, ct);
+        var calibration = PrunablePipeline.Recapture(prunable, plan, target.ReadCalibration, target.Calibration(new() { Threads = Threads, Cuda = device.OnnxCuda }), bar, ct);
         bar.Clear();
         seconds["capture"] = clock.Elapsed.TotalSeconds;
-        var measurements = new ReportMeasurements { Architecture = target.Architecture, Encoder = target.Encoder != null, StageSeconds = seconds };
+        var measurements = new ReportMeasurements
+        {
+            Architecture = target.Architecture, Encoder = target.Encoder != null, StageSeconds = seconds,
+            StageDevices = new Dictionary<string, string> { ["capture"] = device.Onnx, ["slice"] = "cpu", ["eval"] = device.Onnx, ["latency"] = device.Onnx, ["report"] = "cpu" },
+        };
         if (checks.Any)
         {
             clock.Restart();
@@ -155,7 +159,7 @@ public sealed class ReportCommand : ICommand
             {
                 OnnxGraphSlicer.Write(scratch, target.Graph, plan, layers, [Plan], ct);
                 seconds["slice"] = clock.Elapsed.TotalSeconds;
-                var measured = GraphMeasurement.Run(target, scratch, checks, Threads, bar, ct);
+                var measured = GraphMeasurement.Run(target, scratch, checks, Threads, bar, ct, device.OnnxCuda);
                 bar.Clear();
                 foreach (var (stage, s) in measured.Seconds) seconds[stage] = s;
                 measurements = measured.AddTo(measurements) with

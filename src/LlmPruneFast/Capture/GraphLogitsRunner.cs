@@ -14,13 +14,13 @@ public sealed class GraphLogitsRunner : ILogitsRunner, IDisposable
     private readonly string _output;
 
     /// <exception cref="UnsupportedArchitectureException">No output that holds logits [batch, seq, vocab].</exception>
-    public GraphLogitsRunner(ModelProto graph, IGraphFeed feed, int threads = 0)
+    public GraphLogitsRunner(ModelProto graph, IGraphFeed feed, int threads = 0, bool cuda = false)
     {
         var outputs = graph.Graph.Output;
         _output = outputs.FirstOrDefault(o => o.Name == "logits")?.Name
                   ?? (outputs.Count == 1 ? outputs[0].Name : null)
                   ?? throw new UnsupportedArchitectureException($"ONNX graph '{graph.Graph.Name}' has no output named 'logits' and {outputs.Count} outputs ({string.Join(", ", outputs.Select(o => o.Name))}): cannot tell which holds the next-token logits");
-        _session = new GraphSession(graph, feed, threads);
+        _session = new GraphSession(graph, feed, threads, cuda);
         try
         {
             // The vocabulary may be symbolic in the declared shape: ask the graph once, on the feed's leading token.

@@ -15,6 +15,9 @@ public sealed record LayerStreamOptions
 
     /// <summary>Folder of the scratch file (null = the system temp folder).</summary>
     public string? ScratchFolder { get; init; }
+
+    /// <summary>Run the layer graphs on ONNX Runtime's CUDA provider (<see cref="Devices.ComputeDevice.OnnxCuda"/>).</summary>
+    public bool Cuda { get; init; }
 }
 
 /// <summary>
@@ -56,7 +59,7 @@ public sealed class LayerStream : IDisposable
         var lengths = _batches.Select(b => (long)b.Ids.Length * config.HiddenSize).ToArray();
         HiddenBytes = lengths.Sum() * sizeof(float);
         _hidden = HiddenStates.Create(lengths, options.HiddenInMemoryLimitBytes, options.ScratchFolder);
-        _runner = new LlamaLayerRunner(config, options.Threads);
+        _runner = new LlamaLayerRunner(config, options.Threads, options.Cuda);
         try
         {
             Restart();

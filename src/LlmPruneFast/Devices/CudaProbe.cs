@@ -63,8 +63,9 @@ public sealed partial class CudaProbe : ICudaProbe
         {
             // The provider library itself is found but a dependency is not: name the dependency.
             var deps = missing.Where(l => !l.StartsWith("libonnxruntime", StringComparison.Ordinal)).ToArray();
-            var named = deps.Length > 0 ? deps : missing;
-            return $"missing shared library {string.Join(", ", named)} (CUDA 13 and cuDNN 9 libraries on the loader path, e.g. LD_LIBRARY_PATH)";
+            return deps.Length > 0
+                ? $"missing shared library {string.Join(", ", deps)} (the CUDA 13 and cuDNN 9 libraries must be on the loader path, e.g. LD_LIBRARY_PATH)"
+                : $"missing shared library {string.Join(", ", missing)} (the GPU package's provider library is not beside libonnxruntime.so in this build or publish)";
         }
         if (message.Contains("no CUDA-capable device", StringComparison.OrdinalIgnoreCase) || message.Contains("CUDA driver version is insufficient", StringComparison.OrdinalIgnoreCase))
             return "no CUDA device or driver: " + OneLine(message);

@@ -10,6 +10,7 @@ internal static class ColumnMath
     /// values keep index order; O(S) per column (4-5x a comparison sort of 64-bit keys at S = 1024-4096), and a byte
     /// shared by every value costs no pass.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void StableRanks(ReadOnlySpan<float> v, Span<int> rank, Span<int> order)
     {
         int n = v.Length;

@@ -14,6 +14,7 @@ internal static class SortedStrip
     /// the right, a[c] - a[j] to the left; IEEE subtraction is sign-symmetric, so both equal |a[c] - a[j]|).
     /// Linear in vector blocks near c (the usual strip holds tens of values), then galloping plus bisection.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static int CountWithin(double[] a, int c, double rad)
     {
         double c0 = a[c];

@@ -34,7 +34,7 @@ public sealed class LoadedLayer : IDisposable
 /// serving every layer of that shape since the weights are graph inputs. Sequential execution and a fixed thread
 /// count give bit-identical outputs run to run. Owns its sessions: dispose it.
 /// </summary>
-public sealed class LlamaLayerRunner(LlamaConfig config, int threads = 0) : IDisposable
+public sealed class LlamaLayerRunner(LlamaConfig config, int threads = 0, bool cuda = false) : IDisposable
 {
     private readonly Dictionary<(int Width, bool Bias), (LlamaLayerGraph Graph, InferenceSession Session)> _sessions = [];
     private readonly RunOptions _runOptions = new();
@@ -107,6 +107,7 @@ public sealed class LlamaLayerRunner(LlamaConfig config, int threads = 0) : IDis
             IntraOpNumThreads = threads > 0 ? threads : Environment.ProcessorCount,
             InterOpNumThreads = 1,
         };
+        Devices.OnnxProviders.Configure(so, cuda);
         var session = new InferenceSession(graph.Model.ToByteArray(), so);
         _sessions[(width, ffnBias)] = (graph, session);
         return (graph, session);

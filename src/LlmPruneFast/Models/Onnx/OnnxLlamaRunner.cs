@@ -159,6 +159,13 @@ public sealed class OnnxLlamaRunner : IDisposable
         return new OnnxLlamaRunner(so => new InferenceSession(onnxPath, so), options ?? new(), model);
     }
 
+    /// <summary>Refuses a sequence longer than a qwen2 sliding window whose windowed layers are not built (see <see cref="LlamaConfig.UnbuiltWindowLimit"/>).</summary>
+    public static void RequireWithinWindow(int seq, int? windowLimit)
+    {
+        if (seq > windowLimit)
+            throw new BadArgumentException($"sequence length {seq} exceeds the sliding_window {windowLimit} of a qwen2 config with use_sliding_window true (windowed layers are not built); use shorter texts or a config with use_sliding_window false");
+    }
+
     /// <summary>
     /// One forward pass over a [batch, seq] block of token ids and attention mask (1 = token, 0 = padding).
     /// Returns logits [batch, seq, vocab] and, with <paramref name="taps"/>, every layer's FFN activation.
@@ -170,8 +177,7 @@ public sealed class OnnxLlamaRunner : IDisposable
         if (ids.Length != batch * seq || mask.Length != batch * seq)
             throw new BadArgumentException($"ids ({ids.Length}) and mask ({mask.Length}) must both hold batch x seq = {batch * seq} values");
         if (seq > MaxPositions) throw new BadArgumentException($"sequence length {seq} exceeds the model's {MaxPositions} positions");
-        if (seq > _windowLimit)
-            throw new BadArgumentException($"sequence length {seq} exceeds the sliding_window {_windowLimit} of a qwen2 config with use_sliding_window true (windowed layers are not built); use shorter texts or a config with use_sliding_window false");
+        RequireWithinWindow(seq, _windowLimit);
         if (taps && _tapWidths.Length == 0) throw new BadArgumentException("taps requested but the graph was built without them");
         for (int i = 0; i < ids.Length; i++)
             if (ids[i] < 0 || ids[i] >= _tokenLimit) throw new BadArgumentException($"token id {ids[i]} at {i} is outside the vocabulary [0, {_tokenLimit})");

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Onnx;
 using Microsoft.ML.Tokenizers;
 
 namespace LlmPruneFast.Pruning;
@@ -47,6 +48,7 @@ public static class StreamingPruner
                 ? $"--sequential cannot be used with --method {options.Selector.Name}, which chooses among {options.Selector.Candidates} whole-model candidates; drop --sequential or choose another method"
                 : "--sequential needs --budget uniform: a global budget ranks every layer before any is pruned");
         var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, calibration), config.BosTokenId, text, textName, calibration);
+        OnnxLlamaRunner.RequireWithinWindow(sample.Longest, config.UnbuiltWindowLimit); // as the whole-model runner refuses it
         var memory = StreamingMemoryPlan.Create(config, sample, options, mode, calibration.MemoryBudgetBytes, calibration.Threads, settings.ScratchFolder);
         return new StreamingPrune { Sample = sample, Memory = memory, Settings = settings, Mode = mode, LayerByLayer = layerByLayer };
     }
@@ -74,7 +76,7 @@ public static class StreamingPruner
         var fingerprint = CheckpointLayerSource.Fingerprint(modelName, config, tensors);
         var seconds = new Dictionary<string, double> { ["capture"] = 0, ["select"] = 0, ["slice"] = 0 };
         var total = Stopwatch.StartNew();
-        using var stream = new LayerStream(config, tensors, prepared.Sample, prepared.Memory.StreamOptions);
+        using var stream = new LayerStream(config, tensors, prepared.Sample, prepared.Memory.StreamOptions with { Cuda = settings.Calibration.Cuda });
         PruningPlan plan;
         SlicedFfnLayer[] sliced;
         var kept = keepActivations ? new LayerActivations[config.NumHiddenLayers] : null;
@@ -120,7 +122,7 @@ public static class StreamingPruner
         if (info.Sequences > 0) options = options with { Sequences = info.Sequences, SequenceLength = info.SequenceLength };
         var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, options), config.BosTokenId, TextCorpus.Read(info.Text), info.Text, options);
         var compensation = CompensationOptions.FromInfo(plan.Compensation);
-        using var stream = new LayerStream(config, tensors, sample, new LayerStreamOptions { Threads = options.Threads });
+        using var stream = new LayerStream(config, tensors, sample, new LayerStreamOptions { Threads = options.Threads, Cuda = options.Cuda });
         int layers = config.NumHiddenLayers;
         var sliced = new SlicedFfnLayer[layers];
         var kept = keepActivations ? new LayerActivations[layers] : null;
