@@ -47,7 +47,9 @@ internal static partial class ScaleSuite
         string tokenizer = Path.Combine(shared, "models/llama2-tokenizer/tokenizer.model");
 
         var config = SyntheticLlama.Preset(shape);
-        string model = Path.Combine(root, $"{shape}-{dtype.ToString().ToLowerInvariant()}");
+        // The shard limit is part of the name, so --keep never reuses a checkpoint laid out otherwise.
+        string model = Path.Combine(root, $"{shape}-{dtype.ToString().ToLowerInvariant()}" +
+            (shardMb == 5000 ? "" : $"-shard{shardMb.ToString(CultureInfo.InvariantCulture)}mb"));
         Directory.CreateDirectory(root);
         Console.WriteLine($"scale {shape}: dim {config.HiddenSize}, FFN {config.IntermediateSize}, {config.NumHiddenLayers} layers, " +
             $"heads {config.NumAttentionHeads}/{config.NumKeyValueHeads} kv, vocab {config.VocabSize}; {PrunedModelParameters(config):N0} parameters, {dtype}");
@@ -116,7 +118,11 @@ internal static partial class ScaleSuite
         if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
         string row = $"| {shape} | {dtype} | {method} | {p.ExitCode} | {F("capture")} | {F("select")} | {F("slice")} | {F("write")} | {F("total")} | {wall:F1} | " +
             $"{(tokens.Success ? tokens.Groups[1].Value : "-")} | {rssGb:F2} | {outcome} | {loadBefore:F1} / {loadAfter:F1} |";
-        if (p.ExitCode != 0) Console.Error.WriteLine(stderr.Length > 4000 ? stderr[^4000..] : stderr);
+        if (p.ExitCode != 0) // the tool's own lines, without /usr/bin/time's report
+        {
+            string own = stderr.Split("\tCommand being timed")[0];
+            Console.Error.WriteLine(own.Length > 4000 ? own[^4000..] : own);
+        }
         return row;
     }
 
