@@ -99,8 +99,7 @@ public sealed class ReportCommand : ICommand
         bar.Clear();
         seconds["capture"] = clock.Elapsed.TotalSeconds;
         // The report's own MI charts are estimated on the CPU.
-        var devices = new Dictionary<string, string> { ["capture"] = device.Onnx, ["eval"] = device.Onnx, ["latency"] = device.Onnx, ["report"] = "cpu" };
-        var measurements = new ReportMeasurements { StageSeconds = seconds, StageDevices = devices };
+        var measurements = new ReportMeasurements { StageSeconds = seconds, StageDevices = StageDevices(device) };
         if (Eval != null)
         {
             clock.Restart();
@@ -148,7 +147,7 @@ public sealed class ReportCommand : ICommand
         var measurements = new ReportMeasurements
         {
             Architecture = target.Architecture, Encoder = target.Encoder != null, StageSeconds = seconds,
-            StageDevices = new Dictionary<string, string> { ["capture"] = device.Onnx, ["slice"] = "cpu", ["eval"] = device.Onnx, ["latency"] = device.Onnx, ["report"] = "cpu" },
+            StageDevices = StageDevices(device),
         };
         if (checks.Any)
         {
@@ -178,6 +177,12 @@ public sealed class ReportCommand : ICommand
         seconds["report"] = clock.Elapsed.TotalSeconds;
         return report;
     }
+
+    /// <summary>Where each stage of a recomputed report runs: the model runs on the resolved ONNX Runtime device; slicing and the report's own MI charts on the CPU.</summary>
+    private static Dictionary<string, string> StageDevices(ComputeDevice device) => new()
+    {
+        ["capture"] = device.Onnx, ["slice"] = "cpu", ["eval"] = device.Onnx, ["latency"] = device.Onnx, ["report"] = "cpu",
+    };
 
     /// <summary>The report data, after checking it describes this plan (model, method, per-layer counts).</summary>
     private PruneReport Matching(PruneReport report, PruningPlan plan)

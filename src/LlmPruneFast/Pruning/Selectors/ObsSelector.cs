@@ -86,7 +86,7 @@ public sealed class ObsSelector : IPruningSelector
         private readonly double[]? _g;
         private readonly int _n;
         // Pending terms, row b of each [Batch x N] block: H^-1 -= u u^T ; G += a gv^T + gv a^T + gamma a a^T.
-        private readonly double[] _u, _a, _gv;
+        private readonly double[] _u, _a, _gv, _b; // _b: the flush's B = GV + gamma/2 A
         private readonly double[] _gamma = new double[Batch];
         private int _pending;
         private readonly double[] _rowH, _rowG;
@@ -119,6 +119,7 @@ public sealed class ObsSelector : IPruningSelector
             _u = new double[(long)Batch * n];
             _a = g == null ? [] : new double[(long)Batch * n];
             _gv = g == null ? [] : new double[(long)Batch * n];
+            _b = g == null ? [] : new double[(long)Batch * n];
             _rowH = new double[n]; _rowG = g == null ? [] : new double[n];
             Alive = new bool[n];
             Array.Fill(Alive, true);
@@ -188,11 +189,10 @@ public sealed class ObsSelector : IPruningSelector
             {
                 NativeBlas.Gemm(true, false, n, n, pending, -1.0, _u, n, _u, n, 1.0, _hinv, n);
                 if (_g == null) return;
-                var b = new double[(long)pending * n];
                 for (int p = 0; p < pending; p++)
-                    TensorPrimitives.MultiplyAdd(Row(_a, p), 0.5 * _gamma[p], Row(_gv, p), b.AsSpan(p * n, n));
-                NativeBlas.Gemm(true, false, n, n, pending, 1.0, _a, n, b, n, 1.0, _g, n);
-                NativeBlas.Gemm(true, false, n, n, pending, 1.0, b, n, _a, n, 1.0, _g, n);
+                    TensorPrimitives.MultiplyAdd(Row(_a, p), 0.5 * _gamma[p], Row(_gv, p), Row(_b, p));
+                NativeBlas.Gemm(true, false, n, n, pending, 1.0, _a, n, _b, n, 1.0, _g, n);
+                NativeBlas.Gemm(true, false, n, n, pending, 1.0, _b, n, _a, n, 1.0, _g, n);
                 return;
             }
             void Update(int i)
