@@ -71,8 +71,8 @@ public static class ModelComparison
                 Add(ra.LogitsAt(r, t), rb.LogitsAt(r, t), logA, logB, ref kl, ref agree, ref positions);
     }
 
-    /// <summary>Adds one position's KL(A || B) term, top-1 agreement and count (float64).</summary>
-    private static void Add(ReadOnlySpan<float> la, ReadOnlySpan<float> lb, double[] logA, double[] logB, ref double kl, ref long agree, ref long positions)
+    /// <summary>Adds one position's KL(A || B) term, top-1 agreement and count (float64); leaves both log-softmaxes in logA and logB.</summary>
+    internal static void Add(ReadOnlySpan<float> la, ReadOnlySpan<float> lb, double[] logA, double[] logB, ref double kl, ref long agree, ref long positions)
     {
         LogProbabilities.LogSoftmax(la, logA);
         LogProbabilities.LogSoftmax(lb, logB);
