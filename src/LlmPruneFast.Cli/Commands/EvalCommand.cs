@@ -146,11 +146,11 @@ public sealed class EvalCommand : ICommand
     }
 
     /// <summary>--stream: auto, layers or whole.</summary>
-    internal static EvaluationMode ParseStream(string value) => value switch
+    internal static EvaluationMode ParseStream(string value, string flag = "--stream") => value switch
     {
         "auto" => EvaluationMode.Auto,
         "layers" => EvaluationMode.Layers,
         "whole" => EvaluationMode.Whole,
-        _ => throw new BadArgumentException($"--stream must be auto, layers or whole, got '{value}'"),
+        _ => throw new BadArgumentException($"{flag} must be auto, layers or whole, got '{value}'"),
     };
 }
