@@ -40,6 +40,8 @@ public sealed class EvaluationPlan
     /// <summary>Options of the layer stream (scratch folder, in-memory limit); unused on the whole-model path.</summary>
     public required LayerStreamOptions StreamOptions { get; init; }
     public required int Models { get; init; }
+    /// <summary>Rough time of the model runs at <see cref="StreamingMemoryPlan.FlopsPerThread"/> per thread, seconds.</summary>
+    public double Seconds { get; init; }
 
     public long TotalBytes => Parts.Sum(p => p.Bytes);
     public bool OverBudget => TotalBytes > BudgetBytes;
@@ -70,8 +72,14 @@ public sealed class EvaluationPlan
             _ => whole.OverBudget ? layers! : whole,
         };
         var other = chosen == whole ? layers! : whole;
+        // Forward multiply-adds of every evaluated (padded) token: the layers, their attention, and the classifier.
+        var (layerParams, _) = Sizes(config);
+        var (padded, longest, _) = Layout(lengths, inOrder, chosen.BatchSize);
+        int heads = config.NumAttentionHeads, hd = config.HeadDim > 0 ? config.HeadDim : config.HiddenSize / Math.Max(heads, 1);
+        double flops = 2.0 * padded * models * (config.NumHiddenLayers * (layerParams + 2.0 * longest * heads * hd) + (double)config.HiddenSize * config.VocabSize);
         return new EvaluationPlan
         {
+            Seconds = flops / (StreamingMemoryPlan.FlopsPerThread * Math.Max(1, threads > 0 ? threads : Environment.ProcessorCount)),
             Path = chosen.Path, BatchSize = chosen.BatchSize, Parts = chosen.Parts, BudgetBytes = budgetBytes, OtherPathBytes = other.TotalBytes,
             HiddenInScratch = chosen.HiddenInScratch, StreamOptions = chosen.StreamOptions, Models = models,
         };
@@ -187,7 +195,9 @@ public sealed class EvaluationPlan
         foreach (var (part, bytes) in Parts)
             if (bytes > 0) sb.AppendLine(c, $"             {MiB(bytes),8} MiB  {part}");
         if (HiddenInScratch) sb.AppendLine(c, $"             hidden states go to a memory-mapped scratch file");
-        return sb.ToString().TrimEnd('\n', '\r');
+        string time = Seconds < 90 ? $"{Seconds:F0} s" : Seconds < 5400 ? $"{Seconds / 60:F0} min" : $"{Seconds / 3600:F1} h";
+        sb.Append(c, $"           rough time: model runs {time} (at {StreamingMemoryPlan.FlopsPerThread / 1e9:F0} Gflop/s per thread)");
+        return sb.ToString();
     }
 
     private static long MiB(long bytes) => (bytes + (1 << 20) - 1) >> 20;
