@@ -28,7 +28,7 @@ public sealed class EvalCommand : ICommand
     [Option("stride", HelpText = "Window protocol: a window starts every T tokens (default W); with T < W only new tokens are scored.")]
     public int? Stride { get; set; }
 
-    [Option("batch", HelpText = "Sequences per ONNX Runtime run (default 8 for decoders, 32 for encoders).")]
+    [Option("batch", HelpText = "Sequences per ONNX Runtime run (default 32 for encoders; for decoders 8 on the whole-model graph, and on the layer stream the largest of 8, 4, 2, 1 that fits --memory-mb).")]
     public int? Batch { get; set; }
 
     [Option("sts", HelpText = "Encoders: STS Benchmark pair file (GLUE STS-B tsv or SentEval csv); reports Spearman x 100 of cosine vs gold.")]
