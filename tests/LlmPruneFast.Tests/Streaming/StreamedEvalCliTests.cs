@@ -94,7 +94,7 @@ public sealed class StreamedEvalCliTests
         Assert.Equal(EvaluationMode.Layers, plan.Path);
         Assert.False(plan.OverBudget);
         Assert.True(plan.BatchSize < 8); // 8 windows of 2048 need ~13 GB of attention scores alone
-        Assert.True(plan.OtherPathBytes > 3 * 6_700_000_000L * 4 * 0.9); // the whole graph: ~3 float32 copies of 6.7B weights
+        Assert.True(plan.OtherPathBytes > 3 * 6_700_000_000L * 4); // the whole graph: 3.5 float32 copies of 6.7B weights
         Assert.Contains("layer-streaming", plan.Describe());
 
         var roomy = EvaluationPlan.Create(Llama7B, windows, inOrder: false, models: 1, EvaluationMode.Auto, 200L << 30, null, 2);
