@@ -40,12 +40,19 @@ public sealed record PruneSettings
 }
 
 /// <summary>A finished selection: the plan, its sliced layers, the calibration it used and seconds per stage.</summary>
-public sealed class PruneOutcome
+public sealed class PruneOutcome : IDisposable
 {
     public required PruningPlan Plan { get; init; }
     public required SlicedFfnLayer[] Layers { get; init; }
     public required CalibrationSet Calibration { get; init; }
     public required IReadOnlyDictionary<string, double> StageSeconds { get; init; }
+    /// <summary>
+    /// The scratch file holding the <see cref="Layers"/>' weights when they were spilled as they were cut (the
+    /// streaming prune); the layers read from it until the outcome is disposed.
+    /// </summary>
+    public SlicedLayerSpill? Spill { get; init; }
+
+    public void Dispose() => Spill?.Dispose();
 }
 
 /// <summary>Dense vs pruned on the same paragraphs (reference protocol).</summary>
@@ -127,9 +134,10 @@ public static class ModelPruner
     /// <see cref="Select"/> on any layer source (the whole-model capture's, or a streaming one): plans, scoring
     /// multi-seed candidates by KL on <paramref name="heldOut"/>, then slices. Calibration of the outcome is null.
     /// </summary>
+    /// <param name="keep">Applied to each sliced layer as it is cut (e.g. <see cref="SlicedLayerSpill.Add"/>), before the next.</param>
     internal static (PruningPlan Plan, SlicedFfnLayer[] Layers, Dictionary<string, double> StageSeconds) SelectWith(LlamaConfig config, ITensorSource tensors,
         ModelFingerprint fingerprint, ILayerSource source, CalibrationInfo info, IReadOnlyList<int[]> heldOutSequences, PruneSettings settings,
-        IProgress<StageProgress>? progress, CancellationToken ct)
+        IProgress<StageProgress>? progress, CancellationToken ct, Func<SlicedFfnLayer, SlicedFfnLayer>? keep = null)
     {
         var options = Options(settings, config);
         NativeBlas.SetThreads(settings.Threads);   // OpenBLAS follows the tool's thread count
@@ -159,7 +167,7 @@ public static class ModelPruner
             var plan = Pruner.Plan(fingerprint, source, options, stageProgress, ct);
             seconds["select"] = clock.Elapsed.TotalSeconds;
             clock.Restart();
-            var sliced = Pruner.ApplyPlan(plan, source, stageProgress, ct).ToArray();
+            var sliced = Pruner.ApplyPlan(plan, source, stageProgress, ct).Select(keep ?? (x => x)).ToArray();
             seconds["slice"] = clock.Elapsed.TotalSeconds;
             return (plan, sliced, seconds);
         }
