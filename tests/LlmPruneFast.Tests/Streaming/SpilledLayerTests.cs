@@ -76,6 +76,27 @@ public sealed class SpilledLayerTests
         AssertSameFolders(dir["a"], dir["b"]);
     }
 
+    [SharedTheory]
+    [InlineData("flap", CaptureMode.Dense)]          // bias compensation: activations streamed again
+    [InlineData("wanda-sp", CaptureMode.Sequential)]
+    public void Apply_WithSpill_WritesTheSameFolder(string method, CaptureMode mode)
+    {
+        using var dir = new TempFolder();
+        using var source = Source(dir, TensorDType.BF16);
+        using var pruned = Streamed(source, Settings(method), mode, spill: false);
+        File.WriteAllText(dir["calib.txt"], Text);
+        var plan = pruned.Plan with { Calibration = pruned.Plan.Calibration! with { Text = dir["calib.txt"] } };
+        var inMemory = ModelPruner.Apply(plan, source.Config, source.Tensors, "stories260K", Stories260K.Tokenizer);
+        using var spill = SlicedLayerSpill.Create(dir.Path);
+        var spilled = ModelPruner.Apply(plan, source.Config, source.Tensors, "stories260K", Stories260K.Tokenizer, spill: spill);
+        Assert.All(spilled, l => Assert.True(l.IsSpilled));
+        PrunedCheckpointWriter.Write(dir["a"], source, plan, inMemory);
+        PrunedCheckpointWriter.Write(dir["b"], source, plan, spilled);
+        AssertSameFolders(dir["a"], dir["b"]);
+        PrunedCheckpointWriter.Write(dir["c"], source, plan, pruned.Layers);   // and the prune's own layers
+        AssertSameFolders(dir["a"], dir["c"]);
+    }
+
     [SharedFact]
     public void SpilledLayer_ReadsBackTheWeights_AndRefusesFloat64Down()
     {

@@ -184,8 +184,10 @@ public static class ModelPruner
     /// </summary>
     /// <exception cref="BadArgumentException">The plan was made for another model.</exception>
     /// <exception cref="MissingInputException">Activations are needed and the recorded calibration text is absent.</exception>
+    /// <param name="spill">When given, each layer goes to this scratch file as soon as it is cut (memory does not grow with depth).</param>
     public static SlicedFfnLayer[] Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors, string modelName,
-        LlamaTokenizer tokenizer, CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
+        LlamaTokenizer tokenizer, CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
+        SlicedLayerSpill? spill = null)
     {
         plan.EnsureMatches(CheckpointLayerSource.Fingerprint(modelName, config, tensors));
         // Activations are streamed layer by layer (the dense stream gives the whole-model capture's values bit for bit,
@@ -195,10 +197,11 @@ public static class ModelPruner
             plan.Validate();
             if (plan.Model.Layers != config.NumHiddenLayers)
                 throw new BadArgumentException($"plan made for another model: {plan.Model.Layers} layers in the plan, {config.NumHiddenLayers} in the model");
-            return StreamingPruner.Apply(plan, config, tensors, tokenizer, calibrationDefaults ?? new CalibrationOptions(), false, progress, ct).Layers;
+            return StreamingPruner.Apply(plan, config, tensors, tokenizer, calibrationDefaults ?? new CalibrationOptions(), false, progress, ct, spill).Layers;
         }
         var source = new CheckpointLayerSource(config, tensors);
-        return Pruner.ApplyPlan(plan, source, progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction))), ct).ToArray();
+        return Pruner.ApplyPlan(plan, source, progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction))), ct)
+            .Select(x => spill == null ? x : spill.Add(x)).ToArray();
     }
 
     /// <summary>

@@ -131,8 +131,10 @@ public static class StreamingPruner
     /// sequential, as the plan says), so that compensation sees the activations the plan was made from.
     /// With <paramref name="keepActivations"/> every layer's activations are also returned (for reports).
     /// </summary>
+    /// <param name="spill">When given, each layer goes to this scratch file as soon as it is cut (and advanced through).</param>
     public static (SlicedFfnLayer[] Layers, IReadOnlyList<LayerActivations>? Activations) Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors,
-        LlamaTokenizer tokenizer, CalibrationOptions calibrationDefaults, bool keepActivations = false, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
+        LlamaTokenizer tokenizer, CalibrationOptions calibrationDefaults, bool keepActivations = false, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
+        SlicedLayerSpill? spill = null)
     {
         var info = plan.Calibration ?? throw new MissingInputException("the plan records no calibration text, so its activations cannot be recaptured");
         if (!File.Exists(info.Text)) throw new MissingInputException($"the plan's calibration text '{info.Text}' does not exist");
@@ -154,6 +156,7 @@ public static class StreamingPruner
             var stats = lp.Removed.Count > 0 && compensation.Kind != CompensationKind.None ? new LayerStatistics(activations) : null;
             sliced[l] = Compensator.Apply(layer, lp, compensation, stats, ct);
             if (info.Capture == CaptureMode.Sequential) stream.Advance(l, sliced[l], null, ct);
+            if (spill != null) sliced[l] = spill.Add(sliced[l]);
             progress?.Report(new StageProgress("slice", (l + 1.0) / layers));
             if (kept == null) ReleaseLayer();
         }
