@@ -92,6 +92,27 @@ public sealed class StreamedEvaluationTests
     }
 
     [SharedFact]
+    public void JointPass_GivesBothPerplexitiesAndTheComparison_OfSeparateWholeModelRuns()
+    {
+        var (pc, pt) = Pruned.Value;
+        var paragraphs = Stories260K.EvalParagraphs(12);
+        int max = Stories260K.Config.MaxPositionEmbeddings;
+        using var dense = Whole(Stories260K.Config, Stories260K.Tensors);
+        using var pruned = Whole(pc, pt);
+        var before = new Perplexity(dense).Paragraphs(Stories260K.Tokenizer, paragraphs, max);
+        var after = new Perplexity(pruned).Paragraphs(Stories260K.Tokenizer, paragraphs, max);
+        var fidelity = ModelComparison.Compare(dense, pruned, Stories260K.EvalSequences(12));
+        var (sequences, protocol) = Perplexity.ParagraphSequences(p => Stories260K.Tokenizer.Encode(p), paragraphs, max);
+        var (a, b, f) = JointEvaluation.Run(Streamed(Stories260K.Config, Stories260K.Tensors), Streamed(pc, pt), sequences.Select(q => q.Ids).ToArray(), protocol, 5);
+        AssertSame(before, a, "joint dense");
+        AssertSame(after, b, "joint pruned");
+        Assert.True(b.MeanNll > a.MeanNll + 0.05);
+        Assert.Equal(fidelity.Positions, f.Positions);
+        Assert.True(Math.Abs(f.MeanKl - fidelity.MeanKl) <= 1e-5 * fidelity.MeanKl);
+        Assert.Equal(fidelity.Top1Agreement, f.Top1Agreement);
+    }
+
+    [SharedFact]
     public void ScratchFile_GivesTheInMemoryResult_AndIsRemoved()
     {
         using var dir = new TempFolder();
