@@ -178,6 +178,6 @@ internal static partial class ScaleSuite
     [GeneratedRegex(@"Maximum resident set size \(kbytes\): (\d+)")]
     private static partial Regex RssRegex();
 
-    [GeneratedRegex(@"positions sampled from (\d+)")]
+    [GeneratedRegex(@"capture of (\d+) tokens")]
     private static partial Regex CalibRegex();
 }

@@ -64,7 +64,7 @@ public sealed partial class PruneCommand
         o.WriteLine($"method     {plan.Method} ({plan.MethodParameters}){(plan.Estimator is { } e ? $", estimator {e.Name} ({e.Parameters})" : "")}");
         o.WriteLine($"budget     {plan.Budget.Kind}, ratio {plan.Ratio:G4}, compensation {plan.Compensation.Kind}, seed {plan.Seed}");
         var cal = outcome.Calibration;
-        o.WriteLine($"calibration {cal.Samples} positions sampled from {cal.EligiblePositions} (leading special token and padding excluded) of {cal.Sequences} paragraphs of {cal.Info.Text}");
+        o.WriteLine($"calibration {cal.Samples} positions sampled from {cal.EligiblePositions} (leading special token and padding excluded) of {PruneSummary.SequencesOf(cal.Info, cal.Sequences)} of {cal.Info.Text}, capture of {cal.TokensRun} tokens");
         o.WriteLine();
         o.WriteLine($"{"",-22}{"dense",14}{"pruned",14}");
         o.WriteLine($"{"parameters",-22}{before,14:N0}{after,14:N0}   ({100.0 * (before - after) / before:F1}% fewer)");

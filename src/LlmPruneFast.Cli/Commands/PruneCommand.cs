@@ -66,11 +66,18 @@ public sealed partial class PruneCommand : ICommand
     [Option("samples", Default = CalibrationOptions.DefaultSamples, HelpText = "Calibration token positions S (sampled, seeded, BOS and padding excluded).")]
     public int Samples { get; set; }
 
-    [Option("calib-seqs", Default = 0, HelpText = "Calibration in sequences: draw N paragraphs (seeded) and sample S only inside them, so capture runs at most N x --calib-len tokens (on a CPU, 128 is plenty for S = 8192). 0 = sample over every paragraph.")]
+    [Option("calib-seqs", Default = 0, HelpText = "Calibration sequences N: paragraphs drawn seeded, each cut into windows of at most --calib-len tokens " +
+        "(a continuation window starts with BOS again); S is sampled only inside the first N windows. 0 (default) = the fewest windows that hold S " +
+        "positions, so capture runs about S tokens. With --calib-paragraphs: N paragraphs cut to --calib-len, 0 = every paragraph whole.")]
     public int CalibSeqs { get; set; }
 
-    [Option("calib-len", Default = CalibrationOptions.DefaultSequenceLength, HelpText = "With --calib-seqs: tokens per calibration sequence at most.")]
+    [Option("calib-len", Default = CalibrationOptions.DefaultSequenceLength, HelpText = "Tokens per calibration window at most (capped at the model's positions); " +
+        "with --calib-paragraphs and --calib-seqs, the cut of each drawn paragraph.")]
     public int CalibLen { get; set; }
+
+    [Option("calib-paragraphs", HelpText = "Sample S over every paragraph, each its own sequence (the default before windows; runs the whole text). " +
+        "Encoders always calibrate on paragraphs.")]
+    public bool CalibParagraphs { get; set; }
 
     [Option("memory-mb", HelpText = "Memory budget of the run in MiB (default: 80% of physical memory). Before any work prune prints its memory plan " +
         "and stops with exit 7 when the plan is over this, naming what to lower.")]
@@ -147,7 +154,8 @@ public sealed partial class PruneCommand : ICommand
             Compensation = Compensate == null ? null : CompensationKinds.Parse(Compensate),
             Seed = Seed,
             Calibration = new CalibrationOptions { Samples = Samples, Seed = Seed, Threads = Threads, MemoryBudgetBytes = budget,
-                Sequences = CalibSeqs, SequenceLength = CalibLen, Cuda = Resolved.OnnxCuda },
+                Sequences = CalibSeqs, SequenceLength = CalibLen, Cuda = Resolved.OnnxCuda,
+                Layout = CalibParagraphs ? CalibrationLayout.Paragraphs : CalibrationLayout.Windows },
             Threads = Threads,
             ScratchFolder = ScratchFolderFor(Out),
             Device = Resolved,

@@ -8,6 +8,11 @@ namespace LlmPruneFast.Cli.Commands;
 /// <summary>The end-of-run table of <c>prune</c> and <c>apply</c>, and the one-line JSON summary.</summary>
 internal static class PruneSummary
 {
+    /// <summary>"92 windows (at most 256 tokens)" or "1720 paragraphs": what the calibration sequences were.</summary>
+    public static string SequencesOf(CalibrationInfo info, int sequences) => info.Layout == CalibrationLayout.Windows
+        ? $"{sequences} windows (at most {info.SequenceLength} tokens)"
+        : $"{sequences} paragraphs";
+
     public static void Print(TextWriter o, LlamaConfig before, LlamaConfig after, PruningPlan plan, CalibrationSet? calibration,
         PruneEvaluation? evaluation, IReadOnlyDictionary<string, double> seconds)
     {
@@ -15,7 +20,7 @@ internal static class PruneSummary
         o.WriteLine($"method     {plan.Method} ({plan.MethodParameters}){(plan.Estimator is { } e ? $", estimator {e.Name} ({e.Parameters})" : "")}");
         o.WriteLine($"budget     {plan.Budget.Kind}, ratio {plan.Ratio:G4}, compensation {plan.Compensation.Kind}{(plan.Compensation.Parameters.Count > 0 ? $" ({plan.Compensation.Parameters})" : "")}, seed {plan.Seed}");
         if (calibration != null)
-            o.WriteLine($"calibration {calibration.Samples} positions sampled from {calibration.EligiblePositions} (BOS and padding excluded) of {calibration.Sequences} paragraphs of {calibration.Info.Text}, {CaptureModes.Name(calibration.Info.Capture)} capture");
+            o.WriteLine($"calibration {calibration.Samples} positions sampled from {calibration.EligiblePositions} (BOS and padding excluded) of {SequencesOf(calibration.Info, calibration.Sequences)} of {calibration.Info.Text}, {CaptureModes.Name(calibration.Info.Capture)} capture of {calibration.TokensRun} tokens");
         if (plan.Candidates.Count > 0)
             o.WriteLine($"candidates {string.Join(", ", plan.Candidates.Select(c => $"seed {c.Seed}: KL {c.Kl:G4}"))}");
         o.WriteLine();

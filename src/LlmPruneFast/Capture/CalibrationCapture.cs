@@ -26,6 +26,8 @@ public sealed class CalibrationSet
     public required int Sequences { get; init; }
     /// <summary>Sequences actually run (those holding at least one sampled position).</summary>
     public required int SequencesRun { get; init; }
+    /// <summary>Tokens of the sequences run (padding excluded): what capture cost in model runs.</summary>
+    public required long TokensRun { get; init; }
     /// <summary>Bytes of the activation store: S * sum_l N_l * 4.</summary>
     public required long StoreBytes { get; init; }
     public required double Seconds { get; init; }
@@ -73,6 +75,7 @@ public static class CalibrationCapture
             MaxLength = options.MaxLength > 0 ? Math.Min(options.MaxLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings,
             LeadingSpecialId = config.BosTokenId,
             Encode = t => tokenizer.Encode(t),
+            Causal = true,
             Side = PadSide.Right,
             PadId = 0,
             Open = () => new LlamaTapRunner(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = false }), options.Threads, options.Cuda),
@@ -88,7 +91,7 @@ public static class CalibrationCapture
         IProgress<CaptureProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
-        var sample = CalibrationSample.Draw(model.Encode, model.MaxLength, model.LeadingSpecialId, text, textName, options);
+        var sample = CalibrationSample.Draw(model.Encode, model.MaxLength, model.LeadingSpecialId, text, textName, options, model.Causal);
         int s = sample.Samples;
         var perSequence = sample.PerSequence;
         var toRun = sample.ToRun;
@@ -135,6 +138,7 @@ public static class CalibrationCapture
             EligiblePositions = sample.Eligible,
             Sequences = sample.Sequences.Length,
             SequencesRun = toRun.Length,
+            TokensRun = sample.TokensRun(),
             StoreBytes = (long)s * widths.Sum(w => (long)w) * 4,
             Seconds = clock.Elapsed.TotalSeconds,
         };

@@ -1,3 +1,5 @@
+using LlmPruneFast.Pruning;
+
 namespace LlmPruneFast.Capture;
 
 /// <summary>Progress of a capture: <see cref="Done"/> of <see cref="Total"/> sequences run through the taps graph.</summary>
@@ -38,17 +40,36 @@ public sealed record CalibrationOptions
     public int HeldOutSequences { get; init; }
 
     /// <summary>
-    /// Calibration in sequences: N &gt; 0 draws N paragraphs (seeded, without replacement; all of them when the text
-    /// has fewer) and samples the S positions inside those only, so capture runs at most N x
-    /// <see cref="SequenceLength"/> tokens whatever the text's size. 0 (the default) samples over every paragraph.
+    /// What a calibration sequence is (see <see cref="CalibrationLayout"/>). Windows by default; models whose
+    /// sequences are single texts (encoders) always use paragraphs.
+    /// </summary>
+    public CalibrationLayout Layout { get; init; } = CalibrationLayout.Windows;
+
+    /// <summary>
+    /// N: calibration sequences, drawn seeded; the S positions are sampled inside those only, so capture runs at most
+    /// N x <see cref="SequenceLength"/> tokens whatever the text's size. 0 (the default): windows, the fewest that hold
+    /// S positions, so capture runs about S tokens; paragraphs, every paragraph whole.
     /// </summary>
     public int Sequences { get; init; }
 
-    /// <summary>L: tokens per calibration sequence at most, with <see cref="Sequences"/> (the default when it is set).</summary>
+    /// <summary>L: tokens per calibration window at most (with paragraphs, the cut when <see cref="Sequences"/> is set).</summary>
     public int SequenceLength { get; init; } = DefaultSequenceLength;
 
-    /// <summary>Default L: 256 tokens, so 128 sequences give 32K tokens, 4x the default S, in seconds on a CPU for small models.</summary>
+    /// <summary>
+    /// Default L: 256 tokens, longer than most paragraphs of short-story text and a quarter of the memory of attention
+    /// at 512; S = 8192 then runs about 8.4K tokens: seconds on a CPU for small models, minutes per 7B layer.
+    /// </summary>
     public const int DefaultSequenceLength = 256;
+
+    /// <summary>These options with the calibration a plan recorded (text layout, N, L, S and seed), to capture it again.</summary>
+    public CalibrationOptions Reproducing(CalibrationInfo info) => this with
+    {
+        Samples = checked((int)info.Tokens),
+        Seed = info.Seed,
+        Layout = info.Layout,
+        Sequences = info.Sequences,
+        SequenceLength = info.Sequences > 0 ? info.SequenceLength : SequenceLength,
+    };
 
     /// <summary>Activation store + batch buffers must fit in this many bytes, or capture refuses to start.</summary>
     public long MemoryBudgetBytes { get; init; } = DefaultMemoryBudgetBytes;

@@ -28,7 +28,9 @@ public static class GraphCalibrationCapture
             MaxLength = maxLength,
             // The feed's ids of an empty text are its special tokens alone: the first of them leads every sequence.
             LeadingSpecialId = feed.Encode("", maxLength) is [var lead, ..] ? lead : null,
-            Encode = t => feed.Encode(t, maxLength),
+            // A causal model's paragraphs are cut into windows after encoding, so its feed encodes them whole.
+            Encode = feed.Causal ? t => feed.Encode(t, int.MaxValue) : t => feed.Encode(t, maxLength),
+            Causal = feed.Causal,
             Side = feed.Side,
             PadId = feed.PadId,
             Open = () => new GraphTapRunner(TapGraph(model), model.Blocks, feed, options.Threads, options.Cuda),

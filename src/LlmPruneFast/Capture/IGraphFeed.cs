@@ -11,6 +11,12 @@ public interface IGraphFeed
     /// <summary>Token ids of one text, special tokens included (BOS, or [CLS] ... [SEP]), at most <paramref name="maxTokens"/>.</summary>
     int[] Encode(string text, int maxTokens);
 
+    /// <summary>
+    /// True for a causal decoder's feed: a long paragraph may be cut into windows, each starting with the paragraph's
+    /// BOS. False for an encoder, whose sequences are single texts ([CLS] ... [SEP]).
+    /// </summary>
+    bool Causal { get; }
+
     /// <summary>Which side of a shorter row is padded.</summary>
     PadSide Side { get; }
 

@@ -18,6 +18,8 @@ public sealed class SentencePieceFeed(LlamaTokenizer tokenizer) : IGraphFeed
         return ids.Length > maxTokens ? ids[..maxTokens] : ids;
     }
 
+    public bool Causal => true;
+
     public PadSide Side => PadSide.Right;
 
     public int PadId => 0;

@@ -103,7 +103,8 @@ public static class PlanJson
             w.WriteString("text", c.Text);
             w.WriteNumber("tokens", c.Tokens);
             w.WriteNumber("seed", c.Seed);
-            if (c.Sequences > 0)   // absent for the default (every paragraph), so older plans read the same
+            if (c.Layout == CalibrationLayout.Windows) w.WriteString("layout", "windows"); // absent: paragraphs, as older plans read
+            if (c.Sequences > 0)   // absent for every paragraph, so older plans read the same
             {
                 w.WriteNumber("sequences", c.Sequences);
                 w.WriteNumber("sequence_length", c.SequenceLength);
@@ -191,6 +192,13 @@ public static class PlanJson
             v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out long l) ? l : throw Bad(path, $"expected an integer, found {v}");
 
         /// <summary>A count that later sizes buffers: 1..int.MaxValue.</summary>
+        private CalibrationLayout Layout(string name) => name switch
+        {
+            "windows" => CalibrationLayout.Windows,
+            "paragraphs" => CalibrationLayout.Paragraphs,
+            _ => throw Bad("$.calibration.layout", $"'{name}' is not windows or paragraphs"),
+        };
+
         private long Positive(long v, string path) => v is >= 1 and <= int.MaxValue ? v : throw Bad(path, $"{v} is out of range (1..{int.MaxValue})");
 
         private int Int(JsonElement v, string path)
@@ -263,7 +271,9 @@ public static class PlanJson
                     Optional(cal, "$.calibration", "sequences", JsonValueKind.Number) is { } sq ? checked((int)Long(sq, "$.calibration.sequences")) : 0,
                     Optional(cal, "$.calibration", "sequence_length", JsonValueKind.Number) is { } sl ? checked((int)Long(sl, "$.calibration.sequence_length")) : 0,
                     // absent in plans written before streaming: they were all dense
-                    Optional(cal, "$.calibration", "capture", JsonValueKind.String) is { } cm ? CaptureModes.Parse(cm.GetString()!, "$.calibration.capture") : CaptureMode.Dense);
+                    Optional(cal, "$.calibration", "capture", JsonValueKind.String) is { } cm ? CaptureModes.Parse(cm.GetString()!, "$.calibration.capture") : CaptureMode.Dense,
+                    // absent in plans written before windows: every sequence was a paragraph
+                    Optional(cal, "$.calibration", "layout", JsonValueKind.String) is { } ly ? Layout(ly.GetString()!) : CalibrationLayout.Paragraphs);
             var candidates = new List<CandidateInfo>();
             if (Optional(root, r, "candidates", JsonValueKind.Array) is { } ca)
             {

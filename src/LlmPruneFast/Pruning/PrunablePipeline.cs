@@ -81,8 +81,7 @@ public static class PrunablePipeline
     {
         var info = plan.Calibration ?? throw new MissingInputException("the plan records no calibration text, so its activations cannot be recaptured");
         if (!File.Exists(info.Text)) throw new MissingInputException($"the plan's calibration text '{info.Text}' does not exist");
-        var options = (defaults ?? new CalibrationOptions()) with { Samples = checked((int)info.Tokens), Seed = info.Seed };
-        if (info.Sequences > 0) options = options with { Sequences = info.Sequences, SequenceLength = info.SequenceLength };
+        var options = (defaults ?? new CalibrationOptions()).Reproducing(info);
         return model.Capture(readText(info.Text), info.Text, options,
             progress == null ? null : new SyncProgress<CaptureProgress>(p => progress.Report(new StageProgress("capture", (double)p.Done / Math.Max(1, p.Total)))), ct);
     }

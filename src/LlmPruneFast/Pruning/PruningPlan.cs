@@ -28,12 +28,23 @@ public sealed record CompensationInfo(string Kind, PlanParameters Parameters);
 public sealed record BudgetInfo(string Kind, double MinKeptFraction);
 
 /// <summary>
-/// Calibration text, number of sampled token positions S, and the sampling seed; with <paramref name="Sequences"/>
-/// &gt; 0, S was sampled inside that many seeded paragraphs of at most <paramref name="SequenceLength"/> tokens
-/// (0 and 0: over every paragraph, the default). <paramref name="Capture"/>: whose activations layer l's were, the
-/// dense model's (the default) or, sequential, those of the model whose layers before l were already pruned.
+/// Calibration text, number of sampled token positions S, and the sampling seed. <paramref name="Layout"/> says what a
+/// sequence was: windows, S was sampled inside <paramref name="Sequences"/> windows of at most
+/// <paramref name="SequenceLength"/> tokens of seeded paragraphs; paragraphs, inside that many seeded paragraphs cut to
+/// <paramref name="SequenceLength"/> tokens (0 and 0: every paragraph, whole). <paramref name="Capture"/>: whose
+/// activations layer l's were, the dense model's (the default) or, sequential, those of the model whose layers before l
+/// were already pruned.
 /// </summary>
-public sealed record CalibrationInfo(string Text, long Tokens, long Seed, int Sequences = 0, int SequenceLength = 0, CaptureMode Capture = CaptureMode.Dense);
+public sealed record CalibrationInfo(string Text, long Tokens, long Seed, int Sequences = 0, int SequenceLength = 0, CaptureMode Capture = CaptureMode.Dense,
+    CalibrationLayout Layout = CalibrationLayout.Paragraphs);
+
+/// <summary>
+/// What one calibration sequence is. Windows (the default for decoders): paragraphs drawn seeded and cut into windows
+/// of at most L tokens, each starting as a document does, taken until they hold S positions, so capture runs only the
+/// tokens the sample needs. Paragraphs: each paragraph its own sequence, every one unless N are drawn (encoders
+/// always; decoders with <c>--calib-paragraphs</c>; plans written before windows existed).
+/// </summary>
+public enum CalibrationLayout { Paragraphs, Windows }
 
 /// <summary>
 /// Which model calibration activations come from. Dense: the original model, every layer's at once or streamed (the

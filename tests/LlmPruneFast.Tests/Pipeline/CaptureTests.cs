@@ -2,6 +2,7 @@ using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Tests.Pipeline;
 
@@ -66,16 +67,18 @@ public sealed class CaptureTests
         string text = Stories260K.Calibration(20_000);
         var set = Capture(new CalibrationOptions { Samples = 100, HeldOutSequences = 4 }, text);
         var paragraphs = TextCorpus.Paragraphs(text);
-        Assert.Equal(paragraphs.Count - 4, set.Sequences);
         Assert.Equal(Stories260K.Tokenizer.Encode(paragraphs[^1]), set.HeldOut[^1]);
-        Assert.All(set.Positions, p => Assert.True(p.Sequence < set.Sequences));
+        Assert.All(set.Positions, p => Assert.True(p.Sequence < paragraphs.Count - 4));
+        var everyOther = Capture(new CalibrationOptions { Samples = 100, HeldOutSequences = 4, Layout = CalibrationLayout.Paragraphs }, text);
+        Assert.Equal(paragraphs.Count - 4, everyOther.Sequences);
+        Assert.Equal(set.HeldOut, everyOther.HeldOut);
     }
 
     [SharedFact]
     public void TextTooShort_IsBadArgumentWithTheCounts()
     {
         var e = Assert.Throws<BadArgumentException>(() => Capture(new CalibrationOptions { Samples = 5000 }, "Once upon a time.\n\nThe end."));
-        Assert.Contains("2 paragraphs", e.Message);
+        Assert.Contains("in 2 windows of at most 256 tokens", e.Message);
         Assert.Contains("--samples 5000", e.Message);
     }
 

@@ -10,6 +10,7 @@ namespace LlmPruneFast.Tests.Pipeline;
 internal sealed class CharFeed : IGraphFeed
 {
     public int[] Encode(string text, int maxTokens) => new[] { 1 }.Concat(text.Where(c => !char.IsWhiteSpace(c)).Select(c => 2 + c % 14)).Take(maxTokens).ToArray();
+    public bool Causal => true;
     public PadSide Side => PadSide.Right;
     public int PadId => 0;
     public IReadOnlyDictionary<string, long[]> Inputs(TokenBatch batch, IReadOnlyList<string> graphInputNames) =>
@@ -32,7 +33,8 @@ public sealed class GraphCaptureTests
             Widths = [12, 9],
             MaxLength = config.MaxPositionEmbeddings,
             LeadingSpecialId = config.BosTokenId,
-            Encode = t => feed.Encode(t, config.MaxPositionEmbeddings),
+            Encode = t => feed.Encode(t, int.MaxValue),
+            Causal = true,
             Open = () => new LlamaTapRunner(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = false }), 1),
         }, Text, "text", options);
         using var dir = new TempFolder();

@@ -42,7 +42,7 @@ public sealed class LayerStreamTests
 {
     private static LlmPruneFast.Capture.CalibrationSample Sample() => LlmPruneFast.Capture.CalibrationSample.Draw(t => Stories260K.Tokenizer.Encode(t),
         Stories260K.Config.MaxPositionEmbeddings, Stories260K.Config.BosTokenId, Stories260K.Calibration(20_000), "calib",
-        new LlmPruneFast.Capture.CalibrationOptions { Samples = 300, Seed = 2, BatchSize = 3 });
+        new LlmPruneFast.Capture.CalibrationOptions { Samples = 300, Seed = 2, BatchSize = 3 }, causal: true);
 
     [SharedFact]
     public void ScratchFile_GivesTheInMemoryActivations_AndIsRemoved()

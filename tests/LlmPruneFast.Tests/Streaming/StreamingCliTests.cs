@@ -77,8 +77,9 @@ public sealed class StreamingCliTests
     public void Help_DocumentsSequentialAndTheMemoryBudget()
     {
         var r = CliRunner.Run("prune", "--help");
-        Assert.Contains("--sequential", r.Out + r.Err);
-        Assert.Contains("80% of physical", r.Out + r.Err);
-        Assert.Contains("SparseGPT", r.Out + r.Err);
+        string help = string.Join(' ', (r.Out + r.Err).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)); // wrapping varies with the option column
+        Assert.Contains("--sequential", help);
+        Assert.Contains("80% of physical", help);
+        Assert.Contains("SparseGPT", help);
     }
 }

@@ -64,7 +64,8 @@ public sealed class StreamingMemoryPlanTests
     [SharedFact]
     public void HiddenStatesGoToScratch_WhenOnlyThatFits_AndTheRefusalNamesWhatToLower()
     {
-        var settings = new PruneSettings { Method = "flap", Ratio = 0.3, Calibration = new CalibrationOptions { Samples = 512, Seed = 1 } };
+        // Paragraphs: every one runs, so the hidden states outweigh one batch's blocks (with windows they hold ~S tokens).
+        var settings = new PruneSettings { Method = "flap", Ratio = 0.3, Calibration = new CalibrationOptions { Samples = 512, Seed = 1, Layout = CalibrationLayout.Paragraphs } };
         var roomy = StreamingPruner.Prepare(Stories260K.Config, Stories260K.Tokenizer, Stories260K.Calibration(30_000), "calib", settings, CaptureMode.Dense).Memory;
         Assert.False(roomy.HiddenInScratch);
         Assert.False(roomy.OverBudget);

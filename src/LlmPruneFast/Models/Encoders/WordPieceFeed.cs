@@ -55,6 +55,8 @@ public sealed partial class WordPieceFeed : IGraphFeed
     [GeneratedRegex(@"[\p{P}\x21-\x2F\x3A-\x40\x5B-\x60\x7B-\x7E]|[^\s\p{P}\x21-\x2F\x3A-\x40\x5B-\x60\x7B-\x7E]+")]
     private static partial Regex BasicSplit();
 
+    public bool Causal => false;
+
     public PadSide Side => PadSide.Right;
 
     public int PadId => Tokenizer.PaddingTokenId;

@@ -214,8 +214,7 @@ public static class ModelPruner
     {
         var info = plan.Calibration ?? throw new MissingInputException("the plan records no calibration text, so its activations cannot be recaptured");
         if (!File.Exists(info.Text)) throw new MissingInputException($"the plan's calibration text '{info.Text}' does not exist");
-        var options = (calibrationDefaults ?? new CalibrationOptions()) with { Samples = checked((int)info.Tokens), Seed = info.Seed };
-        if (info.Sequences > 0) options = options with { Sequences = info.Sequences, SequenceLength = info.SequenceLength };
+        var options = (calibrationDefaults ?? new CalibrationOptions()).Reproducing(info);
         return CalibrationCapture.Run(config, tensors, tokenizer, TextCorpus.Read(info.Text), info.Text, options,
             progress == null ? null : new SyncProgress<CaptureProgress>(p => progress.Report(new StageProgress("capture", (double)p.Done / Math.Max(1, p.Total)))), ct);
     }

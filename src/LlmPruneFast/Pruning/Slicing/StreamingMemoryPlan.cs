@@ -66,9 +66,10 @@ public sealed class StreamingMemoryPlan
 
         long fixedParts = BaselineBytes + weights + store + selection + run + sliced;
         // The hidden states stay in memory when that fits the budget, else go to a memory-mapped scratch file (its pages
-        // are the kernel's to drop; one batch block in and out is counted).
-        bool scratch = fixedParts + Math.Max(hidden, embedding) > budgetBytes;
-        long hiddenResident = scratch ? 2 * tokens * d * sizeof(float) : hidden;
+        // are the kernel's to drop; one batch block in and out is counted), when that is smaller.
+        long batchBlocks = 2 * tokens * d * sizeof(float);
+        bool scratch = fixedParts + Math.Max(hidden, embedding) > budgetBytes && batchBlocks < hidden;
+        long hiddenResident = scratch ? batchBlocks : hidden;
         var parts = new List<(string, long)>
         {
             ("runtime baseline", BaselineBytes),

@@ -46,7 +46,7 @@ public static class StreamingPruner
             throw new BadArgumentException(options.Selector.Candidates > 1
                 ? $"--sequential cannot be used with --method {options.Selector.Name}, which chooses among {options.Selector.Candidates} whole-model candidates; drop --sequential or choose another method"
                 : "--sequential needs --budget uniform: a global budget ranks every layer before any is pruned");
-        var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, calibration), config.BosTokenId, text, textName, calibration);
+        var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, calibration), config.BosTokenId, text, textName, calibration, causal: true);
         LayerStream.CheckLength(config, sample.Longest);
         var memory = StreamingMemoryPlan.Create(config, sample, options, mode, calibration.MemoryBudgetBytes, calibration.Threads, settings.ScratchFolder, calibration.Cuda);
         return new StreamingPrune { Sample = sample, Memory = memory, Settings = settings, Mode = mode, LayerByLayer = layerByLayer };
@@ -120,6 +120,7 @@ public static class StreamingPruner
             EligiblePositions = prepared.Sample.Eligible,
             Sequences = prepared.Sample.Sequences.Length,
             SequencesRun = prepared.Sample.ToRun.Length,
+            TokensRun = prepared.Sample.TokensRun(),
             StoreBytes = (long)prepared.Sample.Samples * Enumerable.Range(0, config.NumHiddenLayers).Max(config.FfnWidth) * sizeof(float),
             Seconds = seconds["capture"],
         };
@@ -138,9 +139,8 @@ public static class StreamingPruner
     {
         var info = plan.Calibration ?? throw new MissingInputException("the plan records no calibration text, so its activations cannot be recaptured");
         if (!File.Exists(info.Text)) throw new MissingInputException($"the plan's calibration text '{info.Text}' does not exist");
-        var options = calibrationDefaults with { Samples = checked((int)info.Tokens), Seed = info.Seed };
-        if (info.Sequences > 0) options = options with { Sequences = info.Sequences, SequenceLength = info.SequenceLength };
-        var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, options), config.BosTokenId, TextCorpus.Read(info.Text), info.Text, options);
+        var options = calibrationDefaults.Reproducing(info);
+        var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, options), config.BosTokenId, TextCorpus.Read(info.Text), info.Text, options, causal: true);
         var compensation = CompensationOptions.FromInfo(plan.Compensation);
         using var stream = new LayerStream(config, tensors, sample, new LayerStreamOptions { Threads = options.Threads, Cuda = options.Cuda });
         int layers = config.NumHiddenLayers;
