@@ -51,6 +51,8 @@ public sealed class HfJsonTokenizer : IModelTokenizer
             Merges = spec.Merges,
             ByteLevel = true,
             SpecialTokens = specials,
+            // One piece in, merged whole: without a pre-tokenizer of its own the library splits at whitespace and drops it.
+            PreTokenizer = new RegexPreTokenizer(WholeText, null),
         });
     }
 
@@ -81,6 +83,8 @@ public sealed class HfJsonTokenizer : IModelTokenizer
     }
 
     public string Decode(IEnumerable<int> ids) => _bpe.Decode(ids.Where(id => !_special.Contains(id)));
+
+    private static readonly Regex WholeText = new(@"[\s\S]+", RegexOptions.Compiled);
 
     /// <summary>GPT-2's byte-to-character table: the printable bytes stand for themselves, the rest map from U+0100 on.</summary>
     private static readonly char[] ByteChars = BuildByteChars();

@@ -55,13 +55,13 @@ public static class HfTokenizerJson
         var vocab = ReadVocab(model, path);
         var merges = ReadMerges(model, path);
         bool ignoreMerges = model.TryGetProperty("ignore_merges", out var im) && im.ValueKind == JsonValueKind.True;
-        var (added, special) = ReadAddedTokens(root, path);
+        var (added, special) = ReadAddedTokens(root, path, vocab);
         var normalize = ReadNormalizer(Field(root, "normalizer", path), path, "normalizer");
         string pattern = ReadPreTokenizer(Field(root, "pre_tokenizer", path), path);
         ReadDecoder(Field(root, "decoder", path), path);
         int? templateBos = ReadPostProcessor(Field(root, "post_processor", path), path, "post_processor", out bool hasTemplate);
 
-        int? Id(string token) => added.TryGetValue(token, out int a) ? a : vocab.TryGetValue(HfJsonTokenizer.ByteLevelText(token), out int v) ? v : null;
+        int? Id(string token) => added.TryGetValue(token, out int a) ? a : vocab.TryGetValue(token, out int v) ? v : null;
         var config = ReadConfig(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, ConfigFileName));
         int? bos = templateBos;
         if (!hasTemplate && config?.AddBos == true)
@@ -123,8 +123,14 @@ public static class HfTokenizerJson
         return list;
     }
 
-    private static (Dictionary<string, int> Added, HashSet<int> Special) ReadAddedTokens(JsonElement root, string path)
+    /// <remarks>
+    /// The tokenizers library does not take an added token's id from the file: it is the token's vocabulary id, else the
+    /// next id after the vocabulary and the added tokens before it. A file whose ids say otherwise is refused, since its
+    /// ids would not be the ones the model was trained with under that library.
+    /// </remarks>
+    private static (Dictionary<string, int> Added, HashSet<int> Special) ReadAddedTokens(JsonElement root, string path, Dictionary<string, int> vocab)
     {
+        int next = vocab.Count;
         var added = new Dictionary<string, int>(StringComparer.Ordinal);
         var special = new HashSet<int>();
         if (!root.TryGetProperty("added_tokens", out var tokens) || tokens.ValueKind == JsonValueKind.Null) return (added, special);
@@ -139,6 +145,10 @@ public static class HfTokenizerJson
             foreach (var flag in new[] { "lstrip", "rstrip", "single_word" })
                 if (t.TryGetProperty(flag, out var f) && f.ValueKind == JsonValueKind.True)
                     throw Bad(path, $"{field}.{flag}", $"is true for '{content}'; added tokens that strip or match whole words are not supported");
+            int expected = vocab.TryGetValue(content, out int inVocab) ? inVocab
+                : added.TryGetValue(content, out int again) ? again : next++;
+            if (id != expected)
+                throw Bad(path, $"{field}.id", $"is {id} for '{content}', but the tokenizers library gives it id {expected} (ids follow the vocabulary in order)");
             added[content] = id;
             if (t.TryGetProperty("special", out var s) && s.ValueKind == JsonValueKind.True) special.Add(id);
         }
