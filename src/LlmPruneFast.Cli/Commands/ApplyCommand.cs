@@ -53,8 +53,10 @@ public sealed class ApplyCommand : ICommand
         var tokenizer = ModelTokenizer.Load(source.TokenizerPath);
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
+        // Each cut layer goes to a scratch file beside the output until written, so memory does not grow with depth.
+        using var spill = SlicedLayerSpill.Create(Path.GetDirectoryName(Path.GetFullPath(Out)) is { } parent && Directory.Exists(parent) ? parent : null);
         var layers = ModelPruner.Apply(plan, source.Config, source.Tensors, source.Directory, tokenizer,
-            new CalibrationOptions { Threads = Threads, Cuda = device.OnnxCuda }, bar, cancellationToken);
+            new CalibrationOptions { Threads = Threads, Cuda = device.OnnxCuda }, bar, cancellationToken, spill);
         seconds["slice"] = total.Elapsed.TotalSeconds;
         var clock = Stopwatch.StartNew();
         var (config, files) = PrunedCheckpointWriter.Write(Out, source, plan, layers, cancellationToken, output);

@@ -198,7 +198,7 @@ public sealed partial class PruneCommand : ICommand
         Console.WriteLine(prepared.Memory.Describe());
         prepared.Memory.ThrowIfOverBudget();
         var bar = new ProgressBar(Quiet);
-        var outcome = StreamingPruner.Run(prepared, source.Config, source.Tensors, source.Directory, bar, cancellationToken, keepActivations: Report != null);
+        using var outcome = StreamingPruner.Run(prepared, source.Config, source.Tensors, source.Directory, bar, cancellationToken, keepActivations: Report != null);
         bar.Clear();
         var seconds = new Dictionary<string, double>(outcome.StageSeconds);
         var plan = outcome.Plan;

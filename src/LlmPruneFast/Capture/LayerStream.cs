@@ -142,10 +142,10 @@ public sealed class LayerStream : IDisposable
             {
                 if (name == LlamaTensorNames.Gate(layer)) return sliced.Gate;
                 if (name == LlamaTensorNames.Up(layer)) return sliced.Up;
-                if (name == LlamaTensorNames.Down(layer)) return ToFloat(sliced.Down);
+                if (name == LlamaTensorNames.Down(layer)) return sliced.DownFloat32();
                 if (name == LlamaTensorNames.GateBias(layer)) return sliced.GateBias ?? new float[k];
                 if (name == LlamaTensorNames.UpBias(layer)) return sliced.UpBias ?? new float[k];
-                if (name == LlamaTensorNames.DownBias(layer)) return sliced.HasDownBias ? ToFloat(sliced.DownBias) : new float[d];
+                if (name == LlamaTensorNames.DownBias(layer)) return sliced.HasDownBias ? sliced.DownBiasFloat32() : new float[d];
                 return Dense(name, rows, cols);
             }
             using var loaded = _runner.Load(layer, k, bias, Read);
@@ -178,13 +178,6 @@ public sealed class LayerStream : IDisposable
     {
         if (layer != Position) throw new InvalidOperationException($"the stream is at layer {Position}, asked for layer {layer}");
         if (layer < 0 || layer >= _config.NumHiddenLayers) throw new ArgumentOutOfRangeException(nameof(layer));
-    }
-
-    private static float[] ToFloat(double[] values)
-    {
-        var f = new float[values.Length];
-        for (int i = 0; i < f.Length; i++) f[i] = (float)values[i];
-        return f;
     }
 
     public void Dispose()

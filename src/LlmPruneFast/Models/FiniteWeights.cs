@@ -34,6 +34,7 @@ public static class FiniteWeights
                     if (bad >= 0)
                         throw Bad(source, name, Widen(info.DType, bytes.Slice(bad * size, size)), start / size + bad);
                 }
+                raw.ReleasePages(name);   // scanned: a checkpoint larger than memory is not kept resident by the check
                 continue;
             }
             float[] values = tensors is InMemoryTensorSource memory ? memory.GetData(name) : tensors.ReadFloat32(name);

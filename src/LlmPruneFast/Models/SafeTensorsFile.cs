@@ -126,7 +126,19 @@ public sealed unsafe class SafeTensorsFile : IRawTensorSource
             var source = new ReadOnlySpan<byte>(_base + Header.DataStart + e.Begin + start * elementSize, n * elementSize);
             FloatWidening.ToFloat32(e.DType.Value, source, result.AsSpan((int)start, n));
         }
+        ReleasePages(name);   // widened: the mapped bytes need not stay resident
         return result;
+    }
+
+    /// <summary>
+    /// Drops this process's resident pages of tensor <paramref name="name"/>'s bytes (see <see cref="MappedPages"/>);
+    /// spans from <see cref="RawBytes(string, long, int)"/> stay valid (a read faults the pages in again). True when
+    /// the kernel took the advice.
+    /// </summary>
+    public bool ReleasePages(string name)
+    {
+        var e = Entry(name);
+        return MappedPages.Release(_base + Header.DataStart + e.Begin, e.ByteLength);
     }
 
     private SafeTensorsEntry Entry(string name)

@@ -100,6 +100,8 @@ public sealed class SafeTensorsSharded : IRawTensorSource
 
     public ReadOnlySpan<byte> RawBytes(string name, long byteOffset, int byteLength) => Shard(name).RawBytes(name, byteOffset, byteLength);
 
+    public bool ReleasePages(string name) => Shard(name).ReleasePages(name);
+
     private SafeTensorsFile Shard(string name) => _shardOf.TryGetValue(name, out var s) ? s
         : throw new BadModelFileException($"safetensors index '{IndexPath}': tensor '{name}' not found");
 

@@ -34,6 +34,12 @@ public interface IRawTensorSource : ITensorSource
     /// <paramref name="name"/> (elements of its <see cref="TensorInfo.DType"/>), valid until the source is disposed.
     /// </summary>
     ReadOnlySpan<byte> RawBytes(string name, long byteOffset, int byteLength);
+
+    /// <summary>
+    /// Hint that tensor <paramref name="name"/>'s bytes are not needed soon: a mapped source drops its resident pages
+    /// (they stay readable). True when something was released.
+    /// </summary>
+    bool ReleasePages(string name);
 }
 
 /// <summary>Tensors held in managed memory: built by importers, tests and the slicer before writing.</summary>

@@ -138,24 +138,49 @@ public sealed class LayerActivations
 /// <summary>
 /// A pruned FFN layer as plain arrays for the slicer to write: kept neurons in ascending original id order.
 /// Gate/Up rows are copied unchanged; Down and the down bias carry the compensation (computed in float64).
+/// <para>A layer handed to a <see cref="SlicedLayerSpill"/> (<see cref="SlicedLayerSpill.Add"/>) keeps only its small
+/// parts in memory (ids, biases); Gate, Up and the float32 down projection are read back from the scratch file on each
+/// access, and <see cref="Down"/> (float64) is no longer available: read <see cref="DownFloat32"/>, which is what every
+/// writer uses, bit for bit the same values.</para>
 /// </summary>
 public sealed class SlicedFfnLayer
 {
+    private readonly float[]? _gate, _up;
+    private readonly double[]? _down;
+    private readonly SlicedLayerSpill.Entry? _spilled;
+
+    public SlicedFfnLayer() { }
+
+    /// <summary>A spilled copy of <paramref name="layer"/>: its small parts, and its weights at <paramref name="spilled"/>.</summary>
+#pragma warning disable CS8618 // Gate, Up and Down read through the spill entry: their backing fields stay null on purpose
+    [System.Diagnostics.CodeAnalysis.SetsRequiredMembers]
+    internal SlicedFfnLayer(SlicedFfnLayer layer, SlicedLayerSpill.Entry spilled)
+#pragma warning restore CS8618
+    {
+        (Index, Hidden, Kept, GateBias, UpBias, DownBias, HasDownBias) =
+            (layer.Index, layer.Hidden, layer.Kept, layer.GateBias, layer.UpBias, layer.DownBias, layer.HasDownBias);
+        _spilled = spilled;
+    }
+
     public required int Index { get; init; }
     /// <summary>D: hidden size.</summary>
     public required int Hidden { get; init; }
     /// <summary>Original neuron ids kept, ascending; column/row k of the arrays below is neuron Kept[k].</summary>
     public required int[] Kept { get; init; }
-    /// <summary>Gate rows [K x D] (empty for a non-gated FFN).</summary>
-    public required float[] Gate { get; init; }
-    /// <summary>Up rows [K x D].</summary>
-    public required float[] Up { get; init; }
+    /// <summary>Gate rows [K x D] (empty for a non-gated FFN). Spilled: read from the scratch file (a new array each time).</summary>
+    public required float[] Gate { get => _gate ?? _spilled!.Gate(); init => _gate = value; }
+    /// <summary>Up rows [K x D]. Spilled: read from the scratch file (a new array each time).</summary>
+    public required float[] Up { get => _up ?? _spilled!.Up(); init => _up = value; }
     /// <summary>Gate bias [K] when the input had one.</summary>
     public float[]? GateBias { get; init; }
     /// <summary>Up bias [K] when the input had one.</summary>
     public float[]? UpBias { get; init; }
-    /// <summary>New down projection [D x K], row-major, float64.</summary>
-    public required double[] Down { get; init; }
+    /// <summary>New down projection [D x K], row-major, float64. Not available once spilled (see <see cref="DownFloat32"/>).</summary>
+    public required double[] Down
+    {
+        get => _down ?? throw new InvalidOperationException($"sliced layer {Index} was spilled to scratch in float32; read DownFloat32()");
+        init => _down = value;
+    }
     /// <summary>New down bias [D], float64: the input's bias (or zeros) plus any constant compensation.</summary>
     public required double[] DownBias { get; init; }
     /// <summary>True when the down bias is needed: the input had one or compensation made it non-zero.</summary>
@@ -163,4 +188,20 @@ public sealed class SlicedFfnLayer
 
     /// <summary>K: kept width.</summary>
     public int Width => Kept.Length;
+
+    /// <summary>True when the weights live in a <see cref="SlicedLayerSpill"/>'s scratch file.</summary>
+    public bool IsSpilled => _spilled != null;
+
+    /// <summary>The down projection [D x K] as written: each float64 value rounded once to float32 (a new array).</summary>
+    public float[] DownFloat32() => _down is { } d ? Narrow(d) : _spilled!.Down();
+
+    /// <summary>The down bias [D] rounded once to float32.</summary>
+    public float[] DownBiasFloat32() => Narrow(DownBias);
+
+    internal static float[] Narrow(ReadOnlySpan<double> values)
+    {
+        var f = new float[values.Length];
+        for (int i = 0; i < f.Length; i++) f[i] = (float)values[i];
+        return f;
+    }
 }

@@ -55,14 +55,35 @@ public static class LlamaOnnxBuilder
     /// <see cref="LlamaTensorNames"/>). Throws <see cref="BadModelFileException"/> when a tensor is missing or its
     /// shape disagrees with the config, <see cref="UnsupportedArchitectureException"/> for unsupported settings.
     /// </summary>
-    public static ModelProto Build(LlamaConfig config, ITensorSource tensors, LlamaOnnxOptions? options = null)
+    public static ModelProto Build(LlamaConfig config, ITensorSource tensors, LlamaOnnxOptions? options = null) =>
+        Build(config, tensors, options, externalData: null);
+
+    /// <summary>
+    /// Writes the graph of <see cref="Build(LlamaConfig, ITensorSource, LlamaOnnxOptions?)"/> as
+    /// <paramref name="folder"/>/model.onnx, its weights going to model.onnx.data tensor by tensor as they are read
+    /// once they total more than <paramref name="inlineLimitBytes"/> (below it, one self-contained file). Memory stays
+    /// near one tensor (and its transposed copy) whatever the model's size. The files equal, byte for byte, what
+    /// <see cref="LlamaOnnxModel.SaveOnnx"/> writes from the in-memory graph. Returns the model file's path.
+    /// </summary>
+    public static string Write(LlamaConfig config, ITensorSource tensors, string folder, LlamaOnnxOptions? options = null,
+        long inlineLimitBytes = LlamaOnnxModel.InlineLimitBytes)
+    {
+        using var data = new StreamedExternalData(folder, LlamaOnnxModel.DataFileName, inlineLimitBytes, LlamaOnnxModel.ExternalThresholdBytes);
+        var model = Build(config, tensors, options, data);
+        data.Commit();
+        string path = Path.Combine(folder, LlamaOnnxModel.ModelFileName);
+        OnnxModelFile.Save(model, path);
+        return path;
+    }
+
+    private static ModelProto Build(LlamaConfig config, ITensorSource tensors, LlamaOnnxOptions? options, StreamedExternalData? externalData)
     {
         options ??= new LlamaOnnxOptions();
         var geo = LlamaGeometry.Of(config);
         int D = geo.Hidden, L = config.NumHiddenLayers, V = config.VocabSize;
         if (!options.Logits && !options.Taps) throw new BadArgumentException("an ONNX graph needs logits or taps as outputs");
         var w = new WeightReader(tensors);
-        var g = new OnnxGraphWriter("llama");
+        var g = new OnnxGraphWriter("llama", externalData);
         w.Graph = g;
 
         // ---- inputs ---------------------------------------------------------------------------------------------
@@ -73,8 +94,8 @@ public static class LlamaOnnxBuilder
         var context = LlamaLayerEmitter.Context(g, config, geo, AttentionMask, InputIds);
 
         // ---- token embedding ---------------------------------------------------------------------------------------
-        var embedding = w.Matrix(LlamaTensorNames.Embedding, V, D);
-        string x = g.Op("Gather", "embed", [g.Float(LlamaTensorNames.Embedding, [V, D], embedding), InputIds]); // [B,S,D]
+        // Not kept for a tied head: read again there, so the build holds one tensor at a time.
+        string x = g.Op("Gather", "embed", [g.Float(LlamaTensorNames.Embedding, [V, D], w.Matrix(LlamaTensorNames.Embedding, V, D)), InputIds]); // [B,S,D]
 
         for (int l = 0; l < L; l++)
         {
@@ -84,7 +105,7 @@ public static class LlamaOnnxBuilder
         }
 
         // ---- final norm and classifier -----------------------------------------------------------------------------
-        if (options.Logits) AddHead(g, w, config, tensors, x, context.Eps, embedding);
+        if (options.Logits) AddHead(g, w, config, tensors, x, context.Eps);
 
         var meta = new Dictionary<string, string>
         {
@@ -98,13 +119,13 @@ public static class LlamaOnnxBuilder
     }
 
     /// <summary>logits = RMSNorm(x) @ W_head^T, [B,S,V].</summary>
-    private static void AddHead(OnnxGraphWriter g, WeightReader w, LlamaConfig config, ITensorSource tensors, string x, string eps, float[] embedding)
+    private static void AddHead(OnnxGraphWriter g, WeightReader w, LlamaConfig config, ITensorSource tensors, string x, string eps)
     {
         int D = config.HiddenSize, V = config.VocabSize;
         x = LlamaLayerEmitter.RmsNorm(g, w, x, LlamaTensorNames.FinalNorm, D, eps, "final_norm");                                // [B,S,D]
         // A tied head reuses the embedding matrix; it is stored again transposed so MatMul reads it row-major.
         string head = config.TieWordEmbeddings && !tensors.Contains(LlamaTensorNames.LmHead)
-            ? g.Float("lm_head.weight.T", [D, V], LlamaLayerEmitter.Transpose(embedding, V, D))
+            ? g.Float("lm_head.weight.T", [D, V], LlamaLayerEmitter.Transpose(w.Matrix(LlamaTensorNames.Embedding, V, D), V, D))
             : w.Transposed(LlamaTensorNames.LmHead, V, D);
         g.Op("MatMul", Logits, [x, head]);                                                                       // [B,S,V]
         g.Output(Logits, DT.Float, "batch", "seq", (long)V);

@@ -39,12 +39,23 @@ public sealed class LlamaOnnxModel : IDisposable
         return new LlamaOnnxModel { Directory = dir, Config = config, Tokenizer = tokenizer, Runner = OnnxLlamaRunner.Create(model, runner) };
     }
 
-    /// <summary>Writes <paramref name="model"/> as <paramref name="folder"/>/model.onnx; weights over 256 MB go to model.onnx.data.</summary>
-    public static string SaveOnnx(ModelProto model, string folder)
+    public const string ModelFileName = "model.onnx";
+    public const string DataFileName = "model.onnx.data";
+    /// <summary>Initializers totalling more than this go to <see cref="DataFileName"/>.</summary>
+    public const long InlineLimitBytes = 256L << 20;
+    /// <summary>Initializers of at least this many bytes go to the data file when there is one; smaller ones stay inline.</summary>
+    public const long ExternalThresholdBytes = 1024;
+
+    /// <summary>
+    /// Writes <paramref name="model"/> as <paramref name="folder"/>/model.onnx; weights over <paramref name="inlineLimitBytes"/>
+    /// (default 256 MB) go to model.onnx.data. For a model not yet built, <see cref="LlamaOnnxBuilder.Write"/> writes the
+    /// same files without holding the whole graph in memory.
+    /// </summary>
+    public static string SaveOnnx(ModelProto model, string folder, long inlineLimitBytes = InlineLimitBytes)
     {
-        string path = Path.Combine(folder, "model.onnx");
-        bool external = model.Graph.Initializer.Sum(t => (long)t.RawData.Length) > 256L << 20;
-        OnnxModelFile.Save(model, path, external ? new OnnxSaveOptions { ExternalDataFile = "model.onnx.data", ExternalThresholdBytes = 1024 } : null);
+        string path = Path.Combine(folder, ModelFileName);
+        bool external = model.Graph.Initializer.Sum(t => (long)t.RawData.Length) > inlineLimitBytes;
+        OnnxModelFile.Save(model, path, external ? new OnnxSaveOptions { ExternalDataFile = DataFileName, ExternalThresholdBytes = ExternalThresholdBytes } : null);
         return path;
     }
 

@@ -6,9 +6,10 @@ namespace LlmPruneFast.Models.Onnx;
 
 /// <summary>
 /// Appends nodes, initializers, inputs and outputs to an ONNX graph with short, readable value names. Each
-/// <see cref="Op"/> call is one ONNX node and returns the name of its (first) output.
+/// <see cref="Op"/> call is one ONNX node and returns the name of its (first) output. With <paramref name="externalData"/>
+/// the initializers go to an external data file as they are added (see <see cref="StreamedExternalData"/>).
 /// </summary>
-internal sealed class OnnxGraphWriter(string graphName)
+internal sealed class OnnxGraphWriter(string graphName, StreamedExternalData? externalData = null)
 {
     private readonly GraphProto _graph = new() { Name = graphName };
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
@@ -39,27 +40,28 @@ internal sealed class OnnxGraphWriter(string graphName)
     /// <summary>A float32 scalar constant (shape []).</summary>
     public string Scalar(string name, float value) => AddFloat(Unique(name), [], [value]);
 
-    private string AddFloat(string name, long[] dims, ReadOnlySpan<float> data)
+    private string AddFloat(string name, long[] dims, ReadOnlySpan<float> data) =>
+        AddRaw(name, TensorProto.Types.DataType.Float, dims, MemoryMarshal.AsBytes(data)); // ONNX raw_data is little-endian, as is every platform .NET runs on
+
+    /// <summary>An initializer of <paramref name="bytes"/>: copied into raw_data, or written straight to the external data file.</summary>
+    private string AddRaw(string name, TensorProto.Types.DataType type, long[]? dims, ReadOnlySpan<byte> bytes)
     {
-        var bytes = new byte[data.Length * sizeof(float)];
-        MemoryMarshal.AsBytes(data).CopyTo(bytes); // ONNX raw_data is little-endian, as is every platform .NET runs on
-        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float, RawData = UnsafeByteOperations.UnsafeWrap(bytes) };
-        t.Dims.AddRange(dims);
+        var t = new TensorProto { Name = name, DataType = (int)type };
+        if (dims != null) t.Dims.AddRange(dims);
+        if (externalData != null && externalData.Reserve(bytes.Length))
+            externalData.AddExternal(t, bytes);
+        else
+        {
+            t.RawData = UnsafeByteOperations.UnsafeWrap(bytes.ToArray());
+            externalData?.AddInline(t);
+        }
         _graph.Initializer.Add(t);
         return name;
     }
 
     /// <summary>An int64 constant: a 1-D tensor of <paramref name="values"/>, or a scalar when <paramref name="scalar"/>.</summary>
-    public string Int64(string name, long[] values, bool scalar = false)
-    {
-        name = Unique(name);
-        var bytes = new byte[values.Length * sizeof(long)];
-        MemoryMarshal.AsBytes(values.AsSpan()).CopyTo(bytes);
-        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64, RawData = UnsafeByteOperations.UnsafeWrap(bytes) };
-        if (!scalar) t.Dims.Add(values.Length);
-        _graph.Initializer.Add(t);
-        return name;
-    }
+    public string Int64(string name, long[] values, bool scalar = false) =>
+        AddRaw(Unique(name), TensorProto.Types.DataType.Int64, scalar ? null : [values.Length], MemoryMarshal.AsBytes(values.AsSpan()));
 
     /// <summary>A graph input; a dimension is a fixed size (long) or a symbolic name (string).</summary>
     public void Input(string name, TensorProto.Types.DataType type, params object[] dims)

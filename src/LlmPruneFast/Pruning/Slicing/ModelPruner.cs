@@ -39,12 +39,19 @@ public sealed record PruneSettings
 }
 
 /// <summary>A finished selection: the plan, its sliced layers, the calibration it used and seconds per stage.</summary>
-public sealed class PruneOutcome
+public sealed class PruneOutcome : IDisposable
 {
     public required PruningPlan Plan { get; init; }
     public required SlicedFfnLayer[] Layers { get; init; }
     public required CalibrationSet Calibration { get; init; }
     public required IReadOnlyDictionary<string, double> StageSeconds { get; init; }
+    /// <summary>
+    /// The scratch file holding the <see cref="Layers"/>' weights when they were spilled as they were cut (the
+    /// streaming prune); the layers read from it until the outcome is disposed.
+    /// </summary>
+    public SlicedLayerSpill? Spill { get; init; }
+
+    public void Dispose() => Spill?.Dispose();
 }
 
 /// <summary>Dense vs pruned on the same paragraphs (reference protocol).</summary>
@@ -126,9 +133,10 @@ public static class ModelPruner
     /// <see cref="Select"/> on any layer source (the whole-model capture's, or a streaming one): plans, scoring
     /// multi-seed candidates by KL on <paramref name="heldOut"/>, then slices. Calibration of the outcome is null.
     /// </summary>
+    /// <param name="keep">Applied to each sliced layer as it is cut (e.g. <see cref="SlicedLayerSpill.Add"/>), before the next.</param>
     internal static (PruningPlan Plan, SlicedFfnLayer[] Layers, Dictionary<string, double> StageSeconds) SelectWith(LlamaConfig config, ITensorSource tensors,
         ModelFingerprint fingerprint, ILayerSource source, CalibrationInfo info, IReadOnlyList<int[]> heldOutSequences, PruneSettings settings,
-        IProgress<StageProgress>? progress, CancellationToken ct)
+        IProgress<StageProgress>? progress, CancellationToken ct, Func<SlicedFfnLayer, SlicedFfnLayer>? keep = null)
     {
         var options = Options(settings, config);
         NativeBlas.SetThreads(settings.Threads);   // OpenBLAS follows the tool's thread count
@@ -158,7 +166,7 @@ public static class ModelPruner
             var plan = Pruner.Plan(fingerprint, source, options, stageProgress, ct);
             seconds["select"] = clock.Elapsed.TotalSeconds;
             clock.Restart();
-            var sliced = Pruner.ApplyPlan(plan, source, stageProgress, ct).ToArray();
+            var sliced = Pruner.ApplyPlan(plan, source, stageProgress, ct).Select(keep ?? (x => x)).ToArray();
             seconds["slice"] = clock.Elapsed.TotalSeconds;
             return (plan, sliced, seconds);
         }
@@ -175,8 +183,10 @@ public static class ModelPruner
     /// </summary>
     /// <exception cref="BadArgumentException">The plan was made for another model.</exception>
     /// <exception cref="MissingInputException">Activations are needed and the recorded calibration text is absent.</exception>
+    /// <param name="spill">When given, each layer goes to this scratch file as soon as it is cut (memory does not grow with depth).</param>
     public static SlicedFfnLayer[] Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors, string modelName,
-        IModelTokenizer tokenizer, CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
+        IModelTokenizer tokenizer, CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
+        SlicedLayerSpill? spill = null)
     {
         plan.EnsureMatches(CheckpointLayerSource.Fingerprint(modelName, config, tensors));
         // Activations are streamed layer by layer (the dense stream gives the whole-model capture's values bit for bit,
@@ -186,10 +196,11 @@ public static class ModelPruner
             plan.Validate();
             if (plan.Model.Layers != config.NumHiddenLayers)
                 throw new BadArgumentException($"plan made for another model: {plan.Model.Layers} layers in the plan, {config.NumHiddenLayers} in the model");
-            return StreamingPruner.Apply(plan, config, tensors, tokenizer, calibrationDefaults ?? new CalibrationOptions(), false, progress, ct).Layers;
+            return StreamingPruner.Apply(plan, config, tensors, tokenizer, calibrationDefaults ?? new CalibrationOptions(), false, progress, ct, spill).Layers;
         }
         var source = new CheckpointLayerSource(config, tensors);
-        return Pruner.ApplyPlan(plan, source, progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction))), ct).ToArray();
+        return Pruner.ApplyPlan(plan, source, progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction))), ct)
+            .Select(x => spill == null ? x : spill.Add(x)).ToArray();
     }
 
     /// <summary>

@@ -149,20 +149,17 @@ public static class OnnxGraphSlicer
         return ([kept.Length], kept.Select(j => data[j]).ToArray());
     }
 
-    /// <summary>The compensated down projection [D x K] (float64) in the source tensor's layout.</summary>
+    /// <summary>The compensated down projection [D x K] (rounded once from float64) in the source tensor's layout.</summary>
     private static (long[] Dims, float[] Data) DownTensor(WeightSlice down, SlicedFfnLayer x)
     {
         int k = x.Width, d = x.Hidden;
         if (down.Offset != 0) throw new InvalidOperationException($"down weight '{down.Initializer}' is a slice of a larger tensor");
+        var w = x.DownFloat32();
+        if (down.NeuronAxis != 0) return ([d, k], w);
         var m = new float[(long)k * d];
-        if (down.NeuronAxis == 0)
-        {
-            for (int r = 0; r < d; r++)
-                for (int j = 0; j < k; j++) m[(long)j * d + r] = (float)x.Down[(long)r * k + j];
-            return ([k, d], m);
-        }
-        for (int i = 0; i < m.Length; i++) m[i] = (float)x.Down[i];
-        return ([d, k], m);
+        for (int r = 0; r < d; r++)
+            for (int j = 0; j < k; j++) m[(long)j * d + r] = w[(long)r * k + j];
+        return ([k, d], m);
     }
 
     /// <summary>New sizes for a fused projection's Split: the block's gate and up outputs now have <paramref name="k"/> columns.</summary>

@@ -22,7 +22,8 @@ public static class PrunedCheckpointWriter
     /// Writes <paramref name="outDir"/> from <paramref name="source"/>, the <paramref name="plan"/> and its sliced
     /// layers (<see cref="PrunedModel.View"/>: the untouched tensors are read one at a time), stored as
     /// <paramref name="output"/> says (default: the input's dtypes and layout). model.onnx is built from the weights as
-    /// written, so it computes exactly what the checkpoint holds (after F16/BF16 rounding). Returns the pruned config
+    /// written, so it computes exactly what the checkpoint holds (after F16/BF16 rounding), and streamed to disk tensor
+    /// by tensor (<see cref="LlamaOnnxBuilder.Write"/>). Returns the pruned config
     /// and the files written (absolute paths).
     /// </summary>
     /// <exception cref="OutputConflictException">The output equals, lies inside or contains the source, or is not empty.</exception>
@@ -44,8 +45,10 @@ public static class PrunedCheckpointWriter
                 Sharded = source.Tensors is SafeTensorsSharded,
             }, cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
+        // Streamed: each weight is read from the checkpoint just written and appended to model.onnx.data (when the model
+        // is over 256 MB), so the write holds about one tensor, not the whole float32 graph.
         using (var written = SafeTensorsFolder.Open(folder.TempPath))
-            LlamaOnnxModel.SaveOnnx(LlamaOnnxBuilder.Build(config, written), folder.TempPath);
+            LlamaOnnxBuilder.Write(config, written, folder.TempPath);
         File.WriteAllBytes(folder.PathOf(PlanFileName), planBytes);
         cancellationToken.ThrowIfCancellationRequested();
         var names = Directory.GetFiles(folder.TempPath).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();

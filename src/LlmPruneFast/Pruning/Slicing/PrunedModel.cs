@@ -34,7 +34,7 @@ public static class PrunedModel
     /// <summary>
     /// The pruned model as <see cref="Build"/> gives it, but lazily: tensors the pruning leaves alone are read from
     /// <paramref name="tensors"/> only when asked for, so writing a large model holds one tensor at a time beyond the
-    /// sliced layers. Each tensor reports its source's dtype (new FFN biases: that of the layer's down projection), so a
+    /// sliced layers (a spilled layer's tensors are read from its scratch file one at a time too). Each tensor reports its source's dtype (new FFN biases: that of the layer's down projection), so a
     /// writer keeping dtypes stores the pruned model as the input was stored. Does not own <paramref name="tensors"/>.
     /// </summary>
     public static (LlamaConfig Config, ITensorSource Tensors) View(LlamaConfig source, ITensorSource tensors, IReadOnlyList<SlicedFfnLayer> layers)
@@ -85,14 +85,18 @@ public static class PrunedModel
         return (-1, "");
     }
 
-    private static float[] FfnData(SlicedFfnLayer x, string part, int hidden) => part switch
+    /// <summary>
+    /// One FFN tensor of a sliced layer in float32. With <paramref name="own"/> the array is the caller's (a copy where
+    /// the layer's own array would be shared; a spilled layer's read is already new).
+    /// </summary>
+    private static float[] FfnData(SlicedFfnLayer x, string part, int hidden, bool own = false) => part switch
     {
-        "gate" => x.Gate,
-        "up" => x.Up,
-        "down" => ToFloat(x.Down),
-        "gate_bias" => x.GateBias ?? new float[x.Width],
-        "up_bias" => x.UpBias ?? new float[x.Width],
-        "down_bias" => x.HasDownBias ? ToFloat(x.DownBias) : new float[hidden],
+        "gate" => own && !x.IsSpilled ? (float[])x.Gate.Clone() : x.Gate,
+        "up" => own && !x.IsSpilled ? (float[])x.Up.Clone() : x.Up,
+        "down" => x.DownFloat32(),
+        "gate_bias" => x.GateBias is { } g ? (own ? (float[])g.Clone() : g) : new float[x.Width],
+        "up_bias" => x.UpBias is { } u ? (own ? (float[])u.Clone() : u) : new float[x.Width],
+        "down_bias" => x.HasDownBias ? x.DownBiasFloat32() : new float[hidden],
         _ => throw new InvalidOperationException(part),
     };
 
@@ -131,19 +135,12 @@ public static class PrunedModel
         {
             Shape(name);
             return FfnPart(name, _config.NumHiddenLayers) is var (l, part) && l >= 0
-                ? (float[])FfnData(_layers[l], part, _config.HiddenSize).Clone()
+                ? FfnData(_layers[l], part, _config.HiddenSize, own: true)
                 : _source.ReadFloat32(name);
         }
 
         private long[] Shape(string name) => _shapes.TryGetValue(name, out var s) ? s : throw new BadModelFileException($"tensor '{name}' not found in the pruned model");
 
         public void Dispose() { }
-    }
-
-    private static float[] ToFloat(double[] values)
-    {
-        var f = new float[values.Length];
-        for (int i = 0; i < f.Length; i++) f[i] = (float)values[i];
-        return f;
     }
 }

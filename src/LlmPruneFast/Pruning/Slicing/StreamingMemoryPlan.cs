@@ -22,6 +22,8 @@ public sealed class StreamingMemoryPlan
     public required long BudgetBytes { get; init; }
     public required bool HiddenInScratch { get; init; }
     public required long HiddenBytes { get; init; }
+    /// <summary>Bytes of the cut layers' scratch file (float32 gate, up and down of every layer) by the end of the prune.</summary>
+    public long SlicedScratchBytes { get; init; }
     public required double CaptureSeconds { get; init; }
     public required double SelectSeconds { get; init; }
     public required CaptureMode Mode { get; init; }
@@ -55,9 +57,11 @@ public sealed class StreamingMemoryPlan
         // One batch through the layer: input and output hidden states, taps, q/k/v and gate/up, attention scores.
         long tokens = batch * longest;
         long run = tokens * (2L * d + n + 3L * d + 2L * n) * sizeof(float) + 3L * batch * heads * longest * longest * sizeof(float);
-        // The cut layers are kept until the checkpoint is written (down in float64).
+        // Each cut layer (gate and up rows in float32, down in float64) goes to a scratch file as soon as it is cut
+        // (SlicedLayerSpill), so one is resident, and the file holds them all in float32 until the checkpoint is written.
         double keep = 1 - options.Budget.Ratio;
-        long sliced = (long)(keep * n) * d * (sizeof(float) * 2 + sizeof(double)) * layers;
+        long sliced = (long)(keep * n) * d * (sizeof(float) * 2 + sizeof(double));
+        long slicedOnDisk = (long)(keep * n) * d * sizeof(float) * 3 * layers;
         long embedding = (long)v * d * sizeof(float);
 
         long fixedParts = BaselineBytes + weights + store + selection + run + sliced;
@@ -75,7 +79,7 @@ public sealed class StreamingMemoryPlan
             ("one layer's activation store (S x N)", store),
             ("selection and compensation (N x N float64)", selection),
             ("one batch through one layer", run),
-            ("pruned layers kept for writing", sliced),
+            ("one cut layer (then moved to the scratch file)", sliced),
         };
         // Forward multiply-adds: weights per token per layer plus attention; sequential runs each layer twice.
         double flops = 2.0 * padded * layers * (layerParams + 2.0 * longest * heads * hd) * (mode == CaptureMode.Sequential ? 2 : 1);
@@ -87,6 +91,7 @@ public sealed class StreamingMemoryPlan
             BudgetBytes = budgetBytes,
             HiddenInScratch = scratch,
             HiddenBytes = hidden,
+            SlicedScratchBytes = slicedOnDisk,
             CaptureSeconds = flops / rate,
             SelectSeconds = selectFlops / rate,
             Mode = mode,
@@ -97,7 +102,7 @@ public sealed class StreamingMemoryPlan
     /// <summary>The plan with the hidden states' scratch file under <paramref name="folder"/>.</summary>
     public StreamingMemoryPlan WithScratchFolder(string? folder) => new()
     {
-        Parts = Parts, BudgetBytes = BudgetBytes, HiddenInScratch = HiddenInScratch, HiddenBytes = HiddenBytes,
+        Parts = Parts, BudgetBytes = BudgetBytes, HiddenInScratch = HiddenInScratch, HiddenBytes = HiddenBytes, SlicedScratchBytes = SlicedScratchBytes,
         CaptureSeconds = CaptureSeconds, SelectSeconds = SelectSeconds, Mode = Mode,
         StreamOptions = StreamOptions with { ScratchFolder = folder },
     };
@@ -120,6 +125,7 @@ public sealed class StreamingMemoryPlan
         foreach (var (part, bytes) in Parts)
             if (bytes > 0) sb.AppendLine(c, $"             {MiB(bytes),8} MiB  {part}");
         if (HiddenInScratch) sb.AppendLine(c, $"             hidden states {MiB(HiddenBytes)} MiB go to a memory-mapped scratch file beside the output");
+        sb.AppendLine(c, $"             cut layers {MiB(SlicedScratchBytes)} MiB (float32) go to a scratch file beside the output until it is written");
         sb.Append(c, $"           rough time: layer runs {Seconds(CaptureSeconds)}, selection {Seconds(SelectSeconds)} (at {FlopsPerThread / 1e9:F0} Gflop/s per thread)");
         return sb.ToString();
     }

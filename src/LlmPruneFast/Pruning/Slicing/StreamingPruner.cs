@@ -62,10 +62,28 @@ public static class StreamingPruner
     /// <exception cref="MemoryBudgetException">The plan is over <see cref="CalibrationOptions.MemoryBudgetBytes"/>.</exception>
     /// <param name="keepActivations">Also keep every layer's activations in the outcome's calibration (for reports;
     /// memory then grows with depth).</param>
+    /// <param name="spillLayers">Move each cut layer's weights to a scratch file beside the output as soon as it is cut
+    /// (<see cref="SlicedLayerSpill"/>, owned by the outcome: dispose it after writing), so memory does not grow with
+    /// depth; false keeps them in memory (float64 down projections).</param>
     public static PruneOutcome Run(StreamingPrune prepared, LlamaConfig config, ITensorSource tensors, string modelName,
-        IProgress<StageProgress>? progress = null, CancellationToken ct = default, bool keepActivations = false)
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default, bool keepActivations = false, bool spillLayers = true)
     {
         prepared.Memory.ThrowIfOverBudget();
+        var spill = spillLayers ? SlicedLayerSpill.Create(prepared.Memory.StreamOptions.ScratchFolder) : null;
+        try
+        {
+            return Run(prepared, config, tensors, modelName, spill, progress, ct, keepActivations);
+        }
+        catch
+        {
+            spill?.Dispose();
+            throw;
+        }
+    }
+
+    private static PruneOutcome Run(StreamingPrune prepared, LlamaConfig config, ITensorSource tensors, string modelName, SlicedLayerSpill? spill,
+        IProgress<StageProgress>? progress, CancellationToken ct, bool keepActivations)
+    {
         var settings = prepared.Settings;
         var options = ModelPruner.Options(settings, config);
         NativeBlas.SetThreads(settings.Threads);
@@ -79,12 +97,13 @@ public static class StreamingPruner
         SlicedFfnLayer[] sliced;
         var kept = keepActivations ? new LayerActivations[config.NumHiddenLayers] : null;
         if (prepared.LayerByLayer)
-            (plan, sliced) = LayerByLayer(fingerprint, config, tensors, stream, options, prepared.Mode, seconds, kept, progress, ct);
+            (plan, sliced) = LayerByLayer(fingerprint, config, tensors, stream, options, prepared.Mode, seconds, kept, spill, progress, ct);
         else
         {
             // Every layer's order first (budget allocation, candidate choice), then the cuts: the dense stream twice.
             var source = new StreamingLayerSource(config, tensors, stream, seconds, kept);
-            var outcome = ModelPruner.SelectWith(config, tensors, fingerprint, source, info, prepared.Sample.HeldOut, settings, progress, ct);
+            var outcome = ModelPruner.SelectWith(config, tensors, fingerprint, source, info, prepared.Sample.HeldOut, settings, progress, ct,
+                spill == null ? null : spill.Add);
             (plan, sliced) = (outcome.Plan, outcome.Layers);
             // Layer runs happen inside both stages: report them as capture, the rest as select and slice.
             double captureInSelect = source.CaptureSecondsAtSliceStart;
@@ -104,7 +123,7 @@ public static class StreamingPruner
             StoreBytes = (long)prepared.Sample.Samples * Enumerable.Range(0, config.NumHiddenLayers).Max(config.FfnWidth) * sizeof(float),
             Seconds = seconds["capture"],
         };
-        return new PruneOutcome { Plan = plan, Layers = sliced, Calibration = calibration, StageSeconds = seconds };
+        return new PruneOutcome { Plan = plan, Layers = sliced, Calibration = calibration, StageSeconds = seconds, Spill = spill };
     }
 
     /// <summary>
@@ -112,8 +131,10 @@ public static class StreamingPruner
     /// sequential, as the plan says), so that compensation sees the activations the plan was made from.
     /// With <paramref name="keepActivations"/> every layer's activations are also returned (for reports).
     /// </summary>
+    /// <param name="spill">When given, each layer goes to this scratch file as soon as it is cut (and advanced through).</param>
     public static (SlicedFfnLayer[] Layers, IReadOnlyList<LayerActivations>? Activations) Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors,
-        IModelTokenizer tokenizer, CalibrationOptions calibrationDefaults, bool keepActivations = false, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
+        IModelTokenizer tokenizer, CalibrationOptions calibrationDefaults, bool keepActivations = false, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
+        SlicedLayerSpill? spill = null)
     {
         var info = plan.Calibration ?? throw new MissingInputException("the plan records no calibration text, so its activations cannot be recaptured");
         if (!File.Exists(info.Text)) throw new MissingInputException($"the plan's calibration text '{info.Text}' does not exist");
@@ -134,6 +155,7 @@ public static class StreamingPruner
             var stats = lp.Removed.Count > 0 && compensation.Kind != CompensationKind.None ? new LayerStatistics(activations) : null;
             sliced[l] = Compensator.Apply(layer, lp, compensation, stats, ct);
             if (info.Capture == CaptureMode.Sequential) stream.Advance(l, sliced[l], null, ct);
+            if (spill != null) sliced[l] = spill.Add(sliced[l]);
             progress?.Report(new StageProgress("slice", (l + 1.0) / layers));
             if (kept == null) ReleaseLayer();
         }
@@ -141,7 +163,8 @@ public static class StreamingPruner
     }
 
     private static (PruningPlan, SlicedFfnLayer[]) LayerByLayer(ModelFingerprint model, LlamaConfig config, ITensorSource tensors, LayerStream stream,
-        PruningOptions options, CaptureMode mode, Dictionary<string, double> seconds, LayerActivations[]? kept, IProgress<StageProgress>? progress, CancellationToken ct)
+        PruningOptions options, CaptureMode mode, Dictionary<string, double> seconds, LayerActivations[]? kept, SlicedLayerSpill? spill,
+        IProgress<StageProgress>? progress, CancellationToken ct)
     {
         int layers = config.NumHiddenLayers;
         if (layers != model.Layers) throw new BadArgumentException($"model '{model.Name}' has {model.Layers} layers in its fingerprint, the checkpoint {layers}");
@@ -179,6 +202,12 @@ public static class StreamingPruner
                 clock.Restart();
                 stream.Advance(l, sliced[l], null, ct);
                 seconds["capture"] += clock.Elapsed.TotalSeconds;
+            }
+            if (spill != null)
+            {
+                clock.Restart();
+                sliced[l] = spill.Add(sliced[l]);
+                seconds["slice"] += clock.Elapsed.TotalSeconds;
             }
             progress?.Report(new StageProgress("select", (l + 1.0) / layers));
             if (kept == null) ReleaseLayer();
