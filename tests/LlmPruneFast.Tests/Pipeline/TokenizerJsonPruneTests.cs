@@ -1,6 +1,8 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Tests.Models;
 using LlmPruneFast.Tests.Models.Onnx;
 
@@ -103,5 +105,42 @@ public sealed class TokenizerJsonPruneTests
         string model = Setup(folder, "llama3", tokenizer, File.ReadAllText(Path.Combine(Path.GetDirectoryName(TokenizerJsonData.Llama3)!, HfTokenizerJson.ConfigFileName)),
             vocab: 128256, bos: 128000, eos: 128001);
         PruneEvalAndReload(folder, model, expectedBos: 128000);
+    }
+
+    [Fact]
+    public void ImportHfAndGenerate_KeepTheTokenizerJson()
+    {
+        using var folder = new TempFolder();
+        string model = Setup(folder, "qwen2_tied", TokenizerJsonData.Tiny, tokenizerConfig: null, vocab: 279, bos: 278, eos: 278);
+        var (code, _, stderr) = CliRunner.Run("import", "--from", "hf", "--model", model, "--out", folder["imported"]);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(model, "tokenizer.json")), File.ReadAllBytes(folder["imported/tokenizer.json"]));
+        Assert.False(File.Exists(folder["imported/tokenizer.model"]));
+        Assert.False(File.Exists(folder["imported/" + HfTokenizerJson.ConfigFileName]));
+
+        (code, var stdout, stderr) = CliRunner.Run("generate", "--model", folder["imported"], "--prompt", "the hello world", "--steps", "5", "--threads", "1");
+        Assert.True(code == 0, stderr);
+        Assert.False(string.IsNullOrEmpty(stdout.Trim('\n')));
+    }
+
+    /// <summary>A decoder ONNX graph beside a tokenizer.json (no config.json) goes through the generic graph path.</summary>
+    [Fact]
+    public void DecoderGraphWithTokenizerJson_PrunesAndEvaluates()
+    {
+        using var folder = new TempFolder();
+        // 512 positions: the graph path cuts sequences at 512 tokens whatever the graph's position table holds.
+        var config = LlamaVariants.Named("qwen2_tied") with { VocabSize = 279, BosTokenId = 278, EosTokenId = 278, MaxPositionEmbeddings = 512 };
+        using (var tensors = RandomLlama.Tensors(config, 5))
+            OnnxModelFile.Save(LlamaOnnxBuilder.Build(config, tensors), folder["graph/model.onnx"]);
+        File.Copy(TokenizerJsonData.Tiny, folder["graph/tokenizer.json"]);
+        File.WriteAllText(folder["calib.txt"], Text(60, 1));
+        File.WriteAllText(folder["eval.txt"], Text(12, 2));
+        var (code, stdout, stderr) = CliRunner.Run("prune", "--model", folder["graph"], "--calib", folder["calib.txt"], "--method", "flap", "--ratio", "0.25",
+            "--samples", "256", "--out", folder["pruned"], "--eval", folder["eval.txt"], "--json", "--quiet", "--threads", "1");
+        Assert.True(code == 0, stderr);
+        var json = JsonNode.Parse(stdout.Trim().Split('\n')[^1])!;
+        Assert.True(double.IsFinite(json["perplexity_after"]!.GetValue<double>()), stdout);
+        Assert.True(json["eval_tokens"]!.GetValue<long>() > 100, stdout);
+        Assert.Equal(File.ReadAllBytes(TokenizerJsonData.Tiny), File.ReadAllBytes(folder["pruned/tokenizer.json"]));
     }
 }
