@@ -1,3 +1,4 @@
+using LlmPruneFast.Pruning;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -79,7 +80,7 @@ internal static class MiPairsSuite
         }
         var (config, tensors) = Llama2cCheckpoint.Read(model);
         var tokenizer = ModelTokenizer.Load(Path.Combine(shared, "models/stories260K/tok512.model"));
-        var cal = CalibrationCapture.Run(config, tensors, tokenizer, File.ReadAllText(text), "valid-sample.txt", new CalibrationOptions { Samples = samples, Seed = 0 });
+        var cal = CalibrationCapture.Run(config, tensors, tokenizer, File.ReadAllText(text), "valid-sample.txt", new CalibrationOptions { Samples = samples, Seed = 0, Layout = CalibrationLayout.Paragraphs });
         var l = cal.Layers[layer];
         Console.WriteLine($"  stories260K: layer {layer}, {l.Rows} sampled positions x {l.Columns} neurons (valid-sample.txt, seed 0)");
         return ActivationMatrix.FromRowMajor(l.Rows, l.Columns, l.Data.Span);

@@ -103,7 +103,7 @@ internal static class PruneTableSuite
         var (first, second) = CorpusSplit.Halves(Path.Combine(shared, "corpora/tinystories/valid-sample.txt"));
         var clock = Stopwatch.StartNew();
         var calibration = CalibrationCapture.Run(config, tensors, tokenizer, first, "valid-sample.txt, first half of its bytes",
-            new CalibrationOptions { Samples = samples, Seed = 0, HeldOutSequences = 16 });
+            new CalibrationOptions { Samples = samples, Seed = 0, HeldOutSequences = 16, Layout = CalibrationLayout.Paragraphs });
         Console.WriteLine($"capture: {calibration.Samples} of {calibration.EligiblePositions} positions, {calibration.SequencesRun} paragraphs run, {clock.Elapsed.TotalSeconds:F1} s");
         using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors));
         var evaluator = new Evaluator(dense, tokenizer, TextCorpus.Paragraphs(second, 60), config.MaxPositionEmbeddings);
@@ -209,7 +209,7 @@ internal static class PruneTableSuite
         const int Copies = 43;
         var wide = FfnWidener.Widen(config, tensors, Copies, c, seed: 11);
         var calibration = CalibrationCapture.Run(wide.Config, wide.Tensors, tokenizer, first, "first half",
-            new CalibrationOptions { Samples = samples, HeldOutSequences = 16 });
+            new CalibrationOptions { Samples = samples, HeldOutSequences = 16, Layout = CalibrationLayout.Paragraphs });
         using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors));
         using var wideRunner = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(wide.Config, wide.Tensors));
         var evaluator = new Evaluator(dense, tokenizer, TextCorpus.Paragraphs(second, 60), config.MaxPositionEmbeddings);

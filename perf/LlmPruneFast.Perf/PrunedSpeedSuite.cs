@@ -80,7 +80,7 @@ internal static class PrunedSpeedSuite
                 var settings = new PruneSettings
                 {
                     Method = "flap", Ratio = ratio, Seed = 1, Threads = threads,
-                    Calibration = new CalibrationOptions { Samples = 2048, Seed = 1 },
+                    Calibration = new CalibrationOptions { Samples = 2048, Seed = 1, Layout = CalibrationLayout.Paragraphs },
                 };
                 var outcome = ModelPruner.Run(config, tensors, name, tokenizer, text, corpus, settings);
                 var (pc, pt) = PrunedModel.Build(config, tensors, outcome.Layers);

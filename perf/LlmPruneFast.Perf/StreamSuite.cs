@@ -49,7 +49,7 @@ internal static class StreamSuite
         var settings = new PruneSettings
         {
             Method = method, Ratio = ratio, Threads = threads,
-            Calibration = new CalibrationOptions { Samples = samples, Threads = threads, Sequences = calibSeqs, MemoryBudgetBytes = 20L << 30 },
+            Calibration = new CalibrationOptions { Samples = samples, Threads = threads, Sequences = calibSeqs, Layout = CalibrationLayout.Paragraphs, MemoryBudgetBytes = 20L << 30 },
         };
         Console.WriteLine($"stream: path {path}, {checkpoint.Config.HiddenSize}/{checkpoint.Config.IntermediateSize}/{checkpoint.Config.NumHiddenLayers} layers, " +
             $"vocab {checkpoint.Config.VocabSize}, {method} ratio {ratio}, S {samples}, calib-seqs {calibSeqs}, {threads} threads");

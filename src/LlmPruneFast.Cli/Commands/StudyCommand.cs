@@ -50,6 +50,10 @@ public sealed class StudyCommand : ICommand
     [Option("samples", Default = CalibrationOptions.DefaultSamples, HelpText = "Calibration token positions S per model.")]
     public int Samples { get; set; }
 
+    [Option("calib-paragraphs", HelpText = "Sample S over every calibration paragraph, each its own sequence (as prune --calib-paragraphs; " +
+        "default: windows of 256 tokens of seeded paragraphs, only as many as S needs).")]
+    public bool CalibParagraphs { get; set; }
+
     [Option("seed", Default = 0L, HelpText = "Seed of every random choice, as prune --seed.")]
     public long Seed { get; set; }
 
@@ -111,6 +115,7 @@ public sealed class StudyCommand : ICommand
             EvaluationName = evalName,
             EvalParagraphs = EvalParagraphs,
             Samples = Samples,
+            Layout = CalibParagraphs ? CalibrationLayout.Paragraphs : CalibrationLayout.Windows,
             Seed = Seed,
             Threads = Threads,
             Device = DeviceOption.Resolve(Device, Devices.DeviceStages.All),

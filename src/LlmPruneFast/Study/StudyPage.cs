@@ -82,7 +82,7 @@ public static class StudyPage
         Row(h, "Methods", string.Join(", ", q.Methods));
         Row(h, "FFN sparsities", string.Join(", ", q.Ratios.Select(StudyTables.Percent)));
         Row(h, "Compensation", string.Join(", ", q.Compensations));
-        Row(h, "Calibration", $"{q.CalibrationText}: S = {Count(q.Samples)} sampled token positions, seed {q.Seed}");
+        Row(h, "Calibration", $"{q.CalibrationText}: S = {Count(q.Samples)} sampled token positions in {q.LayoutText}, seed {q.Seed}");
         Row(h, "Evaluation", $"{q.EvaluationText}: {(q.EvalParagraphs is int n ? $"first {n}" : "all")} paragraphs, reference protocol");
         if (command != null) Row(h, "Command", command);
         Row(h, "Total time", $"{result.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s");

@@ -48,7 +48,14 @@ public sealed record StudyRequest
     /// <summary>First N paragraphs of the evaluation text; null = all.</summary>
     public int? EvalParagraphs { get; init; }
     public required int Samples { get; init; }
+    /// <summary>What a calibration sequence was (windows, or every paragraph).</summary>
+    public Pruning.CalibrationLayout Layout { get; init; } = Pruning.CalibrationLayout.Windows;
     public required long Seed { get; init; }
+
+    /// <summary>"windows of at most 256 tokens, as many as S needs" or "every paragraph".</summary>
+    public string LayoutText => Layout == Pruning.CalibrationLayout.Windows
+        ? $"windows of at most {Capture.CalibrationOptions.DefaultSequenceLength} tokens of seeded paragraphs, as many as S needs"
+        : "every paragraph";
 }
 
 /// <summary>Everything a study produced.</summary>

@@ -27,6 +27,8 @@ public sealed record StudySettings
     /// <summary>First N evaluation paragraphs; null = all.</summary>
     public int? EvalParagraphs { get; init; }
     public int Samples { get; init; } = CalibrationOptions.DefaultSamples;
+    /// <summary>What a calibration sequence is, as <c>prune</c> (windows by default, or every paragraph).</summary>
+    public CalibrationLayout Layout { get; init; } = CalibrationLayout.Windows;
     /// <summary>Seed of every random choice (position sample, random methods), as <c>prune --seed</c>.</summary>
     public long Seed { get; init; }
     /// <summary>ONNX Runtime intra-op threads (0 = one per processor).</summary>
@@ -43,7 +45,7 @@ public sealed record StudySettings
         Ratio = ratio,
         Compensation = compensation == StudyRunner.DefaultCompensation ? null : CompensationKinds.Parse(compensation),
         Seed = Seed,
-        Calibration = new CalibrationOptions { Samples = Samples, Seed = Seed, Threads = Threads, MemoryBudgetBytes = MemoryBudgetBytes, Cuda = Device.OnnxCuda },
+        Calibration = new CalibrationOptions { Samples = Samples, Seed = Seed, Threads = Threads, MemoryBudgetBytes = MemoryBudgetBytes, Cuda = Device.OnnxCuda, Layout = Layout },
         Threads = Threads,
         Device = Device,
     };
@@ -196,6 +198,7 @@ public static class StudyRunner
                 EvaluationText = settings.EvaluationName,
                 EvalParagraphs = settings.EvalParagraphs,
                 Samples = settings.Samples,
+                Layout = settings.Layout,
                 Seed = settings.Seed,
             },
             Models = modelRuns,

@@ -49,7 +49,7 @@ public static class StudyTables
         var sb = new StringBuilder();
         sb.Append("# Small-vs-large study\n\n");
         if (command != null) sb.Append($"Command: `{command}`\n\n");
-        sb.Append($"Calibration: {q.Samples} token positions (seed {q.Seed}, BOS excluded) of `{q.CalibrationText}`. ")
+        sb.Append($"Calibration: {q.Samples} token positions (seed {q.Seed}, BOS excluded) in {q.LayoutText} of `{q.CalibrationText}`. ")
           .Append($"Evaluation: reference protocol on {(q.EvalParagraphs is int n ? $"the first {n}" : "all")} paragraphs of `{q.EvaluationText}`. ")
           .Append("Uniform FFN sparsity per layer. Compensation settings: ").Append(string.Join(", ", q.Compensations))
           .Append(q.Compensations.Contains(StudyRunner.DefaultCompensation) ? " (\"default\" = each method's own, so methods differ in compensation there)" : "")

@@ -42,6 +42,7 @@ public sealed class StudyCommandTests
         using var study = JsonDocument.Parse(File.ReadAllText(folder["study/study.json"]));
         var rows = study.RootElement.GetProperty("rows").EnumerateArray().ToArray();
         var models = study.RootElement.GetProperty("models").EnumerateArray().ToArray();
+        Assert.Equal("windows", study.RootElement.GetProperty("request").GetProperty("calibration_layout").GetString()); // as prune's default
         Assert.Equal(["pretrained", "constructed"], models.Select(m => m.GetProperty("provenance").GetString()));
         Assert.Equal(260_032, models[0].GetProperty("params").GetInt64());
         Assert.Equal("215", models[1].GetProperty("ffn_width").GetString());
