@@ -14,7 +14,7 @@ public enum ImportDType { F32, F16, BF16, Keep }
 /// <c>llmprune import</c>: turns a checkpoint into a validated Hugging Face LLaMA folder (config.json,
 /// model.safetensors, tokenizer.model, ...), the form every other command reads.
 /// </summary>
-[Verb("import", HelpText = "Convert a checkpoint into a Hugging Face LLaMA folder (config.json + model.safetensors + tokenizer.model). " +
+[Verb("import", HelpText = "Convert a checkpoint into a Hugging Face LLaMA folder (config.json + model.safetensors + tokenizer.model or tokenizer.json). " +
     "llama2c: a llama2.c legacy .bin (7-int header; q/k rows permuted to transformers' RoPE layout). " +
     "hf: re-write (validate, normalise to one model.safetensors) an existing Hugging Face LLaMA folder.")]
 public sealed class ImportCommand : ICommand
