@@ -14,14 +14,14 @@ public static class GraphFeeds
     {
         string sentencePiece = Path.Combine(folder, "tokenizer.model");
         string vocab = Path.Combine(folder, "vocab.txt");
-        if (File.Exists(sentencePiece)) return SentencePieceFeed.Load(sentencePiece);
+        if (File.Exists(sentencePiece)) return DecoderTokenFeed.Load(sentencePiece);
         if (File.Exists(vocab))
         {
             var encoder = EncoderFolder.Open(folder);
             return WordPieceFeed.Open(encoder.VocabPath, encoder.LowerCase);
         }
         string json = Path.Combine(folder, "tokenizer.json");
-        if (File.Exists(json)) return SentencePieceFeed.Load(json);
+        if (File.Exists(json)) return DecoderTokenFeed.Load(json);
         throw new MissingInputException($"model folder '{folder}' holds no tokenizer: expected tokenizer.model (SentencePiece decoder), vocab.txt (WordPiece encoder) " +
             "or tokenizer.json (byte-level BPE decoder) beside model.onnx");
     }

@@ -8,9 +8,9 @@ namespace LlmPruneFast.Capture;
 /// <c>tokenizer.json</c>): the tokenizer's BOS (if any) + ids, right padding with 0,
 /// <c>input_ids</c>, <c>attention_mask</c> and <c>position_ids</c> (0, 1, 2, ... per row; padding repeats the last).
 /// </summary>
-public sealed class SentencePieceFeed(IModelTokenizer tokenizer) : IGraphFeed
+public sealed class DecoderTokenFeed(IModelTokenizer tokenizer) : IGraphFeed
 {
-    public static SentencePieceFeed Load(string tokenizerFile) => new(ModelTokenizer.Load(tokenizerFile));
+    public static DecoderTokenFeed Load(string tokenizerFile) => new(ModelTokenizer.Load(tokenizerFile));
 
     public int[] Encode(string text, int maxTokens)
     {
