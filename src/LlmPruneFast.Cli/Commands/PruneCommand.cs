@@ -213,6 +213,7 @@ public sealed partial class PruneCommand : ICommand
         {
             bar.Report(new StageProgress("write", 0));
             (prunedConfig, files) = PrunedCheckpointWriter.Write(Out, source, plan, outcome.Layers, cancellationToken, output);
+            outcome.Spill?.Dispose();   // written: the cut layers' scratch file (about 12 GB at 7B) is not needed by --eval/--report
             bar.Clear();
         }
         seconds["write"] = clock.Elapsed.TotalSeconds;

@@ -37,10 +37,12 @@ public static class SafeTensorsWriter
             stream.Write(prefix);
             stream.Write(header);
             byte[]? narrow = null;
+            var garbage = new LargeGarbage();   // each tensor is read, written and dropped: keep that from piling up
             foreach (var (info, dtype) in plan)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var data = tensors.ReadFloat32(info.Name);
+                garbage.Dropped(data.LongLength * sizeof(float));   // collects what earlier tensors left once they pass the budget
                 if (dtype == TensorDType.F32)
                 {
                     stream.Write(MemoryMarshal.AsBytes(data.AsSpan()));

@@ -82,7 +82,8 @@ public static class LlamaOnnxBuilder
         var geo = LlamaGeometry.Of(config);
         int D = geo.Hidden, L = config.NumHiddenLayers, V = config.VocabSize;
         if (!options.Logits && !options.Taps) throw new BadArgumentException("an ONNX graph needs logits or taps as outputs");
-        var w = new WeightReader(tensors);
+        // Streamed, each weight is dropped once written: collect what the dropped ones add up to as the build goes.
+        var w = new WeightReader(tensors) { Garbage = externalData == null ? null : new LargeGarbage() };
         var g = new OnnxGraphWriter("llama", externalData);
         w.Graph = g;
 
@@ -159,7 +160,14 @@ public static class LlamaOnnxBuilder
     {
         public OnnxGraphWriter Graph { get; set; } = null!;
 
-        public float[] Matrix(string name, int rows, int cols) => LlamaLayerGraph.ReadChecked(tensors, name, rows, cols);
+        /// <summary>Counts the arrays each read leaves behind (the tensor, its transposed copy) when streaming; null in memory.</summary>
+        public LargeGarbage? Garbage { get; init; }
+
+        public float[] Matrix(string name, int rows, int cols)
+        {
+            Garbage?.Dropped(2L * rows * cols * sizeof(float));   // collects earlier reads' arrays once they pass the budget
+            return LlamaLayerGraph.ReadChecked(tensors, name, rows, cols);
+        }
 
         /// <summary>Initializer "{name}.T" [cols, rows] holding W^T, so that x @ W^T is one MatMul.</summary>
         public string Transposed(string name, int rows, int cols) =>

@@ -224,11 +224,7 @@ public static class StreamingPruner
     /// here keeps the peak near one layer's worth instead of whatever the collector's budget lets pile up. Milliseconds
     /// against a layer's seconds.
     /// </summary>
-    private static void ReleaseLayer()
-    {
-        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-    }
+    private static void ReleaseLayer() => LargeGarbage.Collect();
 
     private static IProgress<double>? Fraction(IProgress<StageProgress>? progress, string stage, int layer, int layers) =>
         progress == null ? null : new SyncProgress<double>(f => progress.Report(new StageProgress(stage, (layer + f) / layers)));
