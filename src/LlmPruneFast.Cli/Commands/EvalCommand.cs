@@ -12,7 +12,7 @@ namespace LlmPruneFast.Cli.Commands;
     "Encoder (model.onnx + vocab.txt): STS Spearman on a labelled pair file (--sts), embedding statistics of a text (--text), latency (--latency).")]
 public sealed class EvalCommand : ICommand
 {
-    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder (config.json, safetensors, tokenizer.model), or an encoder folder (model.onnx + vocab.txt).")]
+    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder (config.json, safetensors, tokenizer.model or tokenizer.json), or an encoder folder (model.onnx + vocab.txt).")]
     public string Model { get; set; } = "";
 
     [Option("text", HelpText = "UTF-8 text file to evaluate on (required for decoders; for encoders one sentence per non-empty line).")]
