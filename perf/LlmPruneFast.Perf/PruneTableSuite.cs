@@ -48,7 +48,7 @@ internal static class PruneTableSuite
         private readonly List<(int[] Members, RunResult Dense)> _batches = [];
         public double DensePerplexity { get; }
 
-        public Evaluator(OnnxLlamaRunner dense, LlamaTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength)
+        public Evaluator(OnnxLlamaRunner dense, IModelTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength)
         {
             _sequences = paragraphs.Select(p => tokenizer.Encode(p).Take(maxLength).ToArray()).ToArray();
             var order = Enumerable.Range(0, _sequences.Length).OrderByDescending(i => _sequences[i].Length).ThenBy(i => i).ToArray();
@@ -99,7 +99,7 @@ internal static class PruneTableSuite
         string outPath = Arg(args, "--out", Path.Combine("perf", "results", "prune-table.md"));
 
         var (config, tensors) = Llama2cCheckpoint.Read(Path.Combine(shared, "models/stories260K/stories260K.bin"));
-        var tokenizer = LlamaTokenizerLoader.Load(Path.Combine(shared, "models/stories260K/tok512.model"));
+        var tokenizer = ModelTokenizer.Load(Path.Combine(shared, "models/stories260K/tok512.model"));
         var (first, second) = CorpusSplit.Halves(Path.Combine(shared, "corpora/tinystories/valid-sample.txt"));
         var clock = Stopwatch.StartNew();
         var calibration = CalibrationCapture.Run(config, tensors, tokenizer, first, "valid-sample.txt, first half of its bytes",
@@ -204,7 +204,7 @@ internal static class PruneTableSuite
         double c = double.Parse(Arg(args, "--c", "2"), CultureInfo.InvariantCulture);
         int samples = int.Parse(Arg(args, "--samples", "2048"), CultureInfo.InvariantCulture);
         var (config, tensors) = Llama2cCheckpoint.Read(Path.Combine(shared, "models/stories260K/stories260K.bin"));
-        var tokenizer = LlamaTokenizerLoader.Load(Path.Combine(shared, "models/stories260K/tok512.model"));
+        var tokenizer = ModelTokenizer.Load(Path.Combine(shared, "models/stories260K/tok512.model"));
         var (first, second) = CorpusSplit.Halves(Path.Combine(shared, "corpora/tinystories/valid-sample.txt"));
         const int Copies = 43;
         var wide = FfnWidener.Widen(config, tensors, Copies, c, seed: 11);

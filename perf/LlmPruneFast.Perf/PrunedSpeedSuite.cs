@@ -36,7 +36,7 @@ internal static class PrunedSpeedSuite
         string shared = Bench.StringArg(args, "--shared") ?? FindShared();
         int threads = Bench.Arg(args, "--threads", 2), iters = Bench.Arg(args, "--iters", 3), repeats = Bench.Arg(args, "--repeats", 3);
         string? only = Bench.StringArg(args, "--model");
-        var tokenizer = LlamaTokenizerLoader.Load(Path.Combine(shared, "models/stories260K/tok512.model"));
+        var tokenizer = ModelTokenizer.Load(Path.Combine(shared, "models/stories260K/tok512.model"));
         string corpus = Path.Combine(shared, "corpora/tinystories/valid-sample.txt");
         string text = TextCorpus.Read(corpus);
         Console.WriteLine($"pruned-speed: {threads} intra-op threads, {repeats} ABAB repeats of {iters} timed runs (+1 warm-up); flap, uniform budget, bias compensation");
@@ -49,7 +49,7 @@ internal static class PrunedSpeedSuite
                 var c = new LlamaConfig
                 {
                     HiddenSize = 1024, IntermediateSize = 4096, NumHiddenLayers = 4, NumAttentionHeads = 16, NumKeyValueHeads = 16, HeadDim = 64,
-                    VocabSize = tokenizer.Vocabulary.Count, MaxPositionEmbeddings = 512, TieWordEmbeddings = true,
+                    VocabSize = tokenizer.VocabularySize, MaxPositionEmbeddings = 512, TieWordEmbeddings = true,
                 };
                 return (c, Bench.RandomTensors(c));
             }),
@@ -67,7 +67,7 @@ internal static class PrunedSpeedSuite
         return 0;
     }
 
-    private static void Measure(string name, Func<(LlamaConfig, ITensorSource)> load, LlamaTokenizer tokenizer, string text, string corpus,
+    private static void Measure(string name, Func<(LlamaConfig, ITensorSource)> load, IModelTokenizer tokenizer, string text, string corpus,
         string temp, int threads, int iters, int repeats)
     {
         var (config, tensors) = load();

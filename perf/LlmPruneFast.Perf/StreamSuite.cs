@@ -45,7 +45,7 @@ internal static class StreamSuite
         }
         string text = CorpusSplit.Halves(Path.Combine(shared, "corpora/tinystories/valid-sample.txt")).Item1;
         using var checkpoint = LlamaCheckpoint.Open(folder);
-        var tokenizer = LlamaTokenizerLoader.Load(checkpoint.TokenizerModelPath);
+        var tokenizer = ModelTokenizer.Load(checkpoint.TokenizerPath);
         var settings = new PruneSettings
         {
             Method = method, Ratio = ratio, Threads = threads,

@@ -50,7 +50,7 @@ public sealed class ApplyCommand : ICommand
         var device = DeviceOption.Resolve(Device, Devices.DeviceStages.Onnx); // a recapture runs the model
         if (OnnxGraphModel.IsGraphPath(Model)) return RunGraph(plan, device, total, cancellationToken);
         using var source = LlamaCheckpoint.Open(Model);
-        var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);
+        var tokenizer = ModelTokenizer.Load(source.TokenizerPath);
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
         // Each cut layer goes to a scratch file beside the output until written, so memory does not grow with depth.

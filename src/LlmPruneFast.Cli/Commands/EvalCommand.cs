@@ -13,7 +13,7 @@ namespace LlmPruneFast.Cli.Commands;
     "Encoder (model.onnx + vocab.txt): STS Spearman on a labelled pair file (--sts), embedding statistics of a text (--text), latency (--latency).")]
 public sealed class EvalCommand : ICommand
 {
-    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder (config.json, safetensors, tokenizer.model), or an encoder folder (model.onnx + vocab.txt).")]
+    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder (config.json, safetensors, tokenizer.model or tokenizer.json), or an encoder folder (model.onnx + vocab.txt).")]
     public string Model { get; set; } = "";
 
     [Option("text", HelpText = "UTF-8 text file to evaluate on (required for decoders; for encoders one sentence per non-empty line).")]
@@ -77,7 +77,7 @@ public sealed class EvalCommand : ICommand
         string text = TextCorpus.Read(Text);
         using var checkpoint = LlamaCheckpoint.Open(Model);
         var config = checkpoint.Config;
-        var tokenizer = LlamaTokenizerLoader.Load(checkpoint.TokenizerModelPath);
+        var tokenizer = ModelTokenizer.Load(checkpoint.TokenizerPath);
         ScoredSequence[] sequences;
         string protocol;
         if (Paragraphs is int n)

@@ -12,7 +12,7 @@ public sealed class GenerateCommand : ICommand
     [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder.")]
     public string Model { get; set; } = "";
 
-    [Option("prompt", Required = true, HelpText = "Prompt text (encoded with BOS and the dummy-prefix space).")]
+    [Option("prompt", Required = true, HelpText = "Prompt text (encoded as the model's tokenizer does: SentencePiece adds BOS and the dummy-prefix space).")]
     public string Prompt { get; set; } = "";
 
     [Option("steps", Default = 64, HelpText = "Most new tokens to generate.")]
@@ -44,8 +44,9 @@ public sealed class GenerateCommand : ICommand
         if (promptIds.Length > model.MaxLength)
             throw new BadArgumentException($"--prompt is {promptIds.Length} tokens, more than the model's {model.MaxLength} positions");
         var ids = GreedyGenerator.Generate(model.Runner, promptIds, steps, model.Config.EosTokenId, cancellationToken: cancellationToken);
-        string before = model.Tokenizer.Decode(promptIds.Skip(1));
-        string all = model.Tokenizer.Decode(promptIds.Skip(1).Concat(ids));
+        var shown = promptIds.Skip(promptIds[0] == model.Tokenizer.BosId ? 1 : 0).ToArray(); // Qwen2's tokenizer adds no BOS
+        string before = model.Tokenizer.Decode(shown);
+        string all = model.Tokenizer.Decode(shown.Concat(ids));
         return (ids, all.StartsWith(before, StringComparison.Ordinal) ? all[before.Length..] : model.Tokenizer.Decode(ids));
     }
 }

@@ -14,7 +14,7 @@ public enum ImportDType { F32, F16, BF16, Keep }
 /// <c>llmprune import</c>: turns a checkpoint into a validated Hugging Face LLaMA folder (config.json,
 /// model.safetensors, tokenizer.model, ...), the form every other command reads.
 /// </summary>
-[Verb("import", HelpText = "Convert a checkpoint into a Hugging Face LLaMA folder (config.json + model.safetensors + tokenizer.model). " +
+[Verb("import", HelpText = "Convert a checkpoint into a Hugging Face LLaMA folder (config.json + model.safetensors + tokenizer.model or tokenizer.json). " +
     "llama2c: a llama2.c legacy .bin (7-int header; q/k rows permuted to transformers' RoPE layout). " +
     "hf: re-write (validate, normalise to one model.safetensors) an existing Hugging Face LLaMA folder.")]
 public sealed class ImportCommand : ICommand
@@ -25,7 +25,7 @@ public sealed class ImportCommand : ICommand
     [Option("model", Required = true, HelpText = "llama2c: the .bin checkpoint file. hf: the checkpoint folder.")]
     public string Model { get; set; } = "";
 
-    [Option("tokenizer", HelpText = "SentencePiece tokenizer.model to put beside the weights. Required for llama2c; for hf it replaces the folder's own.")]
+    [Option("tokenizer", HelpText = "Tokenizer to put beside the weights: a SentencePiece .model, or (hf only) a byte-level BPE tokenizer.json. Required for llama2c; for hf it replaces the folder's own.")]
     public string? Tokenizer { get; set; }
 
     [Option("out", Required = true, HelpText = "Output folder: must not exist or be empty, and must not be or lie inside the input. Appears only when complete.")]
@@ -80,13 +80,15 @@ public sealed class ImportCommand : ICommand
                 AtomicOutputFolder.CheckOutput(Out, Tokenizer == null ? [Model] : [Model, Tokenizer]);
                 using var source = LlamaCheckpoint.Open(Model);
                 config = source.Config;
-                CheckTokenizer(Tokenizer ?? source.TokenizerModelPath, config);
+                CheckTokenizer(Tokenizer ?? source.TokenizerPath, config);
                 var options = LlamaCheckpointWriteOptions.CarryFrom(source) with
                 {
                     StoreAs = storeAs,
                     MaxShardBytes = maxShardBytes,
                 };
-                files = LlamaCheckpointWriter.Write(Out, config, source.Tensors, Tokenizer ?? source.TokenizerModelPath, options, cancellationToken);
+                if (Tokenizer != null) // the replacing tokenizer is the folder's own; a carried file of its name is not copied too
+                    options = options with { ExtraFiles = [.. options.ExtraFiles.Where(f => Path.GetFileName(f) != ModelTokenizer.FolderNameOf(Tokenizer))] };
+                files = LlamaCheckpointWriter.Write(Out, config, source.Tensors, Tokenizer ?? source.TokenizerPath, options, cancellationToken);
                 break;
             }
             default:
@@ -102,8 +104,7 @@ public sealed class ImportCommand : ICommand
     /// <summary>The tokenizer is parsed, not just copied (exit 3 when it does not load); a vocabulary mismatch is named.</summary>
     private static void CheckTokenizer(string path, LlamaConfig config)
     {
-        var tokenizer = LlamaTokenizerLoader.Load(path);
-        int pieces = tokenizer.Vocabulary.Count;
+        int pieces = ModelTokenizer.Load(path).VocabularySize;
         if (pieces > config.VocabSize)
             Console.Error.WriteLine($"note: tokenizer '{path}' has {pieces} pieces, more than the model's vocab_size {config.VocabSize}; texts using the extra pieces cannot be evaluated");
     }

@@ -192,7 +192,7 @@ public sealed partial class PruneCommand : ICommand
         var mode = Sequential ? CaptureMode.Sequential : CaptureMode.Dense;
 
         using var source = LlamaCheckpoint.Open(Model);
-        var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);
+        var tokenizer = ModelTokenizer.Load(source.TokenizerPath);
         var pruning = ModelPruner.Options(settings, source.Config); // every name and the ratio checked before calibration
         pruning.Budget.RequireSomeRemoval(Enumerable.Range(0, source.Config.NumHiddenLayers).Select(source.Config.FfnWidth).ToArray());
         if (Estimator != null && pruning.Estimator == null) // never drop a flag silently

@@ -83,7 +83,7 @@ public sealed class ReportCommand : ICommand
     {
         using var source = LlamaCheckpoint.Open(Model ?? plan.Model.Name);
         plan.EnsureMatches(CheckpointLayerSource.Fingerprint(plan.Model.Name, source.Config, source.Tensors));
-        var tokenizer = LlamaTokenizerLoader.Load(source.TokenizerModelPath);
+        var tokenizer = ModelTokenizer.Load(source.TokenizerPath);
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -64,7 +64,7 @@ public sealed class WidenCommand : ICommand
         var info = new StudyModelFile(Name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(Out))), Provenance.Constructed, description);
 
         using var folder = AtomicOutputFolder.Create(Out, [source.Directory]);
-        LlamaCheckpointWriter.Write(folder.TempPath, wide.Config, wide.Tensors, source.TokenizerModelPath,
+        LlamaCheckpointWriter.Write(folder.TempPath, wide.Config, wide.Tensors, source.TokenizerPath,
             LlamaCheckpointWriteOptions.CarryFrom(source) with
             {
                 // Widened tensors keep their names, so each is stored as the input stored it (copies scale by powers of two).

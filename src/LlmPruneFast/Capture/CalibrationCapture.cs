@@ -3,7 +3,6 @@ using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Pruning;
-using Microsoft.ML.Tokenizers;
 
 namespace LlmPruneFast.Capture;
 
@@ -66,7 +65,7 @@ public static class CalibrationCapture
     /// </summary>
     /// <exception cref="BadArgumentException">Bad options, or the text holds fewer eligible positions than S.</exception>
     /// <exception cref="MemoryBudgetException">The store and batch buffers exceed <see cref="CalibrationOptions.MemoryBudgetBytes"/>.</exception>
-    public static CalibrationSet Run(LlamaConfig config, ITensorSource tensors, LlamaTokenizer tokenizer, string text, string textName,
+    public static CalibrationSet Run(LlamaConfig config, ITensorSource tensors, IModelTokenizer tokenizer, string text, string textName,
         CalibrationOptions options, IProgress<CaptureProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var model = new TapModel

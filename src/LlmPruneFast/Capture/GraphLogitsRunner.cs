@@ -23,8 +23,9 @@ public sealed class GraphLogitsRunner : ILogitsRunner, IDisposable
         _session = new GraphSession(graph, feed, threads, cuda);
         try
         {
-            // The vocabulary may be symbolic in the declared shape: ask the graph once, on the feed's leading token.
-            var probe = TokenBatch.Create([feed.Encode("", 1)], feed.Side, feed.PadId);
+            // The vocabulary may be symbolic in the declared shape: ask the graph once, on the feed's leading token
+            // (the pad id when the tokenizer adds none, as Qwen2's does not).
+            var probe = TokenBatch.Create([feed.Encode("", 1) is { Length: > 0 } lead ? lead : [feed.PadId]], feed.Side, feed.PadId);
             int values = _session.Run(probe, [_output])[0].Length;
             if (values <= 0 || values % probe.Seq != 0)
                 throw new UnsupportedArchitectureException($"graph output '{_output}' holds {values} values for one token; expected [batch, seq, vocab] logits");

@@ -1,6 +1,5 @@
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
-using Microsoft.ML.Tokenizers;
 
 namespace LlmPruneFast.Evaluation;
 
@@ -17,7 +16,7 @@ public sealed class DenseReference
     public const long DefaultCacheBudgetBytes = 1L << 30;
 
     private readonly OnnxLlamaRunner _dense;
-    private readonly LlamaTokenizer _tokenizer;
+    private readonly IModelTokenizer _tokenizer;
     private readonly IReadOnlyList<string> _paragraphs;
     private readonly int _maxLength;
     private readonly TokenBatch[] _batches;
@@ -29,7 +28,7 @@ public sealed class DenseReference
     /// <summary>Whether the dense logits are held (true) or recomputed per comparison.</summary>
     public bool Cached => _cached != null;
 
-    private DenseReference(OnnxLlamaRunner dense, LlamaTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength,
+    private DenseReference(OnnxLlamaRunner dense, IModelTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength,
         TokenBatch[] batches, RunResult[]? cached, PerplexityResult perplexity)
     {
         (_dense, _tokenizer, _paragraphs, _maxLength, _batches, _cached, Perplexity) = (dense, tokenizer, paragraphs, maxLength, batches, cached, perplexity);
@@ -41,7 +40,7 @@ public sealed class DenseReference
     /// <see cref="BatchSize"/> per batch, right-padded) with their logits when batch x seq x vocab x 4 bytes summed
     /// over batches is at most <paramref name="cacheBudgetBytes"/>.
     /// </summary>
-    public static DenseReference Create(OnnxLlamaRunner dense, LlamaTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength,
+    public static DenseReference Create(OnnxLlamaRunner dense, IModelTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength,
         long cacheBudgetBytes = DefaultCacheBudgetBytes, IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var perplexity = new Perplexity(dense).Paragraphs(tokenizer, paragraphs, maxLength, progress, cancellationToken);
@@ -89,6 +88,6 @@ public sealed class DenseReference
         return ModelComparison.Result(kl, agree, positions, clock.Elapsed.TotalSeconds);
     }
 
-    private static int[][] Encode(LlamaTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength) =>
+    private static int[][] Encode(IModelTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength) =>
         paragraphs.Select(p => tokenizer.Encode(p).Take(maxLength).ToArray()).Where(s => s.Length > 0).ToArray();
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models;
-using Microsoft.ML.Tokenizers;
 
 namespace LlmPruneFast.Evaluation;
 
@@ -44,7 +43,7 @@ public sealed class Perplexity(ILogitsSource source, int batchSize = 8)
     /// Reference protocol (METHOD.md): each paragraph encoded with BOS and the dummy-prefix space, truncated to
     /// <paramref name="maxLength"/> tokens; mean NLL of every next token over all paragraphs.
     /// </summary>
-    public PerplexityResult Paragraphs(LlamaTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength,
+    public PerplexityResult Paragraphs(IModelTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength,
         IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default) =>
         Paragraphs(p => tokenizer.Encode(p), paragraphs, maxLength, progress, cancellationToken);
 
@@ -68,7 +67,7 @@ public sealed class Perplexity(ILogitsSource source, int batchSize = 8)
     /// scores tokens 1..W-1; later windows only the tokens past the previous window's end (all of a window but its
     /// first token when stride = window).
     /// </summary>
-    public PerplexityResult Windows(LlamaTokenizer tokenizer, string text, int window, int stride,
+    public PerplexityResult Windows(IModelTokenizer tokenizer, string text, int window, int stride,
         IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var (seqs, protocol) = WindowSequences(tokenizer, text, window, stride);
@@ -76,7 +75,7 @@ public sealed class Perplexity(ILogitsSource source, int batchSize = 8)
     }
 
     /// <summary>The sequences and protocol line of <see cref="Windows"/>.</summary>
-    public static (ScoredSequence[] Sequences, string Protocol) WindowSequences(LlamaTokenizer tokenizer, string text, int window, int stride)
+    public static (ScoredSequence[] Sequences, string Protocol) WindowSequences(IModelTokenizer tokenizer, string text, int window, int stride)
     {
         if (window < 2) throw new BadArgumentException($"--window must be at least 2, got {window}");
         if (stride < 1 || stride > window) throw new BadArgumentException($"--stride must be in [1, window = {window}], got {stride}");

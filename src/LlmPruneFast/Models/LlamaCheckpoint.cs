@@ -7,7 +7,7 @@ namespace LlmPruneFast.Models;
 /// </summary>
 public sealed class LlamaCheckpoint : IDisposable
 {
-    public const string TokenizerModelFileName = "tokenizer.model";
+    public const string TokenizerModelFileName = ModelTokenizer.SentencePieceFileName;
 
     /// <summary>Tokenizer and generation files carried through unchanged when a checkpoint is rewritten, when present.</summary>
     public static readonly IReadOnlyList<string> CarriedFileNames =
@@ -20,13 +20,15 @@ public sealed class LlamaCheckpoint : IDisposable
     public string ConfigJson { get; }
     public LlamaConfig Config { get; }
     public ITensorSource Tensors { get; }
-    public string TokenizerModelPath => Path.Combine(Directory, TokenizerModelFileName);
-    /// <summary>Absolute paths of the <see cref="CarriedFileNames"/> present in the folder.</summary>
+    /// <summary>The tokenizer file: tokenizer.model, or tokenizer.json when the folder has no tokenizer.model.</summary>
+    public string TokenizerPath { get; }
+    /// <summary>Absolute paths of the <see cref="CarriedFileNames"/> present in the folder, less the <see cref="TokenizerPath"/>.</summary>
     public IReadOnlyList<string> CarriedFiles { get; }
 
-    private LlamaCheckpoint(string directory, string configJson, LlamaConfig config, ITensorSource tensors, IReadOnlyList<string> carried)
+    private LlamaCheckpoint(string directory, string configJson, LlamaConfig config, ITensorSource tensors, string tokenizer, IReadOnlyList<string> carried)
     {
         Directory = directory;
+        TokenizerPath = tokenizer;
         ConfigJson = configJson;
         Config = config;
         Tensors = tensors;
@@ -34,12 +36,12 @@ public sealed class LlamaCheckpoint : IDisposable
     }
 
     /// <summary>
-    /// Opens <paramref name="directory"/>: parses config.json, checks tokenizer.model exists, maps the weights and checks
+    /// Opens <paramref name="directory"/>: parses config.json, checks tokenizer.model or tokenizer.json exists, maps the weights and checks
     /// every tensor the config implies is present with its shape (per-layer FFN widths, lm_head only when untied,
     /// FFN biases when mlp_bias; see <see cref="LlamaTensorShapes"/>).
     /// </summary>
-    /// <exception cref="MissingInputException">The folder, config.json, tokenizer.model or the weights are missing.</exception>
-    /// <exception cref="UnsupportedArchitectureException">config.json describes an unsupported model, or the folder has only a tokenizer.json.</exception>
+    /// <exception cref="MissingInputException">The folder, config.json, the tokenizer or the weights are missing.</exception>
+    /// <exception cref="UnsupportedArchitectureException">config.json describes an unsupported model.</exception>
     /// <exception cref="BadModelFileException">A file is malformed or a tensor is missing or misshapen.</exception>
     public static LlamaCheckpoint Open(string directory)
     {
@@ -53,12 +55,8 @@ public sealed class LlamaCheckpoint : IDisposable
             throw new MissingInputException($"model folder '{directory}' has no {HfConfig.FileName}");
         string json = File.ReadAllText(configPath);
         var config = HfConfig.Parse(json, configPath);
-        string tokenizer = Path.Combine(directory, TokenizerModelFileName);
-        if (!File.Exists(tokenizer) && File.Exists(Path.Combine(directory, "tokenizer.json")))
-            throw new UnsupportedArchitectureException($"model folder '{directory}' has tokenizer.json but no {TokenizerModelFileName}: only SentencePiece " +
-                $"tokenizers ({TokenizerModelFileName}) are supported, not the BPE tokenizer.json of Llama 3 or Qwen2 folders");
-        if (!File.Exists(tokenizer))
-            throw new MissingInputException($"tokenizer '{tokenizer}' does not exist (every model folder needs its SentencePiece {TokenizerModelFileName})");
+        string tokenizer = ModelTokenizer.FindIn(directory)
+            ?? throw new MissingInputException($"model folder '{directory}' has no tokenizer: expected {TokenizerModelFileName} (SentencePiece) or {ModelTokenizer.JsonFileName} (byte-level BPE)");
 
         var tensors = SafeTensorsFolder.Open(directory);
         try
@@ -71,8 +69,8 @@ public sealed class LlamaCheckpoint : IDisposable
             tensors.Dispose();
             throw;
         }
-        var carried = CarriedFileNames.Select(n => Path.Combine(directory, n)).Where(File.Exists).ToArray();
-        return new LlamaCheckpoint(directory, json, config, tensors, carried);
+        var carried = CarriedFileNames.Select(n => Path.Combine(directory, n)).Where(p => File.Exists(p) && p != tokenizer).ToArray();
+        return new LlamaCheckpoint(directory, json, config, tensors, tokenizer, carried);
     }
 
     public void Dispose() => Tensors.Dispose();

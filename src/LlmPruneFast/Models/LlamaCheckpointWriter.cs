@@ -36,37 +36,39 @@ public sealed record LlamaCheckpointWriteOptions
 
 /// <summary>
 /// Writes a Hugging Face LLaMA checkpoint folder that <see cref="LlamaCheckpoint.Open"/> and transformers'
-/// LlamaForCausalLM read: config.json, model.safetensors (or shards + index), tokenizer.model, carried files, and a
-/// generation_config.json / tokenizer_config.json when none is carried. The folder appears only when complete
+/// LlamaForCausalLM read: config.json, model.safetensors (or shards + index), the tokenizer (tokenizer.model or
+/// tokenizer.json), carried files, a generation_config.json when none is carried and, for a SentencePiece tokenizer, a
+/// tokenizer_config.json when none is carried (a tokenizer.json's BOS rule may depend on its own config, so none is made up). The folder appears only when complete
 /// (<see cref="AtomicOutputFolder"/>); on any failure nothing is left behind.
 /// </summary>
 public static class LlamaCheckpointWriter
 {
-    private static readonly string[] OwnedNames =
-        [HfConfig.FileName, SafeTensorsFolder.SingleFileName, SafeTensorsSharded.IndexFileName, LlamaCheckpoint.TokenizerModelFileName];
+    private static readonly string[] OwnedNames = [HfConfig.FileName, SafeTensorsFolder.SingleFileName, SafeTensorsSharded.IndexFileName];
 
     /// <summary>
     /// Validates <paramref name="tensors"/> against <paramref name="config"/>, then writes the folder
     /// <paramref name="outDir"/>. Only the tensors the config implies are written, in <see cref="LlamaTensorShapes"/> order.
+    /// <paramref name="tokenizerPath"/> is copied as tokenizer.json when it is a .json file, else as tokenizer.model.
     /// Returns the absolute paths of the files written.
     /// </summary>
     /// <exception cref="OutputConflictException">The output equals, lies inside or contains an input, or is not empty.</exception>
     /// <exception cref="MissingInputException">The tokenizer or an extra file does not exist.</exception>
     /// <exception cref="BadModelFileException">A tensor is missing or misshapen for the config.</exception>
-    public static IReadOnlyList<string> Write(string outDir, LlamaConfig config, ITensorSource tensors, string tokenizerModelPath,
+    public static IReadOnlyList<string> Write(string outDir, LlamaConfig config, ITensorSource tensors, string tokenizerPath,
         LlamaCheckpointWriteOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new LlamaCheckpointWriteOptions();
         LlamaTensorShapes.Validate(config, tensors, "tensors to write");
-        if (!File.Exists(tokenizerModelPath))
-            throw new MissingInputException($"tokenizer '{tokenizerModelPath}' does not exist");
+        if (!File.Exists(tokenizerPath))
+            throw new MissingInputException($"tokenizer '{tokenizerPath}' does not exist");
+        string tokenizerName = ModelTokenizer.FolderNameOf(tokenizerPath);
         foreach (var extra in options.ExtraFiles)
         {
             if (!File.Exists(extra)) throw new MissingInputException($"file to carry '{extra}' does not exist");
-            if (OwnedNames.Contains(Path.GetFileName(extra)))
+            if (OwnedNames.Contains(Path.GetFileName(extra)) || Path.GetFileName(extra) == tokenizerName)
                 throw new BadArgumentException($"file to carry '{extra}' would replace the checkpoint's own {Path.GetFileName(extra)}");
         }
-        AtomicOutputFolder.CheckOutput(outDir, [.. options.InputPaths, tokenizerModelPath, .. options.ExtraFiles]);
+        AtomicOutputFolder.CheckOutput(outDir, [.. options.InputPaths, tokenizerPath, .. options.ExtraFiles]);
 
         var storeAs = options.StoreAs ?? SafeTensorsWriter.AllFloat32;
         var names = LlamaTensorShapes.Expected(config).Select(e => e.Name).ToArray();
@@ -76,7 +78,7 @@ public static class LlamaCheckpointWriter
             TorchDtype = dtypes.Length == 1 ? dtypes[0] switch { TensorDType.F16 => "float16", TensorDType.BF16 => "bfloat16", _ => "float32" } : "float32",
         };
 
-        using var folder = AtomicOutputFolder.Create(outDir, [.. options.InputPaths, tokenizerModelPath, .. options.ExtraFiles]);
+        using var folder = AtomicOutputFolder.Create(outDir, [.. options.InputPaths, tokenizerPath, .. options.ExtraFiles]);
         File.WriteAllText(folder.PathOf(HfConfig.FileName), HfConfig.ToJson(written, options.BaseConfigJson));
         var view = new NamedSubset(tensors, names);
         // transformers refuses safetensors whose metadata lacks format "pt".
@@ -88,7 +90,7 @@ public static class LlamaCheckpointWriter
             SafeTensorsWriter.WriteSharded(folder.TempPath, view, max, storeAs, metadata, cancellationToken);
         else
             SafeTensorsWriter.Write(folder.PathOf(SafeTensorsFolder.SingleFileName), view, metadata, storeAs, cancellationToken: cancellationToken);
-        File.Copy(tokenizerModelPath, folder.PathOf(LlamaCheckpoint.TokenizerModelFileName));
+        File.Copy(tokenizerPath, folder.PathOf(tokenizerName));
         foreach (var extra in options.ExtraFiles) File.Copy(extra, folder.PathOf(Path.GetFileName(extra)));
         if (!File.Exists(folder.PathOf("generation_config.json")))
             File.WriteAllText(folder.PathOf("generation_config.json"), new JsonObject
@@ -96,7 +98,7 @@ public static class LlamaCheckpointWriter
                 ["bos_token_id"] = config.BosTokenId,
                 ["eos_token_id"] = config.EosTokenId,
             }.ToJsonString(new() { WriteIndented = true }) + "\n");
-        if (!File.Exists(folder.PathOf("tokenizer_config.json")))
+        if (!ModelTokenizer.IsJson(tokenizerPath) && !File.Exists(folder.PathOf("tokenizer_config.json")))
             File.WriteAllText(folder.PathOf("tokenizer_config.json"), new JsonObject
             {
                 ["tokenizer_class"] = "LlamaTokenizer",

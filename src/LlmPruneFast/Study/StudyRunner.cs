@@ -128,7 +128,7 @@ public static class StudyRunner
             var model = described[m];
             using var checkpoint = LlamaCheckpoint.Open(model.Directory);
             var config = checkpoint.Config;
-            var tokenizer = LlamaTokenizerLoader.Load(checkpoint.TokenizerModelPath);
+            var tokenizer = ModelTokenizer.Load(checkpoint.TokenizerPath);
             var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda };
             void Report(int run, string stage, double fraction) => progress?.Report(new StudyProgress(model.Name, run, runsPerModel, stage, fraction));
 

@@ -60,7 +60,7 @@ public sealed class EvaluationTests
         var (config, tensors) = Llama2cCheckpoint.Read(SharedData.Stories260KBin);
         using (tensors)
         {
-            var tokenizer = LlamaTokenizerLoader.Load(SharedData.Stories260KTokenizer);
+            var tokenizer = ModelTokenizer.Load(SharedData.Stories260KTokenizer);
             using var runner = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors));
             string text = string.Join("\n\n", TextCorpus.Paragraphs(TextCorpus.Read(SharedData.TinyStories), 6));
             int n = tokenizer.Encode(text).Length;

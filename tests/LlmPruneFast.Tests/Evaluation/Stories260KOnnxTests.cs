@@ -30,7 +30,7 @@ public sealed class Stories260KOnnxTests
     {
         var reference = Stories260KReference.Load();
         var (config, tensors) = Load();
-        var tokenizer = LlamaTokenizerLoader.Load(SharedData.Stories260KTokenizer);
+        var tokenizer = ModelTokenizer.Load(SharedData.Stories260KTokenizer);
         var prompt = tokenizer.Encode("Once upon a time, there was a dog named");
         Assert.Equal(reference.PromptIdsWithBos, prompt);
         using var runner = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors));
@@ -43,7 +43,7 @@ public sealed class Stories260KOnnxTests
     {
         var reference = Stories260KReference.Load();
         var (config, tensors) = Load();
-        var tokenizer = LlamaTokenizerLoader.Load(SharedData.Stories260KTokenizer);
+        var tokenizer = ModelTokenizer.Load(SharedData.Stories260KTokenizer);
         using var runner = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors));
         var paragraphs = TextCorpus.Paragraphs(TextCorpus.Read(SharedData.TinyStories), 40);
         var result = new Perplexity(runner, batchSize: 8).Paragraphs(tokenizer, paragraphs, config.MaxPositionEmbeddings);

@@ -48,7 +48,7 @@ public sealed class ImportCommandTests : IDisposable
         Assert.True(code == 0, error);
         Assert.Contains("model.safetensors", output);
         using var checkpoint = LlamaCheckpoint.Open(_dir["s260"]);
-        Assert.Equal(File.ReadAllBytes(SharedData.Stories260KTokenizer), File.ReadAllBytes(checkpoint.TokenizerModelPath));
+        Assert.Equal(File.ReadAllBytes(SharedData.Stories260KTokenizer), File.ReadAllBytes(checkpoint.TokenizerPath));
         Assert.Equal(1e-5, checkpoint.Config.RmsNormEps);
         Assert.Equal(512, checkpoint.Config.MaxPositionEmbeddings);
         Stories260KReference.Load().AssertReproducedBy(checkpoint.Config, checkpoint.Tensors);
@@ -141,7 +141,15 @@ public sealed class ImportCommandTests : IDisposable
         "--out", _dir["out"]);
 
     [Fact]
-    public void Bad_OnlyTokenizerJson_Exit4_SaysSentencePieceIsNeeded() => AssertFails(ExitCodes.UnsupportedArchitecture, "has tokenizer.json but no tokenizer.model",
+    public void Bad_WordPieceTokenizerJson_Exit3_NamesTheField() => AssertFails(ExitCodes.BadModelFile, "field model.type is 'WordPiece'",
+        "import", "--from", "hf", "--model", HfInput(d =>
+        {
+            File.Delete(Path.Combine(d, "tokenizer.model"));
+            File.WriteAllText(Path.Combine(d, "tokenizer.json"), "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}");
+        }), "--out", _dir["out"]);
+
+    [Fact]
+    public void Bad_TokenizerJsonWithoutVocab_Exit3_NamesTheField() => AssertFails(ExitCodes.BadModelFile, "field model.vocab",
         "import", "--from", "hf", "--model", HfInput(d =>
         {
             File.Delete(Path.Combine(d, "tokenizer.model"));

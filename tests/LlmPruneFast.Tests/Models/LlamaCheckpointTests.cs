@@ -27,7 +27,7 @@ public sealed class LlamaCheckpointTests
         Assert.Equal(LlamaTensorShapes.Expected(config).Select(e => e.Name), checkpoint.Tensors.Names);
         foreach (var name in tensors.Names)
             Assert.Equal(Bits(tensors.GetData(name)), Bits(checkpoint.Tensors.ReadFloat32(name)));
-        Assert.Equal([9, 9], File.ReadAllBytes(checkpoint.TokenizerModelPath));
+        Assert.Equal([9, 9], File.ReadAllBytes(checkpoint.TokenizerPath));
     }
 
     [Fact]
@@ -38,7 +38,7 @@ public sealed class LlamaCheckpointTests
         File.WriteAllText(dir["a/special_tokens_map.json"], "{\"bos_token\":\"<s>\"}");
         File.WriteAllText(dir["a/config.json"], File.ReadAllText(dir["a/config.json"]).Replace("\"model_type\"", "\"my_key\": 5, \"model_type\""));
         using (var a = LlamaCheckpoint.Open(dir["a"]))
-            LlamaCheckpointWriter.Write(dir["b"], a.Config, a.Tensors, a.TokenizerModelPath,
+            LlamaCheckpointWriter.Write(dir["b"], a.Config, a.Tensors, a.TokenizerPath,
                 LlamaCheckpointWriteOptions.CarryFrom(a) with { MaxShardBytes = 1000 });
         Assert.Equal("{\"bos_token\":\"<s>\"}", File.ReadAllText(dir["b/special_tokens_map.json"]));
         Assert.Contains("\"my_key\": 5", File.ReadAllText(dir["b/config.json"]));

@@ -9,13 +9,13 @@ namespace LlmPruneFast.Tests.Pipeline;
 public static class Stories260K
 {
     private static readonly Lazy<(LlamaConfig, InMemoryTensorSource)> Model = new(() => Llama2cCheckpoint.Read(SharedData.Stories260KBin));
-    private static readonly Lazy<LlamaTokenizer> Tok = new(() => LlamaTokenizerLoader.Load(SharedData.Stories260KTokenizer));
+    private static readonly Lazy<IModelTokenizer> Tok = new(() => ModelTokenizer.Load(SharedData.Stories260KTokenizer));
     private static readonly Lazy<(string, string)> Halves = new(() => CorpusSplit.Halves(SharedData.TinyStories));
 
     public static LlamaConfig Config => Model.Value.Item1;
     /// <summary>Shared: never modify.</summary>
     public static InMemoryTensorSource Tensors => Model.Value.Item2;
-    public static LlamaTokenizer Tokenizer => Tok.Value;
+    public static IModelTokenizer Tokenizer => Tok.Value;
 
     /// <summary>The first ~<paramref name="chars"/> characters of the calibration half, cut at a blank line.</summary>
     public static string Calibration(int chars = 60_000)

@@ -102,16 +102,17 @@ public sealed class VariantPruneTests
     }
 
     [SharedFact]
-    public void FolderWithOnlyTokenizerJson_IsRefusedWithOneLine_Exit4()
+    public void FolderWithUnigramTokenizerJson_IsRefusedWithOneLine_Exit3()
     {
         var (folder, model, calib) = Setup("llama3");
         using var _ = folder;
         File.Delete(Path.Combine(model, LlamaCheckpoint.TokenizerModelFileName));
-        File.WriteAllText(Path.Combine(model, "tokenizer.json"), "{\"model\": {\"type\": \"BPE\"}}");
+        File.WriteAllText(Path.Combine(model, "tokenizer.json"), "{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", 0.0]]}}");
         var (code, _, stderr) = CliRunner.Run("prune", "--model", model, "--calib", calib, "--ratio", "0.25", "--out", folder["pruned"], "--quiet");
-        Assert.Equal(ExitCodes.UnsupportedArchitecture, code);
+        Assert.Equal(ExitCodes.BadModelFile, code);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("error:", line);
-        Assert.Contains("tokenizer.json but no tokenizer.model", line);
+        Assert.Contains("tokenizer.json': field model.type is 'Unigram'", line);
+        Assert.False(Directory.Exists(folder["pruned"]));
     }
 }

@@ -34,7 +34,7 @@ public static class ReportSamples
     {
         var clock = Stopwatch.StartNew();
         var (config, tensors) = Llama2cCheckpoint.Read(SharedData.Stories260KBin);
-        var tokenizer = LlamaTokenizerLoader.Load(SharedData.Stories260KTokenizer);
+        var tokenizer = ModelTokenizer.Load(SharedData.Stories260KTokenizer);
         var paragraphs = TextCorpus.Paragraphs(TextCorpus.Read(SharedData.TinyStories));
         // Calibration positions are drawn from the first CalibrationParagraphs paragraphs of the first half (enough
         // positions for S, and a capture that takes seconds on a shared 2-core machine).

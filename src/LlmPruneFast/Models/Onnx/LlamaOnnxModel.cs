@@ -1,5 +1,4 @@
 using LlmPruneFast.Models.Onnx.Proto;
-using Microsoft.ML.Tokenizers;
 
 namespace LlmPruneFast.Models.Onnx;
 
@@ -12,7 +11,7 @@ public sealed class LlamaOnnxModel : IDisposable
 {
     public required string Directory { get; init; }
     public required LlamaConfig Config { get; init; }
-    public required LlamaTokenizer Tokenizer { get; init; }
+    public required IModelTokenizer Tokenizer { get; init; }
     public required OnnxLlamaRunner Runner { get; init; }
 
     /// <summary>Tokens a sequence may hold: max_position_embeddings.</summary>
@@ -31,11 +30,11 @@ public sealed class LlamaOnnxModel : IDisposable
         using (var checkpoint = LlamaCheckpoint.Open(directory))
         {
             config = checkpoint.Config;
-            tokenizerPath = checkpoint.TokenizerModelPath;
+            tokenizerPath = checkpoint.TokenizerPath;
             dir = checkpoint.Directory;
             model = LlamaOnnxBuilder.Build(config, checkpoint.Tensors, graph);
         }
-        var tokenizer = LlamaTokenizerLoader.Load(tokenizerPath);
+        var tokenizer = ModelTokenizer.Load(tokenizerPath);
         if (saveOnnxTo != null) SaveOnnx(model, saveOnnxTo);
         return new LlamaOnnxModel { Directory = dir, Config = config, Tokenizer = tokenizer, Runner = OnnxLlamaRunner.Create(model, runner) };
     }

@@ -4,7 +4,6 @@ using LlmPruneFast.Evaluation;
 using LlmPruneFast.Information;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
-using Microsoft.ML.Tokenizers;
 
 namespace LlmPruneFast.Pruning;
 
@@ -92,7 +91,7 @@ public static class ModelPruner
     }
 
     /// <summary>Captures, selects and slices. <paramref name="modelName"/> goes into the plan's fingerprint.</summary>
-    public static PruneOutcome Run(LlamaConfig config, ITensorSource tensors, string modelName, LlamaTokenizer tokenizer,
+    public static PruneOutcome Run(LlamaConfig config, ITensorSource tensors, string modelName, IModelTokenizer tokenizer,
         string calibrationText, string calibrationName, PruneSettings settings, IProgress<StageProgress>? progress = null,
         CancellationToken ct = default)
     {
@@ -186,7 +185,7 @@ public static class ModelPruner
     /// <exception cref="MissingInputException">Activations are needed and the recorded calibration text is absent.</exception>
     /// <param name="spill">When given, each layer goes to this scratch file as soon as it is cut (memory does not grow with depth).</param>
     public static SlicedFfnLayer[] Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors, string modelName,
-        LlamaTokenizer tokenizer, CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
+        IModelTokenizer tokenizer, CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
         SlicedLayerSpill? spill = null)
     {
         plan.EnsureMatches(CheckpointLayerSource.Fingerprint(modelName, config, tensors));
@@ -209,7 +208,7 @@ public static class ModelPruner
     /// calibration (text file, S, seed; other settings at their defaults, as <c>prune</c> uses them).
     /// </summary>
     /// <exception cref="MissingInputException">The plan records no calibration, or its text file is absent.</exception>
-    public static CalibrationSet Recapture(PruningPlan plan, LlamaConfig config, ITensorSource tensors, LlamaTokenizer tokenizer,
+    public static CalibrationSet Recapture(PruningPlan plan, LlamaConfig config, ITensorSource tensors, IModelTokenizer tokenizer,
         CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
     {
         var info = plan.Calibration ?? throw new MissingInputException("the plan records no calibration text, so its activations cannot be recaptured");
@@ -227,7 +226,7 @@ public static class ModelPruner
     /// Perplexity of both models on <paramref name="paragraphs"/> (reference protocol, truncated to
     /// <paramref name="maxLength"/>) and KL(dense || pruned) and top-1 agreement on the same tokens.
     /// </summary>
-    public static PruneEvaluation Evaluate(OnnxLlamaRunner dense, OnnxLlamaRunner pruned, LlamaTokenizer tokenizer,
+    public static PruneEvaluation Evaluate(OnnxLlamaRunner dense, OnnxLlamaRunner pruned, IModelTokenizer tokenizer,
         IReadOnlyList<string> paragraphs, int maxLength, IProgress<EvaluationProgress>? progress = null, CancellationToken ct = default)
     {
         var before = new Perplexity(dense).Paragraphs(tokenizer, paragraphs, maxLength, progress, ct);
@@ -241,7 +240,7 @@ public static class ModelPruner
     /// The same evaluation from any two logits sources (e.g. layer-streamed checkpoints), each model run once: both
     /// perplexities and the fidelity come from one pass over the comparison batches (<see cref="JointEvaluation"/>).
     /// </summary>
-    public static PruneEvaluation Evaluate(ILogitsSource dense, ILogitsSource pruned, LlamaTokenizer tokenizer,
+    public static PruneEvaluation Evaluate(ILogitsSource dense, ILogitsSource pruned, IModelTokenizer tokenizer,
         IReadOnlyList<string> paragraphs, int maxLength, int batchSize, IProgress<EvaluationProgress>? progress = null, CancellationToken ct = default)
     {
         var (sequences, protocol) = Perplexity.ParagraphSequences(p => tokenizer.Encode(p), paragraphs, maxLength);

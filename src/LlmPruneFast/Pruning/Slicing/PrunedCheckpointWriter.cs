@@ -37,7 +37,7 @@ public static class PrunedCheckpointWriter
         var (config, tensors) = PrunedModel.View(source.Config, source.Tensors, layers);
         using var folder = AtomicOutputFolder.Create(outDir, inputs);
         // The checkpoint writer fills our (empty) temporary folder atomically; the graph and plan go beside it.
-        LlamaCheckpointWriter.Write(folder.TempPath, config, tensors, source.TokenizerModelPath,
+        LlamaCheckpointWriter.Write(folder.TempPath, config, tensors, source.TokenizerPath,
             LlamaCheckpointWriteOptions.CarryFrom(source) with
             {
                 StoreAs = output.DType is TensorDType dtype ? _ => dtype : SafeTensorsWriter.KeepDType,

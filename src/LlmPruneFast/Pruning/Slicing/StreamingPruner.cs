@@ -2,7 +2,6 @@ using System.Diagnostics;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
-using Microsoft.ML.Tokenizers;
 
 namespace LlmPruneFast.Pruning;
 
@@ -37,7 +36,7 @@ public static class StreamingPruner
     /// Checks the settings, tokenizes the calibration text, draws the sample and makes the memory plan. Nothing runs.
     /// </summary>
     /// <exception cref="BadArgumentException">Bad settings or calibration text; sequential capture with a global budget or a multi-seed method.</exception>
-    public static StreamingPrune Prepare(LlamaConfig config, LlamaTokenizer tokenizer, string text, string textName, PruneSettings settings, CaptureMode mode)
+    public static StreamingPrune Prepare(LlamaConfig config, IModelTokenizer tokenizer, string text, string textName, PruneSettings settings, CaptureMode mode)
     {
         var options = ModelPruner.Options(settings, config);
         var calibration = ModelPruner.CalibrationFor(settings);
@@ -134,7 +133,7 @@ public static class StreamingPruner
     /// </summary>
     /// <param name="spill">When given, each layer goes to this scratch file as soon as it is cut (and advanced through).</param>
     public static (SlicedFfnLayer[] Layers, IReadOnlyList<LayerActivations>? Activations) Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors,
-        LlamaTokenizer tokenizer, CalibrationOptions calibrationDefaults, bool keepActivations = false, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
+        IModelTokenizer tokenizer, CalibrationOptions calibrationDefaults, bool keepActivations = false, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
         SlicedLayerSpill? spill = null)
     {
         var info = plan.Calibration ?? throw new MissingInputException("the plan records no calibration text, so its activations cannot be recaptured");

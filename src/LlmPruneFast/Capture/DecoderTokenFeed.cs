@@ -1,20 +1,20 @@
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
-using Microsoft.ML.Tokenizers;
 
 namespace LlmPruneFast.Capture;
 
 /// <summary>
-/// Inputs of a decoder graph from a SentencePiece <c>tokenizer.model</c>: BOS + ids, right padding with 0,
+/// Inputs of a decoder graph from its tokenizer (SentencePiece <c>tokenizer.model</c> or byte-level BPE
+/// <c>tokenizer.json</c>): the tokenizer's BOS (if any) + ids, right padding with 0,
 /// <c>input_ids</c>, <c>attention_mask</c> and <c>position_ids</c> (0, 1, 2, ... per row; padding repeats the last).
 /// </summary>
-public sealed class SentencePieceFeed(LlamaTokenizer tokenizer) : IGraphFeed
+public sealed class DecoderTokenFeed(IModelTokenizer tokenizer) : IGraphFeed
 {
-    public static SentencePieceFeed Load(string tokenizerModel) => new(LlamaTokenizerLoader.Load(tokenizerModel));
+    public static DecoderTokenFeed Load(string tokenizerFile) => new(ModelTokenizer.Load(tokenizerFile));
 
     public int[] Encode(string text, int maxTokens)
     {
-        int[] ids = text.Length == 0 && tokenizer.BeginningOfSentenceId is int bos ? [bos] : tokenizer.Encode(text);
+        int[] ids = text.Length == 0 && tokenizer.BosId is int bos ? [bos] : tokenizer.Encode(text);
         return ids.Length > maxTokens ? ids[..maxTokens] : ids;
     }
 
@@ -33,7 +33,7 @@ public sealed class SentencePieceFeed(LlamaTokenizer tokenizer) : IGraphFeed
                 "input_ids" or "tokens" or "ids" => batch.Ids,
                 "attention_mask" => batch.Mask,
                 "position_ids" => Positions(batch),
-                _ => throw new UnsupportedArchitectureException($"graph input '{name}': a SentencePiece decoder feed supplies input_ids, attention_mask and position_ids only"),
+                _ => throw new UnsupportedArchitectureException($"graph input '{name}': a decoder feed supplies input_ids, attention_mask and position_ids only"),
             };
         return inputs;
     }
