@@ -2,6 +2,7 @@ using System.Text.Json;
 using CommandLine;
 using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
+using LlmPruneFast.Models;
 using LlmPruneFast.Models.Encoders;
 using LlmPruneFast.Models.Onnx;
 
@@ -27,7 +28,7 @@ public sealed class EvalCommand : ICommand
     [Option("stride", HelpText = "Window protocol: a window starts every T tokens (default W); with T < W only new tokens are scored.")]
     public int? Stride { get; set; }
 
-    [Option("batch", HelpText = "Sequences per ONNX Runtime run (default 8 for decoders, 32 for encoders).")]
+    [Option("batch", HelpText = "Sequences per ONNX Runtime run (default 32 for encoders; for decoders 8 on the whole-model graph, and on the layer stream the largest of 8, 4, 2, 1 that fits --memory-mb).")]
     public int? Batch { get; set; }
 
     [Option("sts", HelpText = "Encoders: STS Benchmark pair file (GLUE STS-B tsv or SentEval csv); reports Spearman x 100 of cosine vs gold.")]
@@ -38,6 +39,13 @@ public sealed class EvalCommand : ICommand
 
     [Option("latency", HelpText = "Encoders: also time forward passes of 32 x 128 tokens (median of 10).")]
     public bool Latency { get; set; }
+
+    [Option("stream", Default = "auto", HelpText = "Decoders: how the checkpoint runs. auto: the whole-model ONNX graph when its memory estimate fits --memory-mb, " +
+        "else one decoder layer at a time; layers: always layer by layer (hidden states carried between layers, memory-mapped when large; logits a chunk of positions at a time); whole: always the whole-model graph.")]
+    public string Stream { get; set; } = "auto";
+
+    [Option("memory-mb", HelpText = "Decoders: memory budget in MiB (default: 80% of physical memory). eval prints its memory plan first and stops with exit 7 when the chosen path is over this.")]
+    public int? MemoryMiB { get; set; }
 
     [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads (0 = one per processor).")]
     public int Threads { get; set; }
@@ -62,37 +70,63 @@ public sealed class EvalCommand : ICommand
         if (Paragraphs.HasValue == Window.HasValue)
             throw new BadArgumentException("give exactly one of --paragraphs N or --window W [--stride T]");
         if (Stride.HasValue && !Window.HasValue) throw new BadArgumentException("--stride needs --window");
+        if (MemoryMiB <= 0) throw new BadArgumentException($"--memory-mb must be positive, got {MemoryMiB}");
+        if (Batch is <= 0) throw new BadArgumentException($"--batch must be positive, got {Batch}");
+        var mode = ParseStream(Stream);
+        long budget = MemoryMiB is int mb ? (long)mb << 20 : PruneCommand.DefaultMemoryBudget();
         string text = TextCorpus.Read(Text);
-        using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda });
-        var ppl = new Perplexity(model.Runner, Batch ?? 8);
-        var progress = new ConsoleProgress();
-        PerplexityResult result;
+        using var checkpoint = LlamaCheckpoint.Open(Model);
+        var config = checkpoint.Config;
+        var tokenizer = ModelTokenizer.Load(checkpoint.TokenizerPath);
+        ScoredSequence[] sequences;
+        string protocol;
         if (Paragraphs is int n)
         {
             var paragraphs = TextCorpus.Paragraphs(text, n);
             if (paragraphs.Count < n) Console.Error.WriteLine($"note: '{Text}' holds only {paragraphs.Count} paragraphs");
-            result = ppl.Paragraphs(model.Tokenizer, paragraphs, model.MaxLength, progress, cancellationToken);
+            (sequences, protocol) = Perplexity.ParagraphSequences(p => tokenizer.Encode(p), paragraphs, config.MaxPositionEmbeddings);
         }
         else
         {
             int window = Window!.Value;
-            if (window > model.MaxLength) throw new BadArgumentException($"--window {window} exceeds the model's max_position_embeddings {model.MaxLength}");
-            result = ppl.Windows(model.Tokenizer, text, window, Stride ?? window, progress, cancellationToken);
+            if (window > config.MaxPositionEmbeddings) throw new BadArgumentException($"--window {window} exceeds the model's max_position_embeddings {config.MaxPositionEmbeddings}");
+            (sequences, protocol) = Perplexity.WindowSequences(tokenizer, text, window, Stride ?? window);
+        }
+        // The plan comes before any weight is read: the whole-model graph holds every weight (several times over while
+        // it is built and handed to ONNX Runtime); the layer stream one layer's weights and the carried hidden states.
+        var plan = EvaluationPlan.Create(config, sequences.Select(q => q.Ids.Length).ToArray(), inOrder: false, models: 1, mode, budget, Batch, Threads, cuda: Resolved.OnnxCuda);
+        Console.WriteLine(plan.Describe());
+        plan.ThrowIfOverBudget();
+        var progress = new ConsoleProgress();
+        PerplexityResult result;
+        string providers;
+        string directory = checkpoint.Directory;
+        if (plan.Path == EvaluationMode.Whole)
+        {
+            checkpoint.Dispose(); // the graph is built from its own open of the folder, as before
+            using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda });
+            result = new Perplexity(model.Runner, plan.BatchSize).Score(sequences, protocol, progress, cancellationToken);
+            providers = string.Join("+", model.Runner.Providers);
+        }
+        else
+        {
+            result = new Perplexity(new LayerStreamedLogits(config, checkpoint.Tensors, plan.StreamOptions), plan.BatchSize).Score(sequences, protocol, progress, cancellationToken);
+            providers = "layer-streamed, " + (Resolved.OnnxCuda ? "CUDAExecutionProvider" : "CPUExecutionProvider");
         }
         progress.Done();
-        if (!double.IsFinite(result.MeanNll)) throw new BadDataException($"model '{model.Directory}' gives a non-finite mean NLL ({result.MeanNll}) on '{Text}': its activations overflow");
-        Console.WriteLine($"model      {model.Directory}");
+        if (!double.IsFinite(result.MeanNll)) throw new BadDataException($"model '{directory}' gives a non-finite mean NLL ({result.MeanNll}) on '{Text}': its activations overflow");
+        Console.WriteLine($"model      {directory}");
         Console.WriteLine($"text       {Path.GetFullPath(Text)}");
         Console.WriteLine($"protocol   {result.Protocol}");
         Console.WriteLine($"tokens     {result.Tokens} scored in {result.Sequences} sequences");
         Console.WriteLine($"mean NLL   {result.MeanNll:F6} nats/token");
         Console.WriteLine($"perplexity {result.Perplexity:F4}");
-        Console.WriteLine($"time       {result.Seconds:F2} s ({result.Tokens / Math.Max(result.Seconds, 1e-9):F0} tokens/s, {string.Join("+", model.Runner.Providers)})");
+        Console.WriteLine($"time       {result.Seconds:F2} s ({result.Tokens / Math.Max(result.Seconds, 1e-9):F0} tokens/s, {providers})");
         if (Json)
         {
             var json = new Dictionary<string, object?>
             {
-                ["model"] = model.Directory,
+                ["model"] = directory,
                 ["text"] = Path.GetFullPath(Text),
                 ["protocol"] = Paragraphs.HasValue ? "paragraphs" : "windows",
                 ["mean_nll"] = result.MeanNll,
@@ -102,10 +136,21 @@ public sealed class EvalCommand : ICommand
                 ["window"] = Window,
                 ["stride"] = Window.HasValue ? Stride ?? Window : null,
                 ["seconds"] = result.Seconds,
+                ["path"] = plan.Path == EvaluationMode.Whole ? "whole" : "layers",
+                ["batch"] = plan.BatchSize,
                 ["device"] = Resolved.Onnx,
             };
             Console.WriteLine(JsonSerializer.Serialize(json));
         }
         return ExitCodes.Ok;
     }
+
+    /// <summary>--stream: auto, layers or whole.</summary>
+    internal static EvaluationMode ParseStream(string value, string flag = "--stream") => value switch
+    {
+        "auto" => EvaluationMode.Auto,
+        "layers" => EvaluationMode.Layers,
+        "whole" => EvaluationMode.Whole,
+        _ => throw new BadArgumentException($"{flag} must be auto, layers or whole, got '{value}'"),
+    };
 }

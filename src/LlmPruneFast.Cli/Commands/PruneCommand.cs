@@ -90,6 +90,10 @@ public sealed partial class PruneCommand : ICommand
     [Option("eval", HelpText = "Evaluation text: perplexity before/after, KL(original || pruned), top-1 agreement (reference protocol).")]
     public string? Eval { get; set; }
 
+    [Option("eval-stream", Default = "auto", HelpText = "How --eval runs dense and pruned: auto (the whole-model graphs when both fit --memory-mb, else layer by layer), " +
+        "layers (one decoder layer at a time, each model run once; no latency in --report) or whole.")]
+    public string EvalStream { get; set; } = "auto";
+
     [Option("eval-paragraphs", HelpText = "Evaluate on the first N paragraphs of --eval (default: all).")]
     public int? EvalParagraphs { get; set; }
 
@@ -137,6 +141,8 @@ public sealed partial class PruneCommand : ICommand
         if (!(Ratio > 0 && Ratio < 1)) throw new BadArgumentException($"--ratio {Ratio.ToString(CultureInfo.InvariantCulture)} is outside (0, 1)");
         if (EvalParagraphs is <= 0) throw new BadArgumentException($"--eval-paragraphs must be positive, got {EvalParagraphs}");
         if (EvalParagraphs != null && Eval == null) throw new BadArgumentException("--eval-paragraphs needs --eval FILE");
+        var evalMode = EvalCommand.ParseStream(EvalStream, "--eval-stream");
+        if (EvalStream != "auto" && Eval == null) throw new BadArgumentException("--eval-stream needs --eval FILE");
         if (MemoryMiB <= 0) throw new BadArgumentException($"--memory-mb must be positive, got {MemoryMiB}");
         long budget = MemoryMiB is int mb ? (long)mb << 20 : DefaultMemoryBudget();
         var output = CheckpointOutputFlags.Options(DType, MaxShardMb);
@@ -179,6 +185,7 @@ public sealed partial class PruneCommand : ICommand
             if (DType != null || MaxShardMb != null)
                 throw new BadArgumentException($"--dtype and --max-shard-mb apply to checkpoint folders; '{Model}' is an ONNX graph, pruned as a graph");
             if (Sequential) throw new BadArgumentException("--sequential applies to LLaMA checkpoints (layer-streamed); ONNX graphs are captured whole");
+            if (EvalStream != "auto") throw new BadArgumentException("--eval-stream applies to LLaMA checkpoints; ONNX graphs are evaluated whole");
             return RunGraph(settings, inputs, planFile, total, cancellationToken);
         }
         if (Sts != null) throw new BadArgumentException($"--sts applies to encoder models (a folder with model.onnx and vocab.txt); '{Model}' is a decoder checkpoint");
@@ -197,6 +204,15 @@ public sealed partial class PruneCommand : ICommand
         var prepared = StreamingPruner.Prepare(source.Config, tokenizer, TextCorpus.Read(Calib), Path.GetFullPath(Calib), settings, mode);
         Console.WriteLine(prepared.Memory.Describe());
         prepared.Memory.ThrowIfOverBudget();
+        // --eval runs dense and pruned together: the whole-model graphs when both fit the budget, else layer by layer.
+        EvaluationPlan? evalPlan = null;
+        if (evalParagraphs != null)
+        {
+            var lengths = evalParagraphs.Select(p => Math.Min(tokenizer.Encode(p).Length, source.Config.MaxPositionEmbeddings)).ToArray();
+            evalPlan = EvaluationPlan.Create(source.Config, lengths, inOrder: true, models: 2, evalMode, budget, null, Threads, settings.ScratchFolder, Resolved.OnnxCuda);
+            Console.WriteLine("eval " + evalPlan.Describe()["plan ".Length..]);
+            evalPlan.ThrowIfOverBudget();
+        }
         var bar = new ProgressBar(Quiet);
         using var outcome = StreamingPruner.Run(prepared, source.Config, source.Tensors, source.Directory, bar, cancellationToken, keepActivations: Report != null);
         bar.Clear();
@@ -220,7 +236,20 @@ public sealed partial class PruneCommand : ICommand
 
         PruneEvaluation? evaluation = null;
         (LatencyResult, LatencyResult)? latency = null;
-        if (Eval != null || Report != null)
+        if (evalPlan is { Path: EvaluationMode.Layers })
+        {
+            // The whole-model graphs would not fit: both models run one layer at a time, once each; no latency probe.
+            clock.Restart();
+            using var prunedCheckpoint = PlanOnly ? null : LlamaCheckpoint.Open(Out);
+            var prunedTensors = prunedCheckpoint?.Tensors ?? PrunedModel.View(source.Config, source.Tensors, outcome.Layers).Tensors;
+            var dense = new LayerStreamedLogits(source.Config, source.Tensors, evalPlan.StreamOptions) { Label = "dense layer" };
+            var pruned = new LayerStreamedLogits(prunedCheckpoint?.Config ?? prunedConfig, prunedTensors, evalPlan.StreamOptions) { Label = "pruned layer" };
+            evaluation = ModelPruner.Evaluate(dense, pruned, tokenizer, evalParagraphs!, source.Config.MaxPositionEmbeddings, evalPlan.BatchSize, bar, cancellationToken);
+            bar.Clear();
+            seconds["eval"] = clock.Elapsed.TotalSeconds;
+            if (Report != null) Console.Error.WriteLine("note: the report has no latency: the whole-model graphs it times would not fit --memory-mb");
+        }
+        else if (Eval != null || Report != null)
         {
             var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda };
             using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(source.Config, source.Tensors), runnerOptions);

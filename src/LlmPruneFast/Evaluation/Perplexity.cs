@@ -26,12 +26,15 @@ public sealed record PerplexityResult
 public readonly record struct ScoredSequence(int[] Ids, int FirstTarget);
 
 /// <summary>
-/// Perplexity of a model run by <see cref="OnnxLlamaRunner"/>. Every protocol funnels into <see cref="Score"/>:
-/// sequences are sorted by length, right-padded into batches of <see cref="BatchSize"/> rows with the attention mask,
-/// and each target token's NLL is taken from a float64 log-softmax of its float32 logits.
+/// Perplexity of a model given as an <see cref="ILogitsSource"/> (a whole-model runner, or a layer-streamed checkpoint).
+/// Every protocol funnels into <see cref="Score"/>: sequences are sorted by length, right-padded into batches of
+/// <see cref="BatchSize"/> rows with the attention mask (<see cref="Batches"/>), and each target token's NLL is taken
+/// from a float64 log-softmax of its float32 logits, summed in batch, row, position order.
 /// </summary>
-public sealed class Perplexity(ILogitsRunner runner, int batchSize = 8)
+public sealed class Perplexity(ILogitsSource source, int batchSize = 8)
 {
+    public Perplexity(ILogitsRunner runner, int batchSize = 8) : this(new RunnerLogitsSource(runner), batchSize) { }
+
     public Perplexity(OnnxLlamaRunner runner, int batchSize = 8) : this(new LlamaLogitsRunner(runner), batchSize) { }
 
     public int BatchSize { get; } = batchSize > 0 ? batchSize : throw new BadArgumentException($"batch size must be positive, got {batchSize}");
@@ -48,9 +51,14 @@ public sealed class Perplexity(ILogitsRunner runner, int batchSize = 8)
     public PerplexityResult Paragraphs(Func<string, IReadOnlyList<int>> encode, IReadOnlyList<string> paragraphs, int maxLength,
         IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        var seqs = paragraphs.Select(p => new ScoredSequence(Truncate(encode(p), maxLength), 1)).ToArray();
-        return Score(seqs, $"paragraphs: {paragraphs.Count} blank-line-separated paragraphs, BOS + dummy prefix, truncated to {maxLength} tokens, every next token scored", progress, cancellationToken);
+        var (seqs, protocol) = ParagraphSequences(encode, paragraphs, maxLength);
+        return Score(seqs, protocol, progress, cancellationToken);
     }
+
+    /// <summary>The sequences and protocol line of <see cref="Paragraphs(Func{string, IReadOnlyList{int}}, IReadOnlyList{string}, int, IProgress{EvaluationProgress}?, CancellationToken)"/>.</summary>
+    public static (ScoredSequence[] Sequences, string Protocol) ParagraphSequences(Func<string, IReadOnlyList<int>> encode, IReadOnlyList<string> paragraphs, int maxLength) =>
+        (paragraphs.Select(p => new ScoredSequence(Truncate(encode(p), maxLength), 1)).ToArray(),
+         $"paragraphs: {paragraphs.Count} blank-line-separated paragraphs, BOS + dummy prefix, truncated to {maxLength} tokens, every next token scored");
 
     /// <summary>
     /// Windows over one token stream (<paramref name="text"/> encoded once, BOS first): windows of
@@ -61,6 +69,13 @@ public sealed class Perplexity(ILogitsRunner runner, int batchSize = 8)
     /// </summary>
     public PerplexityResult Windows(IModelTokenizer tokenizer, string text, int window, int stride,
         IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var (seqs, protocol) = WindowSequences(tokenizer, text, window, stride);
+        return Score(seqs, protocol, progress, cancellationToken);
+    }
+
+    /// <summary>The sequences and protocol line of <see cref="Windows"/>.</summary>
+    public static (ScoredSequence[] Sequences, string Protocol) WindowSequences(IModelTokenizer tokenizer, string text, int window, int stride)
     {
         if (window < 2) throw new BadArgumentException($"--window must be at least 2, got {window}");
         if (stride < 1 || stride > window) throw new BadArgumentException($"--stride must be in [1, window = {window}], got {stride}");
@@ -74,38 +89,43 @@ public sealed class Perplexity(ILogitsRunner runner, int batchSize = 8)
             if (first < end - start) seqs.Add(new ScoredSequence(stream[start..end], first));
             scoredUpTo = end;
         }
-        return Score(seqs, $"windows: {stream.Length} tokens encoded once with BOS, window {window}, stride {stride}, each token scored once with the context of its window", progress, cancellationToken);
+        return ([.. seqs], $"windows: {stream.Length} tokens encoded once with BOS, window {window}, stride {stride}, each token scored once with the context of its window");
     }
+
+    /// <summary>
+    /// The batches <see cref="Score"/> runs: sequences of at least 2 tokens, longest first (ties in input order), so each
+    /// batch pads little; <paramref name="batchSize"/> per batch, right-padded.
+    /// </summary>
+    public static ScoredSequence[][] Batches(IReadOnlyList<ScoredSequence> sequences, int batchSize) =>
+        Enumerable.Range(0, sequences.Count).Where(i => sequences[i].Ids.Length >= 2)
+            .OrderByDescending(i => sequences[i].Ids.Length).ThenBy(i => i)
+            .Select(i => sequences[i]).Chunk(batchSize).ToArray();
 
     /// <summary>Mean NLL over the targets of <paramref name="sequences"/> (tokens at index >= FirstTarget, FirstTarget >= 1).</summary>
     public PerplexityResult Score(IReadOnlyList<ScoredSequence> sequences, string protocol,
         IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
-        // Longest first, so each batch pads little; the order of summation is fixed, so results are reproducible.
-        var order = Enumerable.Range(0, sequences.Count).Where(i => sequences[i].Ids.Length >= 2)
-            .OrderByDescending(i => sequences[i].Ids.Length).ThenBy(i => i).ToArray();
+        var members = Batches(sequences, BatchSize);
+        var batches = members.Select(m => TokenBatch.Create(m.Select(s => s.Ids).ToArray(), PadSide.Right)).ToArray();
         double total = 0;
         long tokens = 0;
-        for (int b = 0; b < order.Length; b += BatchSize)
+        if (batches.Length > 0)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var members = order.Skip(b).Take(BatchSize).Select(i => sequences[i]).ToArray();
-            var batch = TokenBatch.Create(members.Select(s => s.Ids).ToArray(), PadSide.Right);
-            var result = runner.Run(batch);
-            for (int r = 0; r < members.Length; r++)
-            {
-                var ids = members[r].Ids;
-                for (int t = Math.Max(1, members[r].FirstTarget); t < ids.Length; t++)
+            using var logits = source.Prepare(batches, progress, cancellationToken);
+            for (int b = 0; b < batches.Length; b++)
+                for (int r = 0; r < members[b].Length; r++)
                 {
-                    total -= LogProbabilities.LogProb(result.LogitsAt(r, t - 1), ids[t]);
-                    tokens++;
+                    var ids = members[b][r].Ids;
+                    for (int t = Math.Max(1, members[b][r].FirstTarget); t < ids.Length; t++)
+                    {
+                        total -= LogProbabilities.LogProb(logits.At(b, r, t - 1), ids[t]);
+                        tokens++;
+                    }
                 }
-            }
-            progress?.Report(new EvaluationProgress("perplexity", Math.Min(b + BatchSize, order.Length), order.Length));
         }
         if (tokens == 0) throw new BadDataException("no token to score: every sequence is shorter than 2 tokens");
-        return new PerplexityResult { MeanNll = total / tokens, Tokens = tokens, Sequences = order.Length, Protocol = protocol, Seconds = clock.Elapsed.TotalSeconds };
+        return new PerplexityResult { MeanNll = total / tokens, Tokens = tokens, Sequences = batches.Sum(b => b.Batch), Protocol = protocol, Seconds = clock.Elapsed.TotalSeconds };
     }
 
     private static int[] Truncate(IReadOnlyList<int> ids, int maxLength) => ids.Take(maxLength).ToArray();

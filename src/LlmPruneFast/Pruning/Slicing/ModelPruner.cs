@@ -235,4 +235,16 @@ public static class ModelPruner
         var fidelity = ModelComparison.Compare(dense, pruned, sequences, progress: progress, cancellationToken: ct);
         return new PruneEvaluation(before, after, fidelity);
     }
+
+    /// <summary>
+    /// The same evaluation from any two logits sources (e.g. layer-streamed checkpoints), each model run once: both
+    /// perplexities and the fidelity come from one pass over the comparison batches (<see cref="JointEvaluation"/>).
+    /// </summary>
+    public static PruneEvaluation Evaluate(ILogitsSource dense, ILogitsSource pruned, IModelTokenizer tokenizer,
+        IReadOnlyList<string> paragraphs, int maxLength, int batchSize, IProgress<EvaluationProgress>? progress = null, CancellationToken ct = default)
+    {
+        var (sequences, protocol) = Perplexity.ParagraphSequences(p => tokenizer.Encode(p), paragraphs, maxLength);
+        var (before, after, fidelity) = JointEvaluation.Run(dense, pruned, sequences.Select(s => s.Ids).ToArray(), protocol, batchSize, progress, ct);
+        return new PruneEvaluation(before, after, fidelity);
+    }
 }
