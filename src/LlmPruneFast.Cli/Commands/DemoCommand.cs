@@ -154,7 +154,7 @@ public sealed class DemoCommand : ICommand
         Console.WriteLine();
         string about = outcome.Plan.Estimator is { } est ? $"{est.Name} {est.Parameters}" : outcome.Plan.MethodParameters.ToString();
         Console.WriteLine($"prune      {Method} ({about}), {Ratio:P0} of FFN neurons, compensation {outcome.Plan.Compensation.Kind}, " +
-                          $"calibration {outcome.Calibration.Samples} positions of the first half; evaluation: first {paragraphs.Count} paragraphs of the second half");
+                          $"calibration {outcome.Calibration.Samples} positions in {PruneSummary.SequencesOf(outcome.Calibration.Info, outcome.Calibration.Sequences)} of the first half ({outcome.Calibration.TokensRun} tokens run); evaluation: first {paragraphs.Count} paragraphs of the second half");
         Console.WriteLine($"{"",-18}{"dense",12}{"pruned",12}");
         Console.WriteLine($"{"parameters",-18}{pb,12:N0}{pa,12:N0}");
         Console.WriteLine($"{"FFN widths",-18}{string.Join("/", Enumerable.Range(0, source.Config.NumHiddenLayers).Select(source.Config.FfnWidth).Distinct()),12}{string.Join("/", Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).Distinct()),12}");
