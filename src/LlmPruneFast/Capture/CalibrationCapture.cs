@@ -36,10 +36,11 @@ public sealed class CalibrationSet
 }
 
 /// <summary>
-/// Calibration capture: text -> blank-line paragraphs (<see cref="TextCorpus.Paragraphs"/>) -> token ids (BOS +
-/// dummy-prefix space, truncated to the model's positions) -> S token positions chosen up front, seeded, uniformly
-/// without replacement among all eligible positions (padding never exists at this stage, so it is excluded by
-/// construction; BOS positions excluded unless <see cref="CalibrationOptions.IncludeBos"/>) -> the sequences holding
+/// Calibration capture: text -> blank-line paragraphs (<see cref="TextCorpus.Paragraphs"/>) -> token ids (as the
+/// model's tokenizer encodes) -> calibration sequences (<see cref="CalibrationSample"/>: windows of seeded paragraphs,
+/// or paragraphs) -> S token positions chosen up front, seeded, uniformly without replacement among their eligible
+/// positions (padding never exists at this stage, so it is excluded by construction; BOS positions excluded unless
+/// <see cref="CalibrationOptions.IncludeBos"/>) -> the sequences holding
 /// a chosen position run in ONNX Runtime through a taps-only graph (no logits) -> each chosen position's row of every
 /// layer's activation z = silu(gate x) * up x copied into that layer's [S x N_l] store.
 /// </summary>

@@ -40,7 +40,8 @@ public sealed class Perplexity(ILogitsSource source, int batchSize = 8)
     public int BatchSize { get; } = batchSize > 0 ? batchSize : throw new BadArgumentException($"batch size must be positive, got {batchSize}");
 
     /// <summary>
-    /// Reference protocol (METHOD.md): each paragraph encoded with BOS and the dummy-prefix space, truncated to
+    /// Reference protocol (METHOD.md): each paragraph encoded as the model's tokenizer does (SentencePiece: BOS and the
+    /// dummy-prefix space; tokenizer.json: its own BOS rule), truncated to
     /// <paramref name="maxLength"/> tokens; mean NLL of every next token over all paragraphs.
     /// </summary>
     public PerplexityResult Paragraphs(IModelTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength,
@@ -58,7 +59,7 @@ public sealed class Perplexity(ILogitsSource source, int batchSize = 8)
     /// <summary>The sequences and protocol line of <see cref="Paragraphs(Func{string, IReadOnlyList{int}}, IReadOnlyList{string}, int, IProgress{EvaluationProgress}?, CancellationToken)"/>.</summary>
     public static (ScoredSequence[] Sequences, string Protocol) ParagraphSequences(Func<string, IReadOnlyList<int>> encode, IReadOnlyList<string> paragraphs, int maxLength) =>
         (paragraphs.Select(p => new ScoredSequence(Truncate(encode(p), maxLength), 1)).ToArray(),
-         $"paragraphs: {paragraphs.Count} blank-line-separated paragraphs, BOS + dummy prefix, truncated to {maxLength} tokens, every next token scored");
+         $"paragraphs: {paragraphs.Count} blank-line-separated paragraphs, encoded as the model's tokenizer does (SentencePiece: BOS + dummy prefix), truncated to {maxLength} tokens, every next token scored");
 
     /// <summary>
     /// Windows over one token stream (<paramref name="text"/> encoded once, BOS first): windows of
