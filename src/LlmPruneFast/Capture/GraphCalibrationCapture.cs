@@ -92,13 +92,7 @@ public sealed class GraphSession : IDisposable
     {
         if (graph.CalculateSize() >= OnnxModelFile.ProtobufLimitBytes)
             throw new MemoryBudgetException($"ONNX graph is {graph.CalculateSize()} bytes, over the 2 GB limit of an in-memory session");
-        using var so = new SessionOptions
-        {
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            IntraOpNumThreads = threads > 0 ? threads : Environment.ProcessorCount,
-            InterOpNumThreads = 1,
-        };
+        using var so = Devices.OnnxProviders.NewOptions(threads);
         Devices.OnnxProviders.Configure(so, cuda);
         _session = new InferenceSession(graph.ToByteArray(), so);
         _feed = feed;

@@ -28,6 +28,19 @@ public static class OnnxProviders
         }
     }
 
+    /// <summary>
+    /// The options every engine session starts from: sequential execution, all graph optimisations,
+    /// <paramref name="threads"/> intra-op threads (0 = one per processor), one inter-op thread. Providers are added by
+    /// <see cref="Configure"/>.
+    /// </summary>
+    public static SessionOptions NewOptions(int threads) => new()
+    {
+        ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        IntraOpNumThreads = threads > 0 ? threads : Environment.ProcessorCount,
+        InterOpNumThreads = 1,
+    };
+
     /// <summary>Appends CUDA when <paramref name="cuda"/>; returns the providers in priority order, for logs and reports.</summary>
     public static IReadOnlyList<string> Configure(SessionOptions options, bool cuda, int deviceId = 0)
     {

@@ -60,13 +60,7 @@ public sealed class SentenceEncoder : IDisposable
         Parameters = proto.Graph.Initializer
             .Where(t => t.DataType is (int)TensorProto.Types.DataType.Float or (int)TensorProto.Types.DataType.Float16 or (int)TensorProto.Types.DataType.Bfloat16 or (int)TensorProto.Types.DataType.Double)
             .Sum(t => t.Dims.Aggregate(1L, (a, b) => a * b));
-        using var so = new SessionOptions
-        {
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            IntraOpNumThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Environment.ProcessorCount,
-            InterOpNumThreads = 1,
-        };
+        using var so = Devices.OnnxProviders.NewOptions(options.IntraOpThreads);
         Devices.OnnxProviders.Configure(so, options.UseCuda);
         try
         {

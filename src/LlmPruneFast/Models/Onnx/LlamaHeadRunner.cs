@@ -46,13 +46,7 @@ public sealed class LlamaHeadRunner : IDisposable
         g.Op("MatMul", LlamaOnnxBuilder.Logits, [x, HeadInput]);
         g.Output(LlamaOnnxBuilder.Logits, DT.Float, "tokens", (long)v);
         var model = g.ToModel(17, "LlmPruneFast", new Dictionary<string, string> { ["llmprune.architecture"] = "llama-head" });
-        using var so = new SessionOptions
-        {
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            IntraOpNumThreads = threads > 0 ? threads : Environment.ProcessorCount,
-            InterOpNumThreads = 1,
-        };
+        using var so = Devices.OnnxProviders.NewOptions(threads);
         Devices.OnnxProviders.Configure(so, cuda);
         _session = new InferenceSession(model.ToByteArray(), so);
         _weights = [OrtValue.CreateTensorValueFromMemory(norm, [d]), OrtValue.CreateTensorValueFromMemory(headT, [d, v])];

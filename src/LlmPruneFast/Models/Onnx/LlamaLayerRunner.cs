@@ -100,13 +100,7 @@ public sealed class LlamaLayerRunner(LlamaConfig config, int threads = 0, bool c
     {
         if (_sessions.TryGetValue((width, ffnBias), out var s)) return s;
         var graph = LlamaLayerGraph.Build(config, width, ffnBias);
-        using var so = new SessionOptions
-        {
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            IntraOpNumThreads = threads > 0 ? threads : Environment.ProcessorCount,
-            InterOpNumThreads = 1,
-        };
+        using var so = Devices.OnnxProviders.NewOptions(threads);
         Devices.OnnxProviders.Configure(so, cuda); // the CPU provider always; CUDA first when asked for (--device)
         var session = new InferenceSession(graph.Model.ToByteArray(), so);
         _sessions[(width, ffnBias)] = (graph, session);

@@ -79,13 +79,7 @@ public sealed class OnnxLlamaRunner : IDisposable
         MaxPositions = model.Graph.Initializer.FirstOrDefault(t => t.Name == "rope_cos") is { } cos ? (int)cos.Dims[0] : int.MaxValue;
         _windowLimit = model.MetadataProps.FirstOrDefault(m => m.Key == LlamaOnnxBuilder.MaxSequenceKey) is { } limit ? int.Parse(limit.Value, System.Globalization.CultureInfo.InvariantCulture) : int.MaxValue;
         _tokenLimit = model.Graph.Initializer.FirstOrDefault(t => t.Name == LlamaTensorNames.Embedding) is { } e ? (int)e.Dims[0] : int.MaxValue;
-        using var so = new SessionOptions
-        {
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            IntraOpNumThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Environment.ProcessorCount,
-            InterOpNumThreads = 1,
-        };
+        using var so = Devices.OnnxProviders.NewOptions(options.IntraOpThreads);
         if (options.ProfilePrefix != null)
         {
             so.ProfileOutputPathPrefix = options.ProfilePrefix; // read when profiling is switched on, so set first
