@@ -90,18 +90,21 @@ public sealed class LayerStream : IDisposable
     {
         int d = _config.HiddenSize, v = _config.VocabSize;
         var embedding = LlamaLayerGraph.ReadChecked(_tensors, LlamaTensorNames.Embedding, v, d);
-        for (int b = 0; b < _batches.Length; b++)
-        {
-            var ids = _batches[b].Ids;
-            var x = new float[(long)ids.Length * d];
-            for (int t = 0; t < ids.Length; t++)
-            {
-                if (ids[t] < 0 || ids[t] >= v) throw new BadArgumentException($"token id {ids[t]} is outside the vocabulary [0, {v})");
-                Array.Copy(embedding, ids[t] * d, x, (long)t * d, d);
-            }
-            _hidden.Write(b, x);
-        }
+        for (int b = 0; b < _batches.Length; b++) _hidden.Write(b, Embed(embedding, _batches[b].Ids, d, v));
         Position = 0;
+    }
+
+    /// <summary>The rows of <paramref name="embedding"/> [v x d] for <paramref name="ids"/>: a layer-0 input.</summary>
+    /// <exception cref="BadArgumentException">An id outside [0, v).</exception>
+    public static float[] Embed(float[] embedding, long[] ids, int d, int v)
+    {
+        var x = new float[(long)ids.Length * d];
+        for (int t = 0; t < ids.Length; t++)
+        {
+            if (ids[t] < 0 || ids[t] >= v) throw new BadArgumentException($"token id {ids[t]} is outside the vocabulary [0, {v})");
+            Array.Copy(embedding, ids[t] * d, x, (long)t * d, d);
+        }
+        return x;
     }
 
     /// <summary>

@@ -57,17 +57,7 @@ public sealed class LayerStreamedLogits(LlamaConfig config, ITensorSource tensor
         try
         {
             var embedding = LlamaLayerGraph.ReadChecked(tensors, LlamaTensorNames.Embedding, v, d);
-            for (int b = 0; b < batches.Count; b++)
-            {
-                var ids = batches[b].Ids;
-                var x = new float[(long)ids.Length * d];
-                for (int t = 0; t < ids.Length; t++)
-                {
-                    if (ids[t] < 0 || ids[t] >= v) throw new BadArgumentException($"token id {ids[t]} is outside the vocabulary [0, {v})");
-                    Array.Copy(embedding, ids[t] * d, x, (long)t * d, d);
-                }
-                hidden.Write(b, x);
-            }
+            for (int b = 0; b < batches.Count; b++) hidden.Write(b, LayerStream.Embed(embedding, batches[b].Ids, d, v));
             embedding = null; // the layers need the memory more
             using var runner = new LlamaLayerRunner(config, _options.Threads, _options.Cuda);
             for (int l = 0; l < layers; l++)
