@@ -103,9 +103,16 @@ internal static class DenseMath
     /// <summary>Inverse of a symmetric positive-definite n x n matrix (the input is not modified).</summary>
     public static double[] InverseSpd(ReadOnlySpan<double> a, int n, string what) => InverseSpd(a, n, what, NativeBlas.Use());
 
-    internal static double[] InverseSpd(ReadOnlySpan<double> a, int n, string what, bool native)
+    internal static double[] InverseSpd(ReadOnlySpan<double> a, int n, string what, bool native) => InvertSpdInPlace(a.ToArray(), n, what, native);
+
+    /// <summary>
+    /// <see cref="InverseSpd(ReadOnlySpan{double}, int, string)"/> overwriting <paramref name="a"/>, which the result
+    /// reuses on OpenBLAS: at a 7B FFN width each N x N matrix not copied is about 1 GB of peak memory.
+    /// </summary>
+    public static double[] InvertSpdInPlace(double[] a, int n, string what) => InvertSpdInPlace(a, n, what, NativeBlas.Use());
+
+    private static double[] InvertSpdInPlace(double[] l, int n, string what, bool native)
     {
-        var l = a.ToArray();
         if (native)
         {
             NativeCholesky(l, n, what);

@@ -63,7 +63,7 @@ public sealed class MiConditionalSelector : IPruningSelector
         }
         double delta = Damping * (trace > 0 ? trace / n : 1.0);
         for (int i = 0; i < n; i++) h[(long)i * n + i] += delta;
-        var hinv = DenseMath.InverseSpd(h, n, $"mi-conditional on layer {inputs.Layer.Index}");
+        var hinv = DenseMath.InvertSpdInPlace(h, n, $"mi-conditional on layer {inputs.Layer.Index}"); // h is not needed after
         var state = new ObsSelector.LazyState(hinv, Update ? ObsSelector.DownGram(inputs.Layer, ct) : null, n);
         var downSq = inputs.DownSquaredNorms;
         var removed = new List<RemovedNeuron>(request.MaxRemovals);

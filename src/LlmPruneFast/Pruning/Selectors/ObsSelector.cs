@@ -44,7 +44,7 @@ public sealed class ObsSelector : IPruningSelector
         double delta = Damping * (trace > 0 ? trace / n : 1.0);
         var h = c.ToArray();
         for (int i = 0; i < n; i++) h[(long)i * n + i] += delta;
-        var hinv = DenseMath.InverseSpd(h, n, $"obs on layer {inputs.Layer.Index}");
+        var hinv = DenseMath.InvertSpdInPlace(h, n, $"obs on layer {inputs.Layer.Index}"); // h is not needed after
         var g = DownGram(inputs.Layer, ct);
         var state = new LazyState(hinv, g, n);
         var removed = new List<RemovedNeuron>(request.MaxRemovals);

@@ -189,6 +189,7 @@ public static class StreamingPruner
                 throw new BadArgumentException($"layer {l}: N={layer.Neurons}, D={layer.Hidden} but the fingerprint says N={model.Widths[l]}, D={model.HiddenSize}");
             var inputs = new LayerInputs(layer, activations, selector.UsesInformation ? options.Estimator : null);
             orders[l] = Pruner.SelectOrder(selector, layer, inputs, lengths[l], options.Seed, null, ct);
+            ReleaseLayer(); // the selector's N x N matrices, before the compensation allocates its own
             seconds["select"] += clock.Elapsed.TotalSeconds;
 
             clock.Restart();
