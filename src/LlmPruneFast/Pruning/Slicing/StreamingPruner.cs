@@ -47,7 +47,8 @@ public static class StreamingPruner
                 : "--sequential needs --budget uniform: a global budget ranks every layer before any is pruned");
         var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, calibration), config.BosTokenId, text, textName, calibration, causal: true);
         LayerStream.CheckLength(config, sample.Longest);
-        var memory = StreamingMemoryPlan.Create(config, sample, options, mode, calibration.MemoryBudgetBytes, calibration.Threads, settings.ScratchFolder, calibration.Cuda);
+        var memory = StreamingMemoryPlan.Create(config, sample, options, mode, calibration.MemoryBudgetBytes, calibration.Threads, settings.ScratchFolder, calibration.Cuda,
+            settings.CandidateScoring);
         return new StreamingPrune { Sample = sample, Memory = memory, Settings = settings, Mode = mode, LayerByLayer = layerByLayer };
     }
 
@@ -102,8 +103,10 @@ public static class StreamingPruner
         {
             // Every layer's order first (budget allocation, candidate choice), then the cuts: the dense stream twice.
             var source = new StreamingLayerSource(config, tensors, stream, seconds, kept);
-            var outcome = ModelPruner.SelectWith(config, tensors, fingerprint, source, info, prepared.Sample.HeldOut, settings, progress, ct,
-                spill == null ? null : spill.Add);
+            // Candidates are scored on the path the memory plan chose (whole-model graphs, or layer by layer).
+            var scoring = settings with { CandidateScoring = prepared.Memory.ScoringPath ?? settings.CandidateScoring };
+            var outcome = ModelPruner.SelectWith(config, tensors, fingerprint, source, info, prepared.Sample.HeldOut, scoring, progress, ct,
+                spill == null ? null : spill.Add, prepared.Memory.StreamOptions);
             (plan, sliced) = (outcome.Plan, outcome.Layers);
             // Layer runs happen inside both stages: report them as capture, the rest as select and slice.
             double captureInSelect = source.CaptureSecondsAtSliceStart;
