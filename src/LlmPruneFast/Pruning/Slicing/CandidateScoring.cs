@@ -54,10 +54,10 @@ public static class CandidateScoring
     public static long LayeredBytes(LlamaConfig config, IReadOnlyList<int> heldOutLengths, int candidates)
     {
         long d = config.HiddenSize, v = config.VocabSize;
-        var (padded, _) = Layout(heldOutLengths);
+        var (padded, longest) = Layout(heldOutLengths);
         long hidden = (candidates + 1L) * padded * d * sizeof(float);
         long head = 2 * v * d * sizeof(float);
-        long chunk = 2 * (LayerStreamedLogits.DefaultChunkBytes + d * sizeof(float) * ChunkPositions(config)) + 2 * v * sizeof(double);
+        long chunk = ChunkPositions(config, longest) * (2 * v + d) * sizeof(float) + 2 * v * sizeof(double);
         return hidden + head + chunk;
     }
 
@@ -87,8 +87,9 @@ public static class CandidateScoring
         return (padded, longest);
     }
 
-    private static int ChunkPositions(LlamaConfig config) =>
-        (int)Math.Clamp(LayerStreamedLogits.DefaultChunkBytes / ((long)config.VocabSize * sizeof(float)), 1, 1 << 20);
+    /// <summary>Positions per head run: <see cref="LayerStreamedLogits.DefaultChunkBytes"/> of logits, at most the longest sequence.</summary>
+    private static int ChunkPositions(LlamaConfig config, int longest) =>
+        (int)Math.Clamp(LayerStreamedLogits.DefaultChunkBytes / ((long)config.VocabSize * sizeof(float)), 1, Math.Max(1, longest));
 
     /// <summary>
     /// Today's whole-model path: the dense graph built once, then per candidate its cut layers (<see cref="Pruner.ApplyPlan"/>
@@ -164,7 +165,7 @@ public static class CandidateScoring
                     LargeGarbage.Collect();
                 }
             using var head = new LlamaHeadRunner(config, tensors, options.Threads, options.Cuda);
-            return Compare(head, hidden, batches, ChunkPositions(config), ct);
+            return Compare(head, hidden, batches, ChunkPositions(config, batches.Max(b => b.Seq)), ct);
         }
         finally
         {
