@@ -58,6 +58,9 @@ public sealed class CandidateScoringTests
         AssertSameScores(whole.Plan, streamed.Plan);
         for (int l = 0; l < whole.Layers.Length; l++)
             Assert.Equal(whole.Layers[l].Kept, streamed.Layers[l].Kept);
+        // Layer runs of the three passes (select, score, slice) are capture; each stage keeps the rest.
+        Assert.Equal(["capture", "select", "score", "slice"], streamed.StageSeconds.Keys);
+        Assert.All(streamed.StageSeconds.Values, s => Assert.True(s >= 0, $"stage seconds {s}"));
     }
 
     [SharedFact]

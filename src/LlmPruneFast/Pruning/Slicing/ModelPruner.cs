@@ -140,13 +140,19 @@ public static class ModelPruner
     /// </summary>
     /// <param name="keep">Applied to each sliced layer as it is cut (e.g. <see cref="SlicedLayerSpill.Add"/>), before the next.</param>
     /// <param name="scoringStream">Options of the layered candidate scoring (scratch folder, in-memory limit); null = in memory, the settings' threads.</param>
+    /// <param name="captureSeconds">Seconds the source has spent capturing so far (a streaming source's layer runs), so
+    /// each stage's seconds leave them out; null = none.</param>
+    /// <returns>Stage seconds: select, score (multi-seed methods), slice, each without <paramref name="captureSeconds"/>' share.</returns>
     internal static (PruningPlan Plan, SlicedFfnLayer[] Layers, Dictionary<string, double> StageSeconds) SelectWith(LlamaConfig config, ITensorSource tensors,
         ModelFingerprint fingerprint, ILayerSource source, CalibrationInfo info, IReadOnlyList<int[]> heldOutSequences, PruneSettings settings,
-        IProgress<StageProgress>? progress, CancellationToken ct, Func<SlicedFfnLayer, SlicedFfnLayer>? keep = null, LayerStreamOptions? scoringStream = null)
+        IProgress<StageProgress>? progress, CancellationToken ct, Func<SlicedFfnLayer, SlicedFfnLayer>? keep = null, LayerStreamOptions? scoringStream = null,
+        Func<double>? captureSeconds = null)
     {
         var options = Options(settings, config);
         NativeBlas.SetThreads(settings.Threads);   // OpenBLAS follows the tool's thread count
         var seconds = new Dictionary<string, double>();
+        double Capture() => captureSeconds?.Invoke() ?? 0;
+        double captureAtStart = Capture(), scoreSeconds = 0, scoreCapture = 0;
         var clock = Stopwatch.StartNew();
         var stageProgress = progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction)));
         options = options with { Calibration = info };
@@ -157,16 +163,26 @@ public static class ModelPruner
             var stream = scoringStream ?? new LayerStreamOptions { Threads = settings.Threads, Cuda = settings.Device.OnnxCuda, ScratchFolder = settings.ScratchFolder };
             options = options with
             {
-                CandidatesScorer = plans => path == EvaluationMode.Whole
-                    ? CandidateScoring.Whole(config, tensors, source, plans, heldOut, new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda }, stageProgress, ct)
-                    : CandidateScoring.Layered(config, tensors, source, plans, heldOut, stream, stageProgress, ct),
+                CandidatesScorer = plans =>
+                {
+                    var scoreClock = Stopwatch.StartNew();
+                    double before = Capture();
+                    var kls = path == EvaluationMode.Whole
+                        ? CandidateScoring.Whole(config, tensors, source, plans, heldOut, new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda }, stageProgress, ct)
+                        : CandidateScoring.Layered(config, tensors, source, plans, heldOut, stream, stageProgress, ct);
+                    (scoreSeconds, scoreCapture) = (scoreClock.Elapsed.TotalSeconds, Capture() - before);
+                    return kls;
+                },
             };
         }
         var plan = Pruner.Plan(fingerprint, source, options, stageProgress, ct);
-        seconds["select"] = clock.Elapsed.TotalSeconds;
+        double selectCapture = Capture() - captureAtStart - scoreCapture;
+        seconds["select"] = clock.Elapsed.TotalSeconds - scoreSeconds - selectCapture;
+        if (options.CandidatesScorer != null) seconds["score"] = scoreSeconds - scoreCapture;
         clock.Restart();
+        double captureAtSlice = Capture();
         var sliced = Pruner.ApplyPlan(plan, source, stageProgress, ct).Select(keep ?? (x => x)).ToArray();
-        seconds["slice"] = clock.Elapsed.TotalSeconds;
+        seconds["slice"] = clock.Elapsed.TotalSeconds - (Capture() - captureAtSlice);
         return (plan, sliced, seconds);
     }
 

@@ -152,8 +152,9 @@ public sealed class StreamingMemoryPlan
     {
         if (!OverBudget) return;
         var largest = Parts.OrderByDescending(p => p.Bytes).First();
+        string scoring = largest.Part.StartsWith("candidate scoring", StringComparison.Ordinal) ? "choose a single-candidate method (the candidate scoring holds the classifier), " : "";
         throw new MemoryBudgetException($"the run needs about {MiB(TotalBytes)} MiB, over --memory-mb {MiB(BudgetBytes)} (largest part: {largest.Part}, {MiB(largest.Bytes)} MiB); " +
-            "lower --samples (the activation store and selection grow with S), --calib-seqs/--calib-len (the hidden states), or raise --memory-mb");
+            $"{scoring}lower --samples (the activation store and selection grow with S), --calib-seqs/--calib-len (the hidden states), or raise --memory-mb");
     }
 
     /// <summary>Lines for the console: each part, the total against the budget, and the time estimate.</summary>

@@ -105,13 +105,14 @@ public static class StreamingPruner
             var source = new StreamingLayerSource(config, tensors, stream, seconds, kept);
             // Candidates are scored on the path the memory plan chose (whole-model graphs, or layer by layer).
             var scoring = settings with { CandidateScoring = prepared.Memory.ScoringPath ?? settings.CandidateScoring };
+            // Layer runs happen inside every stage: they are reported as capture, the rest as select, score and slice.
             var outcome = ModelPruner.SelectWith(config, tensors, fingerprint, source, info, prepared.Sample.HeldOut, scoring, progress, ct,
-                spill == null ? null : spill.Add, prepared.Memory.StreamOptions);
+                spill == null ? null : spill.Add, prepared.Memory.StreamOptions, () => seconds["capture"]);
             (plan, sliced) = (outcome.Plan, outcome.Layers);
-            // Layer runs happen inside both stages: report them as capture, the rest as select and slice.
-            double captureInSelect = source.CaptureSecondsAtSliceStart;
-            seconds["select"] = outcome.StageSeconds["select"] - captureInSelect;
-            seconds["slice"] = outcome.StageSeconds["slice"] - (seconds["capture"] - captureInSelect);
+            var ordered = new Dictionary<string, double> { ["capture"] = seconds["capture"] };   // stages in pipeline order
+            foreach (var stage in new[] { "select", "score", "slice" })
+                if (outcome.StageSeconds.TryGetValue(stage, out double s)) ordered[stage] = s;
+            seconds = ordered;
         }
         var calibration = new CalibrationSet
         {
@@ -241,19 +242,12 @@ public static class StreamingPruner
     {
         public int LayerCount => config.NumHiddenLayers;
 
-        /// <summary>Capture seconds spent when the stream first went back to layer 0 (the end of selection).</summary>
-        public double CaptureSecondsAtSliceStart { get; private set; }
-
         public FfnLayer Layer(int index) => CheckpointLayerSource.Read(config, tensors, index);
 
         public LayerActivations Activations(int index, CancellationToken ct)
         {
             var clock = Stopwatch.StartNew();
-            if (index < stream.Position)
-            {
-                if (CaptureSecondsAtSliceStart == 0) CaptureSecondsAtSliceStart = seconds["capture"];
-                stream.Restart();
-            }
+            if (index < stream.Position) stream.Restart();
             LayerActivations? result = null;
             while (stream.Position <= index)
             {
