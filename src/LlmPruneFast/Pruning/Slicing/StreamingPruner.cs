@@ -251,6 +251,10 @@ public static class StreamingPruner
             LayerActivations? result = null;
             while (stream.Position <= index)
             {
+                // The previous layer's weights, activations and statistics are large garbage by now (the pruner asks
+                // for layers in order): without a collection several layers' worth pile up (measured at 1.1B with
+                // mi-random-pairs: 3.5 GB peak against a 2.2 GB plan).
+                if (kept == null) LargeGarbage.Collect();
                 int l = stream.Position;
                 result = stream.Capture(l, advance: true, null, ct);
                 if (kept != null) kept[l] = result;
