@@ -52,7 +52,7 @@ internal sealed record GraphChecks
 /// </summary>
 internal sealed class GraphMeasurement
 {
-    /// <summary>Tokens per evaluated paragraph at most: a graph does not declare its positions (the capture's own limit).</summary>
+    /// <summary>Tokens per evaluated paragraph at most (the capture's own limit), or the graph's positions when fewer.</summary>
     public const int DecoderMaxLength = GraphCalibrationCapture.DefaultMaxLength;
 
     /// <summary>Batch of the encoder latency probe (x 128 tokens): a report's timing, kept short.</summary>
@@ -90,25 +90,25 @@ internal sealed class GraphMeasurement
         PruneEvaluation? evaluation = null;
         if (checks.Paragraphs != null)
         {
-            evaluation = Evaluate(denseRunner, prunedRunner, dense.Feed, checks.Paragraphs, progress, ct);
+            evaluation = Evaluate(denseRunner, prunedRunner, dense.Feed, checks.Paragraphs, dense.Graph.CapLength(DecoderMaxLength), progress, ct);
             seconds["eval"] = clock.Elapsed.TotalSeconds;
         }
         clock.Restart();
-        var timing = checks.Latency ? LatencyProbe.Compare(denseRunner, prunedRunner, ct: ct) : ((LatencyResult, LatencyResult)?)null;
+        var timing = checks.Latency ? LatencyProbe.Compare(denseRunner, prunedRunner, seq: dense.Graph.CapLength(128), ct: ct) : ((LatencyResult, LatencyResult)?)null;
         if (timing != null) seconds["latency"] = clock.Elapsed.TotalSeconds;
         return new GraphMeasurement { Decoder = evaluation, Latency = timing, Seconds = seconds, Checks = checks };
     }
 
     /// <summary>
     /// The LLaMA path's evaluation on any decoder: perplexity of both models on the paragraphs (BOS + ids from the
-    /// feed, truncated to <see cref="DecoderMaxLength"/>), KL(dense || pruned) and top-1 agreement on the same tokens.
+    /// feed, truncated to <paramref name="maxLength"/>), KL(dense || pruned) and top-1 agreement on the same tokens.
     /// </summary>
-    public static PruneEvaluation Evaluate(ILogitsRunner dense, ILogitsRunner pruned, IGraphFeed feed, IReadOnlyList<string> paragraphs,
+    public static PruneEvaluation Evaluate(ILogitsRunner dense, ILogitsRunner pruned, IGraphFeed feed, IReadOnlyList<string> paragraphs, int maxLength,
         IProgress<EvaluationProgress>? progress, CancellationToken ct)
     {
-        int[] Encode(string text) => feed.Encode(text, DecoderMaxLength);
-        var before = new Perplexity(dense).Paragraphs(Encode, paragraphs, DecoderMaxLength, progress, ct);
-        var after = new Perplexity(pruned).Paragraphs(Encode, paragraphs, DecoderMaxLength, progress, ct);
+        int[] Encode(string text) => feed.Encode(text, maxLength);
+        var before = new Perplexity(dense).Paragraphs(Encode, paragraphs, maxLength, progress, ct);
+        var after = new Perplexity(pruned).Paragraphs(Encode, paragraphs, maxLength, progress, ct);
         var sequences = paragraphs.Select(Encode).Where(s => s.Length > 0).ToArray();
         var fidelity = ModelComparison.Compare(dense, pruned, sequences, progress: progress, cancellationToken: ct);
         return new PruneEvaluation(before, after, fidelity);

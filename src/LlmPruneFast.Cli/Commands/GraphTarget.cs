@@ -34,9 +34,9 @@ internal sealed class GraphTarget
     public string ReadCalibration(string path) =>
         Encoder != null ? SentenceFile.AsParagraphs(SentenceFile.Read(path)) : TextCorpus.Read(path);
 
-    /// <summary><paramref name="options"/> with an encoder's own sequence limit when none was set.</summary>
+    /// <summary><paramref name="options"/> with an encoder's own sequence limit when none was set (capture caps it at the graph's positions).</summary>
     public CalibrationOptions Calibration(CalibrationOptions options) =>
-        Encoder != null && options.MaxLength == 0 ? options with { MaxLength = Encoder.MaxTokens } : options;
+        Encoder != null && options.MaxLength == 0 ? options with { MaxLength = Graph.CapLength(Encoder.MaxTokens) } : options;
 
     /// <summary>"ONNX graph (sentence encoder), 6 FFN blocks (gelu)".</summary>
     public string Architecture =>

@@ -13,7 +13,7 @@ public sealed class InspectCommand : ICommand
     [Option("model", Required = true, HelpText = "A model.onnx, or a folder holding one (external data beside it).")]
     public string Model { get; set; } = "";
 
-    [Option("json", HelpText = "End the output with one JSON object (ffn_blocks, inputs, outputs, rejected).")]
+    [Option("json", HelpText = "End the output with one JSON object (ffn_blocks, positions, inputs, outputs, rejected).")]
     public bool Json { get; set; }
 
     [Usage(ApplicationAlias = "llmprune")]
@@ -28,6 +28,9 @@ public sealed class InspectCommand : ICommand
         var o = Console.Out;
         o.WriteLine($"model      {model.Path} (opset {string.Join(", ", model.Model.OpsetImport.Select(s => $"{(s.Domain.Length == 0 ? "ai.onnx" : s.Domain)} {s.Version}"))}, IR {model.Model.IrVersion}, producer {model.Model.ProducerName})");
         o.WriteLine($"parameters {OnnxGraphModel.Parameters(model.Model):N0}{(model.ExternalFiles.Count > 0 ? $", external data in {string.Join(", ", model.ExternalFiles)}" : "")}");
+        o.WriteLine(model.PositionLimit is { } limit
+            ? $"positions  {limit.Positions:N0} (position table read by {limit.Node}; longer sequences are cut to it)"
+            : "positions  not stated by the graph (sequences are cut at the tool's defaults)");
         foreach (var i in model.Inputs) o.WriteLine($"input      {Describe(i)}");
         foreach (var x in model.Outputs) o.WriteLine($"output     {Describe(x)}");
         o.WriteLine();
@@ -47,6 +50,7 @@ public sealed class InspectCommand : ICommand
             {
                 ["model"] = model.Path,
                 ["parameters"] = OnnxGraphModel.Parameters(model.Model),
+                ["positions"] = model.PositionLimit?.Positions,
                 ["prunable"] = model.Blocks.Count > 0 && !model.Search.Rejected.Any(r => r.Fatal),
                 ["ffn_blocks"] = model.Blocks.Select(b => new Dictionary<string, object?>
                 {

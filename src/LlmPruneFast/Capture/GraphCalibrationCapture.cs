@@ -14,14 +14,14 @@ namespace LlmPruneFast.Capture;
 /// </summary>
 public static class GraphCalibrationCapture
 {
-    /// <summary>Tokens per sequence when <see cref="CalibrationOptions.MaxLength"/> is 0 (a graph does not say its positions).</summary>
+    /// <summary>Tokens per sequence when <see cref="CalibrationOptions.MaxLength"/> is 0, unless the graph's position table is shorter.</summary>
     public const int DefaultMaxLength = 512;
 
     public static CalibrationSet Run(OnnxGraphModel model, IGraphFeed feed, string text, string textName, CalibrationOptions options,
         IProgress<CaptureProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         model.RequirePrunable();
-        int maxLength = options.MaxLength > 0 ? options.MaxLength : DefaultMaxLength;
+        int maxLength = model.CapLength(options.MaxLength > 0 ? options.MaxLength : DefaultMaxLength);
         var tapModel = new TapModel
         {
             Widths = model.Blocks.Select(b => b.Width).ToArray(),
@@ -33,7 +33,7 @@ public static class GraphCalibrationCapture
             Causal = feed.Causal,
             Side = feed.Side,
             PadId = feed.PadId,
-            Open = () => new GraphTapRunner(TapGraph(model), model.Blocks, feed, options.Threads, options.Cuda),
+            Open = () => new GraphTapRunner(TapGraph(model), model.Path, model.Blocks, feed, options.Threads, options.Cuda),
         };
         return CalibrationCapture.Run(tapModel, text, textName, options, progress, cancellationToken);
     }
@@ -59,9 +59,9 @@ public static class GraphCalibrationCapture
         private readonly GraphSession _session;
         private readonly IReadOnlyList<OnnxFfnBlock> _blocks;
 
-        public GraphTapRunner(ModelProto graph, IReadOnlyList<OnnxFfnBlock> blocks, IGraphFeed feed, int threads, bool cuda)
+        public GraphTapRunner(ModelProto graph, string path, IReadOnlyList<OnnxFfnBlock> blocks, IGraphFeed feed, int threads, bool cuda)
         {
-            _session = new GraphSession(graph, feed, threads, cuda);
+            _session = new GraphSession(graph, feed, threads, cuda, path);
             _blocks = blocks;
         }
 
@@ -87,9 +87,12 @@ public sealed class GraphSession : IDisposable
     private readonly InferenceSession _session;
     private readonly IGraphFeed _feed;
     private readonly string[] _inputs;
+    private readonly string _name;
 
-    public GraphSession(ModelProto graph, IGraphFeed feed, int threads = 0, bool cuda = false)
+    /// <param name="name">The graph's file, named in errors.</param>
+    public GraphSession(ModelProto graph, IGraphFeed feed, int threads = 0, bool cuda = false, string name = "the ONNX graph")
     {
+        _name = name;
         if (graph.CalculateSize() >= OnnxModelFile.ProtobufLimitBytes)
             throw new MemoryBudgetException($"ONNX graph is {graph.CalculateSize()} bytes, over the 2 GB limit of an in-memory session");
         using var so = Devices.OnnxProviders.NewOptions(threads);
@@ -125,6 +128,11 @@ public sealed class GraphSession : IDisposable
             using var runOptions = new RunOptions();
             using var results = _session.Run(runOptions, _inputs, ort, outputNames);
             return results.Select(r => r.GetTensorDataAsSpan<float>().ToArray()).ToArray();
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            // A graph that cannot take this batch (most often more positions than it holds) is the model's limit, not a crash.
+            throw new BadModelFileException($"ONNX Runtime failed running '{_name}' on a batch of {batch.Batch} x {batch.Seq} tokens ({ex.Message}); if the graph holds fewer positions, lower --calib-len", ex);
         }
         finally
         {

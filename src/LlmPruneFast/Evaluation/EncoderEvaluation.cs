@@ -96,6 +96,7 @@ public static class EncoderEvaluation
     private static TokenBatch LatencyBlock(SentenceEncoder encoder, int batch, int seq, int repeats)
     {
         if (batch <= 0 || seq < 2 || repeats <= 0) throw new BadArgumentException($"latency needs batch >= 1, seq >= 2 and repeats >= 1; got {batch}, {seq}, {repeats}");
+        seq = Math.Min(seq, encoder.MaxTokens);
         var row = encoder.Feed.Encode(string.Join(' ', Enumerable.Repeat("the quick brown fox jumps over the lazy dog", seq)), seq);
         return TokenBatch.Create(Enumerable.Repeat(row, batch).ToArray(), encoder.Feed.Side, encoder.Feed.PadId);
     }

@@ -2,6 +2,8 @@ using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.Onnx.Proto;
 using Microsoft.ML.OnnxRuntime;
 
+using LlmPruneFast.Models.OnnxGraph;
+
 namespace LlmPruneFast.Models.Encoders;
 
 /// <summary>How <see cref="SentenceEncoder"/> tokenizes, batches and pools.</summary>
@@ -53,10 +55,12 @@ public sealed class SentenceEncoder : IDisposable
         if (options.MaxTokens is < 2) throw new BadArgumentException($"max tokens must be at least 2 ([CLS] and [SEP]), got {options.MaxTokens}");
         Folder = folder;
         Pooling = options.Pooling ?? folder.Pooling;
-        MaxTokens = options.MaxTokens ?? folder.MaxTokens;
         _batchSize = options.BatchSize;
         Feed = WordPieceFeed.Open(folder.VocabPath, folder.LowerCase);
         var proto = OnnxModelFile.Load(folder.ModelPath); // our own messages for a malformed file or missing external data
+        // Never more tokens than the graph's position table holds (a config may say more than the export kept).
+        int tokens = options.MaxTokens ?? folder.MaxTokens;
+        MaxTokens = PositionTables.Limit(new GraphIndex(proto.Graph)) is { } limit ? Math.Min(tokens, limit.Positions) : tokens;
         Parameters = proto.Graph.Initializer
             .Where(t => t.DataType is (int)TensorProto.Types.DataType.Float or (int)TensorProto.Types.DataType.Float16 or (int)TensorProto.Types.DataType.Bfloat16 or (int)TensorProto.Types.DataType.Double)
             .Sum(t => t.Dims.Aggregate(1L, (a, b) => a * b));

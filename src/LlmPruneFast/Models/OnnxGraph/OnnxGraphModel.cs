@@ -27,6 +27,12 @@ public sealed class OnnxGraphModel
 
     public IReadOnlyList<OnnxFfnBlock> Blocks => Search.Blocks;
 
+    /// <summary>Token positions the graph holds (its smallest position table) and the node reading it; null when unknown.</summary>
+    public (int Positions, string Node)? PositionLimit { get; init; }
+
+    /// <summary><paramref name="tokens"/> capped at <see cref="PositionLimit"/>: longer sequences make the graph fail.</summary>
+    public int CapLength(int tokens) => PositionLimit is { } limit ? Math.Min(tokens, limit.Positions) : tokens;
+
     /// <summary>Graph inputs that are not initializers (what a caller must feed).</summary>
     public IReadOnlyList<ValueInfoProto> Inputs => Model.Graph.Input.Where(i => Index.Initializer(i.Name) == null).ToArray();
 
@@ -78,6 +84,7 @@ public sealed class OnnxGraphModel
             Model = model,
             Index = index,
             Search = FfnBlockFinder.Find(index),
+            PositionLimit = PositionTables.Limit(index),
             ExternalFiles = files,
             ExternalThreshold = threshold,
         };
