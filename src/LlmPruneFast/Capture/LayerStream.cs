@@ -138,23 +138,32 @@ public sealed class LayerStream : IDisposable
         if (sliced.Index != layer) throw new BadArgumentException($"sliced layer {sliced.Index} given for layer {layer}");
         if (layer < _config.NumHiddenLayers - 1)
         {
-            // The pruned model's own layout (PrunedModel.Build): with any FFN bias, every bias present (zeros when absent).
-            bool bias = _config.MlpBias || sliced.HasDownBias;
-            int k = sliced.Width, d = _config.HiddenSize;
-            float[] Read(string name, int rows, int cols)
-            {
-                if (name == LlamaTensorNames.Gate(layer)) return sliced.Gate;
-                if (name == LlamaTensorNames.Up(layer)) return sliced.Up;
-                if (name == LlamaTensorNames.Down(layer)) return sliced.DownFloat32();
-                if (name == LlamaTensorNames.GateBias(layer)) return sliced.GateBias ?? new float[k];
-                if (name == LlamaTensorNames.UpBias(layer)) return sliced.UpBias ?? new float[k];
-                if (name == LlamaTensorNames.DownBias(layer)) return sliced.HasDownBias ? sliced.DownBiasFloat32() : new float[d];
-                return Dense(name, rows, cols);
-            }
-            using var loaded = _runner.Load(layer, k, bias, Read);
+            using var loaded = LoadSliced(_runner, _config, sliced, Dense);
             RunAll(loaded, advance: true, null, progress, ct);
         }
         Position++;
+    }
+
+    /// <summary>
+    /// Loads cut layer <paramref name="sliced"/> into <paramref name="runner"/>: its FFN tensors from the cut layer, the
+    /// rest (attention, norms) through <paramref name="dense"/>. The pruned model's own layout (PrunedModel.Build): with
+    /// any FFN bias, every bias present (zeros when absent).
+    /// </summary>
+    internal static LoadedLayer LoadSliced(LlamaLayerRunner runner, LlamaConfig config, SlicedFfnLayer sliced, Func<string, int, int, float[]> dense)
+    {
+        int layer = sliced.Index, k = sliced.Width, d = config.HiddenSize;
+        bool bias = config.MlpBias || sliced.HasDownBias;
+        float[] Read(string name, int rows, int cols)
+        {
+            if (name == LlamaTensorNames.Gate(layer)) return sliced.Gate;
+            if (name == LlamaTensorNames.Up(layer)) return sliced.Up;
+            if (name == LlamaTensorNames.Down(layer)) return sliced.DownFloat32();
+            if (name == LlamaTensorNames.GateBias(layer)) return sliced.GateBias ?? new float[k];
+            if (name == LlamaTensorNames.UpBias(layer)) return sliced.UpBias ?? new float[k];
+            if (name == LlamaTensorNames.DownBias(layer)) return sliced.HasDownBias ? sliced.DownBiasFloat32() : new float[d];
+            return dense(name, rows, cols);
+        }
+        return runner.Load(layer, k, bias, Read);
     }
 
     private void RunAll(LoadedLayer loaded, bool advance, Action<int, float[], TokenBatch>? onTaps, IProgress<double>? progress, CancellationToken ct)

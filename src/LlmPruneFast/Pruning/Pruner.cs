@@ -39,6 +39,11 @@ public sealed record PruningOptions
     /// candidates. Without it a multi-seed method runs its base seed only.
     /// </summary>
     public Func<PruningPlan, double>? CandidateScorer { get; init; }
+    /// <summary>
+    /// KL of every candidate plan at once, in order (the caller may run them together, e.g. one layer at a time for
+    /// all of them); takes precedence over <see cref="CandidateScorer"/>.
+    /// </summary>
+    public Func<IReadOnlyList<PruningPlan>, double[]>? CandidatesScorer { get; init; }
 }
 
 /// <summary>
@@ -60,7 +65,7 @@ public static class Pruner
         if (layers != model.Layers)
             throw new BadArgumentException($"model '{model.Name}' has {model.Layers} layers in its fingerprint, the layer source {layers}");
         var selector = options.Selector;
-        int candidates = options.CandidateScorer != null ? selector.Candidates : 1;
+        int candidates = options.CandidateScorer != null || options.CandidatesScorer != null ? selector.Candidates : 1;
         var lengths = options.Budget.OrderLengths(model.Widths);
         var orders = new IReadOnlyList<RemovedNeuron>[candidates][];
         for (int c = 0; c < candidates; c++) orders[c] = new IReadOnlyList<RemovedNeuron>[layers];
@@ -84,15 +89,19 @@ public static class Pruner
         var plans = new PruningPlan[candidates];
         for (int c = 0; c < candidates; c++) plans[c] = BuildPlan(model, options, orders[c], options.Seed);
         if (candidates == 1) return plans[0];
-        var kls = new double[candidates];
+        var kls = options.CandidatesScorer?.Invoke(plans) ?? new double[candidates];
+        if (kls.Length != candidates) throw new InvalidOperationException($"the candidate scorer gave {kls.Length} scores for {candidates} candidates");
         int best = 0;
         for (int c = 0; c < candidates; c++)
         {
             ct.ThrowIfCancellationRequested();
-            kls[c] = options.CandidateScorer!(plans[c]);
+            if (options.CandidatesScorer == null)
+            {
+                kls[c] = options.CandidateScorer!(plans[c]);
+                progress?.Report(new PruningProgress("score", c, candidates, (c + 1.0) / candidates));
+            }
             if (double.IsNaN(kls[c])) throw new BadDataException($"candidate seed {options.Seed + c}: KL is NaN");
             if (kls[c] < kls[best]) best = c;
-            progress?.Report(new PruningProgress("score", c, candidates, (c + 1.0) / candidates));
         }
         var info = Enumerable.Range(0, candidates).Select(c => new CandidateInfo(options.Seed + c, kls[c])).ToArray();
         var chosen = plans[best];

@@ -36,6 +36,11 @@ public sealed record PruneSettings
     /// <see cref="CalibrationOptions.Cuda"/>. Default: the CPU.
     /// </summary>
     public Devices.ComputeDevice Device { get; init; } = Devices.ComputeDevice.Cpu;
+    /// <summary>
+    /// How a multi-seed method's candidates are scored (<see cref="CandidateScoring"/>): auto takes the whole-model
+    /// graphs when they fit <see cref="CalibrationOptions.MemoryBudgetBytes"/>, else one decoder layer at a time.
+    /// </summary>
+    public EvaluationMode CandidateScoring { get; init; } = EvaluationMode.Auto;
 }
 
 /// <summary>A finished selection: the plan, its sliced layers, the calibration it used and seconds per stage.</summary>
@@ -134,47 +139,63 @@ public static class ModelPruner
     /// multi-seed candidates by KL on <paramref name="heldOut"/>, then slices. Calibration of the outcome is null.
     /// </summary>
     /// <param name="keep">Applied to each sliced layer as it is cut (e.g. <see cref="SlicedLayerSpill.Add"/>), before the next.</param>
+    /// <param name="scoringStream">Options of the layered candidate scoring (scratch folder, in-memory limit); null = in memory, the settings' threads.</param>
+    /// <param name="captureSeconds">Seconds the source has spent capturing so far (a streaming source's layer runs), so
+    /// each stage's seconds leave them out; null = none.</param>
+    /// <returns>Stage seconds: select, score (multi-seed methods), slice, each without <paramref name="captureSeconds"/>' share.</returns>
     internal static (PruningPlan Plan, SlicedFfnLayer[] Layers, Dictionary<string, double> StageSeconds) SelectWith(LlamaConfig config, ITensorSource tensors,
         ModelFingerprint fingerprint, ILayerSource source, CalibrationInfo info, IReadOnlyList<int[]> heldOutSequences, PruneSettings settings,
-        IProgress<StageProgress>? progress, CancellationToken ct, Func<SlicedFfnLayer, SlicedFfnLayer>? keep = null)
+        IProgress<StageProgress>? progress, CancellationToken ct, Func<SlicedFfnLayer, SlicedFfnLayer>? keep = null, LayerStreamOptions? scoringStream = null,
+        Func<double>? captureSeconds = null)
     {
         var options = Options(settings, config);
         NativeBlas.SetThreads(settings.Threads);   // OpenBLAS follows the tool's thread count
         var seconds = new Dictionary<string, double>();
+        double Capture() => captureSeconds?.Invoke() ?? 0;
+        double captureAtStart = Capture(), scoreSeconds = 0, scoreCapture = 0;
         var clock = Stopwatch.StartNew();
-        bool candidates = options.Selector.Candidates > 1;
-        OnnxLlamaRunner? dense = null;
-        try
+        var stageProgress = progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction)));
+        options = options with { Calibration = info };
+        if (options.Selector.Candidates > 1 && heldOutSequences.Count > 0)
         {
-            options = options with { Calibration = info };
-            if (candidates && heldOutSequences.Count > 0)
+            var heldOut = heldOutSequences.Where(h => h.Length > 1).ToArray();
+            var path = ScoringPath(settings, config, heldOut.Select(h => h.Length).ToArray());
+            var stream = scoringStream ?? new LayerStreamOptions { Threads = settings.Threads, Cuda = settings.Device.OnnxCuda, ScratchFolder = settings.ScratchFolder };
+            options = options with
             {
-                dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors), new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda });
-                var heldOut = heldOutSequences.Where(h => h.Length > 1).ToArray();
-                options = options with
+                CandidatesScorer = plans =>
                 {
-                    CandidateScorer = plan =>
-                    {
-                        var layers = Pruner.ApplyPlan(plan, source, null, ct).ToArray();
-                        var (c, t) = PrunedModel.Build(config, tensors, layers);
-                        using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(c, t), new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda });
-                        return ModelComparison.Compare(dense, pruned, heldOut, cancellationToken: ct).MeanKl;
-                    },
-                };
-            }
-            var stageProgress = progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction)));
-            var plan = Pruner.Plan(fingerprint, source, options, stageProgress, ct);
-            seconds["select"] = clock.Elapsed.TotalSeconds;
-            clock.Restart();
-            var sliced = Pruner.ApplyPlan(plan, source, stageProgress, ct).Select(keep ?? (x => x)).ToArray();
-            seconds["slice"] = clock.Elapsed.TotalSeconds;
-            return (plan, sliced, seconds);
+                    var scoreClock = Stopwatch.StartNew();
+                    double before = Capture();
+                    var kls = path == EvaluationMode.Whole
+                        ? CandidateScoring.Whole(config, tensors, source, plans, heldOut, new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda }, stageProgress, ct)
+                        : CandidateScoring.Layered(config, tensors, source, plans, heldOut, stream, stageProgress, ct);
+                    (scoreSeconds, scoreCapture) = (scoreClock.Elapsed.TotalSeconds, Capture() - before);
+                    return kls;
+                },
+            };
         }
-        finally
-        {
-            dense?.Dispose();
-        }
+        var plan = Pruner.Plan(fingerprint, source, options, stageProgress, ct);
+        double selectCapture = Capture() - captureAtStart - scoreCapture;
+        seconds["select"] = clock.Elapsed.TotalSeconds - scoreSeconds - selectCapture;
+        if (options.CandidatesScorer != null) seconds["score"] = scoreSeconds - scoreCapture;
+        clock.Restart();
+        double captureAtSlice = Capture();
+        var sliced = Pruner.ApplyPlan(plan, source, stageProgress, ct).Select(keep ?? (x => x)).ToArray();
+        seconds["slice"] = clock.Elapsed.TotalSeconds - (Capture() - captureAtSlice);
+        return (plan, sliced, seconds);
     }
+
+    /// <summary>
+    /// The candidate scoring path of <paramref name="settings"/>: as asked, or (auto) the whole-model graphs when their
+    /// estimate with the runtime baseline fits the memory budget, else layer by layer.
+    /// </summary>
+    internal static EvaluationMode ScoringPath(PruneSettings settings, LlamaConfig config, IReadOnlyList<int> heldOutLengths) =>
+        CandidateScoring.Choose(settings.CandidateScoring,
+            settings.CandidateScoring == EvaluationMode.Auto
+                ? StreamingMemoryPlan.BaselineBytes + CandidateScoring.WholeBytes(config, heldOutLengths, settings.Ratio, settings.Threads)
+                : 0,
+            settings.Calibration.MemoryBudgetBytes);
 
     /// <summary>
     /// Re-derives the sliced layers of <paramref name="plan"/> on the model it was made for (checked by fingerprint).

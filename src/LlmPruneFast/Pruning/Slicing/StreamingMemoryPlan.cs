@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using LlmPruneFast.Capture;
+using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 
 namespace LlmPruneFast.Pruning;
@@ -26,6 +27,10 @@ public sealed class StreamingMemoryPlan
     public long SlicedScratchBytes { get; init; }
     public required double CaptureSeconds { get; init; }
     public required double SelectSeconds { get; init; }
+    /// <summary>Rough time of a multi-seed method's candidate scoring (0 for other methods).</summary>
+    public double ScoreSeconds { get; init; }
+    /// <summary>How a multi-seed method's candidates are scored (whole-model graphs or layer by layer); null when none are.</summary>
+    public EvaluationMode? ScoringPath { get; init; }
     public required CaptureMode Mode { get; init; }
     /// <summary>Options the stream runs with (scratch folder, in-memory limit) to match this plan.</summary>
     public required LayerStreamOptions StreamOptions { get; init; }
@@ -35,9 +40,14 @@ public sealed class StreamingMemoryPlan
 
     public bool OverBudget => TotalBytes > BudgetBytes;
 
-    /// <summary>The plan for <paramref name="sample"/> on <paramref name="config"/>.</summary>
+    /// <summary>
+    /// The plan for <paramref name="sample"/> on <paramref name="config"/> with <paramref name="options"/>' method
+    /// (its own selection and compensation terms, <see cref="MethodFootprint"/>). A multi-seed method also counts its
+    /// candidate scoring on <see cref="CalibrationSample.HeldOut"/>: the whole-model graphs when <paramref name="scoring"/>
+    /// asks for them or (auto) when they fit the budget with everything else, else layer by layer (<see cref="CandidateScoring"/>).
+    /// </summary>
     public static StreamingMemoryPlan Create(LlamaConfig config, CalibrationSample sample, PruningOptions options, CaptureMode mode,
-        long budgetBytes, int threads, string? scratchFolder = null, bool cuda = false)
+        long budgetBytes, int threads, string? scratchFolder = null, bool cuda = false, EvaluationMode scoring = EvaluationMode.Auto)
     {
         int d = config.HiddenSize, layers = config.NumHiddenLayers, v = config.VocabSize, heads = config.NumAttentionHeads;
         int hd = config.HeadDim > 0 ? config.HeadDim : d / Math.Max(heads, 1), kv = config.NumKeyValueHeads;
@@ -48,12 +58,15 @@ public sealed class StreamingMemoryPlan
         long longest = sample.Longest, batch = Math.Max(1, sample.BatchSize);
         long padded = sample.PaddedTokens();
         long hidden = padded * d * sizeof(float);
+        var heldOut = sample.HeldOut.Where(h => h.Length > 1).Select(h => h.Length).ToArray();
+        int candidates = options.Selector.Candidates;
+        bool scored = candidates > 1 && heldOut.Length > 0;
+        if (scored) (longest, batch) = (Math.Max(longest, CandidateScoring.Layout(heldOut).Longest), Math.Max(batch, CandidateScoring.BatchSize));
 
         // One layer's weights: read from the checkpoint, transposed for the graph, and the FFN read again as an FfnLayer.
         long weights = (2 * layerParams + 3L * n * d) * sizeof(float);
         long store = s * n * sizeof(float);
-        // Selection and compensation work on N x N float64 matrices (covariance, its inverse or factor, a copy).
-        long selection = 3L * n * n * sizeof(double) + (long)s * n * sizeof(double) / 4;
+        var method = MethodFootprint.Of(options, n, d, s);
         // One batch through the layer: input and output hidden states, taps, q/k/v and gate/up, attention scores.
         long tokens = batch * longest;
         long run = tokens * (2L * d + n + 3L * d + 2L * n) * sizeof(float) + 3L * batch * heads * longest * longest * sizeof(float);
@@ -64,7 +77,17 @@ public sealed class StreamingMemoryPlan
         long slicedOnDisk = (long)(keep * n) * d * sizeof(float) * 3 * layers;
         long embedding = (long)v * d * sizeof(float);
 
-        long fixedParts = BaselineBytes + weights + store + selection + run + sliced;
+        long fixedParts = BaselineBytes + weights + store + method.Bytes + run + sliced;
+        EvaluationMode? path = null;
+        long scoringBytes = 0;
+        if (scored)
+        {
+            long whole = CandidateScoring.WholeBytes(config, heldOut, options.Budget.Ratio, threads);
+            // Auto: the whole-model graphs (today's path for small models) when they fit beside everything else.
+            path = CandidateScoring.Choose(scoring, fixedParts + Math.Max(hidden, embedding) + whole, budgetBytes);
+            scoringBytes = path == EvaluationMode.Whole ? whole : CandidateScoring.LayeredBytes(config, heldOut, candidates);
+            fixedParts += scoringBytes;
+        }
         // The hidden states stay in memory when that fits the budget, else go to a memory-mapped scratch file (its pages
         // are the kernel's to drop; one batch block in and out is counted), when that is smaller.
         long batchBlocks = 2 * tokens * d * sizeof(float);
@@ -77,14 +100,29 @@ public sealed class StreamingMemoryPlan
             ("embedding matrix while embedding (beyond the hidden states)", Math.Max(0, embedding - hiddenResident)),
             ("one layer's weights", weights),
             ("one layer's activation store (S x N)", store),
-            ("selection and compensation (N x N float64)", selection),
-            ("one batch through one layer", run),
-            ("one cut layer (then moved to the scratch file)", sliced),
         };
-        // Forward multiply-adds: weights per token per layer plus attention; sequential runs each layer twice.
-        double flops = 2.0 * padded * layers * (layerParams + 2.0 * longest * heads * hd) * (mode == CaptureMode.Sequential ? 2 : 1);
+        parts.AddRange(method.Parts);
+        parts.Add(("one batch through one layer", run));
+        parts.Add(("one cut layer (then moved to the scratch file)", sliced));
+        if (path is { } p)
+            parts.Add((p == EvaluationMode.Whole
+                ? "candidate scoring: whole-model graphs of the dense model and one candidate, its cut layers in memory"
+                : $"candidate scoring, layer by layer: held-out hidden states of the dense model and {candidates} candidates, the head, one chunk of logits per model", scoringBytes));
+        // Forward multiply-adds: weights per token per layer plus attention. Sequential runs each layer twice; a global
+        // budget or several candidates stream the calibration twice (select, then slice).
+        bool twoPasses = options.Budget.Kind != BudgetKind.Uniform || candidates > 1;
+        double pass = 2.0 * padded * layers * (layerParams + 2.0 * longest * heads * hd);
+        double flops = pass * (mode == CaptureMode.Sequential ? 2 : 1) * (twoPasses ? 2 : 1);
         double rate = FlopsPerThread * Math.Max(1, threads > 0 ? threads : Environment.ProcessorCount);
-        double selectFlops = layers * (2.0 * s * n * n + 4.0 * Math.Pow(n, 3));
+        // Candidate scoring: layered runs every model's held-out tokens once and the calibration once more (to cut the
+        // candidates); whole runs the dense and the candidate model per candidate and the calibration per candidate.
+        bool needsActivations = Pruner.ResolveCompensation(options).Kind != CompensationKind.None;
+        double scoreFlops = path switch
+        {
+            EvaluationMode.Layers => CandidateScoring.LayeredFlops(config, heldOut, candidates) + (needsActivations ? pass : 0),
+            EvaluationMode.Whole => CandidateScoring.LayeredFlops(config, heldOut, candidates) * 2.0 * candidates / (candidates + 1) + (needsActivations ? candidates * pass : 0),
+            _ => 0,
+        };
         return new StreamingMemoryPlan
         {
             Parts = parts,
@@ -93,7 +131,9 @@ public sealed class StreamingMemoryPlan
             HiddenBytes = hidden,
             SlicedScratchBytes = slicedOnDisk,
             CaptureSeconds = flops / rate,
-            SelectSeconds = selectFlops / rate,
+            SelectSeconds = layers * method.FlopsPerLayer / rate,
+            ScoreSeconds = scoreFlops / rate,
+            ScoringPath = path,
             Mode = mode,
             StreamOptions = new LayerStreamOptions { Threads = threads, HiddenInMemoryLimitBytes = scratch ? 0 : long.MaxValue, ScratchFolder = scratchFolder, Cuda = cuda },
         };
@@ -103,7 +143,7 @@ public sealed class StreamingMemoryPlan
     public StreamingMemoryPlan WithScratchFolder(string? folder) => new()
     {
         Parts = Parts, BudgetBytes = BudgetBytes, HiddenInScratch = HiddenInScratch, HiddenBytes = HiddenBytes, SlicedScratchBytes = SlicedScratchBytes,
-        CaptureSeconds = CaptureSeconds, SelectSeconds = SelectSeconds, Mode = Mode,
+        CaptureSeconds = CaptureSeconds, SelectSeconds = SelectSeconds, ScoreSeconds = ScoreSeconds, ScoringPath = ScoringPath, Mode = Mode,
         StreamOptions = StreamOptions with { ScratchFolder = folder },
     };
 
@@ -112,8 +152,9 @@ public sealed class StreamingMemoryPlan
     {
         if (!OverBudget) return;
         var largest = Parts.OrderByDescending(p => p.Bytes).First();
+        string scoring = largest.Part.StartsWith("candidate scoring", StringComparison.Ordinal) ? "choose a single-candidate method (the candidate scoring holds the classifier), " : "";
         throw new MemoryBudgetException($"the run needs about {MiB(TotalBytes)} MiB, over --memory-mb {MiB(BudgetBytes)} (largest part: {largest.Part}, {MiB(largest.Bytes)} MiB); " +
-            "lower --samples (the activation store and selection grow with S), --calib-seqs/--calib-len (the hidden states), or raise --memory-mb");
+            $"{scoring}lower --samples (the activation store and selection grow with S), --calib-seqs/--calib-len (the hidden states), or raise --memory-mb");
     }
 
     /// <summary>Lines for the console: each part, the total against the budget, and the time estimate.</summary>
@@ -126,7 +167,8 @@ public sealed class StreamingMemoryPlan
             if (bytes > 0) sb.AppendLine(c, $"             {MiB(bytes),8} MiB  {part}");
         if (HiddenInScratch) sb.AppendLine(c, $"             hidden states {MiB(HiddenBytes)} MiB go to a memory-mapped scratch file beside the output");
         sb.AppendLine(c, $"             cut layers {MiB(SlicedScratchBytes)} MiB (float32) go to a scratch file beside the output until it is written");
-        sb.Append(c, $"           rough time: layer runs {Seconds(CaptureSeconds)}, selection {Seconds(SelectSeconds)} (at {FlopsPerThread / 1e9:F0} Gflop/s per thread)");
+        string score = ScoringPath == null ? "" : $", candidate scoring {Seconds(ScoreSeconds)}";
+        sb.Append(c, $"           rough time: layer runs {Seconds(CaptureSeconds)}, selection {Seconds(SelectSeconds)}{score} (at {FlopsPerThread / 1e9:F0} Gflop/s per thread)");
         return sb.ToString();
     }
 
