@@ -42,7 +42,7 @@ public sealed class EvaluationPlan
     /// <summary>Options of the layer stream (scratch folder, in-memory limit); unused on the whole-model path.</summary>
     public required LayerStreamOptions StreamOptions { get; init; }
     public required int Models { get; init; }
-    /// <summary>Rough time of the model runs at <see cref="StreamingMemoryPlan.FlopsPerThread"/> per thread, seconds.</summary>
+    /// <summary>Rough time of the model runs at <see cref="MachineRate.FlopsPerThread"/> per thread, seconds.</summary>
     public double Seconds { get; init; }
 
     public long TotalBytes => Parts.Sum(p => p.Bytes);
@@ -81,7 +81,7 @@ public sealed class EvaluationPlan
         double flops = 2.0 * padded * models * (config.NumHiddenLayers * (layerParams + 2.0 * longest * heads * hd) + (double)config.HiddenSize * config.VocabSize);
         return new EvaluationPlan
         {
-            Seconds = flops / (StreamingMemoryPlan.FlopsPerThread * Math.Max(1, threads > 0 ? threads : Environment.ProcessorCount)),
+            Seconds = flops / (MachineRate.FlopsPerThread * Math.Max(1, threads > 0 ? threads : Environment.ProcessorCount)),
             Path = chosen.Path, BatchSize = chosen.BatchSize, Parts = chosen.Parts, BudgetBytes = budgetBytes, OtherPathBytes = other.TotalBytes,
             HiddenInScratch = chosen.HiddenInScratch, StreamOptions = chosen.StreamOptions, Models = models,
         };
@@ -198,7 +198,7 @@ public sealed class EvaluationPlan
             if (bytes > 0) sb.AppendLine(c, $"             {MiB(bytes),8} MiB  {part}");
         if (HiddenInScratch) sb.AppendLine(c, $"             hidden states go to a memory-mapped scratch file");
         string time = Seconds < 90 ? $"{Seconds:F0} s" : Seconds < 5400 ? $"{Seconds / 60:F0} min" : $"{Seconds / 3600:F1} h";
-        sb.Append(c, $"           rough time: model runs {time} (at {StreamingMemoryPlan.FlopsPerThread / 1e9:F0} Gflop/s per thread)");
+        sb.Append(c, $"           rough time: model runs {time} ({MachineRate.Describe()})");
         return sb.ToString();
     }
 

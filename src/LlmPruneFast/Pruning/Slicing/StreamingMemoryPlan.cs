@@ -16,9 +16,6 @@ public sealed class StreamingMemoryPlan
     /// <summary>Bytes of memory a process holds before any model data (runtime, ONNX Runtime, tokenizer): an estimate.</summary>
     public const long BaselineBytes = 200L << 20;
 
-    /// <summary>Assumed float32 multiply-add rate per thread for the time estimate (flop/s): rough on purpose.</summary>
-    public const double FlopsPerThread = 10e9;
-
     public required IReadOnlyList<(string Part, long Bytes)> Parts { get; init; }
     public required long BudgetBytes { get; init; }
     public required bool HiddenInScratch { get; init; }
@@ -113,7 +110,7 @@ public sealed class StreamingMemoryPlan
         bool twoPasses = options.Budget.Kind != BudgetKind.Uniform || candidates > 1;
         double pass = 2.0 * padded * layers * (layerParams + 2.0 * longest * heads * hd);
         double flops = pass * (mode == CaptureMode.Sequential ? 2 : 1) * (twoPasses ? 2 : 1);
-        double rate = FlopsPerThread * Math.Max(1, threads > 0 ? threads : Environment.ProcessorCount);
+        double rate = MachineRate.FlopsPerThread * Math.Max(1, threads > 0 ? threads : Environment.ProcessorCount);
         // Candidate scoring: layered runs every model's held-out tokens once and the calibration once more (to cut the
         // candidates); whole runs the dense and the candidate model per candidate and the calibration per candidate.
         bool needsActivations = Pruner.ResolveCompensation(options).Kind != CompensationKind.None;
@@ -168,7 +165,7 @@ public sealed class StreamingMemoryPlan
         if (HiddenInScratch) sb.AppendLine(c, $"             hidden states {MiB(HiddenBytes)} MiB go to a memory-mapped scratch file beside the output");
         sb.AppendLine(c, $"             cut layers {MiB(SlicedScratchBytes)} MiB (float32) go to a scratch file beside the output until it is written");
         string score = ScoringPath == null ? "" : $", candidate scoring {Seconds(ScoreSeconds)}";
-        sb.Append(c, $"           rough time: layer runs {Seconds(CaptureSeconds)}, selection {Seconds(SelectSeconds)}{score} (at {FlopsPerThread / 1e9:F0} Gflop/s per thread)");
+        sb.Append(c, $"           rough time: layer runs {Seconds(CaptureSeconds)}, selection {Seconds(SelectSeconds)}{score} ({MachineRate.Describe()})");
         return sb.ToString();
     }
 
