@@ -104,15 +104,8 @@ internal sealed class GraphMeasurement
     /// feed, truncated to <see cref="DecoderMaxLength"/>), KL(dense || pruned) and top-1 agreement on the same tokens.
     /// </summary>
     public static PruneEvaluation Evaluate(ILogitsRunner dense, ILogitsRunner pruned, IGraphFeed feed, IReadOnlyList<string> paragraphs,
-        IProgress<EvaluationProgress>? progress, CancellationToken ct)
-    {
-        int[] Encode(string text) => feed.Encode(text, DecoderMaxLength);
-        var before = new Perplexity(dense).Paragraphs(Encode, paragraphs, DecoderMaxLength, progress, ct);
-        var after = new Perplexity(pruned).Paragraphs(Encode, paragraphs, DecoderMaxLength, progress, ct);
-        var sequences = paragraphs.Select(Encode).Where(s => s.Length > 0).ToArray();
-        var fidelity = ModelComparison.Compare(dense, pruned, sequences, progress: progress, cancellationToken: ct);
-        return new PruneEvaluation(before, after, fidelity);
-    }
+        IProgress<EvaluationProgress>? progress, CancellationToken ct) =>
+        PruneEvaluation.Measure(dense, pruned, text => feed.Encode(text, DecoderMaxLength), paragraphs, DecoderMaxLength, progress, ct);
 
     public void Print(TextWriter o)
     {

@@ -8,13 +8,13 @@ namespace LlmPruneFast.Tests.Pipeline;
 /// Today's stories260K dense-vs-pruned numbers, pinned per method family before the "measure dense vs pruned" step
 /// moved into one place (issue 8): <c>prune --eval</c> on the whole-model graphs and layer by layer, <c>report --eval</c>
 /// and <c>apply</c> must keep giving them. Same files and flags as <see cref="PruneCommandTests"/> (30,000 characters of
-/// calibration, S = 512, the first 8 of 12 evaluation paragraphs). The tolerance (1e-7 relative) is ONNX Runtime's
-/// float32 noise across CPUs, far below any change of path, batching or plan: one neuron more or less moves the
+/// calibration, S = 512, the first 8 of 12 evaluation paragraphs). The tolerance (1e-6 relative) covers ONNX Runtime's
+/// float32 noise across CPUs and thread counts, far below any change of path, batching or plan: one neuron more or less moves the
 /// pruned perplexity in the third decimal.
 /// </summary>
 public sealed class MeasurementPinTests
 {
-    private const double Relative = 1e-7;
+    private const double Relative = 1e-6;
 
     private static (TempFolder Folder, string Model, string Calib, string Eval) Setup()
     {
