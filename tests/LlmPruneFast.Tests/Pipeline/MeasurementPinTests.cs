@@ -93,6 +93,23 @@ public sealed class MeasurementPinTests
         Pin(0.9407930684428847, json.GetProperty("kl").GetDouble(), "layers kl");
         Pin(0.5469255663430421, json.GetProperty("top1_agreement").GetDouble(), "layers top1_agreement");
 
+        // report --eval-stream layers: the same step, the same numbers, and no latency (it times the whole-model graphs).
+        (code, _, stderr) = CliRunner.Run("report", "--plan", Path.Combine(folder["pruned"], "pruning-plan.json"), "--eval", eval,
+            "--eval-paragraphs", "8", "--eval-stream", "layers", "--out", folder["r.html"], "--quiet", "--threads", "1");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("note: the report has no latency", stderr);
+        var summary = ReportJson.Load(folder["r.json"]).Summary;
+        Pin(4.2983695568442055, summary.Perplexity!.Before!.Value, "report layers perplexity before");
+        Pin(12.072146302055112, summary.Perplexity.After!.Value, "report layers perplexity after");
+        Pin(0.9407930684428847, summary.Kl!.After!.Value, "report layers kl");
+        Assert.Null(summary.LatencyMs);
+        // Over --memory-mb: refused before any work, nothing written.
+        (code, _, stderr) = CliRunner.Run("report", "--plan", Path.Combine(folder["pruned"], "pruning-plan.json"), "--eval", eval,
+            "--memory-mb", "1", "--out", folder["small.html"], "--quiet");
+        Assert.Equal(ExitCodes.MemoryBudget, code);
+        Assert.StartsWith("error: the evaluation needs about", stderr);
+        Assert.False(File.Exists(folder["small.html"]) || File.Exists(folder["small.json"]));
+
         var apply = CliRunner.Run("apply", "--plan", Path.Combine(folder["pruned"], "pruning-plan.json"), "--model", model, "--out", folder["applied"], "--quiet");
         Assert.True(apply.Code == 0, apply.Err);
         var evalRun = CliRunner.Run("eval", "--model", folder["applied"], "--text", eval, "--paragraphs", "8", "--json", "--threads", "1");
