@@ -1,4 +1,5 @@
 using CommandLine;
+using LlmPruneFast.Capture;
 using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;

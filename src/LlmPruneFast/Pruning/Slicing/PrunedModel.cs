@@ -1,3 +1,4 @@
+using LlmPruneFast.Capture;
 using LlmPruneFast.Models;
 
 namespace LlmPruneFast.Pruning;
@@ -99,6 +100,28 @@ public static class PrunedModel
         "down_bias" => x.HasDownBias ? x.DownBiasFloat32() : new float[hidden],
         _ => throw new InvalidOperationException(part),
     };
+
+    /// <summary>
+    /// Moves <paramref name="stream"/>'s hidden states through <paramref name="sliced"/> (layer <paramref name="layer"/> pruned and
+    /// compensated), laid out as <see cref="Build"/> lays out the pruned model: with any FFN bias, every bias present
+    /// (zeros when absent). Sequential capture runs the layers below each one pruned this way.
+    /// </summary>
+    public static void Advance(LayerStream stream, LlamaConfig config, int layer, SlicedFfnLayer sliced, CancellationToken ct)
+    {
+        if (sliced.Index != layer) throw new BadArgumentException($"sliced layer {sliced.Index} given for layer {layer}");
+        int k = sliced.Width, d = config.HiddenSize;
+        float[]? Read(string name)
+        {
+            if (name == LlamaTensorNames.Gate(layer)) return sliced.Gate;
+            if (name == LlamaTensorNames.Up(layer)) return sliced.Up;
+            if (name == LlamaTensorNames.Down(layer)) return sliced.DownFloat32();
+            if (name == LlamaTensorNames.GateBias(layer)) return sliced.GateBias ?? new float[k];
+            if (name == LlamaTensorNames.UpBias(layer)) return sliced.UpBias ?? new float[k];
+            if (name == LlamaTensorNames.DownBias(layer)) return sliced.HasDownBias ? sliced.DownBiasFloat32() : new float[d];
+            return null;
+        }
+        stream.Advance(layer, k, config.MlpBias || sliced.HasDownBias, Read, null, ct);
+    }
 
     /// <summary>See <see cref="View"/>.</summary>
     private sealed class PrunedTensors : ITensorSource
