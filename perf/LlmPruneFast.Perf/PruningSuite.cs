@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LlmPruneFast.Capture;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Perf;

@@ -4,6 +4,7 @@ using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Cli.Commands;
@@ -144,12 +145,16 @@ public sealed class DemoCommand : ICommand
             $"{Path.GetFullPath(Text)} (first half of its bytes)", settings, bar, ct);
         var (config, _) = PrunedCheckpointWriter.Write(pruned, source, outcome.Plan, outcome.Layers, ct);
         bar.Clear();
-        using var runner = OnnxLlamaRunner.Create(Path.Combine(pruned, "model.onnx"), new OnnxRunnerOptions { UseCuda = device.OnnxCuda });
+        // Dense vs pruned as prune --eval measures them: the whole-model graphs (the dense one is already open) when both
+        // fit in memory, else layer by layer, untimed.
         var paragraphs = TextCorpus.Paragraphs(evaluation, PruneParagraphs);
-        var result = ModelPruner.Evaluate(dense.Runner, runner, dense.Tokenizer, paragraphs, dense.MaxLength, bar, ct);
+        var measure = new MeasureOptions { BudgetBytes = MeasureOptions.DefaultBudgetBytes(), Cuda = device.OnnxCuda };
+        using var written = LlamaCheckpoint.Open(pruned);
+        var measured = DecoderComparison.Run(new DecoderWeights(source.Config, source.Tensors) { Runner = dense.Runner },
+            new DecoderWeights(written.Config, written.Tensors) { OnnxFile = Path.Combine(pruned, "model.onnx") }, dense.Tokenizer, paragraphs,
+            DecoderComparison.Plan(source.Config, dense.Tokenizer, paragraphs, measure), measure, latency: true, bar, ct);
         bar.Clear();
-        var (latencyA, latencyB) = LatencyProbe.Compare(dense.Runner, runner, ct: ct);
-        double latencyDense = latencyA.MedianMs, latencyPruned = latencyB.MedianMs;
+        var result = measured.Evaluation!;
         long pb = PrunedModel.Parameters(source.Config), pa = PrunedModel.Parameters(config);
         Console.WriteLine();
         string about = outcome.Plan.Estimator is { } est ? $"{est.Name} {est.Parameters}" : outcome.Plan.MethodParameters.ToString();
@@ -161,14 +166,17 @@ public sealed class DemoCommand : ICommand
         Console.WriteLine($"{"perplexity",-18}{result.Before.Perplexity,12:F4}{result.After.Perplexity,12:F4}");
         Console.WriteLine($"{"KL(dense||pruned)",-18}{"",12}{result.Fidelity.MeanKl,12:F4}");
         Console.WriteLine($"{"top-1 agreement",-18}{"",12}{result.Fidelity.Top1Agreement,12:P1}");
-        Console.WriteLine($"{"latency 1x128",-18}{latencyDense,9:F2} ms{latencyPruned,9:F2} ms   (median of 20 forward passes each, interleaved, same process)");
+        if (measured.Latency is var (a, b))
+            Console.WriteLine($"{"latency 1x128",-18}{a.MedianMs,9:F2} ms{b.MedianMs,9:F2} ms   (median of 20 forward passes each, interleaved, same process)");
+        else Console.WriteLine($"{"latency 1x128",-18}   not timed (evaluated layer by layer: the whole-model graphs would not fit in memory)");
         Console.WriteLine($"pruned     {pruned}");
-        return new Dictionary<string, object>
+        var figures = new Dictionary<string, object>
         {
             ["method"] = Method, ["ratio"] = Ratio, ["folder"] = pruned, ["params_before"] = pb, ["params_after"] = pa,
             ["perplexity_before"] = result.Before.Perplexity, ["perplexity_after"] = result.After.Perplexity,
             ["kl"] = result.Fidelity.MeanKl, ["top1_agreement"] = result.Fidelity.Top1Agreement,
-            ["latency_ms_dense"] = latencyDense, ["latency_ms_pruned"] = latencyPruned,
         };
+        if (measured.Latency is var (ld, lp)) (figures["latency_ms_dense"], figures["latency_ms_pruned"]) = (ld.MedianMs, lp.MedianMs);
+        return figures;
     }
 }

@@ -1,6 +1,7 @@
 using CommandLine;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models.Encoders;
+using LlmPruneFast.Pipeline;
 
 namespace LlmPruneFast.Cli.Commands;
 
@@ -54,30 +55,32 @@ public sealed class EncoderDemoCommand : ICommand
         var options = new SentenceEncoderOptions { IntraOpThreads = Threads, UseCuda = device.OnnxCuda };
         using var dense = SentenceEncoder.Open(Model, options);
         using var pruned = Pruned != null ? SentenceEncoder.Open(Pruned, options) : null;
-        Print("dense", dense, pairs, cancellationToken);
         if (pruned == null)
         {
+            Print("dense", dense, pairs == null ? null : EncoderEvaluation.Sts(dense, pairs, cancellationToken));
             var latency = EncoderEvaluation.Latency(dense, LatencyBatch, repeats: LatencyRepeats, ct: cancellationToken);
             Console.WriteLine($"latency    dense {latency.MedianMs:F1} ms per {latency.Batch} x {latency.Seq} tokens ({latency.TokensPerSecond:F0} tokens/s)");
             return ExitCodes.Ok;
         }
-        Print("pruned", pruned, pairs, cancellationToken);
         IReadOnlyList<string> sentences = Text != null
             ? SentenceFile.Read(Text)
             : pairs != null ? SentenceFile.Distinct(pairs) : BuiltInSentences;
-        var fidelity = EncoderEvaluation.Fidelity(dense, pruned, sentences, cancellationToken);
+        // The comparison prune and report make (GraphComparison), at the demo's latency batch.
+        var measured = GraphComparison.Encoders(dense, pruned, new GraphMeasureRequest { Sentences = sentences, Pairs = pairs, Latency = true },
+            LatencyBatch, LatencyRepeats, cancellationToken);
+        Print("dense", dense, measured.Sts?.Dense);
+        Print("pruned", pruned, measured.Sts?.Pruned);
+        var fidelity = measured.Fidelity!;
         Console.WriteLine($"fidelity   mean cosine {fidelity.MeanCosine:F4} (min {fidelity.MinCosine:F4}) pruned vs dense on {fidelity.Sentences} sentences");
-        var (a, b) = EncoderEvaluation.Latency(dense, pruned, LatencyBatch, repeats: LatencyRepeats, ct: cancellationToken);
+        var (a, b) = measured.Latency!.Value;
         Console.WriteLine($"latency    dense {a.MedianMs:F1} ms, pruned {b.MedianMs:F1} ms per {a.Batch} x {a.Seq} tokens ({a.MedianMs / b.MedianMs:F2}x)");
         return ExitCodes.Ok;
     }
 
-    private static void Print(string label, SentenceEncoder encoder, IReadOnlyList<StsPair>? pairs, CancellationToken ct)
+    private static void Print(string label, SentenceEncoder encoder, StsResult? sts)
     {
         long bytes = new FileInfo(encoder.Folder.ModelPath).Length;
         Console.WriteLine($"{label,-10} {encoder.Folder.Directory}: {encoder.Parameters:N0} parameters, {WrittenFilesPrinter.FormatBytes(bytes)} model.onnx, {encoder.Dimension}-d {encoder.Pooling.ToString().ToLowerInvariant()} pooling");
-        if (pairs == null) return;
-        var sts = EncoderEvaluation.Sts(encoder, pairs, ct);
-        Console.WriteLine($"{"",-10} STS Spearman x100 {sts.Spearman:F2} on {sts.Pairs} pairs ({sts.Seconds:F1} s)");
+        if (sts != null) Console.WriteLine($"{"",-10} STS Spearman x100 {sts.Spearman:F2} on {sts.Pairs} pairs ({sts.Seconds:F1} s)");
     }
 }

@@ -1,8 +1,7 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models.Encoders;
-using LlmPruneFast.Models.OnnxGraph;
-using LlmPruneFast.Pruning;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Reports;
 
 namespace LlmPruneFast.Cli.Commands;
@@ -21,7 +20,10 @@ internal sealed record GraphChecks
     /// <summary>Also time dense and pruned forward passes (reports).</summary>
     public bool Latency { get; init; }
 
-    public bool Any => Paragraphs != null || Sentences != null || Pairs != null || Latency;
+    public bool Any => Request.Any;
+
+    /// <summary>The library's request: what to measure, without the file names.</summary>
+    public GraphMeasureRequest Request => new() { Paragraphs = Paragraphs, Sentences = Sentences, Pairs = Pairs, Latency = Latency };
 
     /// <summary>
     /// The checks for <paramref name="target"/>: <paramref name="eval"/> is paragraphs for a decoder, sentences for an
@@ -46,73 +48,28 @@ internal sealed record GraphChecks
 }
 
 /// <summary>
-/// Dense vs pruned on a foreign graph, the one step <c>prune</c> and <c>report</c> share: perplexity, KL and top-1
-/// for a decoder (the reference protocol, through the graph's own feed), embedding fidelity and STS for an encoder,
-/// and latency when asked. Prints its lines, adds its JSON fields and fills the report's measurements.
+/// Dense vs pruned on a foreign graph as <c>prune</c> and <c>report</c> show it: the library's step
+/// (<see cref="GraphComparison"/>) on the checks read from the command line; prints its lines, adds its JSON fields
+/// and fills the report's measurements.
 /// </summary>
 internal sealed class GraphMeasurement
 {
-    /// <summary>Tokens per evaluated paragraph at most (the capture's own limit), or the graph's positions when fewer.</summary>
-    public const int DecoderMaxLength = GraphCalibrationCapture.DefaultMaxLength;
-
-    /// <summary>Batch of the encoder latency probe (x 128 tokens): a report's timing, kept short.</summary>
-    public const int EncoderLatencyBatch = 8;
-
-    public PruneEvaluation? Decoder { get; private init; }
-    public FidelityResult? Fidelity { get; private init; }
-    public (StsResult Dense, StsResult Pruned)? Sts { get; private init; }
-    public (LatencyResult Dense, LatencyResult Pruned)? Latency { get; private init; }
-    public IReadOnlyDictionary<string, double> Seconds { get; private init; } = new Dictionary<string, double>();
+    private Pipeline.GraphMeasurement Measured { get; init; } = new();
     private GraphChecks Checks { get; init; } = new();
+
+    public PruneEvaluation? Decoder => Measured.Decoder;
+    public FidelityResult? Fidelity => Measured.Fidelity;
+    public (StsResult Dense, StsResult Pruned)? Sts => Measured.Sts;
+    public (LatencyResult Dense, LatencyResult Pruned)? Latency => Measured.Latency;
+    public IReadOnlyDictionary<string, double> Seconds => Measured.Seconds;
 
     /// <summary>Measures <paramref name="prunedFolder"/> (a pruned copy of <paramref name="dense"/>'s folder) against the dense graph.</summary>
     public static GraphMeasurement Run(GraphTarget dense, string prunedFolder, GraphChecks checks, int threads,
-        IProgress<EvaluationProgress>? progress, CancellationToken ct, bool cuda = false)
+        IProgress<EvaluationProgress>? progress, CancellationToken ct, bool cuda = false) => new()
     {
-        var seconds = new Dictionary<string, double>();
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        if (dense.Encoder != null)
-        {
-            var options = new SentenceEncoderOptions { IntraOpThreads = threads, UseCuda = cuda };
-            using var d = SentenceEncoder.Open(dense.Graph.Folder, options);
-            using var p = SentenceEncoder.Open(prunedFolder, options);
-            var fidelity = checks.Sentences != null ? EncoderEvaluation.Fidelity(d, p, checks.Sentences, ct) : null;
-            var sts = checks.Pairs != null ? (EncoderEvaluation.Sts(d, checks.Pairs, ct), EncoderEvaluation.Sts(p, checks.Pairs, ct)) : ((StsResult, StsResult)?)null;
-            if (fidelity != null || sts != null) seconds["eval"] = clock.Elapsed.TotalSeconds;
-            clock.Restart();
-            var latency = checks.Latency ? EncoderEvaluation.Latency(d, p, EncoderLatencyBatch, ct: ct) : ((LatencyResult, LatencyResult)?)null;
-            if (latency != null) seconds["latency"] = clock.Elapsed.TotalSeconds;
-            return new GraphMeasurement { Fidelity = fidelity, Sts = sts, Latency = latency, Seconds = seconds, Checks = checks };
-        }
-        var pruned = OnnxGraphModel.Open(prunedFolder);
-        using var denseRunner = new GraphLogitsRunner(dense.Graph.Model, dense.Feed, threads, cuda);
-        using var prunedRunner = new GraphLogitsRunner(pruned.Model, dense.Feed, threads, cuda);
-        PruneEvaluation? evaluation = null;
-        if (checks.Paragraphs != null)
-        {
-            evaluation = Evaluate(denseRunner, prunedRunner, dense.Feed, checks.Paragraphs, dense.Graph.CapLength(DecoderMaxLength), progress, ct);
-            seconds["eval"] = clock.Elapsed.TotalSeconds;
-        }
-        clock.Restart();
-        var timing = checks.Latency ? LatencyProbe.Compare(denseRunner, prunedRunner, seq: dense.Graph.CapLength(128), ct: ct) : ((LatencyResult, LatencyResult)?)null;
-        if (timing != null) seconds["latency"] = clock.Elapsed.TotalSeconds;
-        return new GraphMeasurement { Decoder = evaluation, Latency = timing, Seconds = seconds, Checks = checks };
-    }
-
-    /// <summary>
-    /// The LLaMA path's evaluation on any decoder: perplexity of both models on the paragraphs (BOS + ids from the
-    /// feed, truncated to <paramref name="maxLength"/>), KL(dense || pruned) and top-1 agreement on the same tokens.
-    /// </summary>
-    public static PruneEvaluation Evaluate(ILogitsRunner dense, ILogitsRunner pruned, IGraphFeed feed, IReadOnlyList<string> paragraphs, int maxLength,
-        IProgress<EvaluationProgress>? progress, CancellationToken ct)
-    {
-        int[] Encode(string text) => feed.Encode(text, maxLength);
-        var before = new Perplexity(dense).Paragraphs(Encode, paragraphs, maxLength, progress, ct);
-        var after = new Perplexity(pruned).Paragraphs(Encode, paragraphs, maxLength, progress, ct);
-        var sequences = paragraphs.Select(Encode).Where(s => s.Length > 0).ToArray();
-        var fidelity = ModelComparison.Compare(dense, pruned, sequences, progress: progress, cancellationToken: ct);
-        return new PruneEvaluation(before, after, fidelity);
-    }
+        Measured = GraphComparison.Run(dense.Graph, dense.Encoder != null, dense.Feed, prunedFolder, checks.Request, threads, cuda, progress, ct),
+        Checks = checks,
+    };
 
     public void Print(TextWriter o)
     {

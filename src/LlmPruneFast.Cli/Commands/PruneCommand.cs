@@ -10,6 +10,7 @@ using LlmPruneFast.Information;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.OnnxGraph;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Reports;
 
@@ -205,11 +206,11 @@ public sealed partial class PruneCommand : ICommand
         Console.WriteLine(prepared.Memory.Describe());
         prepared.Memory.ThrowIfOverBudget();
         // --eval runs dense and pruned together: the whole-model graphs when both fit the budget, else layer by layer.
+        var measure = new MeasureOptions { Mode = evalMode, BudgetBytes = budget, Threads = Threads, ScratchFolder = settings.ScratchFolder, Cuda = Resolved.OnnxCuda };
         EvaluationPlan? evalPlan = null;
         if (evalParagraphs != null)
         {
-            var lengths = evalParagraphs.Select(p => Math.Min(tokenizer.Encode(p).Length, source.Config.MaxPositionEmbeddings)).ToArray();
-            evalPlan = EvaluationPlan.Create(source.Config, lengths, inOrder: true, models: 2, evalMode, budget, null, Threads, settings.ScratchFolder, Resolved.OnnxCuda);
+            evalPlan = DecoderComparison.Plan(source.Config, tokenizer, evalParagraphs, measure);
             Console.WriteLine("eval " + evalPlan.Describe()["plan ".Length..]);
             evalPlan.ThrowIfOverBudget();
         }
@@ -236,39 +237,20 @@ public sealed partial class PruneCommand : ICommand
 
         PruneEvaluation? evaluation = null;
         (LatencyResult, LatencyResult)? latency = null;
-        if (evalPlan is { Path: EvaluationMode.Layers })
+        if (Eval != null || Report != null)
         {
-            // The whole-model graphs would not fit: both models run one layer at a time, once each; no latency probe.
-            clock.Restart();
-            using var prunedCheckpoint = PlanOnly ? null : LlamaCheckpoint.Open(Out);
-            var prunedTensors = prunedCheckpoint?.Tensors ?? PrunedModel.View(source.Config, source.Tensors, outcome.Layers).Tensors;
-            var dense = new LayerStreamedLogits(source.Config, source.Tensors, evalPlan.StreamOptions) { Label = "dense layer" };
-            var pruned = new LayerStreamedLogits(prunedCheckpoint?.Config ?? prunedConfig, prunedTensors, evalPlan.StreamOptions) { Label = "pruned layer" };
-            evaluation = ModelPruner.Evaluate(dense, pruned, tokenizer, evalParagraphs!, source.Config.MaxPositionEmbeddings, evalPlan.BatchSize, bar, cancellationToken);
+            // The pruned model as written (its model.onnx, or its checkpoint layer by layer); with --plan-only, in memory.
+            bool layers = evalPlan is { Path: EvaluationMode.Layers };
+            using var written = PlanOnly ? null : LlamaCheckpoint.Open(Out);
+            var pruned = written != null
+                ? new DecoderWeights(written.Config, written.Tensors) { OnnxFile = Path.Combine(written.Directory, "model.onnx") }
+                : layers ? Weights(PrunedModel.View(source.Config, source.Tensors, outcome.Layers)) : Weights(PrunedModel.Build(source.Config, source.Tensors, outcome.Layers));
+            var measured = DecoderComparison.Run(new DecoderWeights(source.Config, source.Tensors), pruned, tokenizer, evalParagraphs, evalPlan, measure,
+                latency: Report != null && !layers, bar, cancellationToken);
             bar.Clear();
-            seconds["eval"] = clock.Elapsed.TotalSeconds;
-            if (Report != null) Console.Error.WriteLine("note: the report has no latency: the whole-model graphs it times would not fit --memory-mb");
-        }
-        else if (Eval != null || Report != null)
-        {
-            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda };
-            using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(source.Config, source.Tensors), runnerOptions);
-            using var pruned = PlanOnly
-                ? OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, PrunedModel.Build(source.Config, source.Tensors, outcome.Layers).Tensors), runnerOptions) // plan only: nothing on disk
-                : OnnxLlamaRunner.Create(Path.Combine(Path.GetFullPath(Out), "model.onnx"), runnerOptions);
-            if (Eval != null)
-            {
-                clock.Restart();
-                evaluation = ModelPruner.Evaluate(dense, pruned, tokenizer, evalParagraphs!, source.Config.MaxPositionEmbeddings, bar, cancellationToken);
-                bar.Clear();
-                seconds["eval"] = clock.Elapsed.TotalSeconds;
-            }
-            if (Report != null)
-            {
-                clock.Restart();
-                latency = LatencyProbe.Compare(dense, pruned, ct: cancellationToken);
-                seconds["latency"] = clock.Elapsed.TotalSeconds;
-            }
+            (evaluation, latency) = (measured.Evaluation, measured.Latency);
+            foreach (var (stage, s) in measured.Seconds) seconds[stage] = s;
+            if (layers && Report != null) Console.Error.WriteLine("note: the report has no latency: the whole-model graphs it times would not fit --memory-mb");
         }
         string[] reportFiles = [];
         if (Report != null)
@@ -300,7 +282,9 @@ public sealed partial class PruneCommand : ICommand
     }
 
     /// <summary>Default --memory-mb: 80% of the memory the runtime sees (physical memory, or the container's limit).</summary>
-    internal static long DefaultMemoryBudget() => (long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * 0.8);
+    internal static long DefaultMemoryBudget() => MeasureOptions.DefaultBudgetBytes();
+
+    private static DecoderWeights Weights((LlamaConfig Config, ITensorSource Tensors) model) => new(model.Config, model.Tensors);
 
     /// <summary>Where the hidden states' scratch file goes when they do not fit: beside the output (its file system), else the temp folder.</summary>
     private static string? ScratchFolderFor(string output)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmPruneFast.Capture;
+using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Pruning;
 

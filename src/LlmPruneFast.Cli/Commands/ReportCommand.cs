@@ -1,9 +1,11 @@
 using CommandLine;
+using LlmPruneFast.Capture;
 using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.OnnxGraph;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Reports;
 
@@ -43,6 +45,13 @@ public sealed class ReportCommand : ICommand
     [Option("embed-json", HelpText = "Also embed the report JSON in the page (hidden <pre id=\"report-data\">).")]
     public bool EmbedJson { get; set; }
 
+    [Option("eval-stream", Default = "auto", HelpText = "Decoder checkpoints: how --eval runs dense and pruned, as in prune: auto (the whole-model graphs when both fit --memory-mb, " +
+        "else layer by layer), layers (one decoder layer at a time, each model run once; no latency) or whole.")]
+    public string EvalStream { get; set; } = "auto";
+
+    [Option("memory-mb", HelpText = "Decoder checkpoints: memory budget of --eval in MiB (default: 80% of physical memory); over it the evaluation is refused (exit 7).")]
+    public int? MemoryMiB { get; set; }
+
     [Option("threads", Default = 0, HelpText = "ONNX Runtime intra-op threads (0 = one per processor).")]
     public int Threads { get; set; }
 
@@ -59,6 +68,10 @@ public sealed class ReportCommand : ICommand
             throw new BadArgumentException($"--out '{Out}' must name an .html file (the JSON goes beside it)");
         if (EvalParagraphs is <= 0) throw new BadArgumentException($"--eval-paragraphs must be positive, got {EvalParagraphs}");
         if (EvalParagraphs != null && Eval == null) throw new BadArgumentException("--eval-paragraphs needs --eval FILE");
+        var evalMode = EvalCommand.ParseStream(EvalStream, "--eval-stream");
+        if (EvalStream != "auto" && Eval == null) throw new BadArgumentException("--eval-stream needs --eval FILE");
+        if (MemoryMiB <= 0) throw new BadArgumentException($"--memory-mb must be positive, got {MemoryMiB}");
+        if (MemoryMiB != null && Eval == null) throw new BadArgumentException("--memory-mb bounds the --eval measurement; it needs --eval FILE");
         if (ReportData != null && (Eval != null || Sts != null)) throw new BadArgumentException($"--{(Eval != null ? "eval" : "sts")} recomputes the report; it cannot be combined with --report-data");
         if (Eval != null) CommandFiles.RequireFile(Eval, "evaluation text (--eval)");
         if (Sts != null) CommandFiles.RequireFile(Sts, "STS pair file (--sts)");
@@ -66,12 +79,14 @@ public sealed class ReportCommand : ICommand
         string model = Model ?? plan.Model.Name;
         ReportWriter.CheckTargets(Out, new OutputFiles(Plan, model, Eval, Sts, ReportData)); // before any work
         bool graph = ReportData == null && OnnxGraphModel.IsGraphPath(model);
+        if (graph && (EvalStream != "auto" || MemoryMiB != null))
+            throw new BadArgumentException($"--{(EvalStream != "auto" ? "eval-stream" : "memory-mb")} applies to LLaMA checkpoints; '{model}' is an ONNX graph, evaluated whole");
         if (!graph && ReportData == null && Sts != null)
             throw new BadArgumentException($"--sts applies to encoder models (a folder with model.onnx and vocab.txt); '{model}' is a decoder checkpoint");
         var device = ReportData != null ? ComputeDevice.Cpu : DeviceOption.Resolve(Device, DeviceStages.Onnx);
         var report = ReportData != null ? Matching(ReportJson.Load(ReportData), plan)
             : graph ? RecomputeGraph(plan, model, device, cancellationToken)
-            : Recompute(plan, device, cancellationToken);
+            : Recompute(plan, device, evalMode, MemoryMiB is int mb ? (long)mb << 20 : MeasureOptions.DefaultBudgetBytes(), cancellationToken);
         string json = ReportWriter.Write(report, Out, EmbedJson);
         string html = Path.GetFullPath(Out);
         WrittenFilesPrinter.Print(Console.Out, Path.GetDirectoryName(html) ?? ".", [html, json]);
@@ -79,11 +94,17 @@ public sealed class ReportCommand : ICommand
     }
 
     /// <summary>Reopens the plan's model, recaptures its calibration activations and, with --eval, measures dense vs pruned.</summary>
-    private PruneReport Recompute(PruningPlan plan, ComputeDevice device, CancellationToken ct)
+    private PruneReport Recompute(PruningPlan plan, ComputeDevice device, EvaluationMode evalMode, long budget, CancellationToken ct)
     {
         using var source = LlamaCheckpoint.Open(Model ?? plan.Model.Name);
         plan.EnsureMatches(CheckpointLayerSource.Fingerprint(plan.Model.Name, source.Config, source.Tensors));
         var tokenizer = ModelTokenizer.Load(source.TokenizerPath);
+        // Dense vs pruned as prune --eval measures them: the whole-model graphs when both fit --memory-mb, else layer by
+        // layer; planned before any work, so an evaluation over the budget is refused up front (exit 7).
+        var measure = new MeasureOptions { Mode = evalMode, BudgetBytes = budget, Threads = Threads, Cuda = device.OnnxCuda };
+        var paragraphs = Eval == null ? null : TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
+        var evalPlan = paragraphs == null ? null : DecoderComparison.Plan(source.Config, tokenizer, paragraphs, measure);
+        evalPlan?.ThrowIfOverBudget();
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -100,24 +121,20 @@ public sealed class ReportCommand : ICommand
         seconds["capture"] = clock.Elapsed.TotalSeconds;
         // The report's own MI charts are estimated on the CPU.
         var measurements = new ReportMeasurements { StageSeconds = seconds, StageDevices = StageDevices(device) };
-        if (Eval != null)
+        if (paragraphs != null && evalPlan != null)
         {
-            clock.Restart();
             var layers = sequentialLayers ?? Pruner.ApplyPlan(plan, new CheckpointLayerSource(source.Config, source.Tensors, activations), null, ct).ToArray();
-            var (prunedConfig, prunedTensors) = PrunedModel.Build(source.Config, source.Tensors, layers);
-            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = device.OnnxCuda };
-            using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(source.Config, source.Tensors), runnerOptions);
-            using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, prunedTensors), runnerOptions);
-            var paragraphs = TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
-            var evaluation = ModelPruner.Evaluate(dense, pruned, tokenizer, paragraphs, source.Config.MaxPositionEmbeddings, bar, ct);
+            bool streamed = evalPlan.Path == EvaluationMode.Layers;
+            var (prunedConfig, prunedTensors) = streamed ? PrunedModel.View(source.Config, source.Tensors, layers) : PrunedModel.Build(source.Config, source.Tensors, layers);
+            var measured = DecoderComparison.Run(new DecoderWeights(source.Config, source.Tensors), new DecoderWeights(prunedConfig, prunedTensors), tokenizer,
+                paragraphs, evalPlan, measure, latency: !streamed, bar, ct);
             bar.Clear();
-            seconds["eval"] = clock.Elapsed.TotalSeconds;
-            clock.Restart();
-            var latency = LatencyProbe.Compare(dense, pruned, ct: ct);
-            seconds["latency"] = clock.Elapsed.TotalSeconds;
+            foreach (var (stage, s) in measured.Seconds) seconds[stage] = s;
+            if (streamed) Console.Error.WriteLine("note: the report has no latency: the whole-model graphs it times would not fit --memory-mb (evaluated layer by layer)");
+            var (evaluation, latency) = (measured.Evaluation, measured.Latency);
             measurements = measurements with
             {
-                Parameters = new BeforeAfter(PrunedModel.Parameters(source.Config), PrunedModel.Parameters(prunedConfig)), Evaluation = evaluation, EvaluationText = Path.GetFullPath(Eval),
+                Parameters = new BeforeAfter(PrunedModel.Parameters(source.Config), PrunedModel.Parameters(prunedConfig)), Evaluation = evaluation, EvaluationText = Path.GetFullPath(Eval!),
                 EvaluationParagraphs = EvalParagraphs, Latency = latency,
             };
         }

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
-using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Capture;
 

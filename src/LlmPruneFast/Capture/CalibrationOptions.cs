@@ -1,4 +1,3 @@
-using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Capture;
 

@@ -1,5 +1,4 @@
 using LlmPruneFast.Evaluation;
-using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Capture;
 

@@ -20,7 +20,7 @@ public sealed record TapModel
     public int? LeadingSpecialId { get; init; }
     /// <summary>Ids of one text, special tokens included; untruncated when <see cref="Causal"/>.</summary>
     public required Func<string, int[]> Encode { get; init; }
-    /// <summary>A causal decoder, whose calibration paragraphs may be cut into windows (<see cref="Pruning.CalibrationLayout"/>).</summary>
+    /// <summary>A causal decoder, whose calibration paragraphs may be cut into windows (<see cref="Capture.CalibrationLayout"/>).</summary>
     public bool Causal { get; init; }
     public PadSide Side { get; init; } = PadSide.Right;
     public int PadId { get; init; }

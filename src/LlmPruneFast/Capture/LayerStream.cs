@@ -1,6 +1,5 @@
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
-using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Capture;
 
@@ -131,39 +130,20 @@ public sealed class LayerStream : IDisposable
         return new LayerActivations(layer, _sample.Samples, n, store);
     }
 
-    /// <summary>Moves the hidden states through <paramref name="sliced"/> (layer <paramref name="layer"/> pruned and compensated).</summary>
-    public void Advance(int layer, SlicedFfnLayer sliced, IProgress<double>? progress = null, CancellationToken ct = default)
+    /// <summary>
+    /// Moves the hidden states through layer <paramref name="layer"/> with other FFN weights (e.g. the layer pruned and
+    /// compensated): width <paramref name="width"/>, FFN biases when <paramref name="bias"/>, and <paramref name="ffn"/>
+    /// giving a tensor by name (null: the checkpoint's own).
+    /// </summary>
+    public void Advance(int layer, int width, bool bias, Func<string, float[]?> ffn, IProgress<double>? progress = null, CancellationToken ct = default)
     {
         CheckPosition(layer);
-        if (sliced.Index != layer) throw new BadArgumentException($"sliced layer {sliced.Index} given for layer {layer}");
         if (layer < _config.NumHiddenLayers - 1)
         {
-            using var loaded = LoadSliced(_runner, _config, sliced, Dense);
+            using var loaded = _runner.Load(layer, width, bias, (name, rows, cols) => ffn(name) ?? Dense(name, rows, cols));
             RunAll(loaded, advance: true, null, progress, ct);
         }
         Position++;
-    }
-
-    /// <summary>
-    /// Loads cut layer <paramref name="sliced"/> into <paramref name="runner"/>: its FFN tensors from the cut layer, the
-    /// rest (attention, norms) through <paramref name="dense"/>. The pruned model's own layout (PrunedModel.Build): with
-    /// any FFN bias, every bias present (zeros when absent).
-    /// </summary>
-    internal static LoadedLayer LoadSliced(LlamaLayerRunner runner, LlamaConfig config, SlicedFfnLayer sliced, Func<string, int, int, float[]> dense)
-    {
-        int layer = sliced.Index, k = sliced.Width, d = config.HiddenSize;
-        bool bias = config.MlpBias || sliced.HasDownBias;
-        float[] Read(string name, int rows, int cols)
-        {
-            if (name == LlamaTensorNames.Gate(layer)) return sliced.Gate;
-            if (name == LlamaTensorNames.Up(layer)) return sliced.Up;
-            if (name == LlamaTensorNames.Down(layer)) return sliced.DownFloat32();
-            if (name == LlamaTensorNames.GateBias(layer)) return sliced.GateBias ?? new float[k];
-            if (name == LlamaTensorNames.UpBias(layer)) return sliced.UpBias ?? new float[k];
-            if (name == LlamaTensorNames.DownBias(layer)) return sliced.HasDownBias ? sliced.DownBiasFloat32() : new float[d];
-            return dense(name, rows, cols);
-        }
-        return runner.Load(layer, k, bias, Read);
     }
 
     private void RunAll(LoadedLayer loaded, bool advance, Action<int, float[], TokenBatch>? onTaps, IProgress<double>? progress, CancellationToken ct)

@@ -97,45 +97,6 @@ public sealed class FfnLayer
 }
 
 /// <summary>
-/// Activations of one FFN layer on calibration text: Z [S x N] float32, row-major, S sampled token positions
-/// (padding excluded), column j = z_j of neuron j. Filled by capture; synthetic in tests.
-/// </summary>
-public sealed class LayerActivations
-{
-    /// <summary>Layer index in the model.</summary>
-    public int Index { get; }
-    /// <summary>S: number of token positions (rows).</summary>
-    public int Rows { get; }
-    /// <summary>N: number of neurons (columns).</summary>
-    public int Columns { get; }
-    /// <summary>Z, row-major [S x N].</summary>
-    public ReadOnlyMemory<float> Data { get; }
-
-    public LayerActivations(int index, int rows, int columns, ReadOnlyMemory<float> data)
-    {
-        if (rows < 2) throw new BadDataException($"activations of layer {index}: need at least 2 token positions, found {rows}");
-        if (columns < 1) throw new BadDataException($"activations of layer {index}: no neurons");
-        if (data.Length != (long)rows * columns)
-            throw new BadDataException($"activations of layer {index}: {data.Length} values, expected S x N = {rows} x {columns}");
-        var span = data.Span;
-        for (int i = 0; i < span.Length; i++)
-            if (!float.IsFinite(span[i]))
-                throw new BadDataException($"activations of layer {index}: {(float.IsNaN(span[i]) ? "NaN" : span[i] > 0 ? "+Inf" : "-Inf")} at sampled position {i / columns}, neuron {i % columns}; " +
-                    "the model overflows float32 on the calibration text (check its weights)");
-        (Index, Rows, Columns, Data) = (index, rows, columns, data);
-    }
-
-    /// <summary>Column j as float64 (length S).</summary>
-    public double[] Column(int j)
-    {
-        var c = new double[Rows];
-        var z = Data.Span;
-        for (int s = 0; s < Rows; s++) c[s] = z[s * Columns + j];
-        return c;
-    }
-}
-
-/// <summary>
 /// A pruned FFN layer as plain arrays for the slicer to write: kept neurons in ascending original id order.
 /// Gate/Up rows are copied unchanged; Down and the down bias carry the compensation (computed in float64).
 /// <para>A layer handed to a <see cref="SlicedLayerSpill"/> (<see cref="SlicedLayerSpill.Add"/>) keeps only its small

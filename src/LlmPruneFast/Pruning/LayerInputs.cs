@@ -1,3 +1,4 @@
+using LlmPruneFast.Capture;
 namespace LlmPruneFast.Pruning;
 
 /// <summary>

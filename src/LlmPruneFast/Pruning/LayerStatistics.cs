@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using LlmPruneFast.Capture;
 
 namespace LlmPruneFast.Pruning;
 

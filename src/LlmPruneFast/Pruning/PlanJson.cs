@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using LlmPruneFast.Capture;
 
 namespace LlmPruneFast.Pruning;
 

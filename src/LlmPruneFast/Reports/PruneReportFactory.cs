@@ -1,4 +1,5 @@
 using System.Globalization;
+using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Information;
 using LlmPruneFast.Models;

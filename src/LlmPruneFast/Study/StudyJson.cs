@@ -28,7 +28,7 @@ public static class StudyJson
                 ["evaluation_text"] = q.EvaluationText,
                 ["eval_paragraphs"] = q.EvalParagraphs,
                 ["samples"] = q.Samples,
-                ["calibration_layout"] = q.Layout == Pruning.CalibrationLayout.Windows ? "windows" : "paragraphs",
+                ["calibration_layout"] = q.Layout == Capture.CalibrationLayout.Windows ? "windows" : "paragraphs",
                 ["seed"] = q.Seed,
             },
             ["models"] = Array(result.Models.Select(m => (JsonNode?)new JsonObject

@@ -49,11 +49,11 @@ public sealed record StudyRequest
     public int? EvalParagraphs { get; init; }
     public required int Samples { get; init; }
     /// <summary>What a calibration sequence was (windows, or every paragraph).</summary>
-    public Pruning.CalibrationLayout Layout { get; init; } = Pruning.CalibrationLayout.Windows;
+    public Capture.CalibrationLayout Layout { get; init; } = Capture.CalibrationLayout.Windows;
     public required long Seed { get; init; }
 
     /// <summary>"windows of at most 256 tokens, as many as S needs" or "every paragraph".</summary>
-    public string LayoutText => Layout == Pruning.CalibrationLayout.Windows
+    public string LayoutText => Layout == Capture.CalibrationLayout.Windows
         ? $"windows of at most {Capture.CalibrationOptions.DefaultSequenceLength} tokens of seeded paragraphs, as many as S needs"
         : "every paragraph";
 }

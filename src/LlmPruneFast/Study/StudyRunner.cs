@@ -3,7 +3,7 @@ using System.Globalization;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
-using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Study;
@@ -57,10 +57,12 @@ public readonly record struct StudyProgress(string Model, int Run, int Runs, str
 /// <summary>
 /// Runs every (model, method, ratio, compensation) combination through the prune pipeline
 /// (<see cref="ModelPruner.Select"/> on activations from <see cref="CalibrationCapture"/>, then
-/// <see cref="PrunedModel.Build"/> and the ONNX graph) and scores each pruned model against its dense model on the
+/// <see cref="PrunedModel.Build"/>) and scores each pruned model against its dense model on the
 /// evaluation paragraphs. Per model, calibration is captured once per distinct capture setting (one, plus one with
 /// held-out paragraphs when a multi-candidate method such as mi-random-pairs is asked for, exactly as prune would
-/// capture) and reused by every method and ratio; the dense model is evaluated once (<see cref="DenseReference"/>).
+/// capture) and reused by every method and ratio. Each variant is measured by the step <c>prune --eval</c> uses
+/// (<see cref="DecoderComparison"/>, budget <see cref="StudySettings.MemoryBudgetBytes"/>): on the whole-model graphs
+/// the dense model is evaluated once (<see cref="DenseReference"/>); layer by layer, once per variant alongside it.
 /// Every row therefore equals what <c>llmprune prune</c> reports for the same flags.
 /// </summary>
 public static class StudyRunner
@@ -129,13 +131,16 @@ public static class StudyRunner
             using var checkpoint = LlamaCheckpoint.Open(model.Directory);
             var config = checkpoint.Config;
             var tokenizer = ModelTokenizer.Load(checkpoint.TokenizerPath);
-            var runnerOptions = new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda };
             void Report(int run, string stage, double fraction) => progress?.Report(new StudyProgress(model.Name, run, runsPerModel, stage, fraction));
 
             var clock = Stopwatch.StartNew();
-            using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, checkpoint.Tensors), runnerOptions);
-            var reference = DenseReference.Create(dense, tokenizer, paragraphs, config.MaxPositionEmbeddings,
-                progress: progress == null ? null : new Relay<EvaluationProgress>(p => Report(0, "dense", (double)p.Done / Math.Max(1, p.Total))), cancellationToken: ct);
+            // The measurement step prune uses, opened once per model: on the whole-model graphs the dense model is
+            // evaluated now and its logits cached for every variant; layer by layer when the graphs would not fit.
+            var measure = new MeasureOptions { BudgetBytes = settings.MemoryBudgetBytes, Threads = settings.Threads, Cuda = settings.Device.OnnxCuda };
+            var evalPlan = DecoderComparison.Plan(config, tokenizer, paragraphs, measure);
+            evalPlan.ThrowIfOverBudget();
+            using var reference = DecoderComparison.Open(new DecoderWeights(config, checkpoint.Tensors), tokenizer, paragraphs, evalPlan, measure, DenseReference.DefaultCacheBudgetBytes,
+                progress == null ? null : new Relay<EvaluationProgress>(p => Report(0, "dense", (double)p.Done / Math.Max(1, p.Total))), ct);
             double denseSeconds = clock.Elapsed.TotalSeconds;
             var fingerprint = CheckpointLayerSource.Fingerprint(model.Name, config, checkpoint.Tensors);
             var captures = new Dictionary<CalibrationOptions, CalibrationSet>();
@@ -161,11 +166,12 @@ public static class StudyRunner
                         int current = run;
                         var outcome = ModelPruner.Select(config, checkpoint.Tensors, fingerprint, calibration, prune,
                             progress == null ? null : new Relay<StageProgress>(p => Report(current, p.Stage, p.Fraction)), ct);
-                        var (prunedConfig, prunedTensors) = PrunedModel.Build(config, checkpoint.Tensors, outcome.Layers);
-                        using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(prunedConfig, prunedTensors), runnerOptions);
+                        var (prunedConfig, prunedTensors) = reference.Path == EvaluationMode.Layers
+                            ? PrunedModel.View(config, checkpoint.Tensors, outcome.Layers)
+                            : PrunedModel.Build(config, checkpoint.Tensors, outcome.Layers);
                         var evalProgress = progress == null ? null : new Relay<EvaluationProgress>(p => Report(current, p.Stage, (double)p.Done / Math.Max(1, p.Total)));
-                        var after = reference.PerplexityOf(pruned, evalProgress, ct);
-                        var fidelity = reference.Compare(pruned, evalProgress, ct);
+                        var evaluation = reference.Measure(new DecoderWeights(prunedConfig, prunedTensors), latency: false, evalProgress, ct).Evaluation!;
+                        var (after, fidelity) = (evaluation.After, evaluation.Fidelity);
                         rows.Add(new StudyRow
                         {
                             Model = model,
@@ -173,7 +179,7 @@ public static class StudyRunner
                             Ratio = ratio,
                             CompensationSetting = compensation,
                             Compensation = outcome.Plan.Compensation.Kind,
-                            PerplexityBefore = reference.Perplexity.Perplexity,
+                            PerplexityBefore = evaluation.Before.Perplexity,
                             PerplexityAfter = after.Perplexity,
                             Kl = fidelity.MeanKl,
                             Top1Agreement = fidelity.Top1Agreement,
@@ -184,7 +190,8 @@ public static class StudyRunner
                         });
                         Report(current, "done", 1);
                     }
-            modelRuns.Add(new StudyModelRun(model, reference.Perplexity.Perplexity, reference.Perplexity.Tokens, paragraphs.Count,
+            var dense = reference.DensePerplexity!; // every model has at least one run (Validate)
+            modelRuns.Add(new StudyModelRun(model, dense.Perplexity, dense.Tokens, paragraphs.Count,
                 captures.Count, settings.Samples, captureSeconds, denseSeconds));
         }
         return new StudyResult

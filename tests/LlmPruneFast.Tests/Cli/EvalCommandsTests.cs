@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LlmPruneFast.Models;
 using LlmPruneFast.Tests.Models;
+using LlmPruneFast.Tests.Pipeline;
 using LlmPruneFast.Tests.Reference;
 
 namespace LlmPruneFast.Tests.Cli;
@@ -63,6 +64,13 @@ public sealed class EvalCommandsTests : IClassFixture<EvalCommandsTests.Imported
         Assert.True(File.Exists(Path.Combine(work, "model.onnx")));
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(work, "dense.json")));
         Assert.Equal(4059, json.RootElement.GetProperty("dense").GetProperty("tokens").GetInt64());
+        // The pruning half (mi-conditional 30%, the second half's first 60 paragraphs), pinned as for prune (MeasurementPinTests).
+        var pruned = json.RootElement.GetProperty("pruned");
+        MeasurementPinTests.Pin(4.202898433038802, pruned.GetProperty("perplexity_before").GetDouble(), "demo perplexity_before");
+        MeasurementPinTests.Pin(8.263304422553876, pruned.GetProperty("perplexity_after").GetDouble(), "demo perplexity_after");
+        MeasurementPinTests.Pin(0.7228389152831645, pruned.GetProperty("kl").GetDouble(), "demo kl");
+        MeasurementPinTests.Pin(0.5985869208018403, pruned.GetProperty("top1_agreement").GetDouble(), "demo top1_agreement");
+        Assert.Equal(211_632, pruned.GetProperty("params_after").GetInt64());
     }
 
     [SharedTheory]

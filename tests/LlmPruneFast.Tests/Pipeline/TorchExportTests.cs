@@ -1,3 +1,4 @@
+using LlmPruneFast.Evaluation;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.OnnxGraph;
@@ -101,7 +102,7 @@ public sealed class TorchExportTests(ITestOutputHelper output)
         var (c, t) = PrunedModel.Build(Stories260K.Config, Stories260K.Tensors, native.Layers);
         using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(Stories260K.Config, Stories260K.Tensors));
         using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(c, t));
-        var expected = ModelPruner.Evaluate(dense, pruned, Stories260K.Tokenizer, paragraphs, Stories260K.Config.MaxPositionEmbeddings);
+        var expected = PruneEvaluation.Measure(new LlamaLogitsRunner(dense), new LlamaLogitsRunner(pruned), Stories260K.Tokenizer.Encode, paragraphs, Stories260K.Config.MaxPositionEmbeddings);
         double before = json.GetProperty("perplexity_before").GetDouble(), after = json.GetProperty("perplexity_after").GetDouble(), kl = json.GetProperty("kl").GetDouble();
         output.WriteLine($"torch-export eval {method}: perplexity {before:F6} -> {after:F6} (native {expected.Before.Perplexity:F6} -> {expected.After.Perplexity:F6}), KL {kl:E4} (native {expected.Fidelity.MeanKl:E4})");
         Assert.Equal(expected.Before.Tokens, json.GetProperty("eval_tokens").GetInt64());

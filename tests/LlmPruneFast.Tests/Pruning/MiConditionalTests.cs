@@ -1,3 +1,4 @@
+using LlmPruneFast.Capture;
 using LlmPruneFast.Information;
 using LlmPruneFast.Pruning;
 

@@ -1,3 +1,4 @@
+using LlmPruneFast.Capture;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Tests.Pruning;

@@ -1,4 +1,5 @@
 using System.Text;
+using LlmPruneFast.Capture;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Tests.Pruning;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LlmPruneFast.Capture;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Tests.Models;
 using LlmPruneFast.Tests.Pipeline;

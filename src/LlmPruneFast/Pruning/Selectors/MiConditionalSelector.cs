@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Numerics.Tensors;
+using LlmPruneFast.Capture;
 using LlmPruneFast.Information;
 
 namespace LlmPruneFast.Pruning;

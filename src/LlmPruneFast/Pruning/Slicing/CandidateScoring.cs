@@ -157,7 +157,8 @@ public static class CandidateScoring
                         if (lp.Removed.Count > 0 && compensation[c].Kind != CompensationKind.None)
                             statistics ??= new LayerStatistics(source.Activations(l, ct));   // one capture and covariance for every candidate
                         var sliced = Compensator.Apply(layer, lp, compensation[c], statistics, ct);
-                        using var loaded = LayerStream.LoadSliced(runner, config, sliced, Dense);
+                        var ffn = PrunedModel.FfnTensors(config, sliced);
+                        using var loaded = runner.Load(l, sliced.Width, PrunedModel.FfnBias(config, sliced), (name, rows, cols) => ffn(name) ?? Dense(name, rows, cols));
                         Run(runner, loaded, hidden[c + 1], batches, ct);
                     }
                     progress?.Report(new PruningProgress("score", l, layers, (l + 1.0) / layers));

@@ -1,5 +1,6 @@
-using LlmPruneFast.Models.OnnxGraph;
+using LlmPruneFast.Capture;
 using LlmPruneFast.Models.Onnx.Proto;
+using LlmPruneFast.Models.OnnxGraph;
 
 namespace LlmPruneFast.Pruning;
 

@@ -59,9 +59,6 @@ public sealed class PruneOutcome : IDisposable
     public void Dispose() => Spill?.Dispose();
 }
 
-/// <summary>Dense vs pruned on the same paragraphs (reference protocol).</summary>
-public sealed record PruneEvaluation(PerplexityResult Before, PerplexityResult After, ComparisonResult Fidelity);
-
 /// <summary>
 /// The pruning pipeline on a LLaMA checkpoint: checks the request before any work, captures calibration activations
 /// (<see cref="CalibrationCapture"/>), selects with <see cref="Pruner"/> (scoring multi-seed candidates by
@@ -242,30 +239,4 @@ public static class ModelPruner
     /// <summary>True when slicing <paramref name="plan"/> needs calibration activations (compensation other than none, something removed).</summary>
     public static bool NeedsActivations(PruningPlan plan) =>
         plan.Compensation.Kind != "none" && plan.Layers.Any(l => l.Removed.Count > 0);
-
-    /// <summary>
-    /// Perplexity of both models on <paramref name="paragraphs"/> (reference protocol, truncated to
-    /// <paramref name="maxLength"/>) and KL(dense || pruned) and top-1 agreement on the same tokens.
-    /// </summary>
-    public static PruneEvaluation Evaluate(OnnxLlamaRunner dense, OnnxLlamaRunner pruned, IModelTokenizer tokenizer,
-        IReadOnlyList<string> paragraphs, int maxLength, IProgress<EvaluationProgress>? progress = null, CancellationToken ct = default)
-    {
-        var before = new Perplexity(dense).Paragraphs(tokenizer, paragraphs, maxLength, progress, ct);
-        var after = new Perplexity(pruned).Paragraphs(tokenizer, paragraphs, maxLength, progress, ct);
-        var sequences = paragraphs.Select(p => tokenizer.Encode(p).Take(maxLength).ToArray()).Where(s => s.Length > 0).ToArray();
-        var fidelity = ModelComparison.Compare(dense, pruned, sequences, progress: progress, cancellationToken: ct);
-        return new PruneEvaluation(before, after, fidelity);
-    }
-
-    /// <summary>
-    /// The same evaluation from any two logits sources (e.g. layer-streamed checkpoints), each model run once: both
-    /// perplexities and the fidelity come from one pass over the comparison batches (<see cref="JointEvaluation"/>).
-    /// </summary>
-    public static PruneEvaluation Evaluate(ILogitsSource dense, ILogitsSource pruned, IModelTokenizer tokenizer,
-        IReadOnlyList<string> paragraphs, int maxLength, int batchSize, IProgress<EvaluationProgress>? progress = null, CancellationToken ct = default)
-    {
-        var (sequences, protocol) = Perplexity.ParagraphSequences(p => tokenizer.Encode(p), paragraphs, maxLength);
-        var (before, after, fidelity) = JointEvaluation.Run(dense, pruned, sequences.Select(s => s.Ids).ToArray(), protocol, batchSize, progress, ct);
-        return new PruneEvaluation(before, after, fidelity);
-    }
 }

@@ -1,3 +1,4 @@
+using LlmPruneFast.Capture;
 using LlmPruneFast.Models;
 
 namespace LlmPruneFast.Pruning;
@@ -99,6 +100,39 @@ public static class PrunedModel
         "down_bias" => x.HasDownBias ? x.DownBiasFloat32() : new float[hidden],
         _ => throw new InvalidOperationException(part),
     };
+
+    /// <summary>
+    /// Moves <paramref name="stream"/>'s hidden states through <paramref name="sliced"/> (layer <paramref name="layer"/> pruned and
+    /// compensated), laid out as <see cref="Build"/> lays out the pruned model: with any FFN bias, every bias present
+    /// (zeros when absent). Sequential capture runs the layers below each one pruned this way.
+    /// </summary>
+    public static void Advance(LayerStream stream, LlamaConfig config, int layer, SlicedFfnLayer sliced, CancellationToken ct)
+    {
+        if (sliced.Index != layer) throw new BadArgumentException($"sliced layer {sliced.Index} given for layer {layer}");
+        stream.Advance(layer, sliced.Width, FfnBias(config, sliced), FfnTensors(config, sliced), null, ct);
+    }
+
+    /// <summary>Whether the pruned layer carries FFN biases (any bias in the model or a compensation's down bias).</summary>
+    internal static bool FfnBias(LlamaConfig config, SlicedFfnLayer sliced) => config.MlpBias || sliced.HasDownBias;
+
+    /// <summary>
+    /// The FFN tensors of <paramref name="sliced"/> by LLaMA name, biases as zeros when absent (the pruned model's
+    /// layout); null for any other tensor, which the caller reads from the checkpoint.
+    /// </summary>
+    internal static Func<string, float[]?> FfnTensors(LlamaConfig config, SlicedFfnLayer sliced)
+    {
+        int layer = sliced.Index, k = sliced.Width, d = config.HiddenSize;
+        return name =>
+        {
+            if (name == LlamaTensorNames.Gate(layer)) return sliced.Gate;
+            if (name == LlamaTensorNames.Up(layer)) return sliced.Up;
+            if (name == LlamaTensorNames.Down(layer)) return sliced.DownFloat32();
+            if (name == LlamaTensorNames.GateBias(layer)) return sliced.GateBias ?? new float[k];
+            if (name == LlamaTensorNames.UpBias(layer)) return sliced.UpBias ?? new float[k];
+            if (name == LlamaTensorNames.DownBias(layer)) return sliced.HasDownBias ? sliced.DownBiasFloat32() : new float[d];
+            return null;
+        };
+    }
 
     /// <summary>See <see cref="View"/>.</summary>
     private sealed class PrunedTensors : ITensorSource

@@ -158,7 +158,7 @@ public static class StreamingPruner
             if (kept != null) kept[l] = activations;
             var stats = lp.Removed.Count > 0 && compensation.Kind != CompensationKind.None ? new LayerStatistics(activations) : null;
             sliced[l] = Compensator.Apply(layer, lp, compensation, stats, ct);
-            if (info.Capture == CaptureMode.Sequential) stream.Advance(l, sliced[l], null, ct);
+            if (info.Capture == CaptureMode.Sequential) PrunedModel.Advance(stream, config, l, sliced[l], ct);
             if (spill != null) sliced[l] = spill.Add(sliced[l]);
             progress?.Report(new StageProgress("slice", (l + 1.0) / layers));
             if (kept == null) ReleaseLayer();
@@ -205,7 +205,7 @@ public static class StreamingPruner
             if (mode == CaptureMode.Sequential)
             {
                 clock.Restart();
-                stream.Advance(l, sliced[l], null, ct);
+                PrunedModel.Advance(stream, config, l, sliced[l], ct);
                 seconds["capture"] += clock.Elapsed.TotalSeconds;
             }
             if (spill != null)
