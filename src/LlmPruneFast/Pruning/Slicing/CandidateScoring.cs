@@ -158,12 +158,15 @@ public static class CandidateScoring
                             statistics ??= new LayerStatistics(source.Activations(l, ct));   // one capture and covariance for every candidate
                         var sliced = Compensator.Apply(layer, lp, compensation[c], statistics, ct);
                         var ffn = PrunedModel.FfnTensors(config, sliced);
-                        using var loaded = runner.Load(l, sliced.Width, PrunedModel.FfnBias(config, sliced), (name, rows, cols) => ffn(name) ?? Dense(name, rows, cols));
-                        Run(runner, loaded, hidden[c + 1], batches, ct);
+                        using (var loaded = runner.Load(l, sliced.Width, PrunedModel.FfnBias(config, sliced), (name, rows, cols) => ffn(name) ?? Dense(name, rows, cols)))
+                            Run(runner, loaded, hidden[c + 1], batches, ct);
+                        // Each candidate's cut layer, its float64 working copy and the graph's transposed weights are
+                        // large garbage now: left to the collector, the candidates of a layer pile up (measured at
+                        // 1.1B: 3.1 GB peak while scoring against 1.3 GB while selecting).
+                        LargeGarbage.Collect();
                     }
                     progress?.Report(new PruningProgress("score", l, layers, (l + 1.0) / layers));
-                    // A layer's weights, activations, statistics and cut copies are large garbage: keep the peak near one layer's.
-                    LargeGarbage.Collect();
+                    LargeGarbage.Collect();   // the dense layer's weights, activations and statistics
                 }
             using var head = new LlamaHeadRunner(config, tensors, options.Threads, options.Cuda);
             return Compare(head, hidden, batches, ChunkPositions(config, batches.Max(b => b.Seq)), ct);
