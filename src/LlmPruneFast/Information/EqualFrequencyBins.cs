@@ -12,23 +12,29 @@ namespace LlmPruneFast.Information;
 /// </summary>
 internal static class EqualFrequencyBins
 {
-    /// <summary>Writes each sample's bin (0..B-1) to <paramref name="codes"/>; B &lt;= 256.</summary>
+    /// <summary>
+    /// Writes each sample's bin (0..B-1) to <paramref name="codes"/>, and bin * B to <paramref name="rowCodes"/> unless
+    /// it is empty (B * B &lt;= 256: the joint cell's row offset). Returns true when every value is equal (-0 = +0).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Compute(ReadOnlySpan<float> v, int bins, Span<byte> codes)
+    public static bool Compute(ReadOnlySpan<float> v, int bins, Span<byte> codes, Span<byte> rowCodes = default)
     {
         int n = v.Length;
         if (bins < 1 || bins > 256) throw new ArgumentOutOfRangeException(nameof(bins));
-        if (codes.Length < n) throw new ArgumentException("codes shorter than the column");
-        if (n == 0) return;
+        if (codes.Length < n || (!rowCodes.IsEmpty && (rowCodes.Length < n || bins * bins > 256))) throw new ArgumentException("codes shorter than the column");
+        if (n == 0) return true;
         var pool = System.Buffers.ArrayPool<ulong>.Shared;
         ulong[] src = pool.Rent(n), dst = pool.Rent(n);
         try
         {
             Span<int> hist = stackalloc int[2 * 256];
             hist.Clear();
+            uint low = uint.MaxValue, high = 0;
             for (int s = 0; s < n; s++)
             {
                 uint key = ColumnMath.SortableBits(v[s]);
+                low = Math.Min(low, key);
+                high = Math.Max(high, key);
                 src[s] = ((ulong)key << 32) | (uint)s;
                 hist[(int)((key >> 16) & 255)]++;
                 hist[256 + (int)(key >> 24)]++;
@@ -63,9 +69,13 @@ internal static class EqualFrequencyBins
             for (int k = 0, p = 0; k < bins; k++)
             {
                 int end = (int)(((long)(k + 1) * n + bins - 1) / bins);
-                byte code = (byte)k;
-                for (; p < end; p++) codes[(int)(uint)src[p]] = code;
+                byte code = (byte)k, row = (byte)(k * bins);
+                if (rowCodes.IsEmpty)
+                    for (; p < end; p++) codes[(int)(uint)src[p]] = code;
+                else
+                    for (; p < end; p++) { int i = (int)(uint)src[p]; codes[i] = code; rowCodes[i] = row; }
             }
+            return low == high;
         }
         finally
         {

@@ -51,9 +51,9 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
     protected override BinnedColumn PrepareColumn(ReadOnlySpan<float> v, ColumnRole role)
     {
         int s = v.Length, b = _bins;
-        bool constant = ColumnMath.IsConstant(v);
         var codes = new byte[s];
-        EqualFrequencyBins.Compute(v, b, codes);
+        byte[]? rowCodes = b * b <= 256 ? new byte[s] : null;
+        bool constant = EqualFrequencyBins.Compute(v, b, codes, rowCodes);
         var table = ColumnMath.CLogCTable(s);
         double sum = 0;
         int occupied = 0;
@@ -62,12 +62,6 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
             int count = EqualFrequencyBins.Count(k, s, b);
             sum += table[count];
             if (count > 0) occupied++;
-        }
-        byte[]? rowCodes = null;
-        if (b * b <= 256)
-        {
-            rowCodes = new byte[s];
-            for (int i = 0; i < s; i++) rowCodes[i] = (byte)(codes[i] * b);
         }
         return new BinnedColumn(codes, rowCodes, sum, occupied, constant);
     }

@@ -205,11 +205,14 @@ public sealed class EstimatorShapeTests
                 _ => 0.75f,
             };
         var codes = new byte[s];
-        EqualFrequencyBins.Compute(v, bins, codes);
+        var rowCodes = new byte[s];
+        bool constant = bins * bins <= 256 ? EqualFrequencyBins.Compute(v, bins, codes, rowCodes) : EqualFrequencyBins.Compute(v, bins, codes);
+        Assert.Equal(v.All(x => x == v[0]), constant);
         var order = Enumerable.Range(0, s).OrderBy(i => v[i] == 0 ? 0f : v[i]).ToArray();
         var expected = new byte[s];
         for (int r = 0; r < s; r++) expected[order[r]] = (byte)((long)r * bins / s);
         Assert.Equal(expected, codes);
+        if (bins * bins <= 256) Assert.Equal(expected.Select(c => (byte)(c * bins)), rowCodes);
         for (int k = 0; k < bins; k++) Assert.Equal(expected.Count(c => c == k), EqualFrequencyBins.Count(k, s, bins));
     }
 
