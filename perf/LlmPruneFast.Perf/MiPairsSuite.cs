@@ -23,7 +23,7 @@ namespace LlmPruneFast.Perf;
 /// Also: copula over all pairs (ours vs ranks + ndtri + ssyrk; --copula-n N for the wide shape at S = 2048), and
 /// whole-process `llmprune mi --all-pairs` time (wall and child CPU) under JIT settings beside the in-process time
 /// (--cli, --cli-only; --r2r DIR adds a ReadyToRun-published llmprune.dll). Options: --s S (repeatable), --pairs P, --slow-pairs Q (scikit-learn's KSG times the first Q pairs only),
-/// --rounds R, --no-peer, --shared DIR.
+/// --rounds R, --no-peer, --shared DIR, --only plugin16,ksg3,copula (ours only for those; exactness lines need all).
 /// </summary>
 internal static class MiPairsSuite
 {
@@ -44,6 +44,8 @@ internal static class MiPairsSuite
         if (sizes.Count == 0) sizes.AddRange([1024, 4096]);
         int pairCount = Bench.Arg(args, "--pairs", 120), slowPairs = Bench.Arg(args, "--slow-pairs", 30), rounds = Bench.Arg(args, "--rounds", 3), copulaN = Bench.Arg(args, "--copula-n", 0);
         bool peer = !args.Contains("--no-peer");
+        var only = Bench.StringArg(args, "--only")?.Split(',');
+        var comparisons = Comparisons.Where(c => only == null || only.Contains(c.Ours)).ToArray();
         string dir = Path.Combine(MiSuite.FindRoot(), "perf", "results-raw");
         Directory.CreateDirectory(dir);
         Console.WriteLine($"mi-pairs: {Environment.ProcessorCount} core(s) visible to this process, {rounds} interleaved rounds, {pairCount} distinct pairs, {DateTime.UtcNow:u}");
@@ -61,9 +63,9 @@ internal static class MiPairsSuite
             var sets = new List<(string Name, ActivationMatrix Z)>();
             if (real != null) sets.Add(("stories260K L2", FirstRows(real, s)));
             sets.Add(("synthetic wide", MiSuite.Layer(s, 1024, seed: s)));
-            foreach (var (name, z) in sets) Pairs(name, z, pairCount, slowPairs, rounds, peer, dir);
+            foreach (var (name, z) in sets) Pairs(name, z, comparisons, pairCount, slowPairs, rounds, peer, dir);
         }
-        if (real != null) CopulaAllPairs("stories260K L2", FirstRows(real, Math.Min(2048, real.Rows)), rounds, peer, dir);
+        if (real != null && only == null) CopulaAllPairs("stories260K L2", FirstRows(real, Math.Min(2048, real.Rows)), rounds, peer, dir);
         if (copulaN > 0) CopulaAllPairs("synthetic wide", MiSuite.Layer(2048, copulaN, seed: copulaN), Math.Min(rounds, 2), peer, dir);
         if (args.Contains("--cli") && real != null) Cli(FirstRows(real, 1024), dir, rounds, Bench.StringArg(args, "--r2r"));
         return 0;
@@ -119,7 +121,7 @@ internal static class MiPairsSuite
         return (sub, [.. pairs.OrderBy(_ => rng.Next())]);
     }
 
-    private static void Pairs(string name, ActivationMatrix layer, int pairCount, int slowPairs, int rounds, bool peer, string dir)
+    private static void Pairs(string name, ActivationMatrix layer, (string Ours, string[] Peers)[] comparisons, int pairCount, int slowPairs, int rounds, bool peer, string dir)
     {
         var (z, pairs) = PairSet(layer, pairCount, seed: 11);
         int s = z.Rows, n = z.Columns;
@@ -129,7 +131,7 @@ internal static class MiPairsSuite
         Console.WriteLine($"\n## {name}, S = {s}: all {pairs.Length} pairs of {n} random columns of the layer (N = {layer.Columns}), shuffled; one core; " +
                           $"per pair incl. column preparation; min of {rounds} interleaved rounds, wall-clock and process CPU time");
 
-        var ours = Comparisons.ToDictionary(c => c.Ours, c => Ours(c.Ours));
+        var ours = comparisons.ToDictionary(c => c.Ours, c => Ours(c.Ours));
         var values = ours.ToDictionary(e => e.Key, _ => new double[pairs.Length]);
         // warm-up: long enough for tiered JIT to replace tier-0/OSR code by optimised code
         foreach (var (key, est) in ours)
@@ -164,7 +166,7 @@ internal static class MiPairsSuite
             }
         }
         Console.WriteLine($"  load average (1 min) at each round: {string.Join(", ", loads.Select(l => l.ToString("F2", Inv)))}");
-        foreach (var (key, peers) in Comparisons)
+        foreach (var (key, peers) in comparisons)
         {
             double ow = best[key].Wall / pairs.Length * 1e6, oc = best[key].Cpu / pairs.Length * 1e6;
             Console.WriteLine($"  ours {key,-8}           {ow,10:F2} us/pair wall {oc,10:F2} us/pair CPU");
@@ -176,7 +178,7 @@ internal static class MiPairsSuite
                                       (ps.Pairs < pairs.Length ? $"  (first {ps.Pairs} pairs)" : ""));
                 }
         }
-        if (peerValues is not { } pv) return;
+        if (peerValues is not { } pv || comparisons.Length != Comparisons.Length) return;
         double MaxDiff(string peerName, double[] ourValues) =>
             pv.GetProperty(peerName).GetProperty("values").EnumerateArray().Select((e, i) => Math.Abs(e.GetDouble() - ourValues[i])).Max();
         var jitter = new double[pairs.Length];

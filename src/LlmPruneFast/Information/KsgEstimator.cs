@@ -50,8 +50,10 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     /// vector scans stop without bounds checks), each sample's position in that order, and the edges of the grid's
     /// equal-count slabs.
     /// </summary>
-    public sealed class ScaledColumn(double[] sortedPadded, int[] rank, double[] slabLow, double[] slabHigh, bool constant)
+    public sealed class ScaledColumn(double[] sortedPadded, int[] rank, ushort[] slabOf, double[] slabLow, double[] slabHigh, bool constant)
     {
+        /// <summary>Grid slab of each sample (its rank's), so a pair's cells need no division per point.</summary>
+        public readonly ushort[] SlabOf = slabOf;
         /// <summary>Scaled values ascending at [Pad, Pad+S); -inf before, +inf after.</summary>
         public readonly double[] SortedPadded = sortedPadded;
         /// <summary>Position of each sample in the ascending order (0-based, without the pad).</summary>
@@ -123,13 +125,16 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         int g = GridSide(s, _k);
         var lo = new double[g];
         var hi = new double[g];
+        var slabOf = new ushort[s];
         for (int c = 0; c < g; c++)
         {
             int first = (int)(((long)c * s + g - 1) / g), next = (int)(((long)(c + 1) * s + g - 1) / g);
             lo[c] = first < s ? sortedValues[first] : double.PositiveInfinity;
             hi[c] = next - 1 >= first ? sortedValues[next - 1] : double.NegativeInfinity;
+            // ranks first .. next-1 are exactly those with floor(rank * g / S) = c
+            for (int p = first; p < next; p++) slabOf[order[p]] = (ushort)c;
         }
-        return new ScaledColumn(padded, rank, lo, hi, constant);
+        return new ScaledColumn(padded, rank, slabOf, lo, hi, constant);
     }
 
     protected override Scratch CreateScratch(int s) => new(s, _k);
@@ -154,7 +159,9 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         var start = scratch.CellStart;
         Array.Clear(start, 0, cells + 1);
         // counting sort of the points into a g x g grid of rank cells (equal-count slabs in x and in y)
-        for (int i = 0; i < s; i++) start[CellOf(x.Rank[i], y.Rank[i], g, s) + 1]++;
+        var slabX = x.SlabOf;
+        var slabY = y.SlabOf;
+        for (int i = 0; i < s; i++) start[slabX[i] * g + slabY[i] + 1]++;
         for (int c = 0; c < cells; c++) start[c + 1] += start[c];
         var fill = scratch.Fill;
         Array.Copy(start, fill, cells);
@@ -165,7 +172,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         for (int i = 0; i < s; i++)
         {
             int ri = x.Rank[i], si = y.Rank[i];
-            int q = fill[CellOf(ri, si, g, s)]++;
+            int q = fill[slabX[i] * g + slabY[i]]++;
             px[q] = x.SortedPadded[Pad + ri];
             py[q] = y.SortedPadded[Pad + si];
             rx[q] = ri;
@@ -178,16 +185,18 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         Array.Clear(countX);
         Array.Clear(countY);
         double guess = 0; // the previous point's k-th distance: in grid order, a near neighbour's
-        for (int q = 0; q < s; q++)
-        {
-            // points in grid order, their ranks alongside: sequential reads here, locality in the sorted columns
-            int cx = (int)((long)rx[q] * g / s), cy = (int)((long)ry[q] * g / s);
-            double eps = _k <= FastK ? KthDistanceNeighbourhood(scratch, x, y, g, q, cx, cy, ref guess) : double.NaN;
-            if (double.IsNaN(eps)) eps = KthDistance(scratch, x, y, g, q, cx, cy);
-            double rad = eps > 0 ? Math.BitDecrement(eps) : 0.0;
-            countX[SortedStrip.CountWithin(x.SortedPadded, Pad + rx[q], rad)]++;
-            radByY[ry[q]] = rad;
-        }
+        // points in grid order, cell by cell (their cell known without division), ranks alongside: sequential reads
+        // here, locality in the sorted columns
+        for (int cx = 0, c = 0; cx < g; cx++)
+            for (int cy = 0; cy < g; cy++, c++)
+                for (int q = start[c], end = start[c + 1]; q < end; q++)
+                {
+                    double eps = _k <= FastK ? KthDistanceNeighbourhood(scratch, x, y, g, q, cx, cy, ref guess) : double.NaN;
+                    if (double.IsNaN(eps)) eps = KthDistance(scratch, x, y, g, q, cx, cy);
+                    double rad = eps > 0 ? Math.BitDecrement(eps) : 0.0;
+                    countX[SortedStrip.CountWithin(x.SortedPadded, Pad + rx[q], rad)]++;
+                    radByY[ry[q]] = rad;
+                }
         // n_y in y's order, so consecutive counts scan overlapping stretches of the sorted column (cache-resident)
         for (int p = 0; p < s; p++) countY[SortedStrip.CountWithin(y.SortedPadded, Pad + p, radByY[p])]++;
         // mean_i psi(n(i)+1) as sum_n #(n) psi(n+1) / S: independent of the visiting order, and with one rounding
@@ -311,8 +320,6 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         Insert(ref a0, ref a1, ref a2, ref a3, b3);
         return (a0, a1, a2, a3);
     }
-
-    private static int CellOf(int rankX, int rankY, int g, int s) => (int)((long)rankX * g / s) * g + (int)((long)rankY * g / s);
 
     /// <summary>
     /// The k-th smallest max-norm distance from point q to the other points. Grows a rectangle of grid cells around

@@ -50,23 +50,18 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
 
     protected override BinnedColumn PrepareColumn(ReadOnlySpan<float> v, ColumnRole role)
     {
-        int s = v.Length;
+        int s = v.Length, b = _bins;
         var codes = new byte[s];
-        bool constant = ColumnMath.IsConstant(v);
-        var rank = new int[s];
-        ColumnMath.StableRanks(v, rank, new int[s]);
-        for (int i = 0; i < s; i++) codes[i] = (byte)((long)rank[i] * _bins / s);
-        Span<int> counts = stackalloc int[_bins];
-        foreach (byte c in codes) counts[c]++;
+        byte[]? rowCodes = b * b <= 256 ? new byte[s] : null;
+        bool constant = EqualFrequencyBins.Compute(v, b, codes, rowCodes);
+        var table = ColumnMath.CLogCTable(s);
         double sum = 0;
         int occupied = 0;
-        var table = ColumnMath.CLogCTable(s);
-        foreach (int c in counts) { sum += table[c]; if (c > 0) occupied++; }
-        byte[]? rowCodes = null;
-        if (_bins * _bins <= 256)
+        for (int k = 0; k < b; k++)
         {
-            rowCodes = new byte[s];
-            for (int i = 0; i < s; i++) rowCodes[i] = (byte)(codes[i] * _bins);
+            int count = EqualFrequencyBins.Count(k, s, b);
+            sum += table[count];
+            if (count > 0) occupied++;
         }
         return new BinnedColumn(codes, rowCodes, sum, occupied, constant);
     }

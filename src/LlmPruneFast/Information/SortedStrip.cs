@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 
 namespace LlmPruneFast.Information;
 
-/// <summary>Counting in an ascending array padded with -inf before and +inf after (at least one vector each side).</summary>
+/// <summary>Counting in an ascending array padded with -inf before and +inf after (at least 8 values each side).</summary>
 internal static class SortedStrip
 {
     /// <summary>Full vector blocks scanned linearly each side before switching to galloping search.</summary>
@@ -15,7 +15,49 @@ internal static class SortedStrip
     /// Linear in vector blocks near c (the usual strip holds tens of values), then galloping plus bisection.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static int CountWithin(double[] a, int c, double rad)
+    public static int CountWithin(double[] a, int c, double rad) =>
+        Vector512.IsHardwareAccelerated ? CountWithin512(a, c, rad) : CountWithin256(a, c, rad);
+
+    /// <summary>
+    /// <see cref="CountWithin"/> 8 values per compare on AVX-512 machines (half the blocks of the 4-wide form at the
+    /// usual tens of values per strip; the same linear reach before galloping). The same counts: only the block differs.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static int CountWithin512(double[] a, int c, double rad)
+    {
+        double c0 = a[c];
+        var v0 = Vector512.Create(c0);
+        var r = Vector512.Create(rad);
+        ref double ra = ref MemoryMarshal.GetArrayDataReference(a);
+        int w = Vector512<double>.Count, count = 0;
+        const ulong Full = (1ul << 8) - 1;
+
+        // right: mask of a[j] - c0 <= rad over a block is a prefix (a ascending); a full block means go on
+        int j = c + 1, blocks = 0;
+        while (true)
+        {
+            ulong m = Vector512.LessThanOrEqual(Vector512.LoadUnsafe(ref ra, (nuint)j) - v0, r).ExtractMostSignificantBits();
+            count += System.Numerics.BitOperations.PopCount(m);
+            if (m != Full) break;
+            j += w;
+            if (++blocks == LinearBlocks / 2) { count += GallopRight(a, j - 1, c0, rad) - (j - 1); break; }
+        }
+        // left: the block [j, j+w) ending at c-1; the mask is a suffix
+        j = c - w;
+        blocks = 0;
+        while (true)
+        {
+            ulong m = Vector512.LessThanOrEqual(v0 - Vector512.LoadUnsafe(ref ra, (nuint)j), r).ExtractMostSignificantBits();
+            count += System.Numerics.BitOperations.PopCount(m);
+            if (m != Full) break;
+            if (++blocks == LinearBlocks / 2) { count += j - GallopLeft(a, j, c0, rad); break; }
+            j -= w;
+        }
+        return count;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static int CountWithin256(double[] a, int c, double rad)
     {
         double c0 = a[c];
         // Vector256: 4 doubles, hardware-accelerated on every AVX2 machine (Vector512 falls back to software without AVX-512)

@@ -170,6 +170,52 @@ public sealed class EstimatorShapeTests
         for (int p = 0; p < s; p++) Assert.Equal(p, rank[order[p]]);
     }
 
+    /// <summary>
+    /// Equal-frequency bin codes (sorted by a 16-bit key prefix, runs straddling an edge refined) equal
+    /// floor(rank * B / S) of a stable comparison sort: awkward values, ties across edges, values that share the
+    /// prefix (all within 1/128 of an octave), a constant column, and S below, at and far above B.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 16, 0, 0)]
+    [InlineData(15, 16, 1, 0)]
+    [InlineData(16, 16, 2, 1)]
+    [InlineData(1000, 16, 3, 0)]
+    [InlineData(1024, 16, 4, 1)]
+    [InlineData(1024, 16, 5, 2)]
+    [InlineData(1024, 16, 6, 3)]
+    [InlineData(4099, 3, 7, 1)]
+    [InlineData(4096, 17, 8, 2)]
+    [InlineData(2048, 256, 9, 0)]
+    [InlineData(2048, 2, 10, 1)]
+    public void Equal_frequency_bins_equal_stable_rank_bins(int s, int bins, int seed, int kind)
+    {
+        var rng = new Random(seed);
+        float[] pool = [0f, -0f, 1f, -1f, float.Epsilon, -float.Epsilon, float.MaxValue, float.MinValue, 2.5f, -2.5f];
+        var v = new float[s];
+        for (int i = 0; i < s; i++)
+            v[i] = kind switch
+            {
+                // awkward values and ties
+                0 => rng.Next(3) == 0 ? pool[rng.Next(pool.Length)] : (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-30, 30))),
+                // one shared 16-bit prefix, with ties: every edge is refined
+                1 => 1f + rng.Next(40) * 1e-6f,
+                // a few distinct values: long runs of ties across edges
+                2 => rng.Next(5) - 2f,
+                // constant
+                _ => 0.75f,
+            };
+        var codes = new byte[s];
+        var rowCodes = new byte[s];
+        bool constant = bins * bins <= 256 ? EqualFrequencyBins.Compute(v, bins, codes, rowCodes) : EqualFrequencyBins.Compute(v, bins, codes);
+        Assert.Equal(v.All(x => x == v[0]), constant);
+        var order = Enumerable.Range(0, s).OrderBy(i => v[i] == 0 ? 0f : v[i]).ToArray();
+        var expected = new byte[s];
+        for (int r = 0; r < s; r++) expected[order[r]] = (byte)((long)r * bins / s);
+        Assert.Equal(expected, codes);
+        if (bins * bins <= 256) Assert.Equal(expected.Select(c => (byte)(c * bins)), rowCodes);
+        for (int k = 0; k < bins; k++) Assert.Equal(expected.Count(c => c == k), EqualFrequencyBins.Count(k, s, bins));
+    }
+
     public static TheoryData<string> Names() => new() { "plugin", "ksg", "renyi", "copula" };
 
     [Theory]
