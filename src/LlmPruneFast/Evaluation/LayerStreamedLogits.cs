@@ -65,16 +65,7 @@ public sealed class LayerStreamedLogits(LlamaConfig config, ITensorSource tensor
                 string stage = $"{Label} {l + 1}/{layers}";
                 progress?.Report(new EvaluationProgress(stage, 0, batches.Count));
                 using (var loaded = runner.Load(l, config.FfnWidth(l), config.MlpBias, Read))
-                    for (int b = 0; b < batches.Count; b++)
-                    {
-                        ct.ThrowIfCancellationRequested();
-                        var tokens = batches[b];
-                        var x = hidden.Read(b);
-                        var output = new float[x.LongLength];
-                        runner.Run(loaded, x, tokens.Mask, tokens.Batch, tokens.Seq, output, null);
-                        hidden.Write(b, output);
-                        progress?.Report(new EvaluationProgress(stage, b + 1, batches.Count));
-                    }
+                    hidden.Advance(runner, loaded, batches, ct, b => progress?.Report(new EvaluationProgress(stage, b + 1, batches.Count)));
                 // Each layer's weights are large arrays read and transposed afresh (1.5 GB at 7B); left to the GC's own
                 // pace, several layers' worth pile up before a full collection (measured: 5.5 GB anonymous at 7B
                 // against a 3.7 GB plan; 2.6 GB peak with this). One collection per layer costs little against its run.

@@ -148,7 +148,7 @@ public static class CandidateScoring
                 {
                     ct.ThrowIfCancellationRequested();
                     using (var loaded = runner.Load(l, config.FfnWidth(l), config.MlpBias, Dense))
-                        Run(runner, loaded, hidden[0], batches, ct);
+                        hidden[0].Advance(runner, loaded, batches, ct);
                     var layer = source.Layer(l);
                     LayerStatistics? statistics = null;
                     for (int c = 0; c < plans.Count; c++)
@@ -159,7 +159,7 @@ public static class CandidateScoring
                         var sliced = Compensator.Apply(layer, lp, compensation[c], statistics, ct);
                         var ffn = PrunedModel.FfnTensors(config, sliced);
                         using (var loaded = runner.Load(l, sliced.Width, PrunedModel.FfnBias(config, sliced), (name, rows, cols) => ffn(name) ?? Dense(name, rows, cols)))
-                            Run(runner, loaded, hidden[c + 1], batches, ct);
+                            hidden[c + 1].Advance(runner, loaded, batches, ct);
                         // Each candidate's cut layer, its float64 working copy and the graph's transposed weights are
                         // large garbage now: left to the collector, the candidates of a layer pile up (measured at
                         // 1.1B: 3.1 GB peak while scoring against 1.3 GB while selecting).
@@ -174,19 +174,6 @@ public static class CandidateScoring
         finally
         {
             foreach (var h in hidden) h?.Dispose();
-        }
-    }
-
-    private static void Run(LlamaLayerRunner runner, LoadedLayer loaded, HiddenStates hidden, TokenBatch[] batches, CancellationToken ct)
-    {
-        for (int b = 0; b < batches.Length; b++)
-        {
-            ct.ThrowIfCancellationRequested();
-            var tokens = batches[b];
-            var x = hidden.Read(b);
-            var output = new float[x.LongLength];
-            runner.Run(loaded, x, tokens.Mask, tokens.Batch, tokens.Seq, output, null);
-            hidden.Write(b, output);
         }
     }
 
