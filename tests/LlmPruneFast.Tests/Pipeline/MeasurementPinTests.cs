@@ -16,14 +16,7 @@ public sealed class MeasurementPinTests
 {
     private const double Relative = 1e-6;
 
-    private static (TempFolder Folder, string Model, string Calib, string Eval) Setup()
-    {
-        var folder = new TempFolder();
-        Stories260K.WriteFolder(folder["model"]);
-        File.WriteAllText(folder["calib.txt"], Stories260K.Calibration(30_000));
-        File.WriteAllText(folder["eval.txt"], string.Join("\n\n", Stories260K.EvalParagraphs(12)));
-        return (folder, folder["model"], folder["calib.txt"], folder["eval.txt"]);
-    }
+    private static (TempFolder Folder, string Model, string Calib, string Eval) Setup() => PruneCommandTests.Setup();
 
     private static JsonElement LastJson(string stdout) => JsonDocument.Parse(stdout.TrimEnd().Split('\n')[^1]).RootElement;
 

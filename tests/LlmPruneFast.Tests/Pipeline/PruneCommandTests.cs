@@ -7,7 +7,8 @@ namespace LlmPruneFast.Tests.Pipeline;
 /// <summary>`llmprune prune` and `llmprune apply` as processes, on the real stories260K.</summary>
 public sealed class PruneCommandTests
 {
-    private static (TempFolder Folder, string Model, string Calib, string Eval) Setup()
+    /// <summary>stories260K, 30,000 characters of calibration and 12 evaluation paragraphs (also <see cref="MeasurementPinTests"/>' files).</summary>
+    internal static (TempFolder Folder, string Model, string Calib, string Eval) Setup()
     {
         var folder = new TempFolder();
         Stories260K.WriteFolder(folder["model"]);
