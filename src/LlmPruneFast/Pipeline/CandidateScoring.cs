@@ -1,14 +1,16 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pruning;
 
-namespace LlmPruneFast.Pruning;
+namespace LlmPruneFast.Pipeline;
 
 /// <summary>
 /// Scores the candidate plans of a multi-seed method (mi-random-pairs) by KL(dense || candidate), the mean over every
 /// real position of the held-out sequences, in right-padded batches of <see cref="BatchSize"/> (as
-/// <see cref="ModelComparison.Compare(OnnxLlamaRunner, OnnxLlamaRunner, IReadOnlyList{int[]}, int, IProgress{EvaluationProgress}?, CancellationToken)"/>).
+/// <see cref="ModelComparison.Compare(ILogitsRunner, ILogitsRunner, IReadOnlyList{int[]}, int, IProgress{EvaluationProgress}?, CancellationToken)"/>).
 /// Two paths give the same numbers up to float32 rounding:
 /// <list type="bullet">
 /// <item><see cref="Whole"/>: the dense model and each candidate's pruned model as whole-model graphs (memory grows
@@ -38,7 +40,7 @@ public static class CandidateScoring
     /// </summary>
     public static long WholeBytes(LlamaConfig config, IReadOnlyList<int> heldOutLengths, double ratio, int threads)
     {
-        var plan = EvaluationPlan.Create(config, heldOutLengths, inOrder: true, models: 2, EvaluationMode.Whole, long.MaxValue, BatchSize, threads);
+        var plan = EvaluationPlan.Create(config.Shape(), heldOutLengths, inOrder: true, models: 2, EvaluationMode.Whole, long.MaxValue, BatchSize, threads);
         long cut = 0;
         for (int l = 0; l < config.NumHiddenLayers; l++)
             cut += (long)((1 - ratio) * config.FfnWidth(l)) * config.HiddenSize * (2 * sizeof(float) + sizeof(double));

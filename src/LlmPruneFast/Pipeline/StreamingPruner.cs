@@ -2,8 +2,10 @@ using System.Diagnostics;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
+using LlmPruneFast.Pruning;
 
-namespace LlmPruneFast.Pruning;
+namespace LlmPruneFast.Pipeline;
 
 /// <summary>
 /// A streaming prune, prepared: the calibration sample is drawn (text tokenized, positions chosen) and the memory plan

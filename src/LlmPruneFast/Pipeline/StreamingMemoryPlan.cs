@@ -3,8 +3,9 @@ using System.Text;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Pruning;
 
-namespace LlmPruneFast.Pruning;
+namespace LlmPruneFast.Pipeline;
 
 /// <summary>
 /// What a streaming prune will hold in memory, part by part, and a rough time estimate; made before any work so an
@@ -14,7 +15,7 @@ namespace LlmPruneFast.Pruning;
 public sealed class StreamingMemoryPlan
 {
     /// <summary>Bytes of memory a process holds before any model data (runtime, ONNX Runtime, tokenizer): an estimate.</summary>
-    public const long BaselineBytes = 200L << 20;
+    public const long BaselineBytes = EvaluationPlan.BaselineBytes;
 
     public required IReadOnlyList<(string Part, long Bytes)> Parts { get; init; }
     public required long BudgetBytes { get; init; }
