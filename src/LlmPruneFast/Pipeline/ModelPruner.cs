@@ -140,7 +140,7 @@ public static class ModelPruner
     internal static EvaluationMode ScoringPath(PruneSettings settings, LlamaConfig config, IReadOnlyList<int> heldOutLengths) =>
         CandidateScoring.Choose(settings.CandidateScoring,
             settings.CandidateScoring == EvaluationMode.Auto
-                ? StreamingMemoryPlan.BaselineBytes + CandidateScoring.WholeBytes(config, heldOutLengths, settings.Ratio, settings.Threads)
+                ? StreamingMemoryPlan.BaselineBytes + CandidateScoring.WholeBytes(config.Shape(), heldOutLengths, settings.Ratio, settings.Threads)
                 : 0,
             settings.Calibration.MemoryBudgetBytes);
 

@@ -39,17 +39,17 @@ public sealed class StreamingMemoryPlan
     public bool OverBudget => TotalBytes > BudgetBytes;
 
     /// <summary>
-    /// The plan for <paramref name="sample"/> on <paramref name="config"/> with <paramref name="options"/>' method
+    /// The plan for <paramref name="sample"/> on a decoder of <paramref name="shape"/> with <paramref name="options"/>' method
     /// (its own selection and compensation terms, <see cref="MethodFootprint"/>). A multi-seed method also counts its
     /// candidate scoring on <see cref="CalibrationSample.HeldOut"/>: the whole-model graphs when <paramref name="scoring"/>
     /// asks for them or (auto) when they fit the budget with everything else, else layer by layer (<see cref="CandidateScoring"/>).
     /// </summary>
-    public static StreamingMemoryPlan Create(LlamaConfig config, CalibrationSample sample, PruningOptions options, CaptureMode mode,
+    public static StreamingMemoryPlan Create(DecoderShape shape, CalibrationSample sample, PruningOptions options, CaptureMode mode,
         long budgetBytes, int threads, string? scratchFolder = null, bool cuda = false, EvaluationMode scoring = EvaluationMode.Auto)
     {
-        int d = config.HiddenSize, layers = config.NumHiddenLayers, v = config.VocabSize, heads = config.NumAttentionHeads;
-        int hd = config.HeadDim > 0 ? config.HeadDim : d / Math.Max(heads, 1), kv = config.NumKeyValueHeads;
-        int n = Enumerable.Range(0, layers).Max(config.FfnWidth);
+        int d = shape.Hidden, layers = shape.Layers, v = shape.Vocab, heads = shape.Heads;
+        int hd = shape.HeadDim, kv = shape.KeyValueHeads;
+        int n = shape.MaxFfnWidth;
         long attention = (long)d * hd * (2L * heads + 2L * kv);
         long layerParams = attention + 3L * n * d;
         long s = sample.Samples;
@@ -80,10 +80,10 @@ public sealed class StreamingMemoryPlan
         long scoringBytes = 0;
         if (scored)
         {
-            long whole = CandidateScoring.WholeBytes(config, heldOut, options.Budget.Ratio, threads);
+            long whole = CandidateScoring.WholeBytes(shape, heldOut, options.Budget.Ratio, threads);
             // Auto: the whole-model graphs (today's path for small models) when they fit beside everything else.
             path = CandidateScoring.Choose(scoring, fixedParts + Math.Max(hidden, embedding) + whole, budgetBytes);
-            scoringBytes = path == EvaluationMode.Whole ? whole : CandidateScoring.LayeredBytes(config, heldOut, candidates);
+            scoringBytes = path == EvaluationMode.Whole ? whole : CandidateScoring.LayeredBytes(shape, heldOut, candidates);
             fixedParts += scoringBytes;
         }
         // The hidden states stay in memory when that fits the budget, else go to a memory-mapped scratch file (its pages
@@ -117,8 +117,8 @@ public sealed class StreamingMemoryPlan
         bool needsActivations = Pruner.ResolveCompensation(options).Kind != CompensationKind.None;
         double scoreFlops = path switch
         {
-            EvaluationMode.Layers => CandidateScoring.LayeredFlops(config, heldOut, candidates) + (needsActivations ? pass : 0),
-            EvaluationMode.Whole => CandidateScoring.LayeredFlops(config, heldOut, candidates) * 2.0 * candidates / (candidates + 1) + (needsActivations ? candidates * pass : 0),
+            EvaluationMode.Layers => CandidateScoring.LayeredFlops(shape, heldOut, candidates) + (needsActivations ? pass : 0),
+            EvaluationMode.Whole => CandidateScoring.LayeredFlops(shape, heldOut, candidates) * 2.0 * candidates / (candidates + 1) + (needsActivations ? candidates * pass : 0),
             _ => 0,
         };
         return new StreamingMemoryPlan
