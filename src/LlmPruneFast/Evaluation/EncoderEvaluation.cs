@@ -32,7 +32,15 @@ public static class EncoderEvaluation
     public static FidelityResult Fidelity(SentenceEncoder dense, SentenceEncoder pruned, IReadOnlyList<string> sentences, CancellationToken ct = default)
     {
         if (sentences.Count == 0) throw new BadDataException("fidelity needs at least one sentence");
-        var a = dense.Embed(sentences, ct);
+        return Fidelity(dense.Embed(sentences, ct), pruned, sentences, ct);
+    }
+
+    /// <summary>As above, against dense embeddings already computed (<c>dense.Embed(sentences)</c>): a study measures many pruned variants.</summary>
+    public static FidelityResult Fidelity(IReadOnlyList<float[]> dense, SentenceEncoder pruned, IReadOnlyList<string> sentences, CancellationToken ct = default)
+    {
+        if (sentences.Count == 0) throw new BadDataException("fidelity needs at least one sentence");
+        if (dense.Count != sentences.Count) throw new ArgumentException($"{dense.Count} dense embeddings for {sentences.Count} sentences", nameof(dense));
+        var a = dense;
         var b = pruned.Embed(sentences, ct);
         var cos = a.Zip(b, Cosine).ToArray();
         return new FidelityResult(cos.Average(), cos.Min(), sentences.Count);

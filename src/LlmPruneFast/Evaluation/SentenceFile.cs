@@ -12,10 +12,14 @@ public static class SentenceFile
         string ext = Path.GetExtension(path).ToLowerInvariant();
         IReadOnlyList<string> sentences = ext is ".tsv" or ".csv"
             ? Distinct(StsBenchmark.Read(path))
-            : TextCorpus.Read(path).Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+            : Lines(TextCorpus.Read(path));
         if (sentences.Count == 0) throw new BadDataException($"'{path}' holds no sentence");
         return sentences;
     }
+
+    /// <summary>One sentence per non-empty line of <paramref name="text"/>, trimmed (how a text file is read).</summary>
+    public static IReadOnlyList<string> Lines(string text) =>
+        text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
 
     /// <summary>The distinct sentences of <paramref name="pairs"/>, first occurrence first.</summary>
     public static IReadOnlyList<string> Distinct(IReadOnlyList<StsPair> pairs) =>

@@ -38,15 +38,28 @@ public static class PrunablePipeline
     public static PruneOutcome Run(IPrunableModel model, string calibrationText, string calibrationName, PruneSettings settings,
         IProgress<StageProgress>? progress = null, CancellationToken ct = default)
     {
-        var options = Options(settings, model.Widths);
+        Options(settings, model.Widths); // every name and the ratio checked before the capture
         var seconds = new Dictionary<string, double>();
         var clock = Stopwatch.StartNew();
         var calibration = model.Capture(calibrationText, calibrationName, settings.Calibration,
             progress == null ? null : new SyncProgress<CaptureProgress>(p => progress.Report(new StageProgress("capture", (double)p.Done / Math.Max(1, p.Total)))), ct);
         seconds["capture"] = clock.Elapsed.TotalSeconds;
-        clock.Restart();
+        var outcome = Select(model, calibration, settings, progress, ct);
+        foreach (var (stage, s) in outcome.StageSeconds) seconds[stage] = s;
+        return new PruneOutcome { Plan = outcome.Plan, Layers = outcome.Layers, Calibration = calibration, StageSeconds = seconds };
+    }
+
+    /// <summary>
+    /// Selects and slices on activations already captured with <see cref="PruneSettings.Calibration"/>: the steps of
+    /// <see cref="Run"/> after its capture, for callers that prune one capture many ways (a study).
+    /// </summary>
+    public static PruneOutcome Select(IPrunableModel model, CalibrationSet calibration, PruneSettings settings,
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default)
+    {
+        var options = Options(settings, model.Widths) with { Calibration = calibration.Info };
+        var seconds = new Dictionary<string, double>();
+        var clock = Stopwatch.StartNew();
         var source = model.Layers(calibration.Layers);
-        options = options with { Calibration = calibration.Info };
         var stageProgress = progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction)));
         var plan = Pruner.Plan(model.Fingerprint(), source, options, stageProgress, ct);
         seconds["select"] = clock.Elapsed.TotalSeconds;

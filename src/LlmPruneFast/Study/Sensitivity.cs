@@ -2,7 +2,8 @@ namespace LlmPruneFast.Study;
 
 /// <summary>
 /// Sensitivity of one model at one ratio under one compensation setting: how much the damage done by pruning
-/// depends on the criterion (METHOD.md, "The small-vs-large study"). See <see cref="Sensitivity"/> for the formulas.
+/// depends on the criterion (METHOD.md, "The small-vs-large study"). d is the model's family's measure (decoders:
+/// ln(ppl after / before) in nats; encoders: 1 - fidelity); see <see cref="Sensitivity"/> for the formulas.
 /// </summary>
 public sealed record SensitivityRow
 {
@@ -11,16 +12,19 @@ public sealed record SensitivityRow
     public required string CompensationSetting { get; init; }
     /// <summary>Number of criteria (methods) K the spread is taken over.</summary>
     public required int Criteria { get; init; }
-    /// <summary>Mean over criteria of d_k = ln(ppl_after,k / ppl_before), nats per token.</summary>
-    public required double MeanDeltaNll { get; init; }
-    public required double MinDeltaNll { get; init; }
+    /// <summary>Mean over criteria of d_k (<see cref="StudyRow.D"/>).</summary>
+    public required double MeanD { get; init; }
+    public required double MinD { get; init; }
     public required string MinMethod { get; init; }
-    public required double MaxDeltaNll { get; init; }
+    public required double MaxD { get; init; }
     public required string MaxMethod { get; init; }
     /// <summary>max_k d_k / min_k d_k; NaN when min_k d_k &lt;= 0 (a criterion that did no measurable damage makes the ratio meaningless).</summary>
     public required double MaxOverMin { get; init; }
     /// <summary>Sample standard deviation of d_k over the K criteria (divisor K - 1); NaN when K &lt; 2.</summary>
-    public required double StdDeltaNll { get; init; }
+    public required double StdD { get; init; }
+
+    /// <summary>The model's family: which measure d is in.</summary>
+    public string Family => Model.Family;
 }
 
 /// <summary>
@@ -45,6 +49,20 @@ public static class Sensitivity
         "perplexities and perplexity is exp(loss): the loss change is comparable across models, the perplexity change is not.";
 
     /// <summary>
+    /// Definition for encoders (written into every study output that holds one): the same spread, of
+    /// d_k = 1 - fidelity_k, the mean cosine distance between pruned and dense sentence embeddings.
+    /// </summary>
+    public const string EncoderDefinition =
+        "Sensitivity of an encoder at a ratio (per compensation setting) = spread across criteria k of " +
+        "d_k = 1 - fidelity_k = mean over the evaluation sentences of (1 - cos(pruned embedding, dense embedding)): " +
+        "max/min = max_k d_k / min_k d_k (n/a when some d_k <= 0) and SD = sample standard deviation of d_k (divisor K - 1). " +
+        "Fidelity is used (not STS) because it is label-free and moves with every change of the embeddings, where STS Spearman moves little at low sparsity; " +
+        "it is a distance between embeddings, not a change of loss, so encoder and decoder sensitivities are in different units and are never compared.";
+
+    /// <summary>The definition of <paramref name="family"/>'s measure.</summary>
+    public static string DefinitionOf(string family) => family == StudyFamily.Encoder ? EncoderDefinition : Definition;
+
+    /// <summary>
     /// One <see cref="SensitivityRow"/> per (model, ratio, compensation setting) group of <paramref name="rows"/>,
     /// in first-appearance order of models, then ascending ratio, then setting order of appearance.
     /// </summary>
@@ -63,7 +81,8 @@ public static class Sensitivity
     public static SensitivityRow Of(IReadOnlyList<StudyRow> group)
     {
         if (group.Count == 0) throw new ArgumentException("empty group", nameof(group));
-        var d = group.Select(r => r.DeltaNll).ToArray();
+        if (group.Any(r => r.Family != group[0].Family)) throw new ArgumentException("a sensitivity group mixes families", nameof(group));
+        var d = group.Select(r => r.D).ToArray();
         int lo = Array.IndexOf(d, d.Min()), hi = Array.IndexOf(d, d.Max());
         return new SensitivityRow
         {
@@ -71,13 +90,13 @@ public static class Sensitivity
             Ratio = group[0].Ratio,
             CompensationSetting = group[0].CompensationSetting,
             Criteria = d.Length,
-            MeanDeltaNll = d.Average(),
-            MinDeltaNll = d[lo],
+            MeanD = d.Average(),
+            MinD = d[lo],
             MinMethod = group[lo].Method,
-            MaxDeltaNll = d[hi],
+            MaxD = d[hi],
             MaxMethod = group[hi].Method,
             MaxOverMin = MaxOverMin(d),
-            StdDeltaNll = SampleStd(d),
+            StdD = SampleStd(d),
         };
     }
 

@@ -39,7 +39,12 @@ public sealed record StudyModel
     public required int Hidden { get; init; }
     /// <summary>FFN neurons per layer: one number when uniform, else "min-max".</summary>
     public required string FfnWidth { get; init; }
+    /// <summary>Vocabulary size; 0 when the format does not say (a decoder graph).</summary>
     public required int Vocab { get; init; }
+    /// <summary><see cref="StudyFamily.Decoder"/> or <see cref="StudyFamily.Encoder"/>: which measure its rows carry.</summary>
+    public string Family { get; init; } = StudyFamily.Decoder;
+    /// <summary>How it is stored (<see cref="StudyFormat"/>).</summary>
+    public string Format { get; init; } = StudyFormat.LlamaCheckpoint;
 
     /// <summary>The study row fields of a model folder whose config is <paramref name="config"/>.</summary>
     public static StudyModel Describe(string directory, LlamaConfig config, StudyModelFile info) => new()
@@ -55,9 +60,29 @@ public sealed record StudyModel
         Vocab = config.VocabSize,
     };
 
-    private static string Widths(LlamaConfig config)
+    /// <summary>
+    /// The study row fields of a foreign ONNX graph (<paramref name="path"/>: its folder or .onnx file): parameters =
+    /// elements of its floating-point initializers (as <c>prune</c> counts them), layers = FFN blocks found.
+    /// </summary>
+    public static StudyModel Describe(string path, Models.OnnxGraph.OnnxGraphModel graph, bool encoder, int vocab, StudyModelFile info) => new()
     {
-        var w = Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).ToArray();
+        Name = info.Name ?? (System.IO.Directory.Exists(path) ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path))) : Path.GetFileNameWithoutExtension(path)),
+        Directory = Path.GetFullPath(path),
+        Provenance = info.Provenance ?? LlmPruneFast.Study.Provenance.Unstated,
+        Description = info.Description ?? "",
+        Parameters = Models.OnnxGraph.OnnxGraphModel.Parameters(graph.Model),
+        Layers = graph.Blocks.Count,
+        Hidden = graph.Blocks[0].Hidden,
+        FfnWidth = Widths(graph.Blocks.Select(b => b.Width).ToArray()),
+        Vocab = vocab,
+        Family = encoder ? StudyFamily.Encoder : StudyFamily.Decoder,
+        Format = encoder ? StudyFormat.OnnxEncoder : StudyFormat.OnnxDecoder,
+    };
+
+    private static string Widths(LlamaConfig config) => Widths(Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).ToArray());
+
+    private static string Widths(int[] w)
+    {
         return w.Min() == w.Max() ? w[0].ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{w.Min()}-{w.Max()}";
     }
 }

@@ -4,6 +4,7 @@ using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Llama;
+using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 
@@ -25,8 +26,12 @@ public sealed record StudySettings
     public required string CalibrationName { get; init; }
     public required string EvaluationText { get; init; }
     public required string EvaluationName { get; init; }
-    /// <summary>First N evaluation paragraphs; null = all.</summary>
+    /// <summary>First N evaluation paragraphs (decoders) or lines (encoders); null = all.</summary>
     public int? EvalParagraphs { get; init; }
+    /// <summary>Encoders: labelled sentence pairs for STS before and after; null = none (fidelity only).</summary>
+    public IReadOnlyList<StsPair>? StsPairs { get; init; }
+    /// <summary>Where the pairs come from (recorded in outputs).</summary>
+    public string? StsName { get; init; }
     public int Samples { get; init; } = CalibrationOptions.DefaultSamples;
     /// <summary>What a calibration sequence is, as <c>prune</c> (windows by default, or every paragraph).</summary>
     public CalibrationLayout Layout { get; init; } = CalibrationLayout.Windows;
@@ -56,10 +61,11 @@ public sealed record StudySettings
 public readonly record struct StudyProgress(string Model, int Run, int Runs, string Stage, double Fraction);
 
 /// <summary>
-/// Runs every (model, method, ratio, compensation) combination through the prune pipeline
-/// (<see cref="ModelPruner.Select"/> on activations from <see cref="CalibrationCapture"/>, then
-/// <see cref="PrunedModel.Build"/>) and scores each pruned model against its dense model on the
-/// evaluation paragraphs. Per model, calibration is captured once per distinct capture setting (one, plus one with
+/// Runs every (model, method, ratio, compensation) combination through the prune pipeline and scores each pruned
+/// model against its dense model by its family's measure. A model is a LLaMA checkpoint folder (the native path
+/// below), or an ONNX graph folder, decoder or sentence encoder (the generic path, <see cref="GraphStudy"/>). For a
+/// LLaMA checkpoint: <see cref="ModelPruner.Select"/> on activations from <see cref="CalibrationCapture"/>, then
+/// <see cref="PrunedModel.Build"/>, scored on the evaluation paragraphs. Per model, calibration is captured once per distinct capture setting (one, plus one with
 /// held-out paragraphs when a multi-candidate method such as mi-random-pairs is asked for, exactly as prune would
 /// capture) and reused by every method and ratio. Each variant is measured by the step <c>prune --eval</c> uses
 /// (<see cref="DecoderComparison"/>, budget <see cref="StudySettings.MemoryBudgetBytes"/>): on the whole-model graphs
@@ -97,24 +103,37 @@ public static class StudyRunner
         var models = new List<StudyModel>();
         foreach (var spec in settings.Models)
         {
-            using var checkpoint = LlamaCheckpoint.Open(spec.Directory);
-            var file = StudyModelFile.Read(checkpoint.Directory).WithStated(spec.Provenance, checkpoint.Directory);
-            var model = StudyModel.Describe(checkpoint.Directory, checkpoint.Config, file);
+            var model = OnnxGraphModel.IsGraphPath(spec.Directory) ? GraphStudy.Describe(spec, settings) : DescribeCheckpoint(spec, settings);
             if (models.FirstOrDefault(m => m.Name == model.Name) is { } twin)
                 throw new BadArgumentException($"two models are named '{model.Name}' ('{twin.Directory}' and '{model.Directory}'); give one a name in its {StudyModelFile.FileName}");
-            foreach (var method in settings.Methods)
-                foreach (var ratio in settings.Ratios)
-                    foreach (var c in settings.Compensations)
-                    {
-                        // A ratio that empties a layer fails in Options; one that removes nothing is refused as in prune.
-                        var options = ModelPruner.Options(settings.PruneSettings(method, ratio, c), checkpoint.Config);
-                        options.Budget.RequireSomeRemoval(Enumerable.Range(0, checkpoint.Config.NumHiddenLayers).Select(checkpoint.Config.FfnWidth).ToArray());
-                    }
             models.Add(model);
         }
         if (TextCorpus.Paragraphs(settings.EvaluationText, settings.EvalParagraphs).Count == 0)
             throw new BadArgumentException($"evaluation text '{settings.EvaluationName}' holds no paragraph");
+        if (settings.StsPairs != null && models.All(m => m.Family != StudyFamily.Encoder))
+            throw new BadArgumentException($"--sts applies to encoder models (a folder with model.onnx and vocab.txt), and every model of --models is a decoder " +
+                $"({string.Join(", ", models.Select(m => $"'{m.Name}'"))}); leave --sts out or add an encoder");
         return models;
+    }
+
+    /// <summary>A LLaMA checkpoint folder described and every run's options checked; a folder that is neither family is refused here.</summary>
+    private static StudyModel DescribeCheckpoint(StudyModelSpec spec, StudySettings settings)
+    {
+        if (Directory.Exists(spec.Directory) && !File.Exists(Path.Combine(spec.Directory, HfConfig.FileName)))
+            throw new MissingInputException($"model folder '{spec.Directory}' is neither a LLaMA checkpoint (no {HfConfig.FileName}) nor an ONNX graph (no {OnnxGraphModel.ModelFileName}); " +
+                $"study takes LLaMA checkpoint folders and ONNX graph folders (a decoder: model.onnx + tokenizer.model; a sentence encoder: model.onnx + vocab.txt)");
+        using var checkpoint = LlamaCheckpoint.Open(spec.Directory);
+        var file = StudyModelFile.Read(checkpoint.Directory).WithStated(spec.Provenance, checkpoint.Directory);
+        var model = StudyModel.Describe(checkpoint.Directory, checkpoint.Config, file);
+        foreach (var method in settings.Methods)
+            foreach (var ratio in settings.Ratios)
+                foreach (var c in settings.Compensations)
+                {
+                    // A ratio that empties a layer fails in Options; one that removes nothing is refused as in prune.
+                    var options = ModelPruner.Options(settings.PruneSettings(method, ratio, c), checkpoint.Config);
+                    options.Budget.RequireSomeRemoval(Enumerable.Range(0, checkpoint.Config.NumHiddenLayers).Select(checkpoint.Config.FfnWidth).ToArray());
+                }
+        return model;
     }
 
     /// <summary>Runs the study (after <see cref="Validate"/>). Rows come in model, method, ratio, compensation order.</summary>
@@ -126,74 +145,13 @@ public static class StudyRunner
         int runsPerModel = settings.Methods.Count * settings.Ratios.Count * settings.Compensations.Count;
         var rows = new List<StudyRow>();
         var modelRuns = new List<StudyModelRun>();
-        for (int m = 0; m < described.Count; m++)
+        foreach (var model in described)
         {
-            var model = described[m];
-            using var checkpoint = LlamaCheckpoint.Open(model.Directory);
-            var config = checkpoint.Config;
-            var tokenizer = ModelTokenizer.Load(checkpoint.TokenizerPath);
-            void Report(int run, string stage, double fraction) => progress?.Report(new StudyProgress(model.Name, run, runsPerModel, stage, fraction));
-
-            var clock = Stopwatch.StartNew();
-            // The measurement step prune uses, opened once per model: on the whole-model graphs the dense model is
-            // evaluated now and its logits cached for every variant; layer by layer when the graphs would not fit.
-            var measure = new MeasureOptions { BudgetBytes = settings.MemoryBudgetBytes, Threads = settings.Threads, Cuda = settings.Device.OnnxCuda };
-            var evalPlan = DecoderComparison.Plan(config, tokenizer, paragraphs, measure);
-            evalPlan.ThrowIfOverBudget();
-            using var reference = DecoderComparison.Open(new DecoderWeights(config, checkpoint.Tensors), tokenizer, paragraphs, evalPlan, measure, DenseReference.DefaultCacheBudgetBytes,
-                progress == null ? null : new Relay<EvaluationProgress>(p => Report(0, "dense", (double)p.Done / Math.Max(1, p.Total))), ct);
-            double denseSeconds = clock.Elapsed.TotalSeconds;
-            var fingerprint = CheckpointLayerSource.Fingerprint(model.Name, config, checkpoint.Tensors);
-            var captures = new Dictionary<CalibrationOptions, CalibrationSet>();
-            double captureSeconds = 0;
-            int run = 0;
-            foreach (var method in settings.Methods)
-                foreach (var ratio in settings.Ratios)
-                    foreach (var compensation in settings.Compensations)
-                    {
-                        ct.ThrowIfCancellationRequested();
-                        run++;
-                        var prune = settings.PruneSettings(method, ratio, compensation);
-                        var calibOptions = ModelPruner.CalibrationFor(prune);
-                        if (!captures.TryGetValue(calibOptions, out var calibration))
-                        {
-                            clock.Restart();
-                            calibration = new LlamaModel(config, checkpoint.Tensors, tokenizer).Capture(settings.CalibrationText, settings.CalibrationName, calibOptions,
-                                progress == null ? null : new Relay<CaptureProgress>(p => Report(run, "capture", (double)p.Done / Math.Max(1, p.Total))), ct);
-                            captures[calibOptions] = calibration;
-                            captureSeconds += clock.Elapsed.TotalSeconds;
-                        }
-                        clock.Restart();
-                        int current = run;
-                        var outcome = ModelPruner.Select(config, checkpoint.Tensors, fingerprint, calibration, prune,
-                            progress == null ? null : new Relay<StageProgress>(p => Report(current, p.Stage, p.Fraction)), ct);
-                        var (prunedConfig, prunedTensors) = reference.Path == EvaluationMode.Layers
-                            ? PrunedModel.View(config, checkpoint.Tensors, outcome.Layers)
-                            : PrunedModel.Build(config, checkpoint.Tensors, outcome.Layers);
-                        var evalProgress = progress == null ? null : new Relay<EvaluationProgress>(p => Report(current, p.Stage, (double)p.Done / Math.Max(1, p.Total)));
-                        var evaluation = reference.Measure(new DecoderWeights(prunedConfig, prunedTensors), latency: false, evalProgress, ct).Evaluation!;
-                        var (after, fidelity) = (evaluation.After, evaluation.Fidelity);
-                        rows.Add(new StudyRow
-                        {
-                            Model = model,
-                            Method = method,
-                            Ratio = ratio,
-                            CompensationSetting = compensation,
-                            Compensation = outcome.Plan.Compensation.Kind,
-                            PerplexityBefore = evaluation.Before.Perplexity,
-                            PerplexityAfter = after.Perplexity,
-                            Kl = fidelity.MeanKl,
-                            Top1Agreement = fidelity.Top1Agreement,
-                            ParamsBefore = model.Parameters,
-                            ParamsAfter = PrunedModel.Parameters(prunedConfig),
-                            EvalTokens = after.Tokens,
-                            Seconds = clock.Elapsed.TotalSeconds,
-                        });
-                        Report(current, "done", 1);
-                    }
-            var dense = reference.DensePerplexity!; // every model has at least one run (Validate)
-            modelRuns.Add(new StudyModelRun(model, dense.Perplexity, dense.Tokens, paragraphs.Count,
-                captures.Count, settings.Samples, captureSeconds, denseSeconds));
+            Action<int, string, double>? report = progress == null ? null
+                : (run, stage, fraction) => progress.Report(new StudyProgress(model.Name, run, runsPerModel, stage, fraction));
+            modelRuns.Add(model.Format == StudyFormat.LlamaCheckpoint
+                ? RunCheckpoint(model, settings, paragraphs, rows, report, ct)
+                : GraphStudy.Run(model, settings, paragraphs, rows, report, ct));
         }
         return new StudyResult
         {
@@ -204,6 +162,7 @@ public static class StudyRunner
                 Compensations = settings.Compensations,
                 CalibrationText = settings.CalibrationName,
                 EvaluationText = settings.EvaluationName,
+                StsText = settings.StsName,
                 EvalParagraphs = settings.EvalParagraphs,
                 Samples = settings.Samples,
                 Layout = settings.Layout,
@@ -216,6 +175,76 @@ public static class StudyRunner
         };
     }
 
+    /// <summary>Every run of one LLaMA checkpoint (rows appended to <paramref name="rows"/>); its dense evaluation and captures.</summary>
+    private static StudyModelRun RunCheckpoint(StudyModel model, StudySettings settings, IReadOnlyList<string> paragraphs, List<StudyRow> rows,
+        Action<int, string, double>? report, CancellationToken ct)
+    {
+        using var checkpoint = LlamaCheckpoint.Open(model.Directory);
+        var config = checkpoint.Config;
+        var tokenizer = ModelTokenizer.Load(checkpoint.TokenizerPath);
+
+        var clock = Stopwatch.StartNew();
+        // The measurement step prune uses, opened once per model: on the whole-model graphs the dense model is
+        // evaluated now and its logits cached for every variant; layer by layer when the graphs would not fit.
+        var measure = new MeasureOptions { BudgetBytes = settings.MemoryBudgetBytes, Threads = settings.Threads, Cuda = settings.Device.OnnxCuda };
+        var evalPlan = DecoderComparison.Plan(config, tokenizer, paragraphs, measure);
+        evalPlan.ThrowIfOverBudget();
+        using var reference = DecoderComparison.Open(new DecoderWeights(config, checkpoint.Tensors), tokenizer, paragraphs, evalPlan, measure, DenseReference.DefaultCacheBudgetBytes,
+            report == null ? null : new Relay<EvaluationProgress>(p => report!(0, "dense", (double)p.Done / Math.Max(1, p.Total))), ct);
+        double denseSeconds = clock.Elapsed.TotalSeconds;
+        var fingerprint = CheckpointLayerSource.Fingerprint(model.Name, config, checkpoint.Tensors);
+        var captures = new Dictionary<CalibrationOptions, CalibrationSet>();
+        double captureSeconds = 0;
+        int run = 0;
+        foreach (var method in settings.Methods)
+            foreach (var ratio in settings.Ratios)
+                foreach (var compensation in settings.Compensations)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    run++;
+                    var prune = settings.PruneSettings(method, ratio, compensation);
+                    var calibOptions = ModelPruner.CalibrationFor(prune);
+                    if (!captures.TryGetValue(calibOptions, out var calibration))
+                    {
+                        clock.Restart();
+                        calibration = new LlamaModel(config, checkpoint.Tensors, tokenizer).Capture(settings.CalibrationText, settings.CalibrationName, calibOptions,
+                            report == null ? null : new Relay<CaptureProgress>(p => report!(run, "capture", (double)p.Done / Math.Max(1, p.Total))), ct);
+                        captures[calibOptions] = calibration;
+                        captureSeconds += clock.Elapsed.TotalSeconds;
+                    }
+                    clock.Restart();
+                    int current = run;
+                    var outcome = ModelPruner.Select(config, checkpoint.Tensors, fingerprint, calibration, prune,
+                        report == null ? null : new Relay<StageProgress>(p => report!(current, p.Stage, p.Fraction)), ct);
+                    var (prunedConfig, prunedTensors) = reference.Path == EvaluationMode.Layers
+                        ? PrunedModel.View(config, checkpoint.Tensors, outcome.Layers)
+                        : PrunedModel.Build(config, checkpoint.Tensors, outcome.Layers);
+                    var evalProgress = report == null ? null : new Relay<EvaluationProgress>(p => report!(current, p.Stage, (double)p.Done / Math.Max(1, p.Total)));
+                    var evaluation = reference.Measure(new DecoderWeights(prunedConfig, prunedTensors), latency: false, evalProgress, ct).Evaluation!;
+                    var (after, fidelity) = (evaluation.After, evaluation.Fidelity);
+                    rows.Add(new StudyRow
+                    {
+                        Model = model,
+                        Method = method,
+                        Ratio = ratio,
+                        CompensationSetting = compensation,
+                        Compensation = outcome.Plan.Compensation.Kind,
+                        PerplexityBefore = evaluation.Before.Perplexity,
+                        PerplexityAfter = after.Perplexity,
+                        Kl = fidelity.MeanKl,
+                        Top1Agreement = fidelity.Top1Agreement,
+                        ParamsBefore = model.Parameters,
+                        ParamsAfter = PrunedModel.Parameters(prunedConfig),
+                        EvalTokens = after.Tokens,
+                        Seconds = clock.Elapsed.TotalSeconds,
+                    });
+                    report?.Invoke(current, "done", 1);
+                }
+        var dense = reference.DensePerplexity!; // every model has at least one run (Validate)
+        return new StudyModelRun(model, dense.Perplexity, dense.Tokens, paragraphs.Count,
+            captures.Count, settings.Samples, captureSeconds, denseSeconds);
+    }
+
     private static void Distinct(IReadOnlyList<string> values, string flag)
     {
         var twice = values.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1);
@@ -223,7 +252,7 @@ public static class StudyRunner
     }
 
     /// <summary>Reports synchronously on the caller's thread (System.Progress would post to the thread pool).</summary>
-    private sealed class Relay<T>(Action<T> handler) : IProgress<T>
+    internal sealed class Relay<T>(Action<T> handler) : IProgress<T>
     {
         public void Report(T value) => handler(value);
     }

@@ -13,11 +13,11 @@ public sealed class SensitivityTests
         var rows = new[] { Row(m, "x", 0.2, 4, 4 * Math.Exp(0.3)), Row(m, "y", 0.2, 4, 4 * Math.Exp(0.1)), Row(m, "z", 0.2, 4, 4 * Math.Exp(0.5)) };
         var s = Sensitivity.Of(rows);
         Assert.Equal(3, s.Criteria);
-        Assert.Equal(0.3, s.MeanDeltaNll, 12);
-        Assert.Equal(0.2, s.StdDeltaNll, 12);
+        Assert.Equal(0.3, s.MeanD, 12);
+        Assert.Equal(0.2, s.StdD, 12);
         Assert.Equal(5.0, s.MaxOverMin, 10);
-        Assert.Equal(("y", 0.1), (s.MinMethod, Math.Round(s.MinDeltaNll, 12)));
-        Assert.Equal(("z", 0.5), (s.MaxMethod, Math.Round(s.MaxDeltaNll, 12)));
+        Assert.Equal(("y", 0.1), (s.MinMethod, Math.Round(s.MinD, 12)));
+        Assert.Equal(("z", 0.5), (s.MaxMethod, Math.Round(s.MaxD, 12)));
     }
 
     [Fact]
@@ -38,7 +38,7 @@ public sealed class SensitivityTests
         double[] factors = [1.5, 2, 3.5];
         var a = Sensitivity.Of(factors.Select((f, i) => Row(small, $"m{i}", 0.3, 4, 4 * f)).ToArray());
         var b = Sensitivity.Of(factors.Select((f, i) => Row(large, $"m{i}", 0.3, 40, 40 * f)).ToArray());
-        Assert.Equal(a.StdDeltaNll, b.StdDeltaNll, 12);
+        Assert.Equal(a.StdD, b.StdD, 12);
         Assert.Equal(a.MaxOverMin, b.MaxOverMin, 12);
         Assert.Equal(Math.Log(3.5) / Math.Log(1.5), a.MaxOverMin, 12);
     }
@@ -49,8 +49,8 @@ public sealed class SensitivityTests
         var m = Model("a");
         var s = Sensitivity.Of([Row(m, "x", 0.1, 4, 4), Row(m, "y", 0.1, 4, 5)]);
         Assert.True(double.IsNaN(s.MaxOverMin));
-        Assert.Equal(Math.Log(1.25) / Math.Sqrt(2), s.StdDeltaNll, 12);
-        Assert.True(double.IsNaN(Sensitivity.Of([Row(m, "x", 0.1, 4, 5)]).StdDeltaNll));
+        Assert.Equal(Math.Log(1.25) / Math.Sqrt(2), s.StdD, 12);
+        Assert.True(double.IsNaN(Sensitivity.Of([Row(m, "x", 0.1, 4, 5)]).StdD));
         Assert.True(double.IsNaN(Sensitivity.MaxOverMin([-0.1, 0.2])));
     }
 
