@@ -5,6 +5,7 @@ using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models.Encoders;
 using LlmPruneFast.Models.OnnxGraph;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Perf;

@@ -1,3 +1,4 @@
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Pruning;
 using System.Diagnostics;
 using System.Globalization;
@@ -82,7 +83,7 @@ internal static class MiPairsSuite
         }
         var (config, tensors) = Llama2cCheckpoint.Read(model);
         var tokenizer = ModelTokenizer.Load(Path.Combine(shared, "models/stories260K/tok512.model"));
-        var cal = CalibrationCapture.Run(config, tensors, tokenizer, File.ReadAllText(text), "valid-sample.txt", new CalibrationOptions { Samples = samples, Seed = 0, Layout = CalibrationLayout.Paragraphs });
+        var cal = new LlamaModel(config, tensors, tokenizer).Capture(File.ReadAllText(text), "valid-sample.txt", new CalibrationOptions { Samples = samples, Seed = 0, Layout = CalibrationLayout.Paragraphs });
         var l = cal.Layers[layer];
         Console.WriteLine($"  stories260K: layer {layer}, {l.Rows} sampled positions x {l.Columns} neurons (valid-sample.txt, seed 0)");
         return ActivationMatrix.FromRowMajor(l.Rows, l.Columns, l.Data.Span);

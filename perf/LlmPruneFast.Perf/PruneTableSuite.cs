@@ -4,7 +4,9 @@ using System.Text;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 using Microsoft.ML.Tokenizers;
 
@@ -102,7 +104,7 @@ internal static class PruneTableSuite
         var tokenizer = ModelTokenizer.Load(Path.Combine(shared, "models/stories260K/tok512.model"));
         var (first, second) = CorpusSplit.Halves(Path.Combine(shared, "corpora/tinystories/valid-sample.txt"));
         var clock = Stopwatch.StartNew();
-        var calibration = CalibrationCapture.Run(config, tensors, tokenizer, first, "valid-sample.txt, first half of its bytes",
+        var calibration = new LlamaModel(config, tensors, tokenizer).Capture(first, "valid-sample.txt, first half of its bytes",
             new CalibrationOptions { Samples = samples, Seed = 0, HeldOutSequences = 16, Layout = CalibrationLayout.Paragraphs });
         Console.WriteLine($"capture: {calibration.Samples} of {calibration.EligiblePositions} positions, {calibration.SequencesRun} paragraphs run, {clock.Elapsed.TotalSeconds:F1} s");
         using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors));
@@ -208,7 +210,7 @@ internal static class PruneTableSuite
         var (first, second) = CorpusSplit.Halves(Path.Combine(shared, "corpora/tinystories/valid-sample.txt"));
         const int Copies = 43;
         var wide = FfnWidener.Widen(config, tensors, Copies, c, seed: 11);
-        var calibration = CalibrationCapture.Run(wide.Config, wide.Tensors, tokenizer, first, "first half",
+        var calibration = new LlamaModel(wide.Config, wide.Tensors, tokenizer).Capture(first, "first half",
             new CalibrationOptions { Samples = samples, HeldOutSequences = 16, Layout = CalibrationLayout.Paragraphs });
         using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(config, tensors));
         using var wideRunner = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(wide.Config, wide.Tensors));

@@ -2,7 +2,9 @@ using System.Diagnostics;
 using CommandLine;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.OnnxGraph;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Cli.Commands;
@@ -63,10 +65,10 @@ public sealed class ApplyCommand : ICommand
         bar.Clear();
         seconds["write"] = clock.Elapsed.TotalSeconds;
         seconds["total"] = total.Elapsed.TotalSeconds;
-        PruneSummary.Print(Console.Out, source.Config, config, plan, null, null, seconds);
+        PruneSummary.Print(Console.Out, source.Config.Shape(), config.Shape(), plan, null, null, seconds);
         WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
         var devices = new Dictionary<string, string> { ["capture"] = ModelPruner.NeedsActivations(plan) ? device.Onnx : "none", ["slice"] = "cpu", ["write"] = "cpu" };
-        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, config, plan, null, seconds, Path.GetFullPath(Out), devices));
+        if (Json) Console.WriteLine(PruneSummary.Json(source.Config.Shape(), config.Shape(), plan, null, seconds, Path.GetFullPath(Out), devices));
         return ExitCodes.Ok;
     }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Cli.Commands;

@@ -3,6 +3,7 @@ using CommandLine;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;

@@ -4,6 +4,7 @@ using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Encoders;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 
 namespace LlmPruneFast.Cli.Commands;
@@ -94,7 +95,7 @@ public sealed class EvalCommand : ICommand
         }
         // The plan comes before any weight is read: the whole-model graph holds every weight (several times over while
         // it is built and handed to ONNX Runtime); the layer stream one layer's weights and the carried hidden states.
-        var plan = EvaluationPlan.Create(config, sequences.Select(q => q.Ids.Length).ToArray(), inOrder: false, models: 1, mode, budget, Batch, Threads, cuda: Resolved.OnnxCuda);
+        var plan = EvaluationPlan.Create(config.Shape(), sequences.Select(q => q.Ids.Length).ToArray(), inOrder: false, models: 1, mode, budget, Batch, Threads, cuda: Resolved.OnnxCuda);
         Console.WriteLine(plan.Describe());
         plan.ThrowIfOverBudget();
         var progress = new ConsoleProgress();

@@ -8,6 +8,7 @@ using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Information;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Pipeline;
@@ -272,11 +273,11 @@ public sealed partial class PruneCommand : ICommand
             seconds["report"] = clock.Elapsed.TotalSeconds;
         }
         seconds["total"] = total.Elapsed.TotalSeconds;
-        PruneSummary.Print(Console.Out, source.Config, prunedConfig, plan, outcome.Calibration, evaluation, seconds);
+        PruneSummary.Print(Console.Out, source.Config.Shape(), prunedConfig.Shape(), plan, outcome.Calibration, evaluation, seconds);
         if (PlanOnly) Console.WriteLine($"plan       {files[0]}");
         else WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
         foreach (var f in reportFiles) Console.WriteLine($"report     {f}");
-        if (Json) Console.WriteLine(PruneSummary.Json(source.Config, prunedConfig, plan, evaluation, seconds, PlanOnly ? files[0] : Path.GetFullPath(Out),
+        if (Json) Console.WriteLine(PruneSummary.Json(source.Config.Shape(), prunedConfig.Shape(), plan, evaluation, seconds, PlanOnly ? files[0] : Path.GetFullPath(Out),
             PruneSummary.Devices(Resolved, plan, settings.EstimatorOptions, seconds.Keys)));
         return ExitCodes.Ok;
     }
@@ -322,9 +323,9 @@ public sealed partial class PruneCommand : ICommand
             return full;
         }
         using var folder = AtomicOutputFolder.Create(target, inputs);
-        PlanJson.Save(plan, folder.PathOf(PrunedCheckpointWriter.PlanFileName));
+        PlanJson.Save(plan, folder.PathOf(PlanJson.FileName));
         folder.Commit();
-        return Path.Combine(folder.FinalPath, PrunedCheckpointWriter.PlanFileName);
+        return Path.Combine(folder.FinalPath, PlanJson.FileName);
     }
 }
 

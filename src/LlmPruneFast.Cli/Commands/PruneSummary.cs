@@ -14,10 +14,10 @@ internal static class PruneSummary
         ? $"{sequences} windows (at most {info.SequenceLength} tokens)"
         : $"{sequences} paragraphs";
 
-    public static void Print(TextWriter o, LlamaConfig before, LlamaConfig after, PruningPlan plan, CalibrationSet? calibration,
+    public static void Print(TextWriter o, DecoderShape before, DecoderShape after, PruningPlan plan, CalibrationSet? calibration,
         PruneEvaluation? evaluation, IReadOnlyDictionary<string, double> seconds)
     {
-        long pb = PrunedModel.Parameters(before), pa = PrunedModel.Parameters(after);
+        long pb = before.Parameters, pa = after.Parameters;
         o.WriteLine($"method     {plan.Method} ({plan.MethodParameters}){(plan.Estimator is { } e ? $", estimator {e.Name} ({e.Parameters})" : "")}");
         o.WriteLine($"budget     {plan.Budget.Kind}, ratio {plan.Ratio:G4}, compensation {plan.Compensation.Kind}{(plan.Compensation.Parameters.Count > 0 ? $" ({plan.Compensation.Parameters})" : "")}, seed {plan.Seed}");
         if (calibration != null)
@@ -27,8 +27,8 @@ internal static class PruneSummary
         o.WriteLine();
         o.WriteLine($"{"",-22}{"dense",14}{"pruned",14}");
         o.WriteLine($"{"parameters",-22}{pb,14:N0}{pa,14:N0}   ({100.0 * (pb - pa) / pb:F1}% fewer)");
-        for (int l = 0; l < before.NumHiddenLayers; l++)
-            o.WriteLine($"{$"FFN width, layer {l}",-22}{before.FfnWidth(l),14}{after.FfnWidth(l),14}");
+        for (int l = 0; l < before.Layers; l++)
+            o.WriteLine($"{$"FFN width, layer {l}",-22}{before.FfnWidths[l],14}{after.FfnWidths[l],14}");
         if (evaluation != null)
         {
             o.WriteLine($"{"perplexity",-22}{evaluation.Before.Perplexity,14:F4}{evaluation.After.Perplexity,14:F4}   ({evaluation.Before.Tokens} tokens, {evaluation.Before.Sequences} paragraphs)");
@@ -39,12 +39,10 @@ internal static class PruneSummary
         o.WriteLine("seconds    " + string.Join(", ", seconds.Select(kv => $"{kv.Key} {kv.Value:F2}")));
     }
 
-    public static string Json(LlamaConfig before, LlamaConfig after, PruningPlan plan, PruneEvaluation? evaluation,
+    public static string Json(DecoderShape before, DecoderShape after, PruningPlan plan, PruneEvaluation? evaluation,
         IReadOnlyDictionary<string, double> seconds, string output, IReadOnlyDictionary<string, string>? devices = null)
     {
-        var json = Fields(plan, PrunedModel.Parameters(before), PrunedModel.Parameters(after),
-            Enumerable.Range(0, before.NumHiddenLayers).Select(before.FfnWidth).ToArray(),
-            Enumerable.Range(0, after.NumHiddenLayers).Select(after.FfnWidth).ToArray());
+        var json = Fields(plan, before.Parameters, after.Parameters, [.. before.FfnWidths], [.. after.FfnWidths]);
         json["perplexity_before"] = evaluation?.Before.Perplexity;
         json["perplexity_after"] = evaluation?.After.Perplexity;
         json["kl"] = evaluation?.Fidelity.MeanKl;

@@ -3,6 +3,7 @@ using LlmPruneFast.Capture;
 using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Pipeline;

@@ -2,6 +2,7 @@ using System.Globalization;
 using CommandLine;
 using CommandLine.Text;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Study;
 

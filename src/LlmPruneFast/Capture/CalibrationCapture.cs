@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using LlmPruneFast.Evaluation;
-using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
 
 namespace LlmPruneFast.Capture;
@@ -46,40 +45,13 @@ public sealed class CalibrationSet
 public static class CalibrationCapture
 {
     /// <summary>
-    /// Bytes capture needs beyond the model: the store S * sum_l N_l * 4 plus the tap buffers of one batch,
-    /// batch * longest * sum_l N_l * 4.
+    /// Bytes capture needs beyond the model, for layers of widths <paramref name="layerWidths"/>: the store
+    /// S * sum_l N_l * 4 plus the tap buffers of one batch, batch * longest * sum_l N_l * 4.
     /// </summary>
-    public static long RequiredBytes(LlamaConfig config, int samples, int batch, int longest) =>
-        RequiredBytes(Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).ToArray(), samples, batch, longest);
-
-    /// <summary>The same for layers of widths <paramref name="layerWidths"/>.</summary>
     public static long RequiredBytes(IReadOnlyList<int> layerWidths, int samples, int batch, int longest)
     {
         long widths = layerWidths.Sum(w => (long)w);
         return (long)samples * widths * 4 + (long)batch * longest * widths * 4;
-    }
-
-    /// <summary>
-    /// Captures activations of the model (<paramref name="config"/>, <paramref name="tensors"/>) on
-    /// <paramref name="text"/>; <paramref name="textName"/> is recorded in the plan (the file path).
-    /// </summary>
-    /// <exception cref="BadArgumentException">Bad options, or the text holds fewer eligible positions than S.</exception>
-    /// <exception cref="MemoryBudgetException">The store and batch buffers exceed <see cref="CalibrationOptions.MemoryBudgetBytes"/>.</exception>
-    public static CalibrationSet Run(LlamaConfig config, ITensorSource tensors, IModelTokenizer tokenizer, string text, string textName,
-        CalibrationOptions options, IProgress<CaptureProgress>? progress = null, CancellationToken cancellationToken = default)
-    {
-        var model = new TapModel
-        {
-            Widths = Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).ToArray(),
-            MaxLength = options.MaxLength > 0 ? Math.Min(options.MaxLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings,
-            LeadingSpecialId = config.BosTokenId,
-            Encode = t => tokenizer.Encode(t),
-            Causal = true,
-            Side = PadSide.Right,
-            PadId = 0,
-            Open = () => new LlamaTapRunner(LlamaOnnxBuilder.Build(config, tensors, new LlamaOnnxOptions { Taps = true, Logits = false }), options.Threads, options.Cuda),
-        };
-        return Run(model, text, textName, options, progress, cancellationToken);
     }
 
     /// <summary>

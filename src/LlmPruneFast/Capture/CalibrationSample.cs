@@ -6,7 +6,7 @@ namespace LlmPruneFast.Capture;
 /// Which calibration tokens a capture reads, decided before any model runs: the calibration sequences (token ids,
 /// truncated), the held-out ones, the S sampled positions (text order), and the sequences to run in batch order.
 /// Shared by the whole-model capture (<see cref="CalibrationCapture"/>) and the layer-streaming one
-/// (<see cref="LayerStream"/>), so both read exactly the same rows.
+/// (a family's layer stream, e.g. the LLaMA adapter's), so both read exactly the same rows.
 /// </summary>
 public sealed class CalibrationSample
 {

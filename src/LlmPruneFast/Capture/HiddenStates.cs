@@ -1,5 +1,4 @@
 using System.IO.MemoryMappedFiles;
-using LlmPruneFast.Models.Onnx;
 
 namespace LlmPruneFast.Capture;
 
@@ -19,24 +18,6 @@ public abstract class HiddenStates : IDisposable
     public abstract bool FileBacked { get; }
 
     public abstract void Dispose();
-
-    /// <summary>
-    /// Moves every block through one loaded decoder layer, in place (block b is <paramref name="batches"/>[b]'s tokens);
-    /// <paramref name="done"/> is told after each block.
-    /// </summary>
-    public void Advance(LlamaLayerRunner runner, LoadedLayer layer, IReadOnlyList<TokenBatch> batches, CancellationToken ct, Action<int>? done = null)
-    {
-        for (int b = 0; b < batches.Count; b++)
-        {
-            ct.ThrowIfCancellationRequested();
-            var tokens = batches[b];
-            var x = Read(b);
-            var output = new float[x.LongLength];
-            runner.Run(layer, x, tokens.Mask, tokens.Batch, tokens.Seq, output, null);
-            Write(b, output);
-            done?.Invoke(b);
-        }
-    }
 
     /// <summary>
     /// A store of blocks of <paramref name="lengths"/> floats: in memory when their total is at most

@@ -26,13 +26,3 @@ public sealed record TapModel
     public int PadId { get; init; }
     public required Func<ITapRunner> Open { get; init; }
 }
-
-/// <summary>Taps of a LLaMA graph built with <see cref="LlamaOnnxOptions.Taps"/>.</summary>
-internal sealed class LlamaTapRunner(LlmPruneFast.Models.Onnx.Proto.ModelProto graph, int threads, bool cuda = false) : ITapRunner
-{
-    private readonly OnnxLlamaRunner _runner = OnnxLlamaRunner.Create(graph, new OnnxRunnerOptions { IntraOpThreads = threads, UseCuda = cuda });
-
-    public float[][] Run(TokenBatch batch) => _runner.Run(batch, taps: true).Taps!;
-
-    public void Dispose() => _runner.Dispose();
-}

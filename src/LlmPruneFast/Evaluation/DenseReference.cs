@@ -15,7 +15,7 @@ public sealed class DenseReference
     /// <summary>Default cap on cached dense logits: 1 GiB.</summary>
     public const long DefaultCacheBudgetBytes = 1L << 30;
 
-    private readonly OnnxLlamaRunner _dense;
+    private readonly ILogitsRunner _dense;
     private readonly IModelTokenizer _tokenizer;
     private readonly IReadOnlyList<string> _paragraphs;
     private readonly int _maxLength;
@@ -28,7 +28,7 @@ public sealed class DenseReference
     /// <summary>Whether the dense logits are held (true) or recomputed per comparison.</summary>
     public bool Cached => _cached != null;
 
-    private DenseReference(OnnxLlamaRunner dense, IModelTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength,
+    private DenseReference(ILogitsRunner dense, IModelTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength,
         TokenBatch[] batches, RunResult[]? cached, PerplexityResult perplexity)
     {
         (_dense, _tokenizer, _paragraphs, _maxLength, _batches, _cached, Perplexity) = (dense, tokenizer, paragraphs, maxLength, batches, cached, perplexity);
@@ -40,7 +40,7 @@ public sealed class DenseReference
     /// <see cref="BatchSize"/> per batch, right-padded) with their logits when batch x seq x vocab x 4 bytes summed
     /// over batches is at most <paramref name="cacheBudgetBytes"/>.
     /// </summary>
-    public static DenseReference Create(OnnxLlamaRunner dense, IModelTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength,
+    public static DenseReference Create(ILogitsRunner dense, IModelTokenizer tokenizer, IReadOnlyList<string> paragraphs, int maxLength,
         long cacheBudgetBytes = DefaultCacheBudgetBytes, IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var perplexity = new Perplexity(dense).Paragraphs(tokenizer, paragraphs, maxLength, progress, cancellationToken);
@@ -66,11 +66,11 @@ public sealed class DenseReference
     public const int BatchSize = 8;
 
     /// <summary>Perplexity of <paramref name="model"/> on the same paragraphs, under the same protocol.</summary>
-    public PerplexityResult PerplexityOf(OnnxLlamaRunner model, IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+    public PerplexityResult PerplexityOf(ILogitsRunner model, IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default) =>
         new Perplexity(model).Paragraphs(_tokenizer, _paragraphs, _maxLength, progress, cancellationToken);
 
     /// <summary>Mean KL(dense || <paramref name="model"/>) per position and top-1 agreement on the same tokens.</summary>
-    public ComparisonResult Compare(OnnxLlamaRunner model, IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
+    public ComparisonResult Compare(ILogitsRunner model, IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         if (model.Vocab != _dense.Vocab) throw new BadArgumentException($"models have different vocabularies ({_dense.Vocab} vs {model.Vocab})");
         var clock = System.Diagnostics.Stopwatch.StartNew();

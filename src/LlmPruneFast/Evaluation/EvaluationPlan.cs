@@ -11,14 +11,14 @@ public enum EvaluationMode
 {
     /// <summary>The whole-model graph when its estimate fits the memory budget, else layer by layer.</summary>
     Auto,
-    /// <summary>One decoder layer at a time (<see cref="LayerStreamedLogits"/>).</summary>
+    /// <summary>One decoder layer at a time (the family's layer-streamed logits).</summary>
     Layers,
-    /// <summary>One ONNX Runtime session over the whole model (<see cref="Models.Onnx.OnnxLlamaRunner"/>).</summary>
+    /// <summary>One ONNX Runtime session over the whole model.</summary>
     Whole,
 }
 
 /// <summary>
-/// What an evaluation of one or two LLaMA checkpoints (a model, or dense and pruned for KL) will hold in memory on each
+/// What an evaluation of one or two decoder checkpoints (a model, or dense and pruned for KL) will hold in memory on each
 /// path, which path it takes and with how many sequences per batch; made before any weight is read, so an
 /// over-budget run is refused (exit 7) up front. Estimates are upper bounds of the peak, float32 as computed.
 /// </summary>
@@ -31,6 +31,12 @@ public sealed class EvaluationPlan
     /// first's build is over: one more for the first session's tensors.
     /// </summary>
     public const double WholeModelCopies = 3.5;
+
+    /// <summary>Bytes of logits the layer path makes at a time (a chunk of positions through the final norm and classifier).</summary>
+    public const long LogitsChunkBytes = 32L << 20;
+
+    /// <summary>Bytes of memory a process holds before any model data (runtime, ONNX Runtime, tokenizer): an estimate.</summary>
+    public const long BaselineBytes = 200L << 20;
 
     public required EvaluationMode Path { get; init; }
     public required int BatchSize { get; init; }
@@ -49,22 +55,22 @@ public sealed class EvaluationPlan
     public bool OverBudget => TotalBytes > BudgetBytes;
 
     /// <summary>
-    /// The plan for evaluating <paramref name="models"/> checkpoints of <paramref name="config"/>'s shape (the largest of
+    /// The plan for evaluating <paramref name="models"/> checkpoints of <paramref name="shape"/> (the largest of
     /// them) on sequences of <paramref name="lengths"/> tokens. Batches are laid out as <see cref="Perplexity.Batches"/>
     /// does (longest first) or, with <paramref name="inOrder"/>, in order (<see cref="ModelComparison.Batches"/>).
     /// Without <paramref name="batchSize"/>, the whole-model path takes 8 sequences per batch and the layer path the
     /// largest of 8, 4, 2, 1 that fits the budget.
     /// </summary>
-    public static EvaluationPlan Create(LlamaConfig config, IReadOnlyList<int> lengths, bool inOrder, int models, EvaluationMode mode,
+    public static EvaluationPlan Create(DecoderShape shape, IReadOnlyList<int> lengths, bool inOrder, int models, EvaluationMode mode,
         long budgetBytes, int? batchSize, int threads, string? scratchFolder = null, bool cuda = false)
     {
         if (batchSize is <= 0) throw new BadArgumentException($"--batch must be positive, got {batchSize}");
         int[] sizes = batchSize is int b ? [b] : [8, 4, 2, 1];
-        var whole = Whole(config, lengths, inOrder, models, batchSize ?? 8, budgetBytes, threads, scratchFolder, cuda);
+        var whole = Whole(shape, lengths, inOrder, models, batchSize ?? 8, budgetBytes, threads, scratchFolder, cuda);
         EvaluationPlan? layers = null;
         foreach (int size in sizes)
         {
-            layers = Layers(config, lengths, inOrder, models, size, budgetBytes, threads, scratchFolder, cuda);
+            layers = Layers(shape, lengths, inOrder, models, size, budgetBytes, threads, scratchFolder, cuda);
             if (!layers.OverBudget) break;
         }
         var chosen = mode switch
@@ -75,10 +81,10 @@ public sealed class EvaluationPlan
         };
         var other = chosen == whole ? layers! : whole;
         // Forward multiply-adds of every evaluated (padded) token: the layers, their attention, and the classifier.
-        var (layerParams, _) = Sizes(config);
+        long layerParams = shape.LayerParameters;
         var (padded, longest, _) = Layout(lengths, inOrder, chosen.BatchSize);
-        int heads = config.NumAttentionHeads, hd = config.HeadDim > 0 ? config.HeadDim : config.HiddenSize / Math.Max(heads, 1);
-        double flops = 2.0 * padded * models * (config.NumHiddenLayers * (layerParams + 2.0 * longest * heads * hd) + (double)config.HiddenSize * config.VocabSize);
+        int heads = shape.Heads, hd = shape.HeadDim;
+        double flops = 2.0 * padded * models * (shape.Layers * (layerParams + 2.0 * longest * heads * hd) + (double)shape.Hidden * shape.Vocab);
         return new EvaluationPlan
         {
             Seconds = flops / (MachineRate.FlopsPerThread * Math.Max(1, threads > 0 ? threads : Environment.ProcessorCount)),
@@ -101,34 +107,26 @@ public sealed class EvaluationPlan
         return (padded, Math.Max(longest, 1), Math.Min(batchSize, Math.Max(1, lengths.Count)));
     }
 
-    private static (long LayerParams, int Width) Sizes(LlamaConfig config)
-    {
-        int d = config.HiddenSize, heads = config.NumAttentionHeads, kv = config.NumKeyValueHeads;
-        int hd = config.HeadDim > 0 ? config.HeadDim : d / Math.Max(heads, 1);
-        int n = Enumerable.Range(0, config.NumHiddenLayers).Max(config.FfnWidth);
-        return ((long)d * hd * (2L * heads + 2L * kv) + 3L * n * d, n);
-    }
-
     /// <summary>One batch through one layer: hidden in and out, q/k/v, gate/up/taps, and three attention score tensors.</summary>
-    private static long BatchRun(LlamaConfig config, int batch, int longest, int width)
+    private static long BatchRun(DecoderShape shape, int batch, int longest, int width)
     {
         long tokens = (long)batch * longest;
-        int d = config.HiddenSize;
-        return tokens * (5L * d + 3L * width) * sizeof(float) + 3L * batch * config.NumAttentionHeads * longest * longest * sizeof(float);
+        int d = shape.Hidden;
+        return tokens * (5L * d + 3L * width) * sizeof(float) + 3L * batch * shape.Heads * longest * longest * sizeof(float);
     }
 
-    private static EvaluationPlan Whole(LlamaConfig config, IReadOnlyList<int> lengths, bool inOrder, int models, int batchSize,
+    private static EvaluationPlan Whole(DecoderShape shape, IReadOnlyList<int> lengths, bool inOrder, int models, int batchSize,
         long budget, int threads, string? scratch, bool cuda)
     {
-        var (_, n) = Sizes(config);
+        int n = shape.MaxFfnWidth;
         var (_, longest, batch) = Layout(lengths, inOrder, batchSize);
-        long weights = (long)(PrunedModel.Parameters(config) * sizeof(float) * (WholeModelCopies + models - 1));
-        long logits = (long)batch * longest * config.VocabSize * sizeof(float);
+        long weights = (long)(shape.Parameters * sizeof(float) * (WholeModelCopies + models - 1));
+        long logits = (long)batch * longest * shape.Vocab * sizeof(float);
         var parts = new List<(string, long)>
         {
-            ("runtime baseline", StreamingMemoryPlan.BaselineBytes),
+            ("runtime baseline", BaselineBytes),
             (models == 1 ? "whole-model graph (weights as initializers, serialized, and in ONNX Runtime)" : $"{models} whole-model graphs (weights as initializers, serialized, and in ONNX Runtime)", weights),
-            ("one batch through the graph (activations of one layer, attention scores)", BatchRun(config, batch, longest, n)),
+            ("one batch through the graph (activations of one layer, attention scores)", BatchRun(shape, batch, longest, n)),
             (models == 1 ? "one batch's logits" : "one batch's logits, per model", logits * models),
         };
         return new EvaluationPlan
@@ -138,12 +136,13 @@ public sealed class EvaluationPlan
         };
     }
 
-    private static EvaluationPlan Layers(LlamaConfig config, IReadOnlyList<int> lengths, bool inOrder, int models, int batchSize,
+    private static EvaluationPlan Layers(DecoderShape shape, IReadOnlyList<int> lengths, bool inOrder, int models, int batchSize,
         long budget, int threads, string? scratch, bool cuda)
     {
-        var (layerParams, n) = Sizes(config);
+        long layerParams = shape.LayerParameters;
+        int n = shape.MaxFfnWidth;
         var (padded, longest, batch) = Layout(lengths, inOrder, batchSize);
-        int d = config.HiddenSize, v = config.VocabSize;
+        int d = shape.Hidden, v = shape.Vocab;
         long hidden = padded * d * sizeof(float);
         long block = (long)batch * longest * d * sizeof(float);
         long embedding = (long)v * d * sizeof(float);
@@ -151,15 +150,15 @@ public sealed class EvaluationPlan
         long weights = 2 * layerParams * sizeof(float);
         // The head: W^T held, and the read W while it is transposed (the first model's head stays while the second's is read).
         long head = (models + 1L) * v * d * sizeof(float);
-        long chunk = models * (LayerStreamedLogits.DefaultChunkBytes + (long)d * sizeof(float) * (LayerStreamedLogits.DefaultChunkBytes / ((long)v * sizeof(float)) + 1));
-        long run = BatchRun(config, batch, longest, n);
-        long fixedParts = StreamingMemoryPlan.BaselineBytes + weights + run + head + chunk;
+        long chunk = models * (LogitsChunkBytes + (long)d * sizeof(float) * (LogitsChunkBytes / ((long)v * sizeof(float)) + 1));
+        long run = BatchRun(shape, batch, longest, n);
+        long fixedParts = BaselineBytes + weights + run + head + chunk;
         // The final hidden states of every model are kept until the head has read them (two for a comparison).
         bool inScratch = fixedParts + Math.Max(models * hidden, embedding) > budget;
         long resident = inScratch ? 2 * block * models : models * hidden + block;
         var parts = new List<(string, long)>
         {
-            ("runtime baseline", StreamingMemoryPlan.BaselineBytes),
+            ("runtime baseline", BaselineBytes),
             (inScratch ? "hidden states (memory-mapped scratch; one batch resident)" : models == 1 ? "hidden states (all evaluated tokens)" : "hidden states (all evaluated tokens, per model)", resident),
             ("embedding matrix while embedding (beyond the hidden states)", Math.Max(0, embedding - resident)),
             ("one layer's weights", weights),

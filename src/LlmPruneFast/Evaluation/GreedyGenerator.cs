@@ -10,7 +10,7 @@ public static class GreedyGenerator
     /// <paramref name="eosId"/> (not included) when given, or when the model's positions are used up. Each step runs
     /// the whole sequence (the graph has no KV cache), which is fine for the short evaluations it serves.
     /// </summary>
-    public static int[] Generate(OnnxLlamaRunner runner, IReadOnlyList<int> prompt, int steps, int? eosId = null,
+    public static int[] Generate(ILogitsRunner runner, IReadOnlyList<int> prompt, int steps, int? eosId = null,
         IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         if (prompt.Count == 0) throw new BadArgumentException("the prompt must hold at least one token");
@@ -20,10 +20,8 @@ public static class GreedyGenerator
         for (int s = 0; s < steps && ids.Count <= runner.MaxPositions; s++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var tokens = ids.ToArray();
-            var mask = new long[tokens.Length];
-            Array.Fill(mask, 1L);
-            var result = runner.Run(tokens, mask, 1, tokens.Length);
+            var tokens = ids.Select(i => (int)i).ToArray();
+            var result = runner.Run(TokenBatch.Create([tokens], PadSide.Right));
             int next = LogProbabilities.ArgMax(result.LogitsAt(0, tokens.Length - 1));
             if (next == eosId) break;
             output.Add(next);

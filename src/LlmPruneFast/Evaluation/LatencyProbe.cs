@@ -16,11 +16,6 @@ public readonly record struct LatencyResult(int Batch, int Seq, double MedianMs)
 public static class LatencyProbe
 {
     /// <summary>Dense and pruned latency at <paramref name="batch"/> x <paramref name="seq"/> (seq capped at the models' positions).</summary>
-    public static (LatencyResult A, LatencyResult B) Compare(OnnxLlamaRunner a, OnnxLlamaRunner b, int batch = 1, int seq = 128,
-        int warmup = 3, int repeats = 20, CancellationToken ct = default) =>
-        Compare(new LlamaLogitsRunner(a), new LlamaLogitsRunner(b), batch, seq, warmup, repeats, ct);
-
-    /// <summary>As above, for any two <see cref="ILogitsRunner"/>s.</summary>
     public static (LatencyResult A, LatencyResult B) Compare(ILogitsRunner a, ILogitsRunner b, int batch = 1, int seq = 128,
         int warmup = 3, int repeats = 20, CancellationToken ct = default)
     {

@@ -22,11 +22,6 @@ public static class ModelComparison
     /// Runs both models on <paramref name="sequences"/> in right-padded batches of <paramref name="batchSize"/> and
     /// compares their distributions at every real position, in float64.
     /// </summary>
-    public static ComparisonResult Compare(OnnxLlamaRunner a, OnnxLlamaRunner b, IReadOnlyList<int[]> sequences, int batchSize = 8,
-        IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        Compare(new LlamaLogitsRunner(a), new LlamaLogitsRunner(b), sequences, batchSize, progress, cancellationToken);
-
-    /// <summary>As above, for any two <see cref="ILogitsRunner"/>s.</summary>
     public static ComparisonResult Compare(ILogitsRunner a, ILogitsRunner b, IReadOnlyList<int[]> sequences, int batchSize = 8,
         IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default) =>
         Compare(new RunnerLogitsSource(a, "compare"), new RunnerLogitsSource(b, "compare"), sequences, batchSize, progress, cancellationToken);

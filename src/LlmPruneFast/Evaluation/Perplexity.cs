@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Onnx;
 
 namespace LlmPruneFast.Evaluation;
 
@@ -34,8 +34,6 @@ public readonly record struct ScoredSequence(int[] Ids, int FirstTarget);
 public sealed class Perplexity(ILogitsSource source, int batchSize = 8)
 {
     public Perplexity(ILogitsRunner runner, int batchSize = 8) : this(new RunnerLogitsSource(runner), batchSize) { }
-
-    public Perplexity(OnnxLlamaRunner runner, int batchSize = 8) : this(new LlamaLogitsRunner(runner), batchSize) { }
 
     public int BatchSize { get; } = batchSize > 0 ? batchSize : throw new BadArgumentException($"batch size must be positive, got {batchSize}");
 

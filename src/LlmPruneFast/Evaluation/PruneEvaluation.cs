@@ -1,3 +1,5 @@
+using LlmPruneFast.Models.Onnx;
+
 namespace LlmPruneFast.Evaluation;
 
 /// <summary>Dense vs pruned decoder on the same paragraphs (reference protocol): both perplexities, KL(dense || pruned) and top-1 agreement.</summary>

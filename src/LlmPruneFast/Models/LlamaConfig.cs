@@ -43,6 +43,18 @@ public sealed record LlamaConfig
 
     /// <summary>FFN width (number of neurons) of layer <paramref name="layer"/>.</summary>
     public int FfnWidth(int layer) => IntermediateSizes?[layer] ?? IntermediateSize;
+
+    /// <summary>The sizes the family-neutral planners and summaries read (head size: head_dim, else hidden / heads).</summary>
+    public DecoderShape Shape() => new()
+    {
+        Hidden = HiddenSize,
+        Vocab = VocabSize,
+        Heads = NumAttentionHeads,
+        KeyValueHeads = NumKeyValueHeads,
+        HeadDim = HeadDim > 0 ? HeadDim : HiddenSize / Math.Max(NumAttentionHeads, 1),
+        FfnWidths = Enumerable.Range(0, NumHiddenLayers).Select(FfnWidth).ToArray(),
+        Parameters = LlamaTensorShapes.Expected(this).Sum(e => e.Shape.Aggregate(1L, (a, b) => a * b)),
+    };
 }
 
 /// <summary>

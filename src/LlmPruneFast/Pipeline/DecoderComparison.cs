@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 
 namespace LlmPruneFast.Pipeline;
@@ -77,7 +78,7 @@ public sealed class DecoderComparison : IDisposable
     public static EvaluationPlan Plan(LlamaConfig config, IModelTokenizer tokenizer, IReadOnlyList<string> paragraphs, MeasureOptions options)
     {
         var lengths = paragraphs.Select(p => Math.Min(tokenizer.Encode(p).Length, config.MaxPositionEmbeddings)).ToArray();
-        return EvaluationPlan.Create(config, lengths, inOrder: true, models: 2, options.Mode, options.BudgetBytes, null, options.Threads, options.ScratchFolder, options.Cuda);
+        return EvaluationPlan.Create(config.Shape(), lengths, inOrder: true, models: 2, options.Mode, options.BudgetBytes, null, options.Threads, options.ScratchFolder, options.Cuda);
     }
 
     /// <summary>
@@ -147,7 +148,7 @@ public sealed class DecoderComparison : IDisposable
             clock.Restart();
             evaluation = _reference is { } reference
                 ? new PruneEvaluation(reference.Perplexity, reference.PerplexityOf(runner, progress, ct), reference.Compare(runner, progress, ct))
-                : PruneEvaluation.Measure(new LlamaLogitsRunner(_runner!), new LlamaLogitsRunner(runner), Encode, _paragraphs, MaxLength, progress, ct);
+                : PruneEvaluation.Measure(_runner!, runner, Encode, _paragraphs, MaxLength, progress, ct);
             DensePerplexity ??= evaluation.Before;
             seconds["eval"] = clock.Elapsed.TotalSeconds;
         }

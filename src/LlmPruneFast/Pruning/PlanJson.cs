@@ -10,6 +10,9 @@ namespace LlmPruneFast.Pruning;
 /// </summary>
 public static class PlanJson
 {
+    /// <summary>Name of the plan file a pruned model folder (or a plan-only folder) holds.</summary>
+    public const string FileName = "pruning-plan.json";
+
     private static readonly JsonWriterOptions WriterOptions = new() { Indented = true, NewLine = "\n" };
 
     /// <summary>The plan as UTF-8 JSON bytes (validated first).</summary>

@@ -10,7 +10,7 @@ namespace LlmPruneFast.Reports;
 /// <summary>What was measured around a pruning run, for the report's summary. Every field is optional.</summary>
 public sealed record ReportMeasurements
 {
-    /// <summary>Parameter count of the whole model, dense and pruned (see <see cref="PrunedModel.Parameters"/>, <see cref="Models.OnnxGraph.OnnxGraphModel.Parameters"/>).</summary>
+    /// <summary>Parameter count of the whole model, dense and pruned (as the model family counts it: every weight of a checkpoint, or every floating-point initializer of a graph).</summary>
     public BeforeAfter? Parameters { get; init; }
     /// <summary>What kind of model this is, in words (e.g. "ONNX graph, 6 FFN blocks (gelu)"); null for a LLaMA checkpoint.</summary>
     public string? Architecture { get; init; }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Study;

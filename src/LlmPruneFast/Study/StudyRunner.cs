@@ -3,6 +3,7 @@ using System.Globalization;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
@@ -206,7 +207,7 @@ public static class StudyRunner
                     if (!captures.TryGetValue(calibOptions, out var calibration))
                     {
                         clock.Restart();
-                        calibration = CalibrationCapture.Run(config, checkpoint.Tensors, tokenizer, settings.CalibrationText, settings.CalibrationName, calibOptions,
+                        calibration = new LlamaModel(config, checkpoint.Tensors, tokenizer).Capture(settings.CalibrationText, settings.CalibrationName, calibOptions,
                             report == null ? null : new Relay<CaptureProgress>(p => report!(run, "capture", (double)p.Done / Math.Max(1, p.Total))), ct);
                         captures[calibOptions] = calibration;
                         captureSeconds += clock.Elapsed.TotalSeconds;

@@ -59,7 +59,7 @@ public sealed class DecoderGraphCliTests(DecoderGraphRun run) : IClassFixture<De
         var paragraphs = Stories260K.EvalParagraphs(6);
         using var dense = OnnxLlamaRunner.Create(Path.Combine(run.Graph, "model.onnx"), new OnnxRunnerOptions { IntraOpThreads = 1 });
         using var pruned = OnnxLlamaRunner.Create(Path.Combine(run.Out, "model.onnx"), new OnnxRunnerOptions { IntraOpThreads = 1 });
-        var expected = PruneEvaluation.Measure(new LlamaLogitsRunner(dense), new LlamaLogitsRunner(pruned), Stories260K.Tokenizer.Encode, paragraphs, Stories260K.Config.MaxPositionEmbeddings);
+        var expected = PruneEvaluation.Measure(dense, pruned, Stories260K.Tokenizer.Encode, paragraphs, Stories260K.Config.MaxPositionEmbeddings);
         Assert.Equal(expected.Before.Perplexity, json.GetProperty("perplexity_before").GetDouble(), 9);
         Assert.Equal(expected.After.Perplexity, json.GetProperty("perplexity_after").GetDouble(), 9);
         Assert.Equal(expected.Fidelity.MeanKl, json.GetProperty("kl").GetDouble(), 9);

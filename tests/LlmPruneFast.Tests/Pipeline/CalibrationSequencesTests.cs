@@ -1,6 +1,7 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Pruning;
 
@@ -10,7 +11,7 @@ namespace LlmPruneFast.Tests.Pipeline;
 public sealed class CalibrationSequencesTests
 {
     private static CalibrationSet Capture(CalibrationOptions options, string text) =>
-        CalibrationCapture.Run(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, text, "calib", options);
+        new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer).Capture(text, "calib", options);
 
     private static CalibrationSample Draw(CalibrationOptions options, string text, bool causal = true) =>
         CalibrationSample.Draw(t => Stories260K.Tokenizer.Encode(t), Stories260K.Config.MaxPositionEmbeddings, Stories260K.Config.BosTokenId, text, "calib", options, causal);

@@ -1,6 +1,7 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Pruning;
 
@@ -10,7 +11,7 @@ namespace LlmPruneFast.Tests.Pipeline;
 public sealed class CaptureTests
 {
     private static CalibrationSet Capture(CalibrationOptions options, string? text = null) =>
-        CalibrationCapture.Run(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, text ?? Stories260K.Calibration(20_000), "calib", options);
+        new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer).Capture(text ?? Stories260K.Calibration(20_000), "calib", options);
 
     [SharedFact]
     public void EveryRow_IsThatTokensActivationWhenItsParagraphRunsAlone()
@@ -87,7 +88,7 @@ public sealed class CaptureTests
     {
         var e = Assert.Throws<MemoryBudgetException>(() => Capture(new CalibrationOptions { Samples = 2000, MemoryBudgetBytes = 1 << 20 }));
         Assert.Contains("lower --samples", e.Message);
-        long expected = CalibrationCapture.RequiredBytes(Stories260K.Config, 2000, 0, 0);
+        long expected = CalibrationCapture.RequiredBytes(Stories260K.Config.Shape().FfnWidths, 2000, 0, 0);
         Assert.Equal(2000L * 5 * 172 * 4, expected);
     }
 

@@ -1,5 +1,6 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 

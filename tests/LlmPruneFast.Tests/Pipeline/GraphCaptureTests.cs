@@ -1,5 +1,6 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Tests.Models;
@@ -57,7 +58,7 @@ public sealed class GraphCaptureTests
     {
         var options = new CalibrationOptions { Samples = 300, Seed = 2, BatchSize = 4, Threads = 1 };
         string text = Stories260K.Calibration(15_000);
-        var native = CalibrationCapture.Run(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, text, "calib", options);
+        var native = new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer).Capture(text, "calib", options);
         using var dir = new TempFolder();
         OnnxModelFile.Save(LlamaOnnxBuilder.Build(Stories260K.Config, Stories260K.Tensors), dir["model.onnx"]);
         File.Copy(SharedData.Stories260KTokenizer, dir["tokenizer.model"]);

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.Onnx.Proto;
 using LlmPruneFast.Models.OnnxGraph;

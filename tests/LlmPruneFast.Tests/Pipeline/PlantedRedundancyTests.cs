@@ -1,4 +1,6 @@
 using LlmPruneFast.Capture;
+using LlmPruneFast.Models.Llama;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 using Xunit.Abstractions;
 
@@ -26,7 +28,7 @@ public sealed class PlantedRedundancyTests(ITestOutputHelper output)
         {
             if (Cache.TryGetValue(c, out var s)) return s;
             var wide = FfnWidener.Widen(Stories260K.Config, Stories260K.Tensors, Copies, c, seed: 11);
-            var calibration = CalibrationCapture.Run(wide.Config, wide.Tensors, Stories260K.Tokenizer, Stories260K.Calibration(), "calib",
+            var calibration = new LlamaModel(wide.Config, wide.Tensors, Stories260K.Tokenizer).Capture(Stories260K.Calibration(), "calib",
                 new CalibrationOptions { Samples = samples, Seed = 0 });
             return Cache[c] = new Setup(wide, calibration, Dense.Value);
         }

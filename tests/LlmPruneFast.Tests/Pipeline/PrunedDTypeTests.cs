@@ -1,7 +1,9 @@
 using System.Text.Json;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Tests.Models;
 

@@ -1,6 +1,8 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Tests.Models;
 using LlmPruneFast.Tests.Reference;

@@ -1,7 +1,9 @@
-using LlmPruneFast.Evaluation;
 using LlmPruneFast.Capture;
+using LlmPruneFast.Evaluation;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.OnnxGraph;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 using Microsoft.ML.OnnxRuntime;
 using Xunit.Abstractions;
@@ -102,7 +104,7 @@ public sealed class TorchExportTests(ITestOutputHelper output)
         var (c, t) = PrunedModel.Build(Stories260K.Config, Stories260K.Tensors, native.Layers);
         using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(Stories260K.Config, Stories260K.Tensors));
         using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(c, t));
-        var expected = PruneEvaluation.Measure(new LlamaLogitsRunner(dense), new LlamaLogitsRunner(pruned), Stories260K.Tokenizer.Encode, paragraphs, Stories260K.Config.MaxPositionEmbeddings);
+        var expected = PruneEvaluation.Measure(dense, pruned, Stories260K.Tokenizer.Encode, paragraphs, Stories260K.Config.MaxPositionEmbeddings);
         double before = json.GetProperty("perplexity_before").GetDouble(), after = json.GetProperty("perplexity_after").GetDouble(), kl = json.GetProperty("kl").GetDouble();
         output.WriteLine($"torch-export eval {method}: perplexity {before:F6} -> {after:F6} (native {expected.Before.Perplexity:F6} -> {expected.After.Perplexity:F6}), KL {kl:E4} (native {expected.Fidelity.MeanKl:E4})");
         Assert.Equal(expected.Before.Tokens, json.GetProperty("eval_tokens").GetInt64());

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Information;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Reports;
@@ -40,7 +41,7 @@ public static class ReportSamples
         // positions for S, and a capture that takes seconds on a shared 2-core machine).
         var calib = paragraphs.Take(Math.Min(CalibrationParagraphs, paragraphs.Count / 2)).ToArray();
         var eval = paragraphs.Skip(paragraphs.Count / 2).Take(EvalParagraphs).ToArray();
-        var activations = CalibrationCapture.Run(config, tensors, tokenizer, string.Join("\n\n", calib), "calibration sample",
+        var activations = new LlamaModel(config, tensors, tokenizer).Capture(string.Join("\n\n", calib), "calibration sample",
             new CalibrationOptions { Samples = CalibrationTokens, Seed = Seed }).Layers;
         double captureSeconds = clock.Elapsed.TotalSeconds;
 

@@ -1,5 +1,6 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Tests.Models;
 using LlmPruneFast.Tests.Pipeline;

@@ -1,4 +1,5 @@
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Tests.Pipeline;
 
@@ -49,8 +50,8 @@ public sealed class LayerStreamTests
     {
         using var dir = new LlmPruneFast.Tests.Models.TempFolder();
         var sample = Sample();
-        using var memory = new LlmPruneFast.Capture.LayerStream(Stories260K.Config, Stories260K.Tensors, sample);
-        var scratch = new LlmPruneFast.Capture.LayerStream(Stories260K.Config, Stories260K.Tensors, sample,
+        using var memory = new LayerStream(Stories260K.Config, Stories260K.Tensors, sample);
+        var scratch = new LayerStream(Stories260K.Config, Stories260K.Tensors, sample,
             new LlmPruneFast.Capture.LayerStreamOptions { HiddenInMemoryLimitBytes = 0, ScratchFolder = dir.Path });
         Assert.False(memory.FileBacked);
         Assert.True(scratch.FileBacked);
@@ -65,8 +66,8 @@ public sealed class LayerStreamTests
     public void DenseStream_EqualsTheWholeModelCapture_Restart_GivesTheSameAgain()
     {
         var options = new LlmPruneFast.Capture.CalibrationOptions { Samples = 300, Seed = 2, BatchSize = 3 };
-        var whole = LlmPruneFast.Capture.CalibrationCapture.Run(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, Stories260K.Calibration(20_000), "calib", options);
-        using var stream = new LlmPruneFast.Capture.LayerStream(Stories260K.Config, Stories260K.Tensors, Sample());
+        var whole = new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer).Capture(Stories260K.Calibration(20_000), "calib", options);
+        using var stream = new LayerStream(Stories260K.Config, Stories260K.Tensors, Sample());
         for (int pass = 0; pass < 2; pass++)
         {
             for (int l = 0; l < Stories260K.Config.NumHiddenLayers; l++)

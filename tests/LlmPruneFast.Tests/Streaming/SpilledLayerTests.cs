@@ -1,5 +1,7 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Tests.Models;
 using LlmPruneFast.Tests.Pipeline;

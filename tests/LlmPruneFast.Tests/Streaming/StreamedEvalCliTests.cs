@@ -90,25 +90,25 @@ public sealed class StreamedEvalCliTests
     public void Plan_7B_Auto_StreamsUnder24GB_ShrinksTheBatch_AndTakesTheWholeGraphWhenItFits()
     {
         var windows = Enumerable.Repeat(2048, 64).ToArray(); // 131K tokens in windows of 2048
-        var plan = EvaluationPlan.Create(Llama7B, windows, inOrder: false, models: 1, EvaluationMode.Auto, 12L << 30, null, 2);
+        var plan = EvaluationPlan.Create(Llama7B.Shape(), windows, inOrder: false, models: 1, EvaluationMode.Auto, 12L << 30, null, 2);
         Assert.Equal(EvaluationMode.Layers, plan.Path);
         Assert.False(plan.OverBudget);
         Assert.True(plan.BatchSize < 8); // 8 windows of 2048 need ~13 GB of attention scores alone
         Assert.True(plan.OtherPathBytes > 3 * 6_700_000_000L * 4); // the whole graph: 3.5 float32 copies of 6.7B weights
         Assert.Contains("layer-streaming", plan.Describe());
 
-        var roomy = EvaluationPlan.Create(Llama7B, windows, inOrder: false, models: 1, EvaluationMode.Auto, 200L << 30, null, 2);
+        var roomy = EvaluationPlan.Create(Llama7B.Shape(), windows, inOrder: false, models: 1, EvaluationMode.Auto, 200L << 30, null, 2);
         Assert.Equal(EvaluationMode.Whole, roomy.Path);
         Assert.Equal(8, roomy.BatchSize);
 
-        var forced = EvaluationPlan.Create(Llama7B, windows, inOrder: false, models: 1, EvaluationMode.Whole, 12L << 30, null, 2);
+        var forced = EvaluationPlan.Create(Llama7B.Shape(), windows, inOrder: false, models: 1, EvaluationMode.Whole, 12L << 30, null, 2);
         Assert.True(forced.OverBudget);
         var e = Assert.Throws<MemoryBudgetException>(forced.ThrowIfOverBudget);
         Assert.Contains("--stream layers", e.Message);
 
         // Dense and pruned together keep two sets of final hidden states: more than one model's plan.
-        var two = EvaluationPlan.Create(Llama7B, windows, inOrder: true, models: 2, EvaluationMode.Layers, 12L << 30, 1, 2);
-        var one = EvaluationPlan.Create(Llama7B, windows, inOrder: true, models: 1, EvaluationMode.Layers, 12L << 30, 1, 2);
+        var two = EvaluationPlan.Create(Llama7B.Shape(), windows, inOrder: true, models: 2, EvaluationMode.Layers, 12L << 30, 1, 2);
+        var one = EvaluationPlan.Create(Llama7B.Shape(), windows, inOrder: true, models: 1, EvaluationMode.Layers, 12L << 30, 1, 2);
         Assert.True(two.TotalBytes > one.TotalBytes);
     }
 }

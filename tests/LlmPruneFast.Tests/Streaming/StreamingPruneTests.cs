@@ -1,5 +1,7 @@
 using LlmPruneFast.Capture;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Tests.Pipeline;
 

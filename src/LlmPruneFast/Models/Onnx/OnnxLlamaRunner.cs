@@ -52,7 +52,7 @@ public sealed class RunResult
 /// Runs a graph from <see cref="LlamaOnnxBuilder"/> in ONNX Runtime. Sequential execution, a fixed thread count and
 /// fixed inputs give bit-identical outputs. Owns its native session: dispose it.
 /// </summary>
-public sealed class OnnxLlamaRunner : IDisposable
+public sealed class OnnxLlamaRunner : IDisposable, ILogitsRunner
 {
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
@@ -208,6 +208,8 @@ public sealed class OnnxLlamaRunner : IDisposable
 
     /// <summary>Runs a padded batch (see <see cref="TokenBatch"/>).</summary>
     public RunResult Run(TokenBatch batch, bool taps = false) => Run(batch.Ids, batch.Mask, batch.Batch, batch.Seq, taps);
+
+    RunResult ILogitsRunner.Run(TokenBatch batch) => Run(batch);
 
     public void Dispose()
     {

@@ -78,7 +78,7 @@ public static class OnnxGraphSlicer
         OnnxModelFile.Save(pruned, folder.PathOf(name), options);
         cancellationToken.ThrowIfCancellationRequested();
         CopySidecars(source, folder.TempPath, cancellationToken);
-        File.WriteAllBytes(folder.PathOf(PrunedCheckpointWriter.PlanFileName), planBytes);
+        File.WriteAllBytes(folder.PathOf(PlanJson.FileName), planBytes);
         var written = Directory.GetFiles(folder.TempPath, "*", SearchOption.AllDirectories)
             .Select(f => Path.GetRelativePath(folder.TempPath, f)).Order(StringComparer.Ordinal).ToArray();
         folder.Commit();
@@ -97,7 +97,7 @@ public static class OnnxGraphSlicer
         {
             ct.ThrowIfCancellationRequested();
             string rel = Path.GetRelativePath(source.Folder, file);
-            if (skip.Contains(Path.GetFullPath(file)) || IsWeights(file) || rel == PrunedCheckpointWriter.PlanFileName
+            if (skip.Contains(Path.GetFullPath(file)) || IsWeights(file) || rel == PlanJson.FileName
                 || rel.Split(Path.DirectorySeparatorChar).Any(p => p.StartsWith('.'))) continue;
             string dest = Path.Combine(target, rel);
             Directory.CreateDirectory(Path.GetDirectoryName(dest)!);

@@ -1,7 +1,7 @@
 using LlmPruneFast.Capture;
-using LlmPruneFast.Models;
+using LlmPruneFast.Pruning;
 
-namespace LlmPruneFast.Pruning;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// A pruned LLaMA model in memory: the source checkpoint's non-FFN tensors (the same arrays as read) and, per layer,

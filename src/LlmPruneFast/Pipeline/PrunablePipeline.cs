@@ -1,22 +1,8 @@
 using System.Diagnostics;
 using LlmPruneFast.Capture;
+using LlmPruneFast.Pruning;
 
-namespace LlmPruneFast.Pruning;
-
-/// <summary>
-/// A model the pipeline can prune, whatever its family: its FFN widths, its layers as <see cref="FfnLayer"/>s, the
-/// fingerprint a plan records, and how to capture calibration activations. Selectors and compensation only ever see
-/// this (the LLaMA checkpoint path in <see cref="ModelPruner"/> predates it and is kept as it is).
-/// </summary>
-public interface IPrunableModel
-{
-    /// <summary>Recorded in the plan's fingerprint (informative).</summary>
-    string Name { get; }
-    IReadOnlyList<int> Widths { get; }
-    ILayerSource Layers(IReadOnlyList<LayerActivations>? activations);
-    ModelFingerprint Fingerprint();
-    CalibrationSet Capture(string text, string textName, CalibrationOptions options, IProgress<CaptureProgress>? progress, CancellationToken ct);
-}
+namespace LlmPruneFast.Pipeline;
 
 /// <summary>Capture, select, slice on any <see cref="IPrunableModel"/>.</summary>
 public static class PrunablePipeline
@@ -112,16 +98,4 @@ public static class PrunablePipeline
         var stageProgress = progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction)));
         return Pruner.ApplyPlan(plan, model.Layers(activations), stageProgress, ct).ToArray();
     }
-}
-
-/// <summary>A foreign ONNX graph as an <see cref="IPrunableModel"/>: its FFN blocks, fed by an <see cref="IGraphFeed"/>.</summary>
-public sealed class OnnxGraphPrunable(Models.OnnxGraph.OnnxGraphModel model, IGraphFeed feed, string? name = null) : IPrunableModel
-{
-    public string Name => name ?? model.Folder;
-    public IReadOnlyList<int> Widths => model.Blocks.Select(b => b.Width).ToArray();
-    public ILayerSource Layers(IReadOnlyList<LayerActivations>? activations) => new GraphLayerSource(model, activations);
-    public ModelFingerprint Fingerprint() => GraphLayerSource.Fingerprint(Name, model);
-
-    public CalibrationSet Capture(string text, string textName, CalibrationOptions options, IProgress<CaptureProgress>? progress, CancellationToken ct) =>
-        GraphCalibrationCapture.Run(model, feed, text, textName, options, progress, ct);
 }

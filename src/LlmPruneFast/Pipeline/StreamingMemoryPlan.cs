@@ -3,8 +3,9 @@ using System.Text;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Pruning;
 
-namespace LlmPruneFast.Pruning;
+namespace LlmPruneFast.Pipeline;
 
 /// <summary>
 /// What a streaming prune will hold in memory, part by part, and a rough time estimate; made before any work so an
@@ -14,7 +15,7 @@ namespace LlmPruneFast.Pruning;
 public sealed class StreamingMemoryPlan
 {
     /// <summary>Bytes of memory a process holds before any model data (runtime, ONNX Runtime, tokenizer): an estimate.</summary>
-    public const long BaselineBytes = 200L << 20;
+    public const long BaselineBytes = EvaluationPlan.BaselineBytes;
 
     public required IReadOnlyList<(string Part, long Bytes)> Parts { get; init; }
     public required long BudgetBytes { get; init; }
@@ -38,17 +39,17 @@ public sealed class StreamingMemoryPlan
     public bool OverBudget => TotalBytes > BudgetBytes;
 
     /// <summary>
-    /// The plan for <paramref name="sample"/> on <paramref name="config"/> with <paramref name="options"/>' method
+    /// The plan for <paramref name="sample"/> on a decoder of <paramref name="shape"/> with <paramref name="options"/>' method
     /// (its own selection and compensation terms, <see cref="MethodFootprint"/>). A multi-seed method also counts its
     /// candidate scoring on <see cref="CalibrationSample.HeldOut"/>: the whole-model graphs when <paramref name="scoring"/>
     /// asks for them or (auto) when they fit the budget with everything else, else layer by layer (<see cref="CandidateScoring"/>).
     /// </summary>
-    public static StreamingMemoryPlan Create(LlamaConfig config, CalibrationSample sample, PruningOptions options, CaptureMode mode,
+    public static StreamingMemoryPlan Create(DecoderShape shape, CalibrationSample sample, PruningOptions options, CaptureMode mode,
         long budgetBytes, int threads, string? scratchFolder = null, bool cuda = false, EvaluationMode scoring = EvaluationMode.Auto)
     {
-        int d = config.HiddenSize, layers = config.NumHiddenLayers, v = config.VocabSize, heads = config.NumAttentionHeads;
-        int hd = config.HeadDim > 0 ? config.HeadDim : d / Math.Max(heads, 1), kv = config.NumKeyValueHeads;
-        int n = Enumerable.Range(0, layers).Max(config.FfnWidth);
+        int d = shape.Hidden, layers = shape.Layers, v = shape.Vocab, heads = shape.Heads;
+        int hd = shape.HeadDim, kv = shape.KeyValueHeads;
+        int n = shape.MaxFfnWidth;
         long attention = (long)d * hd * (2L * heads + 2L * kv);
         long layerParams = attention + 3L * n * d;
         long s = sample.Samples;
@@ -79,10 +80,10 @@ public sealed class StreamingMemoryPlan
         long scoringBytes = 0;
         if (scored)
         {
-            long whole = CandidateScoring.WholeBytes(config, heldOut, options.Budget.Ratio, threads);
+            long whole = CandidateScoring.WholeBytes(shape, heldOut, options.Budget.Ratio, threads);
             // Auto: the whole-model graphs (today's path for small models) when they fit beside everything else.
             path = CandidateScoring.Choose(scoring, fixedParts + Math.Max(hidden, embedding) + whole, budgetBytes);
-            scoringBytes = path == EvaluationMode.Whole ? whole : CandidateScoring.LayeredBytes(config, heldOut, candidates);
+            scoringBytes = path == EvaluationMode.Whole ? whole : CandidateScoring.LayeredBytes(shape, heldOut, candidates);
             fixedParts += scoringBytes;
         }
         // The hidden states stay in memory when that fits the budget, else go to a memory-mapped scratch file (its pages
@@ -116,8 +117,8 @@ public sealed class StreamingMemoryPlan
         bool needsActivations = Pruner.ResolveCompensation(options).Kind != CompensationKind.None;
         double scoreFlops = path switch
         {
-            EvaluationMode.Layers => CandidateScoring.LayeredFlops(config, heldOut, candidates) + (needsActivations ? pass : 0),
-            EvaluationMode.Whole => CandidateScoring.LayeredFlops(config, heldOut, candidates) * 2.0 * candidates / (candidates + 1) + (needsActivations ? candidates * pass : 0),
+            EvaluationMode.Layers => CandidateScoring.LayeredFlops(shape, heldOut, candidates) + (needsActivations ? pass : 0),
+            EvaluationMode.Whole => CandidateScoring.LayeredFlops(shape, heldOut, candidates) * 2.0 * candidates / (candidates + 1) + (needsActivations ? candidates * pass : 0),
             _ => 0,
         };
         return new StreamingMemoryPlan

@@ -1,14 +1,16 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pruning;
 
-namespace LlmPruneFast.Pruning;
+namespace LlmPruneFast.Pipeline;
 
 /// <summary>
 /// Scores the candidate plans of a multi-seed method (mi-random-pairs) by KL(dense || candidate), the mean over every
 /// real position of the held-out sequences, in right-padded batches of <see cref="BatchSize"/> (as
-/// <see cref="ModelComparison.Compare(OnnxLlamaRunner, OnnxLlamaRunner, IReadOnlyList{int[]}, int, IProgress{EvaluationProgress}?, CancellationToken)"/>).
+/// <see cref="ModelComparison.Compare(ILogitsRunner, ILogitsRunner, IReadOnlyList{int[]}, int, IProgress{EvaluationProgress}?, CancellationToken)"/>).
 /// Two paths give the same numbers up to float32 rounding:
 /// <list type="bullet">
 /// <item><see cref="Whole"/>: the dense model and each candidate's pruned model as whole-model graphs (memory grows
@@ -36,12 +38,12 @@ public static class CandidateScoring
     /// Peak bytes of the whole-model path beyond the runtime baseline: the dense and one candidate's graph (as
     /// <see cref="EvaluationPlan"/> counts two models) and the candidate's cut layers, all in memory (down in float64).
     /// </summary>
-    public static long WholeBytes(LlamaConfig config, IReadOnlyList<int> heldOutLengths, double ratio, int threads)
+    public static long WholeBytes(DecoderShape shape, IReadOnlyList<int> heldOutLengths, double ratio, int threads)
     {
-        var plan = EvaluationPlan.Create(config, heldOutLengths, inOrder: true, models: 2, EvaluationMode.Whole, long.MaxValue, BatchSize, threads);
+        var plan = EvaluationPlan.Create(shape, heldOutLengths, inOrder: true, models: 2, EvaluationMode.Whole, long.MaxValue, BatchSize, threads);
         long cut = 0;
-        for (int l = 0; l < config.NumHiddenLayers; l++)
-            cut += (long)((1 - ratio) * config.FfnWidth(l)) * config.HiddenSize * (2 * sizeof(float) + sizeof(double));
+        for (int l = 0; l < shape.Layers; l++)
+            cut += (long)((1 - ratio) * shape.FfnWidths[l]) * shape.Hidden * (2 * sizeof(float) + sizeof(double));
         return plan.TotalBytes - StreamingMemoryPlan.BaselineBytes + cut;
     }
 
@@ -51,27 +53,27 @@ public static class CandidateScoring
     /// model and <paramref name="candidates"/> candidates, the head (its weight read and transposed) and the logits of
     /// one chunk of positions for two models.
     /// </summary>
-    public static long LayeredBytes(LlamaConfig config, IReadOnlyList<int> heldOutLengths, int candidates)
+    public static long LayeredBytes(DecoderShape shape, IReadOnlyList<int> heldOutLengths, int candidates)
     {
-        long d = config.HiddenSize, v = config.VocabSize;
+        long d = shape.Hidden, v = shape.Vocab;
         var (padded, longest) = Layout(heldOutLengths);
         long hidden = (candidates + 1L) * padded * d * sizeof(float);
         long head = 2 * v * d * sizeof(float);
-        long chunk = ChunkPositions(config, longest) * (2 * v + d) * sizeof(float) + 2 * v * sizeof(double);
+        long chunk = ChunkPositions(shape.Vocab, longest) * (2 * v + d) * sizeof(float) + 2 * v * sizeof(double);
         return hidden + head + chunk;
     }
 
     /// <summary>Forward multiply-adds of the layered path, flop: every held-out token through every layer and the head, per model.</summary>
-    public static double LayeredFlops(LlamaConfig config, IReadOnlyList<int> heldOutLengths, int candidates)
+    public static double LayeredFlops(DecoderShape shape, IReadOnlyList<int> heldOutLengths, int candidates)
     {
-        int d = config.HiddenSize, heads = config.NumAttentionHeads, kv = config.NumKeyValueHeads;
-        int hd = config.HeadDim > 0 ? config.HeadDim : d / Math.Max(heads, 1);
+        int d = shape.Hidden, heads = shape.Heads, kv = shape.KeyValueHeads;
+        int hd = shape.HeadDim;
         var (padded, longest) = Layout(heldOutLengths);
         double real = heldOutLengths.Sum(n => (double)n);
         double layers = 0;
-        for (int l = 0; l < config.NumHiddenLayers; l++)
-            layers += (double)d * hd * (2.0 * heads + 2.0 * kv) + 3.0 * config.FfnWidth(l) * d + 2.0 * longest * heads * hd;
-        return 2.0 * (candidates + 1) * ((double)padded * layers + real * d * config.VocabSize);
+        for (int l = 0; l < shape.Layers; l++)
+            layers += (double)d * hd * (2.0 * heads + 2.0 * kv) + 3.0 * shape.FfnWidths[l] * d + 2.0 * longest * heads * hd;
+        return 2.0 * (candidates + 1) * ((double)padded * layers + real * d * shape.Vocab);
     }
 
     /// <summary>Padded tokens and the longest sequence of the comparison batches (<see cref="ModelComparison.Batches"/>).</summary>
@@ -88,8 +90,8 @@ public static class CandidateScoring
     }
 
     /// <summary>Positions per head run: <see cref="LayerStreamedLogits.DefaultChunkBytes"/> of logits, at most the longest sequence.</summary>
-    private static int ChunkPositions(LlamaConfig config, int longest) =>
-        (int)Math.Clamp(LayerStreamedLogits.DefaultChunkBytes / ((long)config.VocabSize * sizeof(float)), 1, Math.Max(1, longest));
+    private static int ChunkPositions(int vocab, int longest) =>
+        (int)Math.Clamp(LayerStreamedLogits.DefaultChunkBytes / ((long)vocab * sizeof(float)), 1, Math.Max(1, longest));
 
     /// <summary>
     /// Today's whole-model path: the dense graph built once, then per candidate its cut layers (<see cref="Pruner.ApplyPlan"/>
@@ -169,7 +171,7 @@ public static class CandidateScoring
                     LargeGarbage.Collect();   // the dense layer's weights, activations and statistics
                 }
             using var head = new LlamaHeadRunner(config, tensors, options.Threads, options.Cuda);
-            return Compare(head, hidden, batches, ChunkPositions(config, batches.Max(b => b.Seq)), ct);
+            return Compare(head, hidden, batches, ChunkPositions(config.VocabSize, batches.Max(b => b.Seq)), ct);
         }
         finally
         {

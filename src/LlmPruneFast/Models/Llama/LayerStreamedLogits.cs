@@ -1,8 +1,8 @@
 using LlmPruneFast.Capture;
-using LlmPruneFast.Models;
+using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models.Onnx;
 
-namespace LlmPruneFast.Evaluation;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// Logits of a LLaMA checkpoint computed one decoder layer at a time, so that a model whose whole-model graph does not
@@ -16,7 +16,7 @@ namespace LlmPruneFast.Evaluation;
 public sealed class LayerStreamedLogits(LlamaConfig config, ITensorSource tensors, LayerStreamOptions? options = null) : ILogitsSource
 {
     /// <summary>Default bytes of logits made per head run (positions = this / (vocab x 4), at least 1).</summary>
-    public const long DefaultChunkBytes = 32L << 20;
+    public const long DefaultChunkBytes = EvaluationPlan.LogitsChunkBytes;
 
     private readonly LayerStreamOptions _options = options ?? new();
 

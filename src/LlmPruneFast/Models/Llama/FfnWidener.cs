@@ -1,6 +1,6 @@
-using LlmPruneFast.Models;
+using LlmPruneFast.Pruning;
 
-namespace LlmPruneFast.Pruning;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>A model widened by <see cref="FfnWidener.Widen"/>, and which neuron every copy duplicates.</summary>
 public sealed record WidenedModel(LlamaConfig Config, InMemoryTensorSource Tensors, IReadOnlyList<int[]> Originals, double Scale)

@@ -1,7 +1,7 @@
 using LlmPruneFast.Capture;
-using LlmPruneFast.Models;
+using LlmPruneFast.Pruning;
 
-namespace LlmPruneFast.Pruning;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// The FFN layers of a LLaMA checkpoint (<see cref="LlamaConfig"/> + <see cref="ITensorSource"/>) seen as
