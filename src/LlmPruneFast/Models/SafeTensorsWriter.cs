@@ -37,7 +37,6 @@ public static class SafeTensorsWriter
             stream.Write(prefix);
             stream.Write(header);
             byte[]? narrow = null;
-            var writeback = new EarlyWriteback(stream);
             var garbage = new LargeGarbage();   // each tensor is read, written and dropped: keep that from piling up
             foreach (var (info, dtype) in plan)
             {
@@ -47,7 +46,6 @@ public static class SafeTensorsWriter
                 if (dtype == TensorDType.F32)
                 {
                     stream.Write(MemoryMarshal.AsBytes(data.AsSpan()));
-                    writeback.Wrote();
                     continue;
                 }
                 // Narrowed through one reused buffer, so a large tensor is not held twice.
@@ -58,7 +56,6 @@ public static class SafeTensorsWriter
                     int n = Math.Min(NarrowChunk, data.Length - start);
                     FloatWidening.FromFloat32(dtype, data.AsSpan(start, n), narrow.AsSpan(0, n * size));
                     stream.Write(narrow, 0, n * size);
-                    writeback.Wrote();
                 }
             }
         });

@@ -22,7 +22,6 @@ internal sealed class StreamedExternalData : IDisposable
     private readonly string _tempPath;
     private readonly List<TensorProto> _inline = [];
     private FileStream? _data;
-    private EarlyWriteback? _writeback;
     private long _total;
 
     /// <summary>Name of the data file, relative to the model's folder.</summary>
@@ -69,7 +68,6 @@ internal sealed class StreamedExternalData : IDisposable
         data.SetLength(offset);
         data.Position = offset;
         data.Write(bytes);
-        _writeback!.Wrote();
         tensor.ExternalData.Add(Entry("location", Location));
         tensor.ExternalData.Add(Entry("offset", offset.ToString(CultureInfo.InvariantCulture)));
         tensor.ExternalData.Add(Entry("length", bytes.Length.ToString(CultureInfo.InvariantCulture)));
@@ -100,7 +98,6 @@ internal sealed class StreamedExternalData : IDisposable
     {
         Directory.CreateDirectory(_folder);
         _data = new FileStream(_tempPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        _writeback = new EarlyWriteback(_data);
         foreach (var tensor in _inline)
             if (tensor.RawData.Length > 0 && tensor.RawData.Length >= ThresholdBytes)
                 AddExternal(tensor, tensor.RawData.Span);
