@@ -20,6 +20,13 @@ public abstract class HiddenStates : IDisposable
     public abstract void Dispose();
 
     /// <summary>
+    /// Stores <paramref name="data"/> as block <paramref name="batch"/> and returns an array of the block's length that
+    /// is free to reuse: the replaced block in memory (the store keeps <paramref name="data"/>), <paramref name="data"/>
+    /// itself for the file (copied in).
+    /// </summary>
+    public abstract float[] Replace(int batch, float[] data);
+
+    /// <summary>
     /// A store of blocks of <paramref name="lengths"/> floats: in memory when their total is at most
     /// <paramref name="inMemoryLimitBytes"/>, else in a scratch file under <paramref name="scratchFolder"/> (the
     /// system temp folder when null), deleted on dispose.
@@ -36,6 +43,12 @@ public abstract class HiddenStates : IDisposable
         public override bool FileBacked => false;
         public override float[] Read(int batch) => _blocks[batch] ?? throw new InvalidOperationException($"hidden block {batch} was never written");
         public override void Write(int batch, float[] data) => _blocks[batch] = data;
+        public override float[] Replace(int batch, float[] data)
+        {
+            var old = _blocks[batch] ?? throw new InvalidOperationException($"hidden block {batch} was never written");
+            _blocks[batch] = data;
+            return old;
+        }
         public override void Dispose() => Array.Clear(_blocks);
     }
 
@@ -81,6 +94,12 @@ public abstract class HiddenStates : IDisposable
         {
             if (data.LongLength != _lengths[batch]) throw new ArgumentException($"hidden block {batch} holds {_lengths[batch]} values, got {data.LongLength}");
             _view.SafeMemoryMappedViewHandle.WriteSpan((ulong)_offsets[batch], (ReadOnlySpan<float>)data);
+        }
+
+        public override float[] Replace(int batch, float[] data)
+        {
+            Write(batch, data);
+            return data;
         }
 
         public override void Dispose()

@@ -130,22 +130,9 @@ public sealed class LayerStream : IDisposable
         Position++;
     }
 
-    private void RunAll(LoadedLayer loaded, bool advance, Action<int, float[], TokenBatch>? onTaps, IProgress<double>? progress, CancellationToken ct)
-    {
-        int n = loaded.Graph.Width;
-        for (int b = 0; b < _batches.Length; b++)
-        {
-            ct.ThrowIfCancellationRequested();
-            var tokens = _batches[b];
-            var x = _hidden.Read(b);
-            var output = advance ? new float[x.LongLength] : null;
-            var taps = onTaps != null ? new float[(long)tokens.Ids.Length * n] : null;
-            _runner.Run(loaded, x, tokens.Mask, tokens.Batch, tokens.Seq, output, taps);
-            if (taps != null) onTaps!(b, taps, tokens);
-            if (output != null) _hidden.Write(b, output);
-            progress?.Report((b + 1.0) / _batches.Length);
-        }
-    }
+    private void RunAll(LoadedLayer loaded, bool advance, Action<int, float[], TokenBatch>? onTaps, IProgress<double>? progress, CancellationToken ct) =>
+        _hidden.Run(_runner, loaded, _batches, advance, onTaps == null ? null : (b, taps) => onTaps(b, taps, _batches[b]), ct,
+            b => progress?.Report((b + 1.0) / _batches.Length));
 
     private float[] Dense(string name, int rows, int cols) =>
         cols == 0 ? LlamaLayerGraph.ReadChecked(_tensors, name, rows) : LlamaLayerGraph.ReadChecked(_tensors, name, rows, cols);
