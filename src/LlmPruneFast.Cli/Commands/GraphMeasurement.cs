@@ -1,3 +1,4 @@
+using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models.Encoders;

@@ -1,3 +1,4 @@
+using LlmPruneFast.Models.OnnxGraph;
 using System.Diagnostics;
 using System.Text.Json;
 using LlmPruneFast.Capture;

@@ -170,7 +170,7 @@ public static class StreamingPruner
 
     /// <remarks>
     /// The plan's fingerprint hashes each layer's FFN weights as the loop reads them, not in a pass of its own before it:
-    /// that pass read every FFN weight of the checkpoint once more (1.2 s of a 37 s prune at 134M).
+    /// that pass read every FFN weight of the checkpoint once more (1.2 s in a traced 134M prune).
     /// </remarks>
     private static (PruningPlan, SlicedFfnLayer[]) LayerByLayer(string modelName, LlamaConfig config, ITensorSource tensors, LayerStream stream,
         PruningOptions options, CaptureMode mode, Dictionary<string, double> seconds, LayerActivations[]? kept, SlicedLayerSpill? spill,

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models.Encoders;
-using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
@@ -23,7 +22,8 @@ internal static class GraphStudy
     /// <summary>Opens the graph, refuses one prune would refuse, checks every run's options; the study's description of it.</summary>
     public static StudyModel Describe(StudyModelSpec spec, StudySettings settings)
     {
-        var (graph, encoder, _) = Open(spec.Directory);
+        var target = GraphTarget.Open(spec.Directory);
+        var (graph, encoder) = (target.Graph, target.Encoder);
         var widths = graph.Blocks.Select(b => b.Width).ToArray();
         foreach (var method in settings.Methods)
             foreach (var ratio in settings.Ratios)
@@ -40,13 +40,11 @@ internal static class GraphStudy
     public static StudyModelRun Run(StudyModel model, StudySettings settings, IReadOnlyList<string> paragraphs, List<StudyRow> rows,
         Action<int, string, double>? report, CancellationToken ct)
     {
-        var (graph, encoder, feed) = Open(model.Directory);
-        var prunable = new OnnxGraphPrunable(graph, feed, graph.Path);
+        var target = GraphTarget.Open(model.Directory);
+        var (graph, encoder, feed, prunable) = (target.Graph, target.Encoder, target.Feed, target.Prunable);
         var first = settings.PruneSettings(settings.Methods[0], settings.Ratios[0], settings.Compensations[0]);
         // As prune: an encoder's sequences are capped at its own limit; its calibration is one sentence per line.
-        var calibOptions = encoder != null && first.Calibration.MaxLength == 0
-            ? first.Calibration with { MaxLength = graph.CapLength(encoder.MaxTokens) }
-            : first.Calibration;
+        var calibOptions = target.Calibration(first.Calibration);
         string calibText = encoder != null ? SentenceFile.AsParagraphs(SentenceFile.Lines(settings.CalibrationText)) : settings.CalibrationText;
 
         var clock = Stopwatch.StartNew();
@@ -120,7 +118,7 @@ internal static class GraphStudy
                                 Kl = e.Fidelity.MeanKl,
                                 Top1Agreement = e.Fidelity.Top1Agreement,
                                 EvalTokens = e.After.Tokens,
-                                ParamsAfter = OnnxGraphModel.Parameters(OnnxModelFile.Load(Path.Combine(folder, Path.GetFileName(graph.Path)))),
+                                ParamsAfter = target.ParametersAfter(outcome.Layers),   // as prune counts them, without reloading the written graph
                             };
                         }
                         Directory.Delete(folder, recursive: true);
@@ -142,15 +140,6 @@ internal static class GraphStudy
             };
         // A decoder graph's dense perplexity is measured with every variant (the step prune uses); the first one is reported.
         return new StudyModelRun(model, denseDecoder!.Before.Perplexity, denseDecoder.Before.Tokens, paragraphs.Count, 1, settings.Samples, captureSeconds, 0);
-    }
-
-    /// <summary>The graph, its encoder folder (null for a decoder) and feed, refused as prune refuses it.</summary>
-    private static (OnnxGraphModel Graph, EncoderFolder? Encoder, IGraphFeed Feed) Open(string path)
-    {
-        var graph = OnnxGraphModel.Open(path);
-        var encoder = EncoderFolder.IsEncoder(graph.Folder) ? EncoderFolder.Open(graph.Folder) : null;
-        graph.RequirePrunable();
-        return (graph, encoder, GraphFeeds.For(graph.Folder, graph.Inputs.Select(i => i.Name).ToArray()));
     }
 
     /// <summary>An encoder's fidelity sentences: the evaluation text one per non-empty line (the first N with --eval-paragraphs N).</summary>

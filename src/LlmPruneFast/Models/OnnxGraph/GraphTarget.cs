@@ -1,17 +1,16 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models.Encoders;
-using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Pruning;
 
-namespace LlmPruneFast.Cli.Commands;
+namespace LlmPruneFast.Models.OnnxGraph;
 
 /// <summary>
-/// A foreign ONNX graph opened for <c>prune</c>, <c>apply</c> and <c>report</c>: the graph, its feed, whether it is a
+/// A foreign ONNX graph opened for <c>prune</c>, <c>apply</c>, <c>report</c> and <c>study</c>: the graph, its feed, whether it is a
 /// sentence encoder, and the two things that differ by family when a plan is made or remade: how the calibration
 /// file is read (encoders: one sentence per sequence) and the tokens per calibration sequence.
 /// </summary>
-internal sealed class GraphTarget
+public sealed class GraphTarget
 {
     public required OnnxGraphModel Graph { get; init; }
     /// <summary>The encoder folder (vocab, pooling, max tokens), or null for a decoder graph.</summary>
