@@ -32,14 +32,14 @@ public interface IGramDevice
 /// <see cref="IGramDevice"/> on an ILGPU accelerator (that of an <see cref="IlgpuMiBackend"/>, so MI estimation and
 /// the Gram matrices share one context): blocks of A are uploaded in turn and added into the n x n accumulator with
 /// the float64 <see cref="GemmNT64"/> (cuBLAS DGEMM where it loads, else the tiled kernel); the accumulator stays on
-/// the device until the last block. Device memory: n^2 + n * block doubles, the block ~256 MB at most.
+/// the device until the last block. Device memory: n^2 + n * block doubles, the block <paramref name="blockElements"/>
+/// doubles at most (256 MB by default; tests make it small to exercise the accumulation).
 /// </summary>
-public sealed class IlgpuGramDevice(IlgpuMiBackend backend) : IGramDevice
+public sealed class IlgpuGramDevice(IlgpuMiBackend backend, long blockElements = 1L << 25) : IGramDevice
 {
     /// <summary>On the CUDA backend (<c>--device cuda</c>, or <c>auto</c> with a usable CUDA device).</summary>
     public static readonly IlgpuGramDevice Cuda = new(IlgpuMiBackend.Cuda);
 
-    private const long BlockElements = 1L << 25;   // 256 MB of float64 per uploaded block
     private int _calls;
 
     public string Name => backend.Name;
@@ -50,7 +50,7 @@ public sealed class IlgpuGramDevice(IlgpuMiBackend backend) : IGramDevice
     public double[] Gram(int n, int k, GramBlockFill fill, CancellationToken ct)
     {
         if (n < 1 || k < 1) return new double[(long)Math.Max(n, 0) * Math.Max(n, 0)];
-        int block = (int)Math.Clamp(BlockElements / n, 1, k);
+        int block = (int)Math.Clamp(blockElements / n, 1, k);
         var host = new double[(long)n * block];
         double[] g = [];
         backend.Run(acc =>
