@@ -111,6 +111,10 @@ internal static class KernelVerifySuite
                 using var dc = acc.Accelerator.Allocate1D(c0);
                 GemmNT64.Multiply(acc, da.View, db.View, dc.View, m, n, k, 0.5, 1.0, backend);
                 Check($"gemm64 {backend} M={m} N={n} K={k}", Diff(dc.GetAsArray1D(), GemmNT64Reference.Multiply(a, b, c0, m, n, k, 0.5, 1.0)), 1e-12);
+                if (backend != GemmBackend.TiledKernel) continue;
+                dc.CopyFromCPU(c0);
+                GemmNT64.Multiply(acc, da.View, db.View, dc.View, m, n, k, 0.5, 1.0, GemmBackend.DirectKernel);
+                Check($"gemm64 DirectKernel M={m} N={n} K={k}", Diff(dc.GetAsArray1D(), GemmNT64Reference.Multiply(a, b, c0, m, n, k, 0.5, 1.0)), 1e-12);
             }
         }
         Console.WriteLine(_failures == 0 ? "# all checks passed" : $"# {_failures} checks FAILED");

@@ -8,8 +8,9 @@ namespace LlmPruneFast.Kernels.Gemm;
 /// <summary>
 /// The float64 counterpart of <see cref="GemmNT"/>, with accumulation: C = alpha * A * B^T + beta * C, all row-major,
 /// A is M x K, B is N x K, C is M x N (beta = 1 adds a block of K into C, which is how the prune path's Gram
-/// matrices stream their rows). cuBLAS DGEMM when it loads, else a tiled kernel like <see cref="GemmNT"/>'s (a
-/// separate kernel: ILGPU kernels cannot be generic over the element type's arithmetic).
+/// matrices stream their rows). Auto: cuBLAS DGEMM when it loads, else on CUDA a tiled kernel like
+/// <see cref="GemmNT"/>'s (a separate kernel: ILGPU kernels cannot be generic over the element type's arithmetic),
+/// and on the ILGPU CPU accelerator the direct kernel (<see cref="GemmBackend.DirectKernel"/>).
 /// </summary>
 public static class GemmNT64
 {
@@ -21,7 +22,16 @@ public static class GemmNT64
         if (m < 1 || n < 1 || k < 1) throw new ArgumentOutOfRangeException(nameof(m), $"GEMM sizes must be positive, found M={m} N={n} K={k}");
         if (a.Length < (long)m * k || b.Length < (long)n * k || c.Length < (long)m * n)
             throw new ArgumentException($"GEMM views too short for M={m} N={n} K={k}: A {a.Length}, B {b.Length}, C {c.Length}");
-        if (backend == GemmBackend.Auto) backend = accelerator.CuBlas != null ? GemmBackend.CuBlas : GemmBackend.TiledKernel;
+        if (backend == GemmBackend.Auto)
+            backend = accelerator.CuBlas != null ? GemmBackend.CuBlas : accelerator.IsCuda ? GemmBackend.TiledKernel : GemmBackend.DirectKernel;
+        if (backend == GemmBackend.DirectKernel)
+        {
+            var direct = accelerator.Kernel("GemmNT64." + nameof(DirectKernel), acc =>
+                acc.LoadAutoGroupedStreamKernel<Index2D, ArrayView<double>, ArrayView<double>, ArrayView<double>, int, int, double, double>(DirectKernel));
+            direct(new Index2D(m, n), a, b, c, n, k, alpha, beta);
+            accelerator.Accelerator.Synchronize();
+            return;
+        }
         if (backend == GemmBackend.CuBlas)
         {
             var blas = accelerator.CuBlas ?? throw new AcceleratorUnavailableException(
@@ -39,6 +49,16 @@ public static class GemmNT64
         var config = new KernelConfig(new Index2D((n + t - 1) / t, (m + t - 1) / t), new Index2D(t, t), SharedMemoryConfig.RequestDynamic<double>(2 * t * t));
         kernel(config, a, b, c, m, n, k, alpha, beta);
         accelerator.Accelerator.Synchronize();
+    }
+
+    /// <summary>Thread (i, j) computes C[i, j] alone.</summary>
+    internal static void DirectKernel(Index2D index, ArrayView<double> a, ArrayView<double> b, ArrayView<double> c, int n, int k, double alpha, double beta)
+    {
+        long row = (long)index.X * k, col = (long)index.Y * k;
+        double sum = 0;
+        for (int q = 0; q < k; q++) sum += a[row + q] * b[col + q];
+        long at = (long)index.X * n + index.Y;
+        c[at] = beta == 0 ? alpha * sum : alpha * sum + beta * c[at];
     }
 
     /// <summary><see cref="GemmNT"/>'s tiled kernel in float64, plus beta * C.</summary>

@@ -65,6 +65,8 @@ public sealed class GemmKernelTestsOnCpuAccelerator : GemmKernelTests
     [Fact] public void TiledKernel_AwkwardShapes() => CheckShapes(GemmBackend.TiledKernel);
     [Fact] public void CuBlas_RejectedWithoutCuda() => Assert.Throws<AcceleratorUnavailableException>(() => CheckShapes(GemmBackend.CuBlas));
     [Fact] public void TiledKernel64_AwkwardShapes() => CheckShapes64(GemmBackend.TiledKernel);
+    [Fact] public void DirectKernel64_AwkwardShapes() => CheckShapes64(GemmBackend.DirectKernel);
+    [Fact] public void DirectKernel_Float32Rejected() => Assert.Throws<ArgumentException>(() => CheckShapes(GemmBackend.DirectKernel));
     [Fact] public void CuBlas64_RejectedWithoutCuda() => Assert.Throws<AcceleratorUnavailableException>(() => CheckShapes64(GemmBackend.CuBlas));
 }
 
@@ -75,5 +77,6 @@ public sealed class GemmKernelTestsOnCuda : GemmKernelTests
     [CudaFact] public void TiledKernel_AwkwardShapes() => CheckShapes(GemmBackend.TiledKernel);
     [CudaFact] public void CuBlas_AwkwardShapes() => CheckShapes(GemmBackend.CuBlas);
     [CudaFact] public void TiledKernel64_AwkwardShapes() => CheckShapes64(GemmBackend.TiledKernel);
+    [CudaFact] public void DirectKernel64_AwkwardShapes() => CheckShapes64(GemmBackend.DirectKernel);
     [CudaFact] public void CuBlas64_AwkwardShapes() => CheckShapes64(GemmBackend.CuBlas);
 }

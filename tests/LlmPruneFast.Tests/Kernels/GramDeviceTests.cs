@@ -84,7 +84,7 @@ public abstract class GramDeviceTests
 [Collection(KernelCollection.Name)]
 public sealed class GramDeviceTestsOnCpuAccelerator : GramDeviceTests
 {
-    // Groups of 4 (2 x 2 GEMM tiles): the tiled GEMM's barriers make 16-thread groups of OS threads very slow at N = 172.
+    // Its GEMM is the direct kernel (no barriers: GemmNT64's choice on the CPU accelerator), in groups of 4.
     private static readonly IlgpuMiBackend Shared = new(MiAcceleratorKind.Cpu, cpuThreadsPerGroup: 4);
     protected override IlgpuMiBackend Backend => Shared;
     [Fact] public void Covariance_RandomMatrix_EqualsCpu() => CheckCovarianceOnRandomMatrix();
