@@ -110,7 +110,8 @@ public sealed class MiAccelerator : IDisposable
 
     /// <summary>
     /// The cuBLAS handle of a CUDA accelerator (created on first use), or null: on the CPU accelerator, or when
-    /// cuBLAS cannot be loaded (it ships with the CUDA toolkit, not the driver); <see cref="CuBlasUnavailableReason"/> says why.
+    /// cuBLAS cannot be loaded (it ships with the CUDA toolkit, not the driver; CUDA 13's is found through
+    /// <see cref="CuBlasLibrary"/>); <see cref="CuBlasUnavailableReason"/> says why.
     /// </summary>
     internal CuBlas<CuBlasPointerModeHandlers.AutomaticMode>? CuBlas
     {
@@ -119,11 +120,13 @@ public sealed class MiAccelerator : IDisposable
             if (!IsCuda || CuBlasUnavailableReason != null) return null;
             try
             {
+                CuBlasLibrary.EnsureFallback();
                 return _cuBlas ??= new CuBlas<CuBlasPointerModeHandlers.AutomaticMode>((CudaAccelerator)Accelerator);
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException or CuBlasException)
             {
-                CuBlasUnavailableReason = $"{e.GetType().Name}: {e.Message}";
+                // .NET's DllNotFoundException lists every path it tried, one per line: the first line says what.
+                CuBlasUnavailableReason = $"{e.GetType().Name}: {e.Message.Split('\n')[0].Trim()} (tried also {string.Join(", ", CuBlasLibrary.Fallbacks)})";
                 return null;
             }
         }
