@@ -12,11 +12,14 @@ namespace LlmPruneFast.Perf;
 
 /// <summary>
 /// `kernels` suite (registered from <see cref="KernelSuite"/>): throughput of the ILGPU MI kernels.
-///   LlmPruneFast.Perf kernels [--device auto|cpu|cuda] [--min-seconds T] [--allpairs N1,N2,..] [--pair-columns N] [--cpu-group G] [--onehot|--no-onehot]
+///   LlmPruneFast.Perf kernels [--device auto|cpu|cuda] [--min-seconds T] [--allpairs N1,N2,..] [--pair-columns N] [--cpu-group G] [--onehot|--no-onehot] [--gram-n N]
 /// Prints, per kernel, pairs/s of the pair-list kernels at S = 1024 and 4096 (per-column preparation timed apart),
 /// and the all-pairs time of a layer at S = 2048 (plug-in B = 16 by histogram tiles and by one-hot GEMM, copula by
 /// GEMM). Default all-pairs sizes: N = 1024, 4096, 11008 on CUDA; on the CPU accelerator N = 32, 64 measured and
 /// the larger N extrapolated as time * (N / N_measured)^2 (all-pairs work is quadratic in N), marked "extrap".
+/// Then the prune path's float64 Gram (<see cref="GramSection"/>): the covariance of S = 2048 rows at N = 11008 on
+/// CUDA (256 on the CPU accelerator; --gram-n sets it), DGEMM alone per backend and end to end through
+/// <see cref="Pruning.LayerStatistics"/> with the Gram device, against OpenBLAS where it loads.
 /// Data: seeded Gaussian columns with a dependence chain. Times are wall clock, after a warm-up run on tiny data (kernel compile).
 /// </summary>
 internal static class KernelSuite
@@ -33,6 +36,7 @@ internal static class KernelSuite
         int[]? allPairsSizes = null;
         int cpuGroup = 16;
         bool? oneHot = null;
+        int? gramN = null;
         for (int a = 0; a < args.Length; a++)
         {
             switch (args[a])
@@ -44,6 +48,7 @@ internal static class KernelSuite
                 case "--onehot": oneHot = true; break;
                 case "--no-onehot": oneHot = false; break;
                 case "--allpairs": allPairsSizes = args[++a].Split(',').Select(int.Parse).ToArray(); break;
+                case "--gram-n": gramN = int.Parse(args[++a]); break;
                 default: Console.Error.WriteLine($"kernels: unknown option {args[a]}"); return 2;
             }
         }
@@ -120,7 +125,58 @@ internal static class KernelSuite
                         double t = seconds * Math.Pow((double)n / n0, 2);
                         Console.WriteLine($"{method,-26} {n,6} {t,10:F1} {PairsOf(n) / t,14:N0} extrap from N={n0}");
                     }
+        GramSection(accelerator, gramN ?? (accelerator.IsCuda ? 11008 : 256), cpuGroup);
         return 0;
+    }
+
+    /// <summary>
+    /// The covariance of Z [S x N], S = 2048, in float64 (2 S N^2 flops as a GEMM): GemmNT64 alone on device-resident
+    /// data, per backend, then end to end (centring, transposition, upload in blocks, GEMM, download, mirror) through
+    /// <see cref="Pruning.LayerStatistics.Covariance"/> on an <see cref="Pruning.IlgpuGramDevice"/>, and on OpenBLAS.
+    /// </summary>
+    private static void GramSection(MiAccelerator accelerator, int n, int cpuGroup)
+    {
+        const int s = 2048;
+        double flops = 2.0 * s * n * n;
+        Console.WriteLine($"## float64 Gram, the prune path's covariance, S = {s} (GFLOP/s counts 2 S N^2)");
+        Console.WriteLine($"{"path",-34} {"N",6} {"seconds",10} {"GFLOP/s",10}");
+        var random = new Random(11);
+        var a = new double[(long)n * s];
+        for (long i = 0; i < a.Length; i++) a[i] = random.NextDouble() - 0.5;
+        var backends = accelerator.IsCuda ? new[] { GemmBackend.CuBlas, GemmBackend.TiledKernel } : new[] { GemmBackend.DirectKernel };   // the tiled kernel's barriers crawl on the CPU accelerator
+        using (var da = accelerator.Accelerator.Allocate1D<double>(a.LongLength))
+        using (var dc = accelerator.Accelerator.Allocate1D<double>((long)n * n))
+        {
+            da.Upload(a);
+            foreach (var backend in backends)
+            {
+                if (backend == GemmBackend.CuBlas && !accelerator.HasCuBlas) { Console.WriteLine($"{"gemm64 cuBLAS",-34} {n,6} {"n/a",10} {"",10} ({accelerator.CuBlasUnavailableReason})"); continue; }
+                GemmNT64.Multiply(accelerator, da.View, da.View, dc.View, Math.Min(n, 8), Math.Min(n, 8), s, 1, 0, backend); // compile
+                var watch = Stopwatch.StartNew();
+                GemmNT64.Multiply(accelerator, da.View, da.View, dc.View, n, n, s, 1, 0, backend);
+                double t = watch.Elapsed.TotalSeconds;
+                Console.WriteLine($"{"gemm64 " + backend,-34} {n,6} {t,10:F3} {flops / t / 1e9,10:F1}");
+            }
+        }
+        var z = new float[(long)s * n];
+        for (long i = 0; i < z.Length; i++) z[i] = (float)(1 + random.NextDouble());
+        var activations = new Capture.LayerActivations(0, s, n, z);
+        // The device the prune path uses: a backend of the same kind (its own context) with the default 256 MB blocks.
+        using var backend2 = new Information.IlgpuMiBackend(accelerator.Kind, cpuGroup);
+        var gram = new Pruning.IlgpuGramDevice(backend2);
+        new Pruning.LayerStatistics(new Capture.LayerActivations(0, 64, 8, z.AsMemory(0, 64 * 8)), gram).Covariance(); // compile
+        var clock = Stopwatch.StartNew();
+        var device = new Pruning.LayerStatistics(activations, gram).Covariance();
+        double td = clock.Elapsed.TotalSeconds;
+        Console.WriteLine($"{"covariance end to end, " + gram.Name,-34} {n,6} {td,10:F3} {flops / td / 1e9,10:F1}");
+        if (!Pruning.NativeBlas.Available) { Console.WriteLine($"{"covariance end to end, OpenBLAS",-34} {n,6} {"n/a",10} {"",10} ({Pruning.NativeBlas.Unavailable})"); return; }
+        clock.Restart();
+        var cpu = new Pruning.LayerStatistics(activations).Covariance();
+        double tc = clock.Elapsed.TotalSeconds;
+        double scale = 0, worst = 0;
+        for (long i = 0; i < cpu.Length; i++) { scale = Math.Max(scale, Math.Abs(cpu[i])); worst = Math.Max(worst, Math.Abs(device[i] - cpu[i])); }
+        Console.WriteLine($"{"covariance end to end, OpenBLAS",-34} {n,6} {tc,10:F3} {flops / 2 / tc / 1e9,10:F1}  (dsyrk: half the flops; {Environment.ProcessorCount} cores)");
+        Console.WriteLine($"# covariance device vs OpenBLAS: max |difference| / max |C| = {worst / scale:E2}");
     }
 
     private static void Discard(int rowStart, int colStart, int rowCount, int colCount, ReadOnlySpan<float> tile) { }

@@ -99,6 +99,23 @@ internal static class KernelVerifySuite
                 GemmNT.Multiply(acc, da.View, db.View, dc.View, m, n, k, 0.5f, backend);
                 Check($"gemm {backend} M={m} N={n} K={k}", Diff(dc.GetAsArray1D().Select(v => (double)v), GemmNTReference.Multiply(a, b, m, n, k, 0.5)), 1e-5);
             }
+            // float64 with accumulation (beta = 1): the prune path's Gram matrices (covariance, copula correlation).
+            foreach (var (m, n, k) in new[] { (1, 1, 1), (2, 2, 6), (6, 2, 2), (5, 3, 17), (17, 31, 65), (67, 67, 300) })
+            {
+                var random = new Random(m * 100 + n * 10 + k + 1);
+                var a = Enumerable.Range(0, m * k).Select(_ => random.NextDouble() - 0.5).ToArray();
+                var b = Enumerable.Range(0, n * k).Select(_ => random.NextDouble() - 0.5).ToArray();
+                var c0 = Enumerable.Range(0, m * n).Select(_ => random.NextDouble() - 0.5).ToArray();
+                using var da = acc.Accelerator.Allocate1D(a);
+                using var db = acc.Accelerator.Allocate1D(b);
+                using var dc = acc.Accelerator.Allocate1D(c0);
+                GemmNT64.Multiply(acc, da.View, db.View, dc.View, m, n, k, 0.5, 1.0, backend);
+                Check($"gemm64 {backend} M={m} N={n} K={k}", Diff(dc.GetAsArray1D(), GemmNT64Reference.Multiply(a, b, c0, m, n, k, 0.5, 1.0)), 1e-12);
+                if (backend != GemmBackend.TiledKernel) continue;
+                dc.CopyFromCPU(c0);
+                GemmNT64.Multiply(acc, da.View, db.View, dc.View, m, n, k, 0.5, 1.0, GemmBackend.DirectKernel);
+                Check($"gemm64 DirectKernel M={m} N={n} K={k}", Diff(dc.GetAsArray1D(), GemmNT64Reference.Multiply(a, b, c0, m, n, k, 0.5, 1.0)), 1e-12);
+            }
         }
         Console.WriteLine(_failures == 0 ? "# all checks passed" : $"# {_failures} checks FAILED");
         return _failures == 0 ? 0 : 1;

@@ -14,8 +14,14 @@ public enum GemmBackend
     /// <summary>The shared-memory tiled kernel of this class (every accelerator).</summary>
     TiledKernel,
 
-    /// <summary>cuBLAS SGEMM (CUDA only).</summary>
+    /// <summary>cuBLAS SGEMM / DGEMM (CUDA only).</summary>
     CuBlas,
+
+    /// <summary>
+    /// One thread per element of C, no shared memory and no barriers (<see cref="GemmNT64"/> only): slow on a GPU, but
+    /// the fast choice on the ILGPU CPU accelerator, whose group threads are OS threads meeting at every barrier.
+    /// </summary>
+    DirectKernel,
 }
 
 /// <summary>
@@ -35,6 +41,7 @@ public static class GemmNT
             throw new ArgumentException($"GEMM views too short for M={m} N={n} K={k}: A {a.Length}, B {b.Length}, C {c.Length}");
         // Auto: cuBLAS when it loads (a CUDA accelerator with the toolkit's libcublas), else the tiled kernel.
         if (backend == GemmBackend.Auto) backend = accelerator.CuBlas != null ? GemmBackend.CuBlas : GemmBackend.TiledKernel;
+        if (backend == GemmBackend.DirectKernel) throw new ArgumentException("the direct GEMM kernel is float64 only (GemmNT64)", nameof(backend));
         if (backend == GemmBackend.CuBlas)
         {
             var blas = accelerator.CuBlas ?? throw new AcceleratorUnavailableException(

@@ -88,10 +88,15 @@ public sealed class DemoCommand : ICommand
             ["prompt"] = ReferencePrompt,
             ["greedy_ids"] = ids,
             ["greedy_text"] = continuation,
-            // mi-conditional selects from correlations (CPU); ONNX Runtime runs evaluation, generation and capture.
+            // ONNX Runtime runs evaluation, generation and capture; select is set after pruning (where its Gram ran).
             ["devices"] = new Dictionary<string, string> { ["eval"] = device.Onnx, ["generate"] = device.Onnx, ["capture"] = device.Onnx, ["select"] = "cpu" },
         };
-        if (!NoPrune) summary["pruned"] = Prune(model, work, device, cancellationToken);
+        if (!NoPrune)
+        {
+            summary["pruned"] = Prune(model, work, device, cancellationToken);
+            // mi-conditional's correlation Gram runs on the ILGPU CUDA kernels when estimation does.
+            if (device.EstimationCuda && IlgpuGramDevice.Cuda.Calls > 0) ((Dictionary<string, string>)summary["devices"])["select"] = "cuda";
+        }
         string summaryPath = Path.Combine(work, "dense.json");
         File.WriteAllText(summaryPath + ".tmp", JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
         File.Move(summaryPath + ".tmp", summaryPath, overwrite: true);

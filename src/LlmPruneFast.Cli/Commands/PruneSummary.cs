@@ -56,13 +56,16 @@ internal static class PruneSummary
 
     /// <summary>
     /// The device each stage of a prune ran on: ONNX Runtime stages (capture, score, eval, latency) on
-    /// <paramref name="device"/>'s, select on the MI backend when the method uses an estimator (else the CPU, as
-    /// correlation-based selection, slicing, writing and the report's charts are), by the names of <paramref name="seconds"/>.
+    /// <paramref name="device"/>'s, select on the MI backend when the method uses an estimator, and on CUDA too when
+    /// its Gram matrices (covariance, copula correlation, W_down^T W_down) ran there (counted by
+    /// <see cref="IlgpuGramDevice.Cuda"/> in this process), else the CPU, as slicing, writing and the report's charts
+    /// are; by the names of <paramref name="stages"/>.
     /// </summary>
     public static Dictionary<string, string> Devices(Devices.ComputeDevice device, PruningPlan plan, Information.MiEstimatorOptions estimatorOptions,
         IEnumerable<string> stages)
     {
         string select = plan.Estimator is { } e && device.EstimationCuda ? device.MiBackend(e.Name, estimatorOptions).Name : "cpu";
+        if (device.EstimationCuda && IlgpuGramDevice.Cuda.Calls > 0) select = IlgpuGramDevice.Cuda.Name;
         return stages.Where(s => s != "total").Distinct().ToDictionary(s => s, s => s switch
         {
             "capture" or "score" or "eval" or "latency" => device.Onnx,

@@ -28,11 +28,18 @@ public sealed class IlgpuMiBackend : IMiBackend, IDisposable
     private readonly object _gate = new();
     private MiAccelerator? _accelerator;
 
-    /// <summary>A backend on <paramref name="kind"/> (Cuda, or Cpu for the ILGPU CPU accelerator).</summary>
-    public IlgpuMiBackend(MiAcceleratorKind kind)
+    private readonly int _cpuThreadsPerGroup;
+
+    /// <summary>
+    /// A backend on <paramref name="kind"/> (Cuda, or Cpu for the ILGPU CPU accelerator, whose group size
+    /// <paramref name="cpuThreadsPerGroup"/> sets: see <see cref="MiAccelerator.Create"/>; 1 runs large kernels in tests
+    /// far faster (ILGPU needs at least 2), since every thread of a group is an OS thread meeting at barriers).
+    /// </summary>
+    public IlgpuMiBackend(MiAcceleratorKind kind, int cpuThreadsPerGroup = 16)
     {
         if (kind == MiAcceleratorKind.Auto) throw new ArgumentException("pick Cuda or Cpu; MiBackends does the auto choice", nameof(kind));
         Kind = kind;
+        _cpuThreadsPerGroup = cpuThreadsPerGroup;
     }
 
     public MiAcceleratorKind Kind { get; }
@@ -64,7 +71,7 @@ public sealed class IlgpuMiBackend : IMiBackend, IDisposable
         {
             try
             {
-                _accelerator ??= MiAccelerator.Create(Kind);
+                _accelerator ??= MiAccelerator.Create(Kind, _cpuThreadsPerGroup);
             }
             catch (AcceleratorUnavailableException e)
             {

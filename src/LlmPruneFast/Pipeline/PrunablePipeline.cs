@@ -22,6 +22,8 @@ public static class PrunablePipeline
         {
             Selector = selector,
             Estimator = selector.UsesInformation ? estimator : null,
+            // The Gram matrices go where MI estimation goes: the ILGPU CUDA kernels (cuBLAS DGEMM where it loads).
+            Gram = settings.Device.EstimationCuda ? IlgpuGramDevice.Cuda : null,
             Budget = budget,
             Compensation = settings.Compensation is { } kind
                 ? new CompensationOptions(kind, selector is ObsSelector obs ? obs.Damping : CompensationOptions.DefaultRidge)

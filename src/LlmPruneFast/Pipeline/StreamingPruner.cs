@@ -199,7 +199,7 @@ public static class StreamingPruner
             if (layer.Neurons != widths[l] || layer.Hidden != config.HiddenSize)
                 throw new BadModelFileException($"layer {l}: N={layer.Neurons}, D={layer.Hidden} but the config says N={widths[l]}, D={config.HiddenSize}");
             hasher.Append(layer);
-            var inputs = new LayerInputs(layer, activations, selector.UsesInformation ? options.Estimator : null);
+            var inputs = new LayerInputs(layer, activations, selector.UsesInformation ? options.Estimator : null, options.Gram);
             orders[l] = Pruner.SelectOrder(selector, layer, inputs, lengths[l], options.Seed, null, ct);
             ReleaseLayer(); // the selector's N x N matrices, before the compensation allocates its own
             seconds["select"] += clock.Elapsed.TotalSeconds;

@@ -16,14 +16,15 @@ public sealed class LayerInputs
     public FfnLayer Layer { get; }
     public LayerStatistics Statistics { get; }
 
-    public LayerInputs(FfnLayer layer, LayerActivations activations, IPairInformation? estimator)
+    /// <param name="gram">Where the Gram matrices of selection run (null: the CPU).</param>
+    public LayerInputs(FfnLayer layer, LayerActivations activations, IPairInformation? estimator, IGramDevice? gram = null)
     {
         if (activations.Columns != layer.Neurons)
             throw new BadDataException($"layer {layer.Index}: activations have {activations.Columns} columns, the FFN has {layer.Neurons} neurons");
         if (activations.Index != layer.Index)
             throw new BadArgumentException($"activations of layer {activations.Index} given for FFN layer {layer.Index}");
         Layer = layer;
-        Statistics = new LayerStatistics(activations);
+        Statistics = new LayerStatistics(activations, gram);
         _estimator = estimator;
     }
 

@@ -17,6 +17,8 @@ public sealed class LayerStatistics
     public int Rows => _z.Rows;
     /// <summary>N.</summary>
     public int Columns => _z.Columns;
+    /// <summary>The device computing this layer's Gram matrices; null = the CPU.</summary>
+    public IGramDevice? Gram { get; }
     /// <summary>The activations these statistics describe.</summary>
     public LayerActivations Activations => _z;
     /// <summary>mean(z_j) = (1/S) sum_s Z[s, j].</summary>
@@ -26,9 +28,11 @@ public sealed class LayerStatistics
     /// <summary>||z_j||_2 = sqrt(sum_s Z[s, j]^2) (not centred, not divided by S: Wanda's norm).</summary>
     public double[] L2Norms { get; }
 
-    public LayerStatistics(LayerActivations activations)
+    /// <param name="gram">Where <see cref="Covariance"/> and the selectors' other Gram matrices run (null: the CPU).</param>
+    public LayerStatistics(LayerActivations activations, IGramDevice? gram = null)
     {
         _z = activations;
+        Gram = gram;
         int s = activations.Rows, n = activations.Columns;
         var z = activations.Data.Span;
         var sum = new double[n];
@@ -69,6 +73,7 @@ public sealed class LayerStatistics
 
     private double[] ComputeCovariance(CancellationToken ct)
     {
+        if (Gram != null) return ComputeCovarianceOnDevice(Gram, ct);
         if (NativeBlas.Use()) return ComputeCovarianceBlas(ct);
         int s = Rows, n = Columns;
         const int block = 256;
@@ -123,6 +128,25 @@ public sealed class LayerStatistics
         }
         TensorPrimitives.Multiply(c, 1.0 / s, c);
         DenseMath.MirrorLower(c, n);
+        return c;
+    }
+
+    /// <summary>The same covariance on <paramref name="device"/>: centred blocks of rows, transposed to neuron-major.</summary>
+    private double[] ComputeCovarianceOnDevice(IGramDevice device, CancellationToken ct)
+    {
+        int s = Rows, n = Columns;
+        var z = _z.Data;
+        var means = Means;
+        var c = device.Gram(n, s, (r0, b, block) =>
+        {
+            var span = z.Span;
+            for (int r = 0; r < b; r++)
+            {
+                var row = span.Slice((r0 + r) * n, n);
+                for (int j = 0; j < n; j++) block[j * b + r] = row[j] - means[j];
+            }
+        }, ct);
+        TensorPrimitives.Multiply(c, 1.0 / s, c);
         return c;
     }
 

@@ -30,6 +30,8 @@ public sealed record PruningOptions
     public required IPruningSelector Selector { get; init; }
     /// <summary>MI estimator for MI methods (ignored by the others).</summary>
     public IPairInformation? Estimator { get; init; }
+    /// <summary>Where selection's Gram matrices (covariance, copula correlation, W_down^T W_down) run; null = the CPU.</summary>
+    public IGramDevice? Gram { get; init; }
     public required PruningBudget Budget { get; init; }
     /// <summary>Compensation; null means the method's default (<see cref="IPruningSelector.DefaultCompensation"/>, refit ridge = obs damping for obs).</summary>
     public CompensationOptions? Compensation { get; init; }
@@ -77,7 +79,7 @@ public static class Pruner
             if (layer.Index != l) throw new BadArgumentException($"layer source returned layer {layer.Index} for index {l}");
             if (layer.Neurons != model.Widths[l] || layer.Hidden != model.HiddenSize)
                 throw new BadArgumentException($"layer {l}: N={layer.Neurons}, D={layer.Hidden} but the fingerprint says N={model.Widths[l]}, D={model.HiddenSize}");
-            var inputs = new LayerInputs(layer, source.Activations(l, ct), selector.UsesInformation ? options.Estimator : null);
+            var inputs = new LayerInputs(layer, source.Activations(l, ct), selector.UsesInformation ? options.Estimator : null, options.Gram);
             for (int c = 0; c < candidates; c++)
             {
                 int li = l, ci = c;

@@ -53,7 +53,7 @@ public sealed class MiConditionalSelector : IPruningSelector
         var inputs = request.Inputs;
         int n = inputs.Neurons;
         var variances = inputs.Statistics.Variances;
-        var r = Space == "copula" ? CopulaCorrelation(inputs.Statistics.Activations, ct) : PearsonCorrelation(inputs.Statistics, ct);
+        var r = Space == "copula" ? CopulaCorrelation(inputs.Statistics.Activations, ct, inputs.Statistics.Gram) : PearsonCorrelation(inputs.Statistics, ct);
         var h = new double[(long)n * n];
         double trace = 0;
         for (int i = 0; i < n; i++)
@@ -65,7 +65,7 @@ public sealed class MiConditionalSelector : IPruningSelector
         double delta = Damping * (trace > 0 ? trace / n : 1.0);
         for (int i = 0; i < n; i++) h[(long)i * n + i] += delta;
         var hinv = DenseMath.InvertSpdInPlace(h, n, $"mi-conditional on layer {inputs.Layer.Index}"); // h is not needed after
-        var state = new ObsSelector.LazyState(hinv, Update ? ObsSelector.DownGram(inputs.Layer, ct) : null, n);
+        var state = new ObsSelector.LazyState(hinv, Update ? ObsSelector.DownGram(inputs.Layer, ct, inputs.Statistics.Gram) : null, n);
         var downSq = inputs.DownSquaredNorms;
         var removed = new List<RemovedNeuron>(request.MaxRemovals);
         for (int step = 0; step < request.MaxRemovals; step++)
@@ -95,8 +95,9 @@ public sealed class MiConditionalSelector : IPruningSelector
     /// <summary>
     /// Normal-score correlation [N x N]: R_ik = sum_s g_i[s] g_k[s] with g the centred, unit-norm normal scores
     /// Phi^-1((rank + 1)/(S + 1)) of each column (stable ranks). A constant column gets R_ii = 1 and 0 elsewhere.
+    /// On <paramref name="gram"/> when given (else OpenBLAS or managed loops).
     /// </summary>
-    public static double[] CopulaCorrelation(LayerActivations activations, CancellationToken ct)
+    public static double[] CopulaCorrelation(LayerActivations activations, CancellationToken ct, IGramDevice? gram = null)
     {
         int s = activations.Rows, n = activations.Columns;
         var table = CopulaEstimator.ScoreTable(s);
@@ -114,6 +115,16 @@ public sealed class MiConditionalSelector : IPruningSelector
             var g = scores.AsSpan((int)((long)j * s), s);
             for (int r = 0; r < s; r++) g[r] = table[rank[r]];
         });
+        if (gram != null)
+        {
+            // scores is [N x S] row-major: a block of samples is the slice [k0, k0 + b) of every row.
+            var g = gram.Gram(n, s, (k0, b, block) =>
+            {
+                for (int j = 0; j < n; j++) scores.AsSpan((int)((long)j * s + k0), b).CopyTo(block.Slice(j * b, b));
+            }, ct);
+            for (int i = 0; i < n; i++) g[(long)i * n + i] = 1.0;
+            return g;
+        }
         if (NativeBlas.Use())
         {
             // scores is [N x S] row-major, i.e. the S x N score matrix column-major: R = G^T G by one dsyrk with

@@ -45,7 +45,7 @@ public sealed class ObsSelector : IPruningSelector
         var h = c.ToArray();
         for (int i = 0; i < n; i++) h[(long)i * n + i] += delta;
         var hinv = DenseMath.InvertSpdInPlace(h, n, $"obs on layer {inputs.Layer.Index}"); // h is not needed after
-        var g = DownGram(inputs.Layer, ct);
+        var g = DownGram(inputs.Layer, ct, inputs.Statistics.Gram);
         var state = new LazyState(hinv, g, n);
         var removed = new List<RemovedNeuron>(request.MaxRemovals);
         for (int step = 0; step < request.MaxRemovals; step++)
@@ -212,10 +212,23 @@ public sealed class ObsSelector : IPruningSelector
         }
     }
 
-    /// <summary>G = W_down^T W_down [N x N] in float64.</summary>
-    internal static double[] DownGram(FfnLayer layer, CancellationToken ct)
+    /// <summary>G = W_down^T W_down [N x N] in float64, on <paramref name="gram"/> when given.</summary>
+    internal static double[] DownGram(FfnLayer layer, CancellationToken ct, IGramDevice? gram = null)
     {
         int n = layer.Neurons, d = layer.Hidden;
+        if (gram != null)
+        {
+            var weights = layer.Down;   // row-major [D x N]: a block of rows i0.. transposed to neuron-major
+            return gram.Gram(n, d, (i0, b, block) =>
+            {
+                var span = weights.Span;
+                for (int i = 0; i < b; i++)
+                {
+                    var row = span.Slice((i0 + i) * n, n);
+                    for (int j = 0; j < n; j++) block[j * b + i] = row[j];
+                }
+            }, ct);
+        }
         if (NativeBlas.Use())
         {
             var w = new double[(long)d * n];   // W_down row-major [D x N]: G = W^T W is one dsyrk
