@@ -239,6 +239,7 @@ run() {
 
   log ""; log "# summary ($(( $(date +%s) - started )) s in all)"
   for s in "${summary[@]}"; do log "- $s"; done
+  (cd "$W" && tar -czf "$out/plans.tgz" -- *.json 2>/dev/null) && echo "plans: $out/plans.tgz"
   rm -rf "$W"
   echo "results: $R"
 }
