@@ -10,10 +10,12 @@
 #                                `build`) carry what does not fit beside the runner: ONNX Runtime's CUDA provider
 #                                library (284 MB, xz-compressed) and MiniLM, split into parts under 64 MiB each.
 #   perf/device-check.sh run     THERE (CUDA driver, no .NET), in under 8 minutes: kernels-verify on CUDA, kernel
-#                                throughput, prune end to end with --device cuda/auto vs cpu (plans compared), the ONNX
-#                                Runtime CUDA provider, all-pairs MI at N = 11,008, S = 2,048; everything into one
-#                                file, $OUT/device-check.txt (.devcheck/out/ where $OUT is unset). On a machine without
-#                                CUDA it runs the same steps and reports "no CUDA device" instead of crashing.
+#                                throughput; prune --plan-only vs the cpu plans (compare_plans.py), first with the same
+#                                activations (capture on the CPU, selection on CUDA), then with ONNX Runtime's CUDA
+#                                provider in place (everything on CUDA); all-pairs MI at N = 11,008, S = 2,048;
+#                                everything into $OUT/device-check.txt (.devcheck/out/ where $OUT is unset), the plans
+#                                into $OUT/plans.tgz. On a machine without CUDA it runs the same steps and reports
+#                                "no CUDA device" instead of crashing.
 #
 # The lead's calls on a task that is lent a GPU (after `perf/device-check.sh build` in the checkout it sends), one
 # right after the other (the machine goes back after 30 s idle, and /tmp/llmprune-stage with it):
@@ -170,19 +172,57 @@ run() {
   log "  python onnxruntime: $(python3 -c 'import onnxruntime as o; print(o.__version__, o.get_available_providers())' 2>&1 | tail -1)"
 
   step "kernels-verify: every CUDA kernel against its CPU reference" 150 "$P" kernels-verify --device cuda
-  local ortdir; ortdir=$(dirname "$(find "$W/bundle" -name libonnxruntime.so | head -1)")
-  if [ -f "$staged/libonnxruntime_providers_cuda.so" ] && [ -d "$ortdir" ]; then
-    cp "$staged/libonnxruntime_providers_cuda.so" "$ortdir/" && log "ONNX Runtime CUDA provider (staged) placed beside $ortdir/libonnxruntime.so"
-  else
-    log "ONNX Runtime CUDA provider: not staged, so --device cuda on ONNX Runtime stages is expected to fail"
-  fi
   [ "$LAST_RC" -eq 0 ] && verdict "kernels-verify on CUDA: PASS" || verdict "kernels-verify on CUDA: FAIL or not run (exit $LAST_RC)"
-  step "kernels: throughput (pair rates S = 1024/4096; all pairs N = 1024, 4096, 11008 at S = 2048)" 210 "$P" kernels --device cuda --min-seconds 0.5
+  step "kernels: throughput (pair rates S = 1024/4096; all pairs N = 1024, 4096, 11008 at S = 2048; float64 Gram)" 210 "$P" kernels --device cuda --min-seconds 0.5
   verdict "kernels throughput: exit $LAST_RC (figures above)"
 
   local m=$W/stories260K
   if [ -f "$DC/data/stories260K.bin" ]; then
     step "import stories260K" 60 "$P" cli import --from llama2c --model "$DC/data/stories260K.bin" --tokenizer "$DC/data/tok512.model" --out "$m"
+  fi
+  local -a methods=("mi-conditional" "mi-weighted --estimator plugin" "mi-weighted --estimator copula" "mi-greedy --estimator plugin")
+  # plan MODEL TAG DEVICE [METHOD FLAGS...]: a --plan-only prune into $W/TAG-DEVICE.json; then a verdict against
+  # the cpu plan, with where each stage ran. MODEL: stories260K or minilm.
+  plan() {
+    local model=$1 tag=$2 device=$3; shift 3
+    local -a args
+    if [ "$model" = minilm ]; then args=(--model "$staged/minilm" --calib "$staged/minilm-calib.txt" --samples 1024)
+    else args=(--model "$m" --calib "$DC/data/calib.txt" --samples 2048 --calib-seqs 64 --method "$@"); fi
+    step "prune $model ${*:-(default method)} --device $device" 120 "$P" cli prune "${args[@]}" --ratio 0.3 --plan-only --quiet --json --out "$W/$tag-$device.json" --device "$device"
+    [ "$device" = cpu ] && return
+    local devices; devices=$(tail -1 "$W/step.log" | grep -o '"devices":{[^}]*}' || true)
+    if [ "$LAST_RC" -ne 0 ]; then verdict "$model ${*:-(default method)} --device $device: exit $LAST_RC ($(grep -m1 '^error:' "$W/step.log"))"
+    else verdict "$model ${*:-(default method)} --device $device vs cpu: $(python3 "$ROOT/perf/compare_plans.py" "$W/$tag-cpu.json" "$W/$tag-$device.json") (${devices:-devices ?})"; fi
+  }
+
+  # Phase 1: ONNX Runtime's CUDA provider is not in place yet, so --device auto captures on the CPU provider and runs
+  # MI and the Gram matrices on CUDA: the plans then differ from the cpu plans only through the kernels.
+  log ""; log "# phase 1: same activations (capture on the CPU), selection on CUDA"
+  if [ -d "$m" ]; then
+    for spec in "${methods[@]}"; do
+      local tag; tag=$(echo "$spec" | tr ' ' '_' | tr -d '-')
+      # shellcheck disable=SC2086
+      plan stories260K "$tag" cpu $spec
+      # shellcheck disable=SC2086
+      plan stories260K "$tag" auto $spec
+    done
+  else
+    verdict "stories260K: not carried, no prune step"
+  fi
+  if [ -d "$staged/minilm" ]; then
+    plan minilm minilm cpu
+    plan minilm minilm auto
+  else
+    verdict "MiniLM: not staged (the 'stage K' calls did not run on this machine): not checked"
+  fi
+
+  # Phase 2: the staged provider beside libonnxruntime.so (extracted by the first start above): everything on CUDA.
+  log ""; log "# phase 2: ONNX Runtime's CUDA provider too"
+  local ortdir; ortdir=$(dirname "$(find "$W/bundle" -name libonnxruntime.so | head -1)")
+  if [ -f "$staged/libonnxruntime_providers_cuda.so" ] && [ -d "$ortdir" ]; then
+    cp "$staged/libonnxruntime_providers_cuda.so" "$ortdir/" && log "ONNX Runtime CUDA provider (staged) placed beside $ortdir/libonnxruntime.so"
+  else
+    log "ONNX Runtime CUDA provider: not staged, so --device cuda on ONNX Runtime stages is expected to fail"
   fi
   # The CPU-build message would name the CPU-only package; this build's names what the provider could not load.
   step "ONNX Runtime CUDA provider (llmprune eval --device cuda)" 60 "$P" cli eval --model "$m" --text "$DC/data/calib.txt" --paragraphs 20 --json --device cuda
@@ -192,38 +232,12 @@ run() {
   if [ -d "$m" ]; then
     step "eval on the CPU provider, for comparison" 60 "$P" cli eval --model "$m" --text "$DC/data/calib.txt" --paragraphs 20 --json --device cpu
     verdict "eval on the CPU provider: $(tail -1 "$W/step.log" | grep -o '"mean_nll":[^,]*') (the CUDA figure above should agree to ~1e-5)"
-    local -a methods=("mi-conditional" "mi-weighted --estimator plugin" "mi-weighted --estimator copula" "mi-greedy --estimator plugin")
     for spec in "${methods[@]}"; do
-      local tag; tag=$(echo "$spec" | tr ' ' '_' | tr -d '-')
-      local -a base=(cli prune --model "$m" --calib "$DC/data/calib.txt" --ratio 0.3 --samples 2048 --calib-seqs 64 --plan-only --quiet --json --method)
-      # shellcheck disable=SC2206
-      local -a flags=($spec)
-      step "prune $spec --device cpu" 90 "$P" "${base[@]}" "${flags[@]}" --out "$W/$tag-cpu.json" --device cpu
-      step "prune $spec --device cuda" 90 "$P" "${base[@]}" "${flags[@]}" --out "$W/$tag-cuda.json" --device cuda
-      local cuda_rc=$LAST_RC cuda_error; cuda_error=$(grep -m1 '^error:' "$W/step.log" || true)
-      step "prune $spec --device auto (MI on CUDA when the kernels run, ONNX Runtime where its provider loads)" 90 "$P" "${base[@]}" "${flags[@]}" --out "$W/$tag-auto.json" --device auto
-      local devices; devices=$(tail -1 "$W/step.log" | grep -o '"devices":{[^}]*}' || echo "devices: ?")
-      echo "$devices" | grep -q cuda || devices="$devices: auto ran everything on the CPU, so this compares nothing on a GPU"
-      for d in cuda auto; do
-        [ -f "$W/$tag-$d.json" ] || continue
-        verdict "stories260K $spec: --device $d vs cpu: $(python3 "$ROOT/perf/compare_plans.py" "$W/$tag-cpu.json" "$W/$tag-$d.json") ($([ $d = auto ] && echo "$devices" || echo all on CUDA))"
-      done
-      [ "$cuda_rc" -ne 0 ] && verdict "stories260K $spec: --device cuda exit $cuda_rc ($cuda_error)"
+      # shellcheck disable=SC2086
+      plan stories260K "$(echo "$spec" | tr ' ' '_' | tr -d '-')" cuda $spec
     done
-  else
-    verdict "stories260K: not carried, no prune step"
   fi
-
-  if [ -d "$staged/minilm" ]; then
-    for d in cpu cuda auto; do
-      step "prune MiniLM --device $d" 120 "$P" cli prune --model "$staged/minilm" --calib "$staged/minilm-calib.txt" --samples 1024 --ratio 0.3 --plan-only --quiet --json --out "$W/minilm-$d.json" --device $d
-      [ "$d" = cpu ] && continue
-      local devices; devices=$(tail -1 "$W/step.log" | grep -o '"devices":{[^}]*}' || echo "devices: ?")
-      verdict "MiniLM (default method) --device $d vs cpu: $(python3 "$ROOT/perf/compare_plans.py" "$W/minilm-cpu.json" "$W/minilm-$d.json") ($devices)"
-    done
-  else
-    verdict "MiniLM: not staged (the 'stage K' calls did not run on this machine): not checked"
-  fi
+  [ -d "$staged/minilm" ] && plan minilm minilm cuda
 
   # All pairs at the size of a LLaMA-7B FFN layer, through the CLI (file read and device upload included).
   local z=$W/z-2048x11008.f32

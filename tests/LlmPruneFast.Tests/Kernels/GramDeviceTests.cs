@@ -10,7 +10,8 @@ namespace LlmPruneFast.Tests.Kernels;
 
 /// <summary>
 /// The prune path's Gram matrices on an ILGPU accelerator (<see cref="IlgpuGramDevice"/>, float64 GEMM) equal the
-/// CPU's (OpenBLAS or managed) to 1e-12 relative, and a stories260K plan made with them equals the CPU plan.
+/// CPU's (OpenBLAS or managed) to 1e-12 relative, and a stories260K plan made with them (and, for an MI method, with
+/// the backend's plug-in kernels) equals the CPU plan.
 /// </summary>
 public abstract class GramDeviceTests
 {
@@ -48,11 +49,11 @@ public abstract class GramDeviceTests
         AssertSymmetric(actual, n);
     }
 
-    protected void CheckStories260K(PlanParameters? parameters, string method)
+    protected void CheckStories260K(PlanParameters? parameters, string method, string? estimator = null)
     {
         var model = new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, "stories260K");
         var calibration = model.Capture(Stories260K.Calibration(40_000), "calib", new CalibrationOptions { Samples = 1024, Seed = 1, Threads = 1 }, null, default);
-        var settings = new PruneSettings { Method = method, MethodParameters = parameters, Ratio = 0.3, Seed = 1 };
+        var settings = new PruneSettings { Method = method, MethodParameters = parameters, Ratio = 0.3, Seed = 1, Estimator = estimator ?? "plugin" };
         var options = PrunablePipeline.Options(settings, model.Widths) with { Calibration = calibration.Info };
         Assert.Null(options.Gram);   // --device cpu (the default) keeps the Gram matrices on the CPU
         int n = model.Widths[0];
@@ -71,8 +72,11 @@ public abstract class GramDeviceTests
         // The plan: same kept and removed neurons, same partners, in the same order.
         int before = device.Calls;
         var cpu = Pruner.Plan(model.Fingerprint(), model.Layers(calibration.Layers), options);
-        var gpu = Pruner.Plan(model.Fingerprint(), model.Layers(calibration.Layers), options with { Gram = device });
-        Assert.True(device.Calls > before, "the plan never used the Gram device");
+        // With an estimator, MI comes from the backend's kernels too (as --device cuda does).
+        var onDevice = estimator == null ? options with { Gram = device }
+            : options with { Gram = device, Estimator = new EstimatorPairInformation(Backend.Create(estimator, settings.EstimatorOptions)) };
+        var gpu = Pruner.Plan(model.Fingerprint(), model.Layers(calibration.Layers), onDevice);
+        if (estimator == null) Assert.True(device.Calls > before, "the plan never used the Gram device");
         for (int l = 0; l < cpu.Layers.Count; l++)
         {
             Assert.Equal(cpu.Layers[l].Kept, gpu.Layers[l].Kept);
@@ -92,6 +96,9 @@ public sealed class GramDeviceTestsOnCpuAccelerator : GramDeviceTests
     [SharedFact] public void MiConditionalCopulaUpdate_Stories260K_SamePlan() =>
         CheckStories260K(new PlanParameters().Set("space", "copula").Set("update", true), "mi-conditional");
     [SharedFact] public void Obs_Stories260K_SamePlan() => CheckStories260K(null, "obs");
+    // MI from the plug-in kernels too (about a minute on the CPU accelerator; mi-weighted's 512 permutation nulls
+    // would add half as much again, so it runs on CUDA only).
+    [SharedFact] public void MiGreedyPlugin_Stories260K_SamePlan() => CheckStories260K(null, "mi-greedy", "plugin");
 }
 
 [Collection(KernelCollection.Name)]
@@ -102,4 +109,6 @@ public sealed class GramDeviceTestsOnCuda : GramDeviceTests
     [CudaFact] public void MiConditional_Stories260K_SamePlan() => CheckStories260K(null, "mi-conditional");
     [CudaFact] public void MiConditionalCopulaUpdate_Stories260K_SamePlan() =>
         CheckStories260K(new PlanParameters().Set("space", "copula").Set("update", true), "mi-conditional");
+    [CudaFact] public void MiWeightedPlugin_Stories260K_SamePlan() => CheckStories260K(null, "mi-weighted", "plugin");
+    [CudaFact] public void MiGreedyPlugin_Stories260K_SamePlan() => CheckStories260K(null, "mi-greedy", "plugin");
 }
