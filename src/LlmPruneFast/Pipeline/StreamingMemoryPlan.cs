@@ -75,7 +75,11 @@ public sealed class StreamingMemoryPlan
         long slicedOnDisk = (long)(keep * n) * d * sizeof(float) * 3 * layers;
         long embedding = (long)v * d * sizeof(float);
 
-        long fixedParts = BaselineBytes + weights + store + method.Bytes + run + sliced;
+        // The collector returns the arrays a layer drops (weights widened and transposed, activations, the selector's
+        // matrices) to the system some time after they die, so the next layer's arrays can sit beside them. Measured at
+        // 7B width: 1.2-1.6 GB over the other parts, under one layer's weights (perf/RESULTS.md, "LLM scale").
+        long collectorSlack = weights;
+        long fixedParts = BaselineBytes + weights + store + method.Bytes + run + sliced + collectorSlack;
         EvaluationMode? path = null;
         long scoringBytes = 0;
         if (scored)
@@ -102,6 +106,7 @@ public sealed class StreamingMemoryPlan
         parts.AddRange(method.Parts);
         parts.Add(("one batch through one layer", run));
         parts.Add(("one cut layer (then moved to the scratch file)", sliced));
+        parts.Add(("collector slack: a finished layer's arrays not yet returned to the system", collectorSlack));
         if (path is { } p)
             parts.Add((p == EvaluationMode.Whole
                 ? "candidate scoring: whole-model graphs of the dense model and one candidate, its cut layers in memory"
