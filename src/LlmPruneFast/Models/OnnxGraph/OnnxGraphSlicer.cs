@@ -1,11 +1,10 @@
 using System.Runtime.InteropServices;
 using Google.Protobuf;
-using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.Onnx.Proto;
-using LlmPruneFast.Models.OnnxGraph;
+using LlmPruneFast.Pruning;
 
-namespace LlmPruneFast.Pruning;
+namespace LlmPruneFast.Models.OnnxGraph;
 
 /// <summary>
 /// Writes the pruned copy of a foreign ONNX graph: the FFN initializers sliced (gate/up rows or columns, up/gate

@@ -1,8 +1,8 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Models.Onnx.Proto;
-using LlmPruneFast.Models.OnnxGraph;
+using LlmPruneFast.Pruning;
 
-namespace LlmPruneFast.Pruning;
+namespace LlmPruneFast.Models.OnnxGraph;
 
 /// <summary>
 /// The FFN blocks of a foreign ONNX graph seen as <see cref="FfnLayer"/>s (gate/up rows and down columns read out of
