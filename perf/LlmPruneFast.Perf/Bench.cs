@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 
 namespace LlmPruneFast.Perf;

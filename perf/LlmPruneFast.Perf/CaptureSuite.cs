@@ -1,4 +1,5 @@
 using System.Globalization;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 
 namespace LlmPruneFast.Perf;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;

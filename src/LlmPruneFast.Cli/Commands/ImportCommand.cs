@@ -1,5 +1,6 @@
 using CommandLine;
 using CommandLine.Text;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 
 namespace LlmPruneFast.Cli.Commands;

@@ -1,3 +1,4 @@
+using LlmPruneFast.Models.Llama;
 namespace LlmPruneFast.Models;
 
 /// <summary>

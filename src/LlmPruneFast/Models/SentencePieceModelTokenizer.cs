@@ -1,3 +1,4 @@
+using LlmPruneFast.Models.Llama;
 using Microsoft.ML.Tokenizers;
 
 namespace LlmPruneFast.Models;

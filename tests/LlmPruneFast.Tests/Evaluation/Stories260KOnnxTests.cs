@@ -1,4 +1,5 @@
 using LlmPruneFast.Evaluation;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Tests.Reference;

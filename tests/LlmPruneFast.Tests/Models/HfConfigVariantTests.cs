@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 
 namespace LlmPruneFast.Tests.Models;

@@ -1,3 +1,4 @@
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 using LlmPruneFast.Tests.Reference;
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 
 namespace LlmPruneFast.Tests.Models;

@@ -1,4 +1,5 @@
 using LlmPruneFast.Cli;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 using LlmPruneFast.Tests.Models;
 using LlmPruneFast.Tests.Pipeline;

@@ -2,6 +2,7 @@ using System.Text;
 using CsCheck;
 using Google.Protobuf;
 using LlmPruneFast.Information;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.Onnx.Proto;

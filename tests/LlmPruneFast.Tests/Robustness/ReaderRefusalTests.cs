@@ -1,5 +1,6 @@
 using System.Text;
 using LlmPruneFast.Information;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Tests.Models;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 using LlmPruneFast.Tests.Models;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmPruneFast.Evaluation;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 using LlmPruneFast.Tests.Models;
 using LlmPruneFast.Tests.Pipeline;

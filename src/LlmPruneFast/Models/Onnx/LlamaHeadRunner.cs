@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
+using LlmPruneFast.Models.Llama;
 using DT = LlmPruneFast.Models.Onnx.Proto.TensorProto.Types.DataType;
 
 namespace LlmPruneFast.Models.Onnx;

@@ -1,3 +1,4 @@
+using LlmPruneFast.Models.Llama;
 using DT = LlmPruneFast.Models.Onnx.Proto.TensorProto.Types.DataType;
 
 namespace LlmPruneFast.Models.Onnx;

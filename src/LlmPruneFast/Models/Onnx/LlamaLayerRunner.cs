@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
+using LlmPruneFast.Models.Llama;
 
 namespace LlmPruneFast.Models.Onnx;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx.Proto;
 using DT = LlmPruneFast.Models.Onnx.Proto.TensorProto.Types.DataType;
 

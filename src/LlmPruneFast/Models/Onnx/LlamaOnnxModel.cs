@@ -1,3 +1,4 @@
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx.Proto;
 
 namespace LlmPruneFast.Models.Onnx;

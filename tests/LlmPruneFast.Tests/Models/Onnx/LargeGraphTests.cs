@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
 

@@ -1,4 +1,4 @@
-namespace LlmPruneFast.Models;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// The tensors a <see cref="LlamaConfig"/> implies, with their shapes, in the order checkpoints are written:

@@ -1,4 +1,4 @@
-namespace LlmPruneFast.Models;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// Hyper-parameters of a LLaMA-family decoder, as in Hugging Face <c>config.json</c>.

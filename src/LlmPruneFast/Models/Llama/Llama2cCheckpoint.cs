@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace LlmPruneFast.Models;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// Reads a llama2.c legacy checkpoint (<c>export.py --version 0</c>, the format of Karpathy's tinyllamas) into

@@ -1,4 +1,4 @@
-namespace LlmPruneFast.Models;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// A Hugging Face LLaMA-family checkpoint folder: <c>config.json</c>, <c>model.safetensors</c> (or a sharded

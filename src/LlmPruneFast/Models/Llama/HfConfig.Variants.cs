@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace LlmPruneFast.Models;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// The parts of config.json that differ between the LLaMA-family model types this project opens, read as transformers

@@ -1,6 +1,6 @@
 using Microsoft.ML.Tokenizers;
 
-namespace LlmPruneFast.Models;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// Loads a SentencePiece BPE <c>tokenizer.model</c> (LLaMA family: byte fallback, dummy-prefix space) with

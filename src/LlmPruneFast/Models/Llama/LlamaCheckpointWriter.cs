@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace LlmPruneFast.Models;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>How <see cref="LlamaCheckpointWriter.Write"/> writes a checkpoint beyond config, tensors and tokenizer.</summary>
 public sealed record LlamaCheckpointWriteOptions

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace LlmPruneFast.Models;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// Reads and writes Hugging Face <c>config.json</c> for LLaMA-family models as <see cref="LlamaConfig"/>.
