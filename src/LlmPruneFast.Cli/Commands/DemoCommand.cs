@@ -95,7 +95,7 @@ public sealed class DemoCommand : ICommand
         {
             summary["pruned"] = Prune(model, work, device, cancellationToken);
             // mi-conditional's correlation Gram runs on the ILGPU CUDA kernels when estimation does.
-            if (device.EstimationCuda && IlgpuGramDevice.Cuda.Calls > 0) ((Dictionary<string, string>)summary["devices"])["select"] = "cuda";
+            if (PruneSummary.GramRanOnCuda(device)) ((Dictionary<string, string>)summary["devices"])["select"] = "cuda";
         }
         string summaryPath = Path.Combine(work, "dense.json");
         File.WriteAllText(summaryPath + ".tmp", JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));

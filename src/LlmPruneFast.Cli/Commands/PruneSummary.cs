@@ -61,11 +61,14 @@ internal static class PruneSummary
     /// <see cref="IlgpuGramDevice.Cuda"/> in this process), else the CPU, as slicing, writing and the report's charts
     /// are; by the names of <paramref name="stages"/>.
     /// </summary>
+    /// <summary>True when selection's Gram matrices ran on the CUDA kernels in this process (one prune per CLI process).</summary>
+    public static bool GramRanOnCuda(Devices.ComputeDevice device) => device.EstimationCuda && IlgpuGramDevice.Cuda.Calls > 0;
+
     public static Dictionary<string, string> Devices(Devices.ComputeDevice device, PruningPlan plan, Information.MiEstimatorOptions estimatorOptions,
         IEnumerable<string> stages)
     {
         string select = plan.Estimator is { } e && device.EstimationCuda ? device.MiBackend(e.Name, estimatorOptions).Name : "cpu";
-        if (device.EstimationCuda && IlgpuGramDevice.Cuda.Calls > 0) select = IlgpuGramDevice.Cuda.Name;
+        if (GramRanOnCuda(device)) select = IlgpuGramDevice.Cuda.Name;
         return stages.Where(s => s != "total").Distinct().ToDictionary(s => s, s => s switch
         {
             "capture" or "score" or "eval" or "latency" => device.Onnx,

@@ -32,8 +32,8 @@ public sealed class IlgpuMiBackend : IMiBackend, IDisposable
 
     /// <summary>
     /// A backend on <paramref name="kind"/> (Cuda, or Cpu for the ILGPU CPU accelerator, whose group size
-    /// <paramref name="cpuThreadsPerGroup"/> sets: see <see cref="MiAccelerator.Create"/>; 1 runs large kernels in tests
-    /// far faster (ILGPU needs at least 2), since every thread of a group is an OS thread meeting at barriers).
+    /// <paramref name="cpuThreadsPerGroup"/> sets: see <see cref="MiAccelerator.Create"/>; small groups, e.g. the tests' 4,
+    /// run large kernels far faster, since every thread of a group is an OS thread meeting at barriers).
     /// </summary>
     public IlgpuMiBackend(MiAcceleratorKind kind, int cpuThreadsPerGroup = 16)
     {
