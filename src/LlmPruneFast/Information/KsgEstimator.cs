@@ -27,6 +27,7 @@ namespace LlmPruneFast.Information;
 public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, KsgEstimator.Scratch>
 {
     private readonly int _k;
+    internal static int DevVariant = 1; // TEMP A/B toggle
     private readonly bool _clip;
     private readonly KsgJitter _jitter;
 
@@ -77,6 +78,8 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         public readonly double[] Px = PaddedInf(s), Py = PaddedInf(s);
         /// <summary>Positions in x's and y's ascending order of the points, in grid order.</summary>
         public readonly int[] RankX = new int[s], RankY = new int[s];
+        /// <summary>y slab (grid column) of the points, in grid order.</summary>
+        public readonly ushort[] CellY = new ushort[s];
         /// <summary>Counting radius r_i of each point, indexed by its position in y's ascending order.</summary>
         public readonly double[] RadiusByY = new double[s];
         /// <summary>How many points have n_x = n (resp. n_y = n), n = 0..S-1.</summary>
@@ -93,7 +96,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     }
 
     /// <summary>Points past the end of the grid-ordered coordinates: one vector of doubles.</summary>
-    private const int VectorPad = 4;
+    private const int VectorPad = 8;
 
     protected override ScaledColumn PrepareColumn(ReadOnlySpan<float> v, ColumnRole role)
     {
@@ -139,6 +142,9 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
 
     protected override Scratch CreateScratch(int s) => new(s, _k);
 
+    /// <summary>The column preparation alone (x role), for the perf suite's phase split.</summary>
+    internal ScaledColumn Prepare(ReadOnlySpan<float> v) => PrepareColumn(v, ColumnRole.X);
+
     protected override double EstimatePrepared(ScaledColumn x, ScaledColumn y, Scratch scratch)
     {
         if (x.Constant || y.Constant) return 0.0;
@@ -177,6 +183,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
             py[q] = y.SortedPadded[Pad + si];
             rx[q] = ri;
             ry[q] = si;
+            scratch.CellY[q] = slabY[i];
         }
         var psi = scratch.Psi;
         var radByY = scratch.RadiusByY;
@@ -184,9 +191,29 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         var countY = scratch.CountY;
         Array.Clear(countX);
         Array.Clear(countY);
+        int window = SortedStrip.SearchWindow(s);
         double guess = 0; // the previous point's k-th distance: in grid order, a near neighbour's
         // points in grid order, cell by cell (their cell known without division), ranks alongside: sequential reads
         // here, locality in the sorted columns
+        if (DevVariant >= 2 && _k <= GroupK)
+        {
+            Span<double> eps8 = stackalloc double[Group];
+            var cellY = scratch.CellY;
+            for (int a = 0; a < g; a++)
+                for (int q0 = start[a * g], rowEnd = start[(a + 1) * g]; q0 < rowEnd; q0 += Group)
+                {
+                    int count = Math.Min(Group, rowEnd - q0);
+                    GroupKth(scratch, x, y, g, a, q0, count, eps8);
+                    for (int lane = 0; lane < count; lane++)
+                    {
+                        double eps = eps8[lane];
+                        double rad = eps > 0 ? Math.BitDecrement(eps) : 0.0;
+                        countX[SortedStrip.CountWithinSearch(x.SortedPadded, Pad + rx[q0 + lane], rad, window)]++;
+                        radByY[ry[q0 + lane]] = rad;
+                    }
+                }
+        }
+        else
         for (int cx = 0, c = 0; cx < g; cx++)
             for (int cy = 0; cy < g; cy++, c++)
                 for (int q = start[c], end = start[c + 1]; q < end; q++)
@@ -194,11 +221,12 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
                     double eps = _k <= FastK ? KthDistanceNeighbourhood(scratch, x, y, g, q, cx, cy, ref guess) : double.NaN;
                     if (double.IsNaN(eps)) eps = KthDistance(scratch, x, y, g, q, cx, cy);
                     double rad = eps > 0 ? Math.BitDecrement(eps) : 0.0;
-                    countX[SortedStrip.CountWithin(x.SortedPadded, Pad + rx[q], rad)]++;
+                    countX[DevVariant == 0 ? SortedStrip.CountWithin(x.SortedPadded, Pad + rx[q], rad) : SortedStrip.CountWithinSearch(x.SortedPadded, Pad + rx[q], rad, window)]++;
                     radByY[ry[q]] = rad;
                 }
         // n_y in y's order, so consecutive counts scan overlapping stretches of the sorted column (cache-resident)
-        for (int p = 0; p < s; p++) countY[SortedStrip.CountWithin(y.SortedPadded, Pad + p, radByY[p])]++;
+        if (DevVariant == 0) for (int p = 0; p < s; p++) countY[SortedStrip.CountWithin(y.SortedPadded, Pad + p, radByY[p])]++;
+        else for (int p = 0; p < s; p++) countY[SortedStrip.CountWithinSearch(y.SortedPadded, Pad + p, radByY[p], window)]++;
         // mean_i psi(n(i)+1) as sum_n #(n) psi(n+1) / S: independent of the visiting order, and with one rounding
         // per distinct n it stays within ~1e-15 of scikit-learn's pairwise-summed np.mean
         double meanX = 0, meanY = 0;
@@ -258,6 +286,83 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         while (b1 > 0 && y0 - y.SlabHigh[b1 - 1] < kth) b1--;
         while (b2 + 1 < g && y.SlabLow[b2 + 1] - y0 < kth) b2++;
         return guess = ScanCells(sc, g, q, a1, a2, b1, b2);
+    }
+
+    /// <summary>Largest k served by <see cref="GroupKth"/>: the point itself takes one of its four sorted levels.</summary>
+    private const int GroupK = 3;
+
+    /// <summary>Points whose k-th distances <see cref="GroupKth"/> finds together: two vectors of 4 lanes.</summary>
+    private const int Group = 8;
+
+    /// <summary>Slabs of margin each side of a group's own cells in <see cref="GroupKth"/>.</summary>
+    private const int GroupMargin = 1;
+
+    /// <summary>
+    /// The k-th distances (k &lt;= 3) of the <paramref name="count"/> points from grid position q0 on (consecutive, all in
+    /// x slab <paramref name="a"/>, so their y cells are a range) into eps, one point per vector lane: every point of the
+    /// cells within <see cref="GroupMargin"/> slabs of theirs (a run of grid positions per x slab) is broadcast and its
+    /// distance to the 8 points goes into per-lane sorted 4-lists by a min/max network. The point itself is among them
+    /// at distance 0, so the (k+1)-th smallest is its k-th nearest other point (a duplicate at 0 gives the same value).
+    /// A lane is exact when that value is at most the value gap to the scanned cells' outer slab edges (every point
+    /// outside is at least that far); otherwise it bounds the true one from above, and the rectangle is widened to every
+    /// slab that bound reaches (<see cref="ScanCells"/>), or, with fewer than k+1 points scanned, the full grid walk runs.
+    /// One pass over the candidates serves 8 points: no per-point edge searches, no lane merge, few loop exits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void GroupKth(Scratch sc, ScaledColumn x, ScaledColumn y, int g, int a, int q0, int count, Span<double> eps)
+    {
+        var cellY = sc.CellY;
+        int a1 = Math.Max(a - GroupMargin, 0), a2 = Math.Min(a + GroupMargin, g - 1);
+        int b1 = Math.Max(cellY[q0] - GroupMargin, 0), b2 = Math.Min(cellY[q0 + count - 1] + GroupMargin, g - 1);
+        ref double rpx = ref MemoryMarshal.GetArrayDataReference(sc.Px);
+        ref double rpy = ref MemoryMarshal.GetArrayDataReference(sc.Py);
+        var qx0 = Vector256.LoadUnsafe(ref rpx, (nuint)q0);
+        var qx1 = Vector256.LoadUnsafe(ref rpx, (nuint)(q0 + 4));
+        var qy0 = Vector256.LoadUnsafe(ref rpy, (nuint)q0);
+        var qy1 = Vector256.LoadUnsafe(ref rpy, (nuint)(q0 + 4));
+        var inf = Vector256.Create(double.PositiveInfinity);
+        Vector256<double> l0 = inf, l1 = inf, l2 = inf, l3 = inf, h0 = inf, h1 = inf, h2 = inf, h3 = inf;
+        var start = sc.CellStart;
+        for (int r = a1; r <= a2; r++)
+            for (int p = start[r * g + b1], to = start[r * g + b2 + 1]; p < to; p++)
+            {
+                var cx = Vector256.Create(Unsafe.Add(ref rpx, p));
+                var cy = Vector256.Create(Unsafe.Add(ref rpy, p));
+                var d = Vector256.MaxNative(Vector256.Abs(cx - qx0), Vector256.Abs(cy - qy0));
+                var e = Vector256.MaxNative(Vector256.Abs(cx - qx1), Vector256.Abs(cy - qy1));
+                var lo = Vector256.MinNative(l0, d); d = Vector256.MaxNative(l0, d); l0 = lo;
+                lo = Vector256.MinNative(l1, d); d = Vector256.MaxNative(l1, d); l1 = lo;
+                lo = Vector256.MinNative(l2, d); d = Vector256.MaxNative(l2, d); l2 = lo;
+                l3 = Vector256.MinNative(l3, d);
+                lo = Vector256.MinNative(h0, e); e = Vector256.MaxNative(h0, e); h0 = lo;
+                lo = Vector256.MinNative(h1, e); e = Vector256.MaxNative(h1, e); h1 = lo;
+                lo = Vector256.MinNative(h2, e); e = Vector256.MaxNative(h2, e); h2 = lo;
+                h3 = Vector256.MinNative(h3, e);
+            }
+        var (k0, k1) = _k switch { 1 => (l1, h1), 2 => (l2, h2), _ => (l3, h3) };
+        // value gaps to the slabs outside the rectangle (x0 - (-inf) and +inf - x0 are +inf: no side there)
+        var xLow = Vector256.Create(a1 > 0 ? x.SlabHigh[a1 - 1] : double.NegativeInfinity);
+        var xHigh = Vector256.Create(a2 + 1 < g ? x.SlabLow[a2 + 1] : double.PositiveInfinity);
+        var yLow = Vector256.Create(b1 > 0 ? y.SlabHigh[b1 - 1] : double.NegativeInfinity);
+        var yHigh = Vector256.Create(b2 + 1 < g ? y.SlabLow[b2 + 1] : double.PositiveInfinity);
+        var gap0 = Vector256.Min(Vector256.Min(qx0 - xLow, xHigh - qx0), Vector256.Min(qy0 - yLow, yHigh - qy0));
+        var gap1 = Vector256.Min(Vector256.Min(qx1 - xLow, xHigh - qx1), Vector256.Min(qy1 - yLow, yHigh - qy1));
+        uint exact = Vector256.LessThanOrEqual(k0, gap0).ExtractMostSignificantBits() | (Vector256.LessThanOrEqual(k1, gap1).ExtractMostSignificantBits() << 4);
+        k0.StoreUnsafe(ref MemoryMarshal.GetReference(eps));
+        k1.StoreUnsafe(ref MemoryMarshal.GetReference(eps), 4);
+        for (uint bad = ~exact & ((1u << count) - 1); bad != 0; bad &= bad - 1)
+        {
+            int lane = System.Numerics.BitOperations.TrailingZeroCount(bad), q = q0 + lane;
+            double bound = eps[lane];
+            if (double.IsPositiveInfinity(bound)) { eps[lane] = KthDistance(sc, x, y, g, q, a, cellY[q]); continue; }
+            double x0 = sc.Px[q], y0 = sc.Py[q];
+            int w1 = a1, w2 = a2, v1 = b1, v2 = b2;
+            while (w1 > 0 && x0 - x.SlabHigh[w1 - 1] < bound) w1--;
+            while (w2 + 1 < g && x.SlabLow[w2 + 1] - x0 < bound) w2++;
+            while (v1 > 0 && y0 - y.SlabHigh[v1 - 1] < bound) v1--;
+            while (v2 + 1 < g && y.SlabLow[v2 + 1] - y0 < bound) v2++;
+            eps[lane] = ScanCells(sc, g, q, w1, w2, v1, v2);
+        }
     }
 
     /// <summary>
