@@ -27,7 +27,11 @@ namespace LlmPruneFast.Information;
 public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, KsgEstimator.Scratch>
 {
     private readonly int _k;
-    internal static int DevVariant = 1; // TEMP A/B toggle
+    internal static int DevVariant = 2; // TEMP A/B toggle
+    internal static int DevMargin = 1, DevWindowMul = 2;
+    internal static double DevReach = 0;
+    internal static double DevCellMul = 1;
+    internal static long DevGroups, DevFallbacks, DevFull;
     private readonly bool _clip;
     private readonly KsgJitter _jitter;
 
@@ -53,6 +57,8 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     /// </summary>
     public sealed class ScaledColumn(double[] sortedPadded, int[] rank, ushort[] slabOf, double[] slabLow, double[] slabHigh, bool constant)
     {
+        /// <summary>Every 8th sorted value (<see cref="SortedStrip.EveryEighth"/>) for the strip counts.</summary>
+        public readonly double[] Samples = SortedStrip.EveryEighth(sortedPadded);
         /// <summary>Grid slab of each sample (its rank's), so a pair's cells need no division per point.</summary>
         public readonly ushort[] SlabOf = slabOf;
         /// <summary>Scaled values ascending at [Pad, Pad+S); -inf before, +inf after.</summary>
@@ -191,24 +197,27 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         var countY = scratch.CountY;
         Array.Clear(countX);
         Array.Clear(countY);
-        int window = SortedStrip.SearchWindow(s);
+        int window = SortedStrip.SearchWindow(s) * DevWindowMul, sampleVectors = Math.Clamp(window / 64, 1, 8);
         double guess = 0; // the previous point's k-th distance: in grid order, a near neighbour's
         // points in grid order, cell by cell (their cell known without division), ranks alongside: sequential reads
         // here, locality in the sorted columns
         if (DevVariant >= 2 && _k <= GroupK)
         {
             Span<double> eps8 = stackalloc double[Group];
-            var cellY = scratch.CellY;
+            double groupReach = 0;
             for (int a = 0; a < g; a++)
                 for (int q0 = start[a * g], rowEnd = start[(a + 1) * g]; q0 < rowEnd; q0 += Group)
                 {
                     int count = Math.Min(Group, rowEnd - q0);
-                    GroupKth(scratch, x, y, g, a, q0, count, eps8);
+                    GroupKth(scratch, x, y, g, a, q0, count, eps8, DevReach * groupReach);
+                    groupReach = 0;
+                    DevGroups += count;
                     for (int lane = 0; lane < count; lane++)
                     {
                         double eps = eps8[lane];
+                        groupReach = Math.Max(groupReach, eps);
                         double rad = eps > 0 ? Math.BitDecrement(eps) : 0.0;
-                        countX[SortedStrip.CountWithinSearch(x.SortedPadded, Pad + rx[q0 + lane], rad, window)]++;
+                        countX[DevVariant >= 3 ? SortedStrip.CountWithinSampled(x.SortedPadded, x.Samples, Pad + rx[q0 + lane], rad, sampleVectors) : SortedStrip.CountWithinSearch(x.SortedPadded, Pad + rx[q0 + lane], rad, window)]++;
                         radByY[ry[q0 + lane]] = rad;
                     }
                 }
@@ -226,6 +235,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
                 }
         // n_y in y's order, so consecutive counts scan overlapping stretches of the sorted column (cache-resident)
         if (DevVariant == 0) for (int p = 0; p < s; p++) countY[SortedStrip.CountWithin(y.SortedPadded, Pad + p, radByY[p])]++;
+        else if (DevVariant >= 3) for (int p = 0; p < s; p++) countY[SortedStrip.CountWithinSampled(y.SortedPadded, y.Samples, Pad + p, radByY[p], sampleVectors)]++;
         else for (int p = 0; p < s; p++) countY[SortedStrip.CountWithinSearch(y.SortedPadded, Pad + p, radByY[p], window)]++;
         // mean_i psi(n(i)+1) as sum_n #(n) psi(n+1) / S: independent of the visiting order, and with one rounding
         // per distinct n it stays within ~1e-15 of scikit-learn's pairwise-summed np.mean
@@ -242,7 +252,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     /// Grid side: about S/k cells in all, so a cell holds ~k points and the k nearest of a point lie within its 3 x 3
     /// cells but for a small fraction of points (k-NN radius ~ half a slab; the nearest outside point is >= one slab away).
     /// </summary>
-    private static int GridSide(int s, int k) => Math.Clamp((int)Math.Sqrt((double)s / k), 1, 2048);
+    private static int GridSide(int s, int k) => Math.Clamp((int)Math.Sqrt((double)s / (k * DevCellMul)), 1, 2048);
 
     /// <summary>Largest k served by <see cref="KthDistanceNeighbourhood"/> (four sorted levels per vector lane).</summary>
     private const int FastK = 4;
@@ -295,7 +305,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     private const int Group = 8;
 
     /// <summary>Slabs of margin each side of a group's own cells in <see cref="GroupKth"/>.</summary>
-    private const int GroupMargin = 1;
+    private static int GroupMargin => DevMargin;
 
     /// <summary>
     /// The k-th distances (k &lt;= 3) of the <paramref name="count"/> points from grid position q0 on (consecutive, all in
@@ -309,11 +319,20 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     /// One pass over the candidates serves 8 points: no per-point edge searches, no lane merge, few loop exits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void GroupKth(Scratch sc, ScaledColumn x, ScaledColumn y, int g, int a, int q0, int count, Span<double> eps)
+    private void GroupKth(Scratch sc, ScaledColumn x, ScaledColumn y, int g, int a, int q0, int count, Span<double> eps, double reach)
     {
         var cellY = sc.CellY;
         int a1 = Math.Max(a - GroupMargin, 0), a2 = Math.Min(a + GroupMargin, g - 1);
-        int b1 = Math.Max(cellY[q0] - GroupMargin, 0), b2 = Math.Min(cellY[q0 + count - 1] + GroupMargin, g - 1);
+        int cy1 = cellY[q0], cy2 = cellY[q0 + count - 1];
+        int b1 = Math.Max(cy1 - GroupMargin, 0), b2 = Math.Min(cy2 + GroupMargin, g - 1);
+        if (reach > 0)
+        {
+            // every slab within reach (in value) of the group's own cells
+            while (a1 > 0 && x.SlabLow[a] - x.SlabHigh[a1 - 1] < reach) a1--;
+            while (a2 + 1 < g && x.SlabLow[a2 + 1] - x.SlabHigh[a] < reach) a2++;
+            while (b1 > 0 && y.SlabLow[cy1] - y.SlabHigh[b1 - 1] < reach) b1--;
+            while (b2 + 1 < g && y.SlabLow[b2 + 1] - y.SlabHigh[cy2] < reach) b2++;
+        }
         ref double rpx = ref MemoryMarshal.GetArrayDataReference(sc.Px);
         ref double rpy = ref MemoryMarshal.GetArrayDataReference(sc.Py);
         var qx0 = Vector256.LoadUnsafe(ref rpx, (nuint)q0);
@@ -354,7 +373,8 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         {
             int lane = System.Numerics.BitOperations.TrailingZeroCount(bad), q = q0 + lane;
             double bound = eps[lane];
-            if (double.IsPositiveInfinity(bound)) { eps[lane] = KthDistance(sc, x, y, g, q, a, cellY[q]); continue; }
+            DevFallbacks++;
+            if (double.IsPositiveInfinity(bound)) { DevFull++; eps[lane] = KthDistance(sc, x, y, g, q, a, cellY[q]); continue; }
             double x0 = sc.Px[q], y0 = sc.Py[q];
             int w1 = a1, w2 = a2, v1 = b1, v2 = b2;
             while (w1 > 0 && x0 - x.SlabHigh[w1 - 1] < bound) w1--;

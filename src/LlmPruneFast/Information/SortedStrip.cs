@@ -145,6 +145,56 @@ internal static class SortedStrip
         return right - left;
     }
 
+    /// <summary>Entries of -inf before and +inf after the samples of <see cref="EveryEighth"/>.</summary>
+    public const int SamplePad = 64;
+
+    /// <summary>
+    /// Every 8th value of a padded ascending array (samples[SamplePad + m] = a[8m]), -inf before and +inf after, for
+    /// <see cref="CountWithinSampled"/>.
+    /// </summary>
+    public static double[] EveryEighth(double[] a)
+    {
+        int m = (a.Length + 7) / 8;
+        var samples = new double[m + 2 * SamplePad];
+        samples.AsSpan(0, SamplePad).Fill(double.NegativeInfinity);
+        for (int i = 0; i < m; i++) samples[SamplePad + i] = a[8 * i];
+        samples.AsSpan(SamplePad + m).Fill(double.PositiveInfinity);
+        return samples;
+    }
+
+    /// <summary>
+    /// <see cref="CountWithin"/> with 8-wide vectors and no search chain: each side, <paramref name="sampleVectors"/>
+    /// vector compares of the 8-value blocks' first values (<paramref name="samples"/> = <see cref="EveryEighth"/>(a))
+    /// count the whole blocks inside the strip, and one compare of the block holding the edge counts the rest; a strip
+    /// longer than the sampled reach (8 x 8 x sampleVectors values) gallops on. Same predicate, same counts. Needs
+    /// <see cref="Vector512"/> hardware (else <see cref="CountWithinSearch"/>); sampleVectors &lt;= 8.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static int CountWithinSampled(double[] a, double[] samples, int c, double rad, int sampleVectors)
+    {
+        ref double ra = ref MemoryMarshal.GetArrayDataReference(a);
+        ref double rs = ref MemoryMarshal.GetArrayDataReference(samples);
+        double c0 = Unsafe.Add(ref ra, c);
+        var v0 = Vector512.Create(c0);
+        var r = Vector512.Create(rad);
+        int block = c >> 3, reach = 8 * sampleVectors;
+        // right: block starts a[8m] - c0 <= rad for m = block .. block + t (a prefix; a[8 block] <= c0 is inside)
+        int t = 0;
+        for (int v = 0; v < sampleVectors; v++)
+            t += System.Numerics.BitOperations.PopCount(Vector512.LessThanOrEqual(Vector512.LoadUnsafe(ref rs, (nuint)(SamplePad + block + 1 + 8 * v)) - v0, r).ExtractMostSignificantBits());
+        int m = block + t; // a[8m] is inside and finite, so a[8m + 1 .. 8m + 8] lies in the array
+        int right = 8 * m + System.Numerics.BitOperations.PopCount(Vector512.LessThanOrEqual(Vector512.LoadUnsafe(ref ra, (nuint)(8 * m + 1)) - v0, r).ExtractMostSignificantBits());
+        if (t == reach) right = GallopRight(a, right, c0, rad);
+        // left: c0 - a[8m] <= rad for a suffix of block starts; first inside = block - t + 1 (block + 1 when none)
+        t = 0;
+        for (int v = 0; v < sampleVectors; v++)
+            t += System.Numerics.BitOperations.PopCount(Vector512.LessThanOrEqual(v0 - Vector512.LoadUnsafe(ref rs, (nuint)(SamplePad + block - reach + 1 + 8 * v)), r).ExtractMostSignificantBits());
+        m = block - t + 1; // the edge lies in a[8m - 7 .. 8m], all of it in the array (a[8m] > -inf or 8m > c)
+        int left = 8 * m + 1 - System.Numerics.BitOperations.PopCount(Vector512.LessThanOrEqual(v0 - Vector512.LoadUnsafe(ref ra, (nuint)(8 * m - 7)), r).ExtractMostSignificantBits());
+        if (t == reach) left = GallopLeft(a, left, c0, rad);
+        return right - left;
+    }
+
     /// <summary>-1 when x &lt;= r, else 0, without a branch (a scalar vector compare).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static int LessOrEqualMask(double x, double r) =>

@@ -3,7 +3,7 @@ using LlmPruneFast.Information;
 namespace LlmPruneFast.Tests.Information;
 
 /// <summary>
-/// The branch-free strip count (<see cref="SortedStrip.CountWithinSearch"/>) equals a plain count of the same predicate
+/// The branch-free strip counts (<see cref="SortedStrip.CountWithinSearch"/>, <see cref="SortedStrip.CountWithinSampled"/>) equals a plain count of the same predicate
 /// at every position of padded sorted arrays with ties, for radii from 0 to past the whole array (strips inside the
 /// search window, reaching past it into the gallop, and clipped by either end).
 /// </summary>
@@ -23,6 +23,8 @@ public sealed class SortedStripTests
         Array.Sort(a, pad, s);
         a.AsSpan(0, pad).Fill(double.NegativeInfinity);
         a.AsSpan(pad + s).Fill(double.PositiveInfinity);
+        var samples = SortedStrip.EveryEighth(a);
+        int sampleVectors = Math.Clamp(window / 64, 1, 8);
         double[] radii = [0, Math.BitDecrement(0.01), 0.05, 0.3, 1, 4, 20];
         for (int c = pad; c < pad + s; c++)
             foreach (double rad in radii)
@@ -31,6 +33,8 @@ public sealed class SortedStripTests
                 for (int j = pad; j < pad + s; j++)
                     if (j != c && (j > c ? a[j] - a[c] : a[c] - a[j]) <= rad) plain++;
                 Assert.True(plain == SortedStrip.CountWithinSearch(a, c, rad, window), $"S={s} c={c} rad={rad}");
+                if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+                    Assert.True(plain == SortedStrip.CountWithinSampled(a, samples, c, rad, sampleVectors), $"sampled: S={s} c={c} rad={rad}");
                 Assert.Equal(plain, SortedStrip.CountWithin(a, c, rad));
             }
     }
