@@ -42,7 +42,7 @@ internal static class KsgPartsSuite
             do est.EstimatePairs(z, pairs, result); while (warm.Elapsed.TotalSeconds < 0.3);
             // TEMP dev knobs: --variants as V:margin:windowMul:cellMul
             var specs = (Bench.StringArg(args, "--variants") ?? "2:1:1:1").Split(',').Select(v => v.Split(':').Select(t => double.Parse(t, Inv)).ToArray()).ToArray();
-            void Set(double[] sp) { KsgEstimator.DevVariant = (int)sp[0]; KsgEstimator.DevMargin = (int)sp[1]; KsgEstimator.DevWindowMul = (int)sp[2]; KsgEstimator.DevCellMul = sp[3]; KsgEstimator.DevReach = sp.Length > 4 ? sp[4] : 0; }
+            void Set(double[] sp) { KsgEstimator.DevVariant = (int)sp[0]; KsgEstimator.DevMargin = (int)sp[1]; KsgEstimator.DevWindowMul = (int)sp[2]; KsgEstimator.DevCellMul = sp[3]; KsgEstimator.DevReach = sp.Length > 4 ? sp[4] : 0; KsgEstimator.DevBalance = sp.Length > 5 ? sp[5] : 0; KsgEstimator.DevMaxMargin = sp.Length > 6 ? (int)sp[6] : 3; }
             var variants = Enumerable.Range(0, specs.Length).ToArray();
             var bestV = new double[variants.Length];
             Array.Fill(bestV, double.PositiveInfinity);

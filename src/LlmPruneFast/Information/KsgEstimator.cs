@@ -29,7 +29,8 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     private readonly int _k;
     internal static int DevVariant = 2; // TEMP A/B toggle
     internal static int DevMargin = 1, DevWindowMul = 2;
-    internal static double DevReach = 0;
+    internal static double DevReach = 0, DevBalance = 0;
+    internal static int DevMaxMargin = 3;
     internal static double DevCellMul = 1;
     internal static long DevGroups, DevFallbacks, DevFull;
     private readonly bool _clip;
@@ -122,9 +123,20 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         }
         // ascending order; the order among equal values does not matter (counts and distances see only values)
         var order = new int[s];
-        for (int i = 0; i < s; i++) order[i] = i;
-        var sortedValues = (double[])values.Clone();
-        Array.Sort(sortedValues, order);
+        double[] sortedValues;
+        if (_jitter == KsgJitter.None)
+        {
+            // v / std is non-decreasing in v (std > 0, rounding is monotone): the floats' radix order sorts the doubles
+            ColumnMath.StableOrder(v, order);
+            sortedValues = new double[s];
+            for (int p = 0; p < s; p++) sortedValues[p] = values[order[p]];
+        }
+        else
+        {
+            for (int i = 0; i < s; i++) order[i] = i;
+            sortedValues = (double[])values.Clone();
+            Array.Sort(sortedValues, order);
+        }
         var padded = new double[s + 2 * Pad];
         padded.AsSpan(0, Pad).Fill(double.NegativeInfinity);
         padded.AsSpan(Pad + s).Fill(double.PositiveInfinity);
@@ -216,7 +228,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
                     {
                         double eps = eps8[lane];
                         groupReach = Math.Max(groupReach, eps);
-                        double rad = eps > 0 ? Math.BitDecrement(eps) : 0.0;
+                        double rad = Below(eps);
                         countX[DevVariant >= 3 ? SortedStrip.CountWithinSampled(x.SortedPadded, x.Samples, Pad + rx[q0 + lane], rad, sampleVectors) : SortedStrip.CountWithinSearch(x.SortedPadded, Pad + rx[q0 + lane], rad, window)]++;
                         radByY[ry[q0 + lane]] = rad;
                     }
@@ -239,13 +251,22 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         else for (int p = 0; p < s; p++) countY[SortedStrip.CountWithinSearch(y.SortedPadded, Pad + p, radByY[p], window)]++;
         // mean_i psi(n(i)+1) as sum_n #(n) psi(n+1) / S: independent of the visiting order, and with one rounding
         // per distinct n it stays within ~1e-15 of scikit-learn's pairwise-summed np.mean
+        // (an empty n adds 0 x psi = +-0, which leaves the sum unchanged: no branch on it)
         double meanX = 0, meanY = 0;
         for (int n = 0; n < s; n++)
         {
-            if (countX[n] != 0) meanX += countX[n] * psi[n + 1];
-            if (countY[n] != 0) meanY += countY[n] * psi[n + 1];
+            meanX += countX[n] * psi[n + 1];
+            meanY += countY[n] * psi[n + 1];
         }
         return (meanX / s, meanY / s);
+    }
+
+    /// <summary>The largest double below eps, 0 for eps = 0 (eps finite, &gt;= +0): one bit pattern step, no branch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Below(double eps)
+    {
+        long bits = BitConverter.DoubleToInt64Bits(eps);
+        return BitConverter.Int64BitsToDouble(bits - (long)((ulong)-bits >> 63));
     }
 
     /// <summary>
@@ -325,6 +346,19 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         int a1 = Math.Max(a - GroupMargin, 0), a2 = Math.Min(a + GroupMargin, g - 1);
         int cy1 = cellY[q0], cy2 = cellY[q0 + count - 1];
         int b1 = Math.Max(cy1 - GroupMargin, 0), b2 = Math.Min(cy2 + GroupMargin, g - 1);
+        if (DevBalance > 0)
+        {
+            // balance the value-space margins: the k-NN ball is a square, rank slabs are not
+            double gl = a1 > 0 ? x.SlabLow[a] - x.SlabHigh[a1 - 1] : 0, gr = a2 + 1 < g ? x.SlabLow[a2 + 1] - x.SlabHigh[a] : 0;
+            double gd = b1 > 0 ? y.SlabLow[cy1] - y.SlabHigh[b1 - 1] : 0, gu = b2 + 1 < g ? y.SlabLow[b2 + 1] - y.SlabHigh[cy2] : 0;
+            double want = DevBalance * Math.Max(Math.Max(gl, gr), Math.Max(gd, gu));
+            int lim1 = Math.Max(a - DevMaxMargin, 0), lim2 = Math.Min(a + DevMaxMargin, g - 1);
+            while (a1 > lim1 && x.SlabLow[a] - x.SlabHigh[a1 - 1] < want) a1--;
+            while (a2 < lim2 && x.SlabLow[a2 + 1] - x.SlabHigh[a] < want) a2++;
+            lim1 = Math.Max(cy1 - DevMaxMargin, 0); lim2 = Math.Min(cy2 + DevMaxMargin, g - 1);
+            while (b1 > lim1 && y.SlabLow[cy1] - y.SlabHigh[b1 - 1] < want) b1--;
+            while (b2 < lim2 && y.SlabLow[b2 + 1] - y.SlabHigh[cy2] < want) b2++;
+        }
         if (reach > 0)
         {
             // every slab within reach (in value) of the group's own cells
