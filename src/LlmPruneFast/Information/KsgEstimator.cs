@@ -60,6 +60,8 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     {
         /// <summary>Every 8th sorted value (<see cref="SortedStrip.EveryEighth"/>) for the strip counts.</summary>
         public readonly double[] Samples = SortedStrip.EveryEighth(sortedPadded);
+        /// <summary>Every 64th sorted value (<see cref="SortedStrip.EverySixtyFourth"/>).</summary>
+        public readonly double[] Samples64 = SortedStrip.EverySixtyFourth(sortedPadded);
         /// <summary>Grid slab of each sample (its rank's), so a pair's cells need no division per point.</summary>
         public readonly ushort[] SlabOf = slabOf;
         /// <summary>Scaled values ascending at [Pad, Pad+S); -inf before, +inf after.</summary>
@@ -229,7 +231,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
                         double eps = eps8[lane];
                         groupReach = Math.Max(groupReach, eps);
                         double rad = Below(eps);
-                        countX[DevVariant >= 3 ? SortedStrip.CountWithinSampled(x.SortedPadded, x.Samples, Pad + rx[q0 + lane], rad, sampleVectors) : SortedStrip.CountWithinSearch(x.SortedPadded, Pad + rx[q0 + lane], rad, window)]++;
+                        countX[DevVariant >= 4 ? SortedStrip.CountWithinTwoLevel(x.SortedPadded, x.Samples, x.Samples64, Pad + rx[q0 + lane], rad) : DevVariant >= 3 ? SortedStrip.CountWithinSampled(x.SortedPadded, x.Samples, Pad + rx[q0 + lane], rad, sampleVectors) : SortedStrip.CountWithinSearch(x.SortedPadded, Pad + rx[q0 + lane], rad, window)]++;
                         radByY[ry[q0 + lane]] = rad;
                     }
                 }
@@ -247,6 +249,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
                 }
         // n_y in y's order, so consecutive counts scan overlapping stretches of the sorted column (cache-resident)
         if (DevVariant == 0) for (int p = 0; p < s; p++) countY[SortedStrip.CountWithin(y.SortedPadded, Pad + p, radByY[p])]++;
+        else if (DevVariant >= 4) for (int p = 0; p < s; p++) countY[SortedStrip.CountWithinTwoLevel(y.SortedPadded, y.Samples, y.Samples64, Pad + p, radByY[p])]++;
         else if (DevVariant >= 3) for (int p = 0; p < s; p++) countY[SortedStrip.CountWithinSampled(y.SortedPadded, y.Samples, Pad + p, radByY[p], sampleVectors)]++;
         else for (int p = 0; p < s; p++) countY[SortedStrip.CountWithinSearch(y.SortedPadded, Pad + p, radByY[p], window)]++;
         // mean_i psi(n(i)+1) as sum_n #(n) psi(n+1) / S: independent of the visiting order, and with one rounding
