@@ -40,24 +40,6 @@ internal static class KsgPartsSuite
             var result = new double[pairs.Length];
             var warm = System.Diagnostics.Stopwatch.StartNew();
             do est.EstimatePairs(z, pairs, result); while (warm.Elapsed.TotalSeconds < 0.3);
-            // TEMP dev knobs: --variants as V:margin:windowMul:cellMul
-            var specs = (Bench.StringArg(args, "--variants") ?? "2:1:1:1").Split(',').Select(v => v.Split(':').Select(t => double.Parse(t, Inv)).ToArray()).ToArray();
-            void Set(double[] sp) { KsgEstimator.DevVariant = (int)sp[0]; KsgEstimator.DevMargin = (int)sp[1]; KsgEstimator.DevWindowMul = (int)sp[2]; KsgEstimator.DevCellMul = sp[3]; KsgEstimator.DevReach = sp.Length > 4 ? sp[4] : 0; KsgEstimator.DevBalance = sp.Length > 5 ? sp[5] : 0; KsgEstimator.DevMaxMargin = sp.Length > 6 ? (int)sp[6] : 3; }
-            var variants = Enumerable.Range(0, specs.Length).ToArray();
-            var bestV = new double[variants.Length];
-            Array.Fill(bestV, double.PositiveInfinity);
-            for (int c = 0; c < calls; c++)
-                for (int v = 0; v < variants.Length; v++)
-                {
-                    Set(specs[v]);
-                    KsgEstimator.DevGroups = KsgEstimator.DevFallbacks = KsgEstimator.DevFull = 0;
-                    bestV[v] = Math.Min(bestV[v], MinCpu(() => est.EstimatePairs(z, pairs, result), 1));
-                    ulong h = 1469598103934665603ul;
-                    foreach (double x in result) h = (h ^ (ulong)BitConverter.DoubleToInt64Bits(x)) * 1099511628211ul;
-                    if (c == 0) Console.WriteLine($"    variant {string.Join(':', specs[v])}: hash {h:X16}; grouped points {KsgEstimator.DevGroups}, fallbacks {KsgEstimator.DevFallbacks}, full walks {KsgEstimator.DevFull}");
-                }
-            Console.WriteLine("    " + string.Join("; ", variants.Select((v, i) => $"variant {string.Join(':', specs[v])}: {bestV[i] / pairs.Length * 1e6:F1} us/pair")));
-            Set(specs[^1]);
             double call = MinCpu(() => est.EstimatePairs(z, pairs, result), calls);
             double prep = MinCpu(() => { for (int j = 0; j < n; j++) est.Prepare(z.Column(j)); }, calls);
             ulong hash = 1469598103934665603ul;

@@ -4,100 +4,20 @@ using System.Runtime.Intrinsics;
 
 namespace LlmPruneFast.Information;
 
-/// <summary>Counting in an ascending array padded with -inf before and +inf after (at least 8 values each side).</summary>
+/// <summary>
+/// Counting in an ascending array padded with -inf before and +inf after (at least 8 values each side):
+/// #{j != c : |a[j] - a[c]| &lt;= rad}, each distance by the same subtraction as the KSG distance (a[j] - a[c] to the
+/// right, a[c] - a[j] to the left; IEEE subtraction is sign-symmetric, so both equal |a[c] - a[j]|). The strip's
+/// edges are found without data-dependent branches, so that consecutive counts overlap in the core: on distinct pairs
+/// the exits of a linear scan and the steps of a galloping search mispredicted, and were most of the counting time.
+/// </summary>
 internal static class SortedStrip
 {
-    /// <summary>Full vector blocks scanned linearly each side before switching to galloping search.</summary>
-    private const int LinearBlocks = 16;
-
     /// <summary>
-    /// #{j != c : |a[j] - a[c]| &lt;= rad}, each distance by the same subtraction as the KSG distance (a[j] - a[c] to
-    /// the right, a[c] - a[j] to the left; IEEE subtraction is sign-symmetric, so both equal |a[c] - a[j]|).
-    /// Linear in vector blocks near c (the usual strip holds tens of values), then galloping plus bisection.
-    /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static int CountWithin(double[] a, int c, double rad) =>
-        Vector512.IsHardwareAccelerated ? CountWithin512(a, c, rad) : CountWithin256(a, c, rad);
-
-    /// <summary>
-    /// <see cref="CountWithin"/> 8 values per compare on AVX-512 machines (half the blocks of the 4-wide form at the
-    /// usual tens of values per strip; the same linear reach before galloping). The same counts: only the block differs.
-    /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static int CountWithin512(double[] a, int c, double rad)
-    {
-        double c0 = a[c];
-        var v0 = Vector512.Create(c0);
-        var r = Vector512.Create(rad);
-        ref double ra = ref MemoryMarshal.GetArrayDataReference(a);
-        int w = Vector512<double>.Count, count = 0;
-        const ulong Full = (1ul << 8) - 1;
-
-        // right: mask of a[j] - c0 <= rad over a block is a prefix (a ascending); a full block means go on
-        int j = c + 1, blocks = 0;
-        while (true)
-        {
-            ulong m = Vector512.LessThanOrEqual(Vector512.LoadUnsafe(ref ra, (nuint)j) - v0, r).ExtractMostSignificantBits();
-            count += System.Numerics.BitOperations.PopCount(m);
-            if (m != Full) break;
-            j += w;
-            if (++blocks == LinearBlocks / 2) { count += GallopRight(a, j - 1, c0, rad) - (j - 1); break; }
-        }
-        // left: the block [j, j+w) ending at c-1; the mask is a suffix
-        j = c - w;
-        blocks = 0;
-        while (true)
-        {
-            ulong m = Vector512.LessThanOrEqual(v0 - Vector512.LoadUnsafe(ref ra, (nuint)j), r).ExtractMostSignificantBits();
-            count += System.Numerics.BitOperations.PopCount(m);
-            if (m != Full) break;
-            if (++blocks == LinearBlocks / 2) { count += j - GallopLeft(a, j, c0, rad); break; }
-            j -= w;
-        }
-        return count;
-    }
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static int CountWithin256(double[] a, int c, double rad)
-    {
-        double c0 = a[c];
-        // Vector256: 4 doubles, hardware-accelerated on every AVX2 machine (Vector512 falls back to software without AVX-512)
-        var v0 = Vector256.Create(c0);
-        var r = Vector256.Create(rad);
-        ref double ra = ref MemoryMarshal.GetArrayDataReference(a);
-        int w = Vector256<double>.Count, count = 0;
-        const uint Full = (1u << 4) - 1;
-
-        // right: mask of a[j] - c0 <= rad over a block is a prefix (a ascending); a full block means go on
-        int j = c + 1, blocks = 0;
-        while (true)
-        {
-            uint m = Vector256.LessThanOrEqual(Vector256.LoadUnsafe(ref ra, (nuint)j) - v0, r).ExtractMostSignificantBits();
-            count += System.Numerics.BitOperations.PopCount(m);
-            if (m != Full) break;
-            j += w;
-            if (++blocks == LinearBlocks) { count += GallopRight(a, j - 1, c0, rad) - (j - 1); break; }
-        }
-        // left: the block [j, j+w) ending at c-1; the mask is a suffix
-        j = c - w;
-        blocks = 0;
-        while (true)
-        {
-            uint m = Vector256.LessThanOrEqual(v0 - Vector256.LoadUnsafe(ref ra, (nuint)j), r).ExtractMostSignificantBits();
-            count += System.Numerics.BitOperations.PopCount(m);
-            if (m != Full) break;
-            if (++blocks == LinearBlocks) { count += j - GallopLeft(a, j, c0, rad); break; }
-            j -= w;
-        }
-        return count;
-    }
-
-    /// <summary>
-    /// <see cref="CountWithin"/> by a branch-free search each side: the edge of the strip within <paramref name="window"/>
+    /// The strip count by a branch-free search each side: the edge of the strip within <paramref name="window"/>
     /// (a power of two, at least 16) positions of c is found by halving steps that select with a compare mask instead
     /// of a branch, then one vector compare counts the last block; a strip that reaches past the window gallops on
-    /// from there. Same predicate, same counts. Without mispredicted exits, consecutive calls overlap in the core:
-    /// the linear scan's exit and the gallop's steps were most of the counting time on distinct pairs.
+    /// from there. For machines without <see cref="Vector512"/> hardware (else <see cref="CountWithinTwoLevel"/>).
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static int CountWithinSearch(double[] a, int c, double rad, int window)
@@ -150,7 +70,7 @@ internal static class SortedStrip
 
     /// <summary>
     /// Every 8th value of a padded ascending array (samples[SamplePad + m] = a[8m]), -inf before and +inf after, for
-    /// <see cref="CountWithinSampled"/>.
+    /// <see cref="CountWithinTwoLevel"/>.
     /// </summary>
     public static double[] EveryEighth(double[] a)
     {
@@ -160,39 +80,6 @@ internal static class SortedStrip
         for (int i = 0; i < m; i++) samples[SamplePad + i] = a[8 * i];
         samples.AsSpan(SamplePad + m).Fill(double.PositiveInfinity);
         return samples;
-    }
-
-    /// <summary>
-    /// <see cref="CountWithin"/> with 8-wide vectors and no search chain: each side, <paramref name="sampleVectors"/>
-    /// vector compares of the 8-value blocks' first values (<paramref name="samples"/> = <see cref="EveryEighth"/>(a))
-    /// count the whole blocks inside the strip, and one compare of the block holding the edge counts the rest; a strip
-    /// longer than the sampled reach (8 x 8 x sampleVectors values) gallops on. Same predicate, same counts. Needs
-    /// <see cref="Vector512"/> hardware (else <see cref="CountWithinSearch"/>); sampleVectors &lt;= 8.
-    /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static int CountWithinSampled(double[] a, double[] samples, int c, double rad, int sampleVectors)
-    {
-        ref double ra = ref MemoryMarshal.GetArrayDataReference(a);
-        ref double rs = ref MemoryMarshal.GetArrayDataReference(samples);
-        double c0 = Unsafe.Add(ref ra, c);
-        var v0 = Vector512.Create(c0);
-        var r = Vector512.Create(rad);
-        int block = c >> 3, reach = 8 * sampleVectors;
-        // right: block starts a[8m] - c0 <= rad for m = block .. block + t (a prefix; a[8 block] <= c0 is inside)
-        int t = 0;
-        for (int v = 0; v < sampleVectors; v++)
-            t += System.Numerics.BitOperations.PopCount(Vector512.LessThanOrEqual(Vector512.LoadUnsafe(ref rs, (nuint)(SamplePad + block + 1 + 8 * v)) - v0, r).ExtractMostSignificantBits());
-        int m = block + t; // a[8m] is inside and finite, so a[8m + 1 .. 8m + 8] lies in the array
-        int right = 8 * m + System.Numerics.BitOperations.PopCount(Vector512.LessThanOrEqual(Vector512.LoadUnsafe(ref ra, (nuint)(8 * m + 1)) - v0, r).ExtractMostSignificantBits());
-        if (t == reach) right = GallopRight(a, right, c0, rad);
-        // left: c0 - a[8m] <= rad for a suffix of block starts; first inside = block - t + 1 (block + 1 when none)
-        t = 0;
-        for (int v = 0; v < sampleVectors; v++)
-            t += System.Numerics.BitOperations.PopCount(Vector512.LessThanOrEqual(v0 - Vector512.LoadUnsafe(ref rs, (nuint)(SamplePad + block - reach + 1 + 8 * v)), r).ExtractMostSignificantBits());
-        m = block - t + 1; // the edge lies in a[8m - 7 .. 8m], all of it in the array (a[8m] > -inf or 8m > c)
-        int left = 8 * m + 1 - System.Numerics.BitOperations.PopCount(Vector512.LessThanOrEqual(v0 - Vector512.LoadUnsafe(ref ra, (nuint)(8 * m - 7)), r).ExtractMostSignificantBits());
-        if (t == reach) left = GallopLeft(a, left, c0, rad);
-        return right - left;
     }
 
     /// <summary>
@@ -210,12 +97,12 @@ internal static class SortedStrip
     }
 
     /// <summary>
-    /// <see cref="CountWithin"/> in three 8-wide vector compares each side, no branch: the 64-value blocks inside the
+    /// The strip count in three 8-wide vector compares each side, no branch: the 64-value blocks inside the
     /// strip from every 64th value (<paramref name="s64"/>), then the 8-value blocks of the edge's 64-block from every
     /// 8th (<paramref name="s8"/>), then the edge's 8 values; a strip reaching 8 blocks of 64 past c's gallops on.
-    /// Same predicate, same counts. Needs <see cref="Vector512"/> hardware (else <see cref="CountWithinSearch"/>).
+    /// Needs <see cref="Vector512"/> hardware (else <see cref="CountWithinSearch"/>).
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static int CountWithinTwoLevel(double[] a, double[] s8, double[] s64, int c, double rad)
     {
         ref double ra = ref MemoryMarshal.GetArrayDataReference(a);

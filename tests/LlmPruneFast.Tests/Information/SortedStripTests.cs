@@ -3,7 +3,7 @@ using LlmPruneFast.Information;
 namespace LlmPruneFast.Tests.Information;
 
 /// <summary>
-/// The branch-free strip counts (<see cref="SortedStrip.CountWithinSearch"/>, <see cref="SortedStrip.CountWithinSampled"/>, <see cref="SortedStrip.CountWithinTwoLevel"/>) equals a plain count of the same predicate
+/// The branch-free strip counts (<see cref="SortedStrip.CountWithinSearch"/>, <see cref="SortedStrip.CountWithinTwoLevel"/>) equals a plain count of the same predicate
 /// at every position of padded sorted arrays with ties, for radii from 0 to past the whole array (strips inside the
 /// search window, reaching past it into the gallop, and clipped by either end).
 /// </summary>
@@ -25,7 +25,6 @@ public sealed class SortedStripTests
         a.AsSpan(pad + s).Fill(double.PositiveInfinity);
         var samples = SortedStrip.EveryEighth(a);
         var samples64 = SortedStrip.EverySixtyFourth(a);
-        int sampleVectors = Math.Clamp(window / 64, 1, 8);
         double[] radii = [0, Math.BitDecrement(0.01), 0.05, 0.3, 1, 4, 20];
         for (int c = pad; c < pad + s; c++)
             foreach (double rad in radii)
@@ -36,10 +35,8 @@ public sealed class SortedStripTests
                 Assert.True(plain == SortedStrip.CountWithinSearch(a, c, rad, window), $"S={s} c={c} rad={rad}");
                 if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
                 {
-                    Assert.True(plain == SortedStrip.CountWithinSampled(a, samples, c, rad, sampleVectors), $"sampled: S={s} c={c} rad={rad}");
                     Assert.True(plain == SortedStrip.CountWithinTwoLevel(a, samples, samples64, c, rad), $"two-level: S={s} c={c} rad={rad}");
                 }
-                Assert.Equal(plain, SortedStrip.CountWithin(a, c, rad));
             }
     }
 }
