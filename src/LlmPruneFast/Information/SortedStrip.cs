@@ -68,30 +68,19 @@ internal static class SortedStrip
     /// <summary>Entries of -inf before and +inf after the samples of <see cref="EveryEighth"/>.</summary>
     public const int SamplePad = 64;
 
-    /// <summary>
-    /// Every 8th value of a padded ascending array (samples[SamplePad + m] = a[8m]), -inf before and +inf after, for
-    /// <see cref="CountWithinTwoLevel"/>.
-    /// </summary>
-    public static double[] EveryEighth(double[] a)
-    {
-        int m = (a.Length + 7) / 8;
-        var samples = new double[m + 2 * SamplePad];
-        samples.AsSpan(0, SamplePad).Fill(double.NegativeInfinity);
-        for (int i = 0; i < m; i++) samples[SamplePad + i] = a[8 * i];
-        samples.AsSpan(SamplePad + m).Fill(double.PositiveInfinity);
-        return samples;
-    }
+    /// <summary>Every 8th value of a padded ascending array, for <see cref="CountWithinTwoLevel"/>.</summary>
+    public static double[] EveryEighth(double[] a) => EveryNth(a, 8);
 
-    /// <summary>
-    /// Every 64th value of a padded ascending array (samples[SamplePad + m] = a[64m]), -inf before and +inf after, for
-    /// <see cref="CountWithinTwoLevel"/>.
-    /// </summary>
-    public static double[] EverySixtyFourth(double[] a)
+    /// <summary>Every 64th value of a padded ascending array, for <see cref="CountWithinTwoLevel"/>.</summary>
+    public static double[] EverySixtyFourth(double[] a) => EveryNth(a, 64);
+
+    /// <summary>samples[SamplePad + m] = a[stride * m], with -inf before and +inf after.</summary>
+    private static double[] EveryNth(double[] a, int stride)
     {
-        int m = (a.Length + 63) / 64;
+        int m = (a.Length + stride - 1) / stride;
         var samples = new double[m + 2 * SamplePad];
         samples.AsSpan(0, SamplePad).Fill(double.NegativeInfinity);
-        for (int i = 0; i < m; i++) samples[SamplePad + i] = a[64 * i];
+        for (int i = 0; i < m; i++) samples[SamplePad + i] = a[stride * i];
         samples.AsSpan(SamplePad + m).Fill(double.PositiveInfinity);
         return samples;
     }
