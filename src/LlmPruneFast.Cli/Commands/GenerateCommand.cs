@@ -1,6 +1,7 @@
 using CommandLine;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 
 namespace LlmPruneFast.Cli.Commands;
