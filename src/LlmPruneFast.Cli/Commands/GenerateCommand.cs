@@ -30,6 +30,7 @@ public sealed class GenerateCommand : ICommand
         Threads = ThreadCount.Cap(Threads);
         if (Steps < 0) throw new BadArgumentException($"--steps must be non-negative, got {Steps}");
         var device = DeviceOption.Resolve(Device, Devices.DeviceStages.Onnx);
+        // A LLaMA-family verb (greedy decoding of a checkpoint): it runs the LLaMA adapter's whole-model graph directly.
         using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = device.OnnxCuda });
         if (Steps > model.MaxLength) Console.Error.WriteLine($"note: --steps {Steps} capped at the model's {model.MaxLength} positions");
         var (_, continuation) = Continue(model, Prompt, Math.Min(Steps, model.MaxLength), cancellationToken);

@@ -70,6 +70,10 @@ public sealed class DecoderComparison : IDisposable
     private DecoderComparison(DecoderWeights dense, IModelTokenizer tokenizer, IReadOnlyList<string>? paragraphs, EvaluationPlan? plan, MeasureOptions options) =>
         (_dense, _tokenizer, _paragraphs, _plan, _options) = (dense, tokenizer, paragraphs, plan, options);
 
+    /// <summary><see cref="Plan(LlamaConfig, IModelTokenizer, IReadOnlyList{string}, MeasureOptions)"/> for an opened checkpoint, with its tokenizer.</summary>
+    public static EvaluationPlan Plan(DecoderCheckpoint model, IReadOnlyList<string> paragraphs, MeasureOptions options) =>
+        Plan(model.Config, model.Tokenizer, paragraphs, options);
+
     /// <summary>
     /// The plan of comparing two models of <paramref name="config"/>'s shape on <paramref name="paragraphs"/> (batches in
     /// order, two models): made from token counts alone, before any weight is read; check it with

@@ -16,6 +16,9 @@ namespace LlmPruneFast.Pipeline;
 /// </summary>
 public static class ModelPruner
 {
+    /// <summary><see cref="Options(PruneSettings, LlamaConfig, CalibrationInfo?)"/> for an opened checkpoint.</summary>
+    public static PruningOptions Options(PruneSettings settings, DecoderCheckpoint model) => Options(settings, model.Config);
+
     /// <summary>
     /// Pruner options for <paramref name="settings"/>: unknown method, estimator, compensation, a ratio outside (0, 1)
     /// or one that would empty a layer of <paramref name="config"/> are <see cref="BadArgumentException"/>s, raised
@@ -42,6 +45,11 @@ public static class ModelPruner
                 "cannot hold (transformers' class has no mlp_bias); use --compensate none (the default for this model type)");
     }
 
+    /// <summary><see cref="Run(LlamaConfig, ITensorSource, string, IModelTokenizer, string, string, PruneSettings, IProgress{StageProgress}?, CancellationToken)"/> on an opened checkpoint (its tokenizer; the plan names its folder).</summary>
+    public static PruneOutcome Run(DecoderCheckpoint model, string calibrationText, string calibrationName, PruneSettings settings,
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default) =>
+        Run(model.Config, model.Tensors, model.Directory, model.Tokenizer, calibrationText, calibrationName, settings, progress, ct);
+
     /// <summary>Captures, selects and slices. <paramref name="modelName"/> goes into the plan's fingerprint.</summary>
     public static PruneOutcome Run(LlamaConfig config, ITensorSource tensors, string modelName, IModelTokenizer tokenizer,
         string calibrationText, string calibrationName, PruneSettings settings, IProgress<StageProgress>? progress = null,
@@ -67,6 +75,11 @@ public static class ModelPruner
         PruningSelectors.Create(settings.Method, settings.MethodParameters).Candidates > 1 && settings.Calibration.HeldOutSequences == 0
             ? settings.Calibration with { HeldOutSequences = settings.CandidateHeldOut }
             : settings.Calibration;
+
+    /// <summary><see cref="Select(LlamaConfig, ITensorSource, ModelFingerprint, CalibrationSet, PruneSettings, IProgress{StageProgress}?, CancellationToken)"/> on an opened checkpoint.</summary>
+    public static PruneOutcome Select(DecoderCheckpoint model, ModelFingerprint fingerprint, CalibrationSet calibration, PruneSettings settings,
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default) =>
+        Select(model.Config, model.Tensors, fingerprint, calibration, settings, progress, ct);
 
     /// <summary>
     /// Selects and slices with activations already captured (<paramref name="calibration"/>, made with
@@ -144,6 +157,11 @@ public static class ModelPruner
                 : 0,
             settings.Calibration.MemoryBudgetBytes);
 
+    /// <summary><see cref="Apply(PruningPlan, LlamaConfig, ITensorSource, string, IModelTokenizer, CalibrationOptions?, IProgress{StageProgress}?, CancellationToken, SlicedLayerSpill?)"/> on an opened checkpoint (fingerprint under its folder's name).</summary>
+    public static SlicedFfnLayer[] Apply(PruningPlan plan, DecoderCheckpoint model, CalibrationOptions? calibrationDefaults = null,
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default, SlicedLayerSpill? spill = null) =>
+        Apply(plan, model.Config, model.Tensors, model.Directory, model.Tokenizer, calibrationDefaults, progress, ct, spill);
+
     /// <summary>
     /// Re-derives the sliced layers of <paramref name="plan"/> on the model it was made for (checked by fingerprint).
     /// When its compensation needs activations, they are streamed again with the plan's recorded calibration (text file,
@@ -170,6 +188,11 @@ public static class ModelPruner
         return Pruner.ApplyPlan(plan, source, progress == null ? null : new SyncProgress<PruningProgress>(p => progress.Report(new StageProgress(p.Stage, p.Fraction))), ct)
             .Select(x => spill == null ? x : spill.Add(x)).ToArray();
     }
+
+    /// <summary><see cref="Recapture(PruningPlan, LlamaConfig, ITensorSource, IModelTokenizer, CalibrationOptions?, IProgress{StageProgress}?, CancellationToken)"/> on an opened checkpoint, with its tokenizer.</summary>
+    public static CalibrationSet Recapture(PruningPlan plan, DecoderCheckpoint model, CalibrationOptions? calibrationDefaults = null,
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default) =>
+        Recapture(plan, model.Config, model.Tensors, model.Tokenizer, calibrationDefaults, progress, ct);
 
     /// <summary>
     /// The calibration activations <paramref name="plan"/> was made from, captured again from its recorded

@@ -34,6 +34,10 @@ public sealed class StreamingPrune
 /// </summary>
 public static class StreamingPruner
 {
+    /// <summary><see cref="Prepare(LlamaConfig, IModelTokenizer, string, string, PruneSettings, CaptureMode)"/> on an opened checkpoint, with its tokenizer.</summary>
+    public static StreamingPrune Prepare(DecoderCheckpoint model, string text, string textName, PruneSettings settings, CaptureMode mode) =>
+        Prepare(model.Config, model.Tokenizer, text, textName, settings, mode);
+
     /// <summary>
     /// Checks the settings, tokenizes the calibration text, draws the sample and makes the memory plan. Nothing runs.
     /// </summary>
@@ -57,6 +61,11 @@ public static class StreamingPruner
     /// <summary>Longest calibration sequence, as the whole-model capture sets it.</summary>
     internal static int MaxLength(LlamaConfig config, CalibrationOptions options) =>
         options.MaxLength > 0 ? Math.Min(options.MaxLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
+
+    /// <summary><see cref="Run(StreamingPrune, LlamaConfig, ITensorSource, string, IProgress{StageProgress}?, CancellationToken, bool, bool)"/> on an opened checkpoint; the plan names its folder.</summary>
+    public static PruneOutcome Run(StreamingPrune prepared, DecoderCheckpoint model, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
+        bool keepActivations = false) =>
+        Run(prepared, model.Config, model.Tensors, model.Directory, progress, ct, keepActivations);
 
     /// <summary>
     /// Runs a prepared prune. Refuses (before reading any weight) when its memory plan is over the budget.
@@ -131,6 +140,11 @@ public static class StreamingPruner
         };
         return new PruneOutcome { Plan = plan, Layers = sliced, Calibration = calibration, StageSeconds = seconds, Spill = spill };
     }
+
+    /// <summary><see cref="Apply(PruningPlan, LlamaConfig, ITensorSource, IModelTokenizer, CalibrationOptions, bool, IProgress{StageProgress}?, CancellationToken, SlicedLayerSpill?)"/> on an opened checkpoint, with its tokenizer.</summary>
+    public static (SlicedFfnLayer[] Layers, IReadOnlyList<LayerActivations>? Activations) Apply(PruningPlan plan, DecoderCheckpoint model,
+        CalibrationOptions calibrationDefaults, bool keepActivations = false, IProgress<StageProgress>? progress = null, CancellationToken ct = default) =>
+        Apply(plan, model.Config, model.Tensors, model.Tokenizer, calibrationDefaults, keepActivations, progress, ct);
 
     /// <summary>
     /// Re-derives the sliced layers of <paramref name="plan"/> streaming its recorded calibration (dense or
