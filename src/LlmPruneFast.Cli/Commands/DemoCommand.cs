@@ -3,7 +3,6 @@ using CommandLine;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
-using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
@@ -63,13 +62,12 @@ public sealed class DemoCommand : ICommand
         string text = TextCorpus.Read(Text);
         var device = DeviceOption.Resolve(Device, Devices.DeviceStages.All);
         string work = PrepareWork(Work, [Model, Text], Force);
-        // The dense half runs the LLaMA adapter's whole-model graph (saved to WORK) for perplexity and generation.
-        using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { UseCuda = device.OnnxCuda }, saveOnnxTo: work);
-        var c = model.Config;
+        using var model = RunnableDecoder.Open(Model, new OnnxRunnerOptions { UseCuda = device.OnnxCuda }, saveOnnxTo: work);
+        var c = model.Shape;
         Console.WriteLine($"model      {model.Directory}");
-        Console.WriteLine($"           {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, FFN {string.Join("/", Enumerable.Range(0, c.NumHiddenLayers).Select(c.FfnWidth).Distinct())}, " +
-                          $"{c.NumAttentionHeads} heads ({c.NumKeyValueHeads} KV), vocab {c.VocabSize}, {c.MaxPositionEmbeddings} positions");
-        Console.WriteLine($"onnx       {Path.Combine(work, "model.onnx")} ({string.Join("+", model.Runner.Providers)})");
+        Console.WriteLine($"           {c.Layers} layers, hidden {c.Hidden}, FFN {string.Join("/", c.FfnWidths.Distinct())}, " +
+                          $"{c.Heads} heads ({c.KeyValueHeads} KV), vocab {c.Vocab}, {model.MaxLength} positions");
+        Console.WriteLine($"onnx       {Path.Combine(work, "model.onnx")} ({string.Join("+", model.Providers)})");
 
         var progress = new ConsoleProgress();
         var paragraphs = TextCorpus.Paragraphs(text, Paragraphs);
@@ -139,7 +137,7 @@ public sealed class DemoCommand : ICommand
     }
 
     /// <summary>The pruning half of the demo; returns its figures for the summary file.</summary>
-    private Dictionary<string, object> Prune(LlamaOnnxModel dense, string work, Devices.ComputeDevice device, CancellationToken ct)
+    private Dictionary<string, object> Prune(RunnableDecoder dense, string work, Devices.ComputeDevice device, CancellationToken ct)
     {
         const string Method = "mi-conditional"; // the best MI method on stories260K by held-out calibration KL (perf/RESULTS.md, prune-table)
         var (calibration, evaluation) = CorpusSplit.Halves(Text);

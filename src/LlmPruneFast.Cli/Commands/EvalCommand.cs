@@ -104,9 +104,9 @@ public sealed class EvalCommand : ICommand
         if (plan.Path == EvaluationMode.Whole)
         {
             checkpoint.Dispose(); // the graph is built from its own open of the folder, as before
-            using var runner = DecoderCheckpoint.OpenRunner(Model, new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda });
-            result = new Perplexity(runner, plan.BatchSize).Score(sequences, protocol, progress, cancellationToken);
-            providers = string.Join("+", runner.Providers);
+            using var model = RunnableDecoder.Open(Model, new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda });
+            result = new Perplexity(model.Runner, plan.BatchSize).Score(sequences, protocol, progress, cancellationToken);
+            providers = string.Join("+", model.Providers);
         }
         else
         {

@@ -2,7 +2,6 @@ using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Llama;
-using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Pipeline;
@@ -85,12 +84,6 @@ public sealed class DecoderCheckpoint : IDisposable
         var (config, files) = PrunedCheckpointWriter.Write(outDir, Source, plan, layers, ct, output);
         return (config.Shape(), files);
     }
-
-    /// <summary>
-    /// The whole-model ONNX Runtime runner of the checkpoint folder at <paramref name="directory"/>: the graph is built
-    /// from its own open of the folder, which is closed before the session starts. Dispose the runner.
-    /// </summary>
-    public static OnnxLlamaRunner OpenRunner(string directory, OnnxRunnerOptions options) => LlamaOnnxModel.Open(directory, runner: options).Runner;
 
     public void Dispose() => Source.Dispose();
 }
