@@ -128,8 +128,8 @@ public static class ModelPruner
                     var scoreClock = Stopwatch.StartNew();
                     double before = Capture();
                     var kls = path == EvaluationMode.Whole
-                        ? CandidateScoring.Whole(config, tensors, source, plans, heldOut, new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda }, stageProgress, ct)
-                        : CandidateScoring.Layered(config, tensors, source, plans, heldOut, stream, stageProgress, ct);
+                        ? LlamaCandidateScoring.Whole(config, tensors, source, plans, heldOut, CandidateScoring.BatchSize, new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda }, stageProgress, ct)
+                        : LlamaCandidateScoring.Layered(config, tensors, source, plans, heldOut, CandidateScoring.BatchSize, stream, stageProgress, ct);
                     (scoreSeconds, scoreCapture) = (scoreClock.Elapsed.TotalSeconds, Capture() - before);
                     return kls;
                 },
