@@ -64,7 +64,7 @@ public sealed class EvalCommand : ICommand
     {
         Threads = ThreadCount.Cap(Threads);
         Resolved = DeviceOption.Resolve(Device, DeviceStages.Onnx);
-        if (EncoderEval.IsEncoderModel(Model)) return EncoderEval.Run(this, cancellationToken);
+        if (ModelFolder.IsEncoder(Model)) return EncoderEval.Run(this, cancellationToken);
         if (Pooling != null || Sts != null || Latency)
             throw new BadArgumentException($"--pooling, --sts and --latency apply to encoders (model.onnx + vocab.txt); '{Model}' is a decoder");
         if (string.IsNullOrEmpty(Text)) throw new BadArgumentException("--text FILE is required for a decoder");

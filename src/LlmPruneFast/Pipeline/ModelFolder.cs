@@ -1,3 +1,4 @@
+using LlmPruneFast.Models.Encoders;
 using LlmPruneFast.Models.OnnxGraph;
 
 namespace LlmPruneFast.Pipeline;
@@ -12,6 +13,18 @@ public static class ModelFolder
 {
     /// <summary>True for an ONNX graph of either kind (pruned as a graph: FFN blocks found by pattern); nothing is parsed.</summary>
     public static bool IsGraph(string path) => OnnxGraphModel.IsGraphPath(path);
+
+    /// <summary>
+    /// An encoder folder, or a folder (or model.onnx) that is an ONNX model without a SentencePiece tokenizer or a
+    /// checkpoint config, so a missing vocab.txt is reported as such rather than as a missing LLaMA config.
+    /// </summary>
+    public static bool IsEncoder(string path)
+    {
+        if (EncoderFolder.IsEncoder(path)) return true;
+        string full = Path.GetFullPath(path);
+        string dir = File.Exists(full) ? Path.GetDirectoryName(full)! : full;
+        return File.Exists(Path.Combine(dir, EncoderFolder.ModelFile)) && !File.Exists(Path.Combine(dir, "tokenizer.model")) && !File.Exists(Path.Combine(dir, DecoderCheckpoint.ConfigFileName));
+    }
 
     /// <summary>Opens a decoder checkpoint folder (see <see cref="DecoderCheckpoint.Open"/>).</summary>
     public static DecoderCheckpoint OpenCheckpoint(string path) => DecoderCheckpoint.Open(path);
