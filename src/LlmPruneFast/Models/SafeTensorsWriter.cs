@@ -37,7 +37,7 @@ public static class SafeTensorsWriter
             stream.Write(prefix);
             stream.Write(header);
             byte[]? narrow = null;
-            var garbage = new LargeGarbage();   // each tensor is read, written and dropped: keep that from piling up
+            var garbage = LargeGarbage.For(tensors);   // each tensor is read, written and dropped: keep that from piling up
             foreach (var (info, dtype) in plan)
             {
                 cancellationToken.ThrowIfCancellationRequested();

@@ -33,8 +33,11 @@ public sealed class StreamingMemoryPlan
     /// <summary>Options the stream runs with (scratch folder, in-memory limit) to match this plan.</summary>
     public required LayerStreamOptions StreamOptions { get; init; }
 
-    /// <summary>Peak estimate.</summary>
-    public long TotalBytes => Parts.Sum(p => p.Bytes);
+    /// <summary>What writing the pruned checkpoint and its model.onnx holds, after the layers' parts are freed.</summary>
+    public IReadOnlyList<(string Part, long Bytes)> WriteParts { get; init; } = [];
+
+    /// <summary>Peak estimate: the larger of the layer stage (the sum of <see cref="Parts"/>) and the write stage.</summary>
+    public long TotalBytes => Math.Max(Parts.Sum(p => p.Bytes), WriteParts.Sum(p => p.Bytes));
 
     public bool OverBudget => TotalBytes > BudgetBytes;
 
@@ -77,8 +80,9 @@ public sealed class StreamingMemoryPlan
 
         // The collector returns the arrays a layer drops (weights widened and transposed, activations, the selector's
         // matrices) to the system some time after they die, so the next layer's arrays can sit beside them. Measured at
-        // 7B width: 1.2-1.6 GB over the other parts, under one layer's weights (perf/RESULTS.md, "LLM scale").
-        long collectorSlack = weights;
+        // 7B width: 1.2-1.6 GB over the other parts, under one layer's weights; at 134M, over one layer's weights but
+        // under its weights and activation store (perf/RESULTS.md, "LLM scale").
+        long collectorSlack = weights + store;
         long fixedParts = BaselineBytes + weights + store + method.Bytes + run + sliced + collectorSlack;
         EvaluationMode? path = null;
         long scoringBytes = 0;
@@ -106,7 +110,7 @@ public sealed class StreamingMemoryPlan
         parts.AddRange(method.Parts);
         parts.Add(("one batch through one layer", run));
         parts.Add(("one cut layer (then moved to the scratch file)", sliced));
-        parts.Add(("collector slack: a finished layer's arrays not yet returned to the system", collectorSlack));
+        parts.Add(("collector slack: a finished layer's weights and store not yet returned to the system", collectorSlack));
         if (path is { } p)
             parts.Add((p == EvaluationMode.Whole
                 ? "candidate scoring: whole-model graphs of the dense model and one candidate, its cut layers in memory"
@@ -126,9 +130,20 @@ public sealed class StreamingMemoryPlan
             EvaluationMode.Whole => CandidateScoring.LayeredFlops(shape, heldOut, candidates) * 2.0 * candidates / (candidates + 1) + (needsActivations ? candidates * pass : 0),
             _ => 0,
         };
+        // The write reads one tensor at a time (widened to float32, and transposed for model.onnx) and collects what the
+        // dropped ones add up to past a budget sized by the largest tensor (LargeGarbage).
+        long modelBytes = (2L * v * d + layers * layerParams) * sizeof(float);   // at most what the write reads (read, then transposed)
+        long largest = Math.Max(embedding, Math.Max((long)n * d, (long)heads * hd * d) * sizeof(float));
+        var writeParts = new List<(string, long)>
+        {
+            ("runtime baseline", BaselineBytes),
+            ("the largest tensor read and its transposed copy", 2 * largest),
+            ("dropped tensors before a collection", Math.Min(LargeGarbage.BudgetFor(largest), 2 * modelBytes)),
+        };
         return new StreamingMemoryPlan
         {
             Parts = parts,
+            WriteParts = writeParts,
             BudgetBytes = budgetBytes,
             HiddenInScratch = scratch,
             HiddenBytes = hidden,
@@ -145,7 +160,7 @@ public sealed class StreamingMemoryPlan
     /// <summary>The plan with the hidden states' scratch file under <paramref name="folder"/>.</summary>
     public StreamingMemoryPlan WithScratchFolder(string? folder) => new()
     {
-        Parts = Parts, BudgetBytes = BudgetBytes, HiddenInScratch = HiddenInScratch, HiddenBytes = HiddenBytes, SlicedScratchBytes = SlicedScratchBytes,
+        Parts = Parts, WriteParts = WriteParts, BudgetBytes = BudgetBytes, HiddenInScratch = HiddenInScratch, HiddenBytes = HiddenBytes, SlicedScratchBytes = SlicedScratchBytes,
         CaptureSeconds = CaptureSeconds, SelectSeconds = SelectSeconds, ScoreSeconds = ScoreSeconds, ScoringPath = ScoringPath, Mode = Mode,
         StreamOptions = StreamOptions with { ScratchFolder = folder },
     };
@@ -154,10 +169,12 @@ public sealed class StreamingMemoryPlan
     public void ThrowIfOverBudget()
     {
         if (!OverBudget) return;
-        var largest = Parts.OrderByDescending(p => p.Bytes).First();
+        bool writing = WriteParts.Sum(p => p.Bytes) > Parts.Sum(p => p.Bytes);
+        var largest = (writing ? WriteParts : Parts).OrderByDescending(p => p.Bytes).First();
         string scoring = largest.Part.StartsWith("candidate scoring", StringComparison.Ordinal) ? "choose a single-candidate method (the candidate scoring holds the classifier), " : "";
-        throw new MemoryBudgetException($"the run needs about {MiB(TotalBytes)} MiB, over --memory-mb {MiB(BudgetBytes)} (largest part: {largest.Part}, {MiB(largest.Bytes)} MiB); " +
-            $"{scoring}lower --samples (the activation store and selection grow with S), --calib-seqs/--calib-len (the hidden states), or raise --memory-mb");
+        string lower = writing ? "the write of the pruned model needs it whatever the calibration; raise --memory-mb"
+            : $"{scoring}lower --samples (the activation store and selection grow with S), --calib-seqs/--calib-len (the hidden states), or raise --memory-mb";
+        throw new MemoryBudgetException($"the run needs about {MiB(TotalBytes)} MiB, over --memory-mb {MiB(BudgetBytes)} (largest part: {largest.Part}, {MiB(largest.Bytes)} MiB); {lower}");
     }
 
     /// <summary>Lines for the console: each part, the total against the budget, and the time estimate.</summary>
@@ -168,6 +185,8 @@ public sealed class StreamingMemoryPlan
         sb.AppendLine(c, $"plan       layer-streaming, {(Mode == CaptureMode.Sequential ? "sequential" : "dense")} capture; peak memory about {MiB(TotalBytes)} MiB of --memory-mb {MiB(BudgetBytes)}");
         foreach (var (part, bytes) in Parts)
             if (bytes > 0) sb.AppendLine(c, $"             {MiB(bytes),8} MiB  {part}");
+        long write = WriteParts.Sum(p => p.Bytes);
+        if (write > 0) sb.AppendLine(c, $"             writing the pruned model afterwards: about {MiB(write)} MiB ({string.Join(", ", WriteParts.Skip(1).Select(p => $"{p.Part} {MiB(p.Bytes)} MiB"))})");
         if (HiddenInScratch) sb.AppendLine(c, $"             hidden states {MiB(HiddenBytes)} MiB go to a memory-mapped scratch file beside the output");
         sb.AppendLine(c, $"             cut layers {MiB(SlicedScratchBytes)} MiB (float32) go to a scratch file beside the output until it is written");
         string score = ScoringPath == null ? "" : $", candidate scoring {Seconds(ScoreSeconds)}";

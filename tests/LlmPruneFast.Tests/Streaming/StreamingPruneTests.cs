@@ -89,4 +89,20 @@ public sealed class StreamingMemoryPlanTests
         Assert.Contains("--samples", e.Message);
         Assert.Equal(ExitCodes.MemoryBudget, e.ExitCode);
     }
+
+    [SharedFact]
+    public void TheWriteIsAStageOfItsOwn_BoundedByTheModelsSize()
+    {
+        var settings = new PruneSettings { Method = "flap", Ratio = 0.3, Calibration = new CalibrationOptions { Samples = 512, Seed = 1 } };
+        var plan = StreamingPruner.Prepare(Stories260K.Config, Stories260K.Tokenizer, Stories260K.Calibration(30_000), "calib", settings, CaptureMode.Dense).Memory;
+        var c = Stories260K.Config;
+        long modelBytes = 4L * LlamaTensorShapes.Expected(c).Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b));
+        long largest = 4L * LlamaTensorShapes.Expected(c).Max(t => t.Shape.Aggregate(1L, (a, b) => a * b));
+        Assert.Equal(["runtime baseline", "the largest tensor read and its transposed copy", "dropped tensors before a collection"], plan.WriteParts.Select(p => p.Part));
+        Assert.Equal(2 * largest, plan.WriteParts[1].Bytes);
+        // A small model's write never drops more than its own tensors (read and transposed), whatever the collection budget.
+        Assert.InRange(plan.WriteParts[2].Bytes, 1, 2 * (modelBytes + largest));
+        Assert.Equal(Math.Max(plan.Parts.Sum(p => p.Bytes), plan.WriteParts.Sum(p => p.Bytes)), plan.TotalBytes);
+        Assert.Contains("writing the pruned model afterwards", plan.Describe());
+    }
 }

@@ -62,7 +62,7 @@ public static class LlamaOnnxBuilder
     /// <summary>
     /// Writes the graph of <see cref="Build(LlamaConfig, ITensorSource, LlamaOnnxOptions?)"/> as
     /// <paramref name="folder"/>/model.onnx, its weights going to model.onnx.data tensor by tensor as they are read
-    /// once they total more than <paramref name="inlineLimitBytes"/> (below it, one self-contained file). Memory stays
+    /// when they total more than <paramref name="inlineLimitBytes"/> (below it, one self-contained file). Memory stays
     /// near one tensor (and its transposed copy) whatever the model's size. The files equal, byte for byte, what
     /// <see cref="LlamaOnnxModel.SaveOnnx"/> writes from the in-memory graph. Returns the model file's path.
     /// </summary>
@@ -70,6 +70,7 @@ public static class LlamaOnnxBuilder
         long inlineLimitBytes = LlamaOnnxModel.InlineLimitBytes)
     {
         using var data = new StreamedExternalData(folder, LlamaOnnxModel.DataFileName, inlineLimitBytes, LlamaOnnxModel.ExternalThresholdBytes);
+        data.ExpectAtLeast(LlamaTensorShapes.Expected(config).Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b)) * sizeof(float)); // every checkpoint tensor is a float32 initializer
         var model = Build(config, tensors, options, data);
         data.Commit();
         string path = Path.Combine(folder, LlamaOnnxModel.ModelFileName);
@@ -84,7 +85,7 @@ public static class LlamaOnnxBuilder
         int D = geo.Hidden, L = config.NumHiddenLayers, V = config.VocabSize;
         if (!options.Logits && !options.Taps) throw new BadArgumentException("an ONNX graph needs logits or taps as outputs");
         // Streamed, each weight is dropped once written: collect what the dropped ones add up to as the build goes.
-        var w = new WeightReader(tensors) { Garbage = externalData == null ? null : new LargeGarbage() };
+        var w = new WeightReader(tensors) { Garbage = externalData == null ? null : LargeGarbage.For(tensors) };
         var g = new OnnxGraphWriter("llama", externalData);
         w.Graph = g;
 

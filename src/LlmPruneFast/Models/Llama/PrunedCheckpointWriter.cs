@@ -36,6 +36,7 @@ public static class PrunedCheckpointWriter
         var planBytes = PlanJson.Serialize(plan); // validates before anything is written
         var (config, tensors) = PrunedModel.View(source.Config, source.Tensors, layers);
         using var folder = AtomicOutputFolder.Create(outDir, inputs);
+        LargeGarbage.ReturnToSystem(); // what the layer stage freed, so the write's peak starts from the live set
         // The checkpoint writer fills our (empty) temporary folder atomically; the graph and plan go beside it.
         LlamaCheckpointWriter.Write(folder.TempPath, config, tensors, source.TokenizerPath,
             LlamaCheckpointWriteOptions.CarryFrom(source) with
