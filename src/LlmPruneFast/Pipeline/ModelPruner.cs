@@ -12,7 +12,9 @@ namespace LlmPruneFast.Pipeline;
 /// <summary>
 /// The pruning pipeline on a LLaMA checkpoint: checks the request before any work, captures calibration activations
 /// (<see cref="CalibrationCapture"/>), selects with <see cref="Pruner"/> (scoring multi-seed candidates by
-/// KL(original || pruned) on held-out calibration paragraphs), and slices with compensation.
+/// KL(original || pruned) on held-out calibration paragraphs), and slices with compensation. Callers outside the
+/// engine pass a <see cref="DecoderCheckpoint"/>; the overloads on the LLaMA config and tensors are internal (tests
+/// and benchmarks).
 /// </summary>
 public static class ModelPruner
 {
@@ -24,7 +26,7 @@ public static class ModelPruner
     /// or one that would empty a layer of <paramref name="config"/> are <see cref="BadArgumentException"/>s, raised
     /// before anything is computed.
     /// </summary>
-    public static PruningOptions Options(PruneSettings settings, LlamaConfig config, CalibrationInfo? calibration = null)
+    internal static PruningOptions Options(PruneSettings settings, LlamaConfig config, CalibrationInfo? calibration = null)
     {
         CheckCompensation(settings, config);
         if (settings.Compensation == null && CompensationWithoutFfnBiases(config) is { } kind) settings = settings with { Compensation = kind };
@@ -51,7 +53,7 @@ public static class ModelPruner
         Run(model.Config, model.Tensors, model.Directory, model.Tokenizer, calibrationText, calibrationName, settings, progress, ct);
 
     /// <summary>Captures, selects and slices. <paramref name="modelName"/> goes into the plan's fingerprint.</summary>
-    public static PruneOutcome Run(LlamaConfig config, ITensorSource tensors, string modelName, IModelTokenizer tokenizer,
+    internal static PruneOutcome Run(LlamaConfig config, ITensorSource tensors, string modelName, IModelTokenizer tokenizer,
         string calibrationText, string calibrationName, PruneSettings settings, IProgress<StageProgress>? progress = null,
         CancellationToken ct = default)
     {
@@ -86,7 +88,7 @@ public static class ModelPruner
     /// <see cref="CalibrationFor"/>(<paramref name="settings"/>)): what <see cref="Run"/> does after capture, so a
     /// caller pruning one model many times (the study) captures once. Stage seconds: select, slice.
     /// </summary>
-    public static PruneOutcome Select(LlamaConfig config, ITensorSource tensors, ModelFingerprint fingerprint, CalibrationSet calibration,
+    internal static PruneOutcome Select(LlamaConfig config, ITensorSource tensors, ModelFingerprint fingerprint, CalibrationSet calibration,
         PruneSettings settings, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
     {
         var outcome = SelectWith(config, tensors, fingerprint, new CheckpointLayerSource(config, tensors, calibration.Layers), calibration.Info,
@@ -170,7 +172,7 @@ public static class ModelPruner
     /// <exception cref="BadArgumentException">The plan was made for another model.</exception>
     /// <exception cref="MissingInputException">Activations are needed and the recorded calibration text is absent.</exception>
     /// <param name="spill">When given, each layer goes to this scratch file as soon as it is cut (memory does not grow with depth).</param>
-    public static SlicedFfnLayer[] Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors, string modelName,
+    internal static SlicedFfnLayer[] Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors, string modelName,
         IModelTokenizer tokenizer, CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
         SlicedLayerSpill? spill = null)
     {
@@ -199,7 +201,7 @@ public static class ModelPruner
     /// calibration (text file, S, seed; other settings at their defaults, as <c>prune</c> uses them).
     /// </summary>
     /// <exception cref="MissingInputException">The plan records no calibration, or its text file is absent.</exception>
-    public static CalibrationSet Recapture(PruningPlan plan, LlamaConfig config, ITensorSource tensors, IModelTokenizer tokenizer,
+    internal static CalibrationSet Recapture(PruningPlan plan, LlamaConfig config, ITensorSource tensors, IModelTokenizer tokenizer,
         CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
     {
         var info = plan.Calibration ?? throw new MissingInputException("the plan records no calibration text, so its activations cannot be recaptured");

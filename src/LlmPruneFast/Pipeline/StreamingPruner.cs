@@ -31,6 +31,8 @@ public sealed class StreamingPrune
 /// <para>Uniform budgets with single-candidate methods select and compensate each layer while its activations are
 /// live (one pass). A global budget or a multi-seed method needs every layer's order before any layer is cut: the
 /// dense stream then runs twice (select, then compensate), and sequential capture is refused.</para>
+/// <para>Callers outside the engine pass a <see cref="DecoderCheckpoint"/>; the overloads on the LLaMA config and
+/// tensors are internal (tests and benchmarks).</para>
 /// </summary>
 public static class StreamingPruner
 {
@@ -42,7 +44,7 @@ public static class StreamingPruner
     /// Checks the settings, tokenizes the calibration text, draws the sample and makes the memory plan. Nothing runs.
     /// </summary>
     /// <exception cref="BadArgumentException">Bad settings or calibration text; sequential capture with a global budget or a multi-seed method.</exception>
-    public static StreamingPrune Prepare(LlamaConfig config, IModelTokenizer tokenizer, string text, string textName, PruneSettings settings, CaptureMode mode)
+    internal static StreamingPrune Prepare(LlamaConfig config, IModelTokenizer tokenizer, string text, string textName, PruneSettings settings, CaptureMode mode)
     {
         var options = ModelPruner.Options(settings, config);
         var calibration = ModelPruner.CalibrationFor(settings);
@@ -77,7 +79,7 @@ public static class StreamingPruner
     /// <param name="spillLayers">Move each cut layer's weights to a scratch file beside the output as soon as it is cut
     /// (<see cref="SlicedLayerSpill"/>, owned by the outcome: dispose it after writing), so memory does not grow with
     /// depth; false keeps them in memory (float64 down projections).</param>
-    public static PruneOutcome Run(StreamingPrune prepared, LlamaConfig config, ITensorSource tensors, string modelName,
+    internal static PruneOutcome Run(StreamingPrune prepared, LlamaConfig config, ITensorSource tensors, string modelName,
         IProgress<StageProgress>? progress = null, CancellationToken ct = default, bool keepActivations = false, bool spillLayers = true)
     {
         prepared.Memory.ThrowIfOverBudget();
@@ -152,7 +154,7 @@ public static class StreamingPruner
     /// With <paramref name="keepActivations"/> every layer's activations are also returned (for reports).
     /// </summary>
     /// <param name="spill">When given, each layer goes to this scratch file as soon as it is cut (and advanced through).</param>
-    public static (SlicedFfnLayer[] Layers, IReadOnlyList<LayerActivations>? Activations) Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors,
+    internal static (SlicedFfnLayer[] Layers, IReadOnlyList<LayerActivations>? Activations) Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors,
         IModelTokenizer tokenizer, CalibrationOptions calibrationDefaults, bool keepActivations = false, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
         SlicedLayerSpill? spill = null)
     {
