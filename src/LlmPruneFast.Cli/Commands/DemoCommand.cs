@@ -155,7 +155,7 @@ public sealed class DemoCommand : ICommand
         var paragraphs = TextCorpus.Paragraphs(evaluation, PruneParagraphs);
         var measure = new MeasureOptions { BudgetBytes = MeasureOptions.DefaultBudgetBytes(), Cuda = device.OnnxCuda };
         using var written = ModelFolder.OpenCheckpoint(pruned);
-        var measured = DecoderComparison.Run(source.Weights with { Runner = dense.Runner },
+        var measured = DecoderComparison.Run(source.WeightsWith(dense.Runner),
             written.WrittenWeights, dense.Tokenizer, paragraphs,
             DecoderComparison.Plan(source, paragraphs, measure), measure, latency: true, bar, ct);
         bar.Clear();

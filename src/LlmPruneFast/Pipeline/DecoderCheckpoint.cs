@@ -2,6 +2,7 @@ using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Llama;
+using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Pipeline;
@@ -44,10 +45,13 @@ public sealed class DecoderCheckpoint : IDisposable
     public IModelTokenizer Tokenizer => _tokenizer ??= ModelTokenizer.Load(Source.TokenizerPath);
 
     /// <summary>The weights as <see cref="DecoderComparison"/> measures them.</summary>
-    public DecoderWeights Weights => new(Config, Tensors);
+    public IMeasuredDecoder Weights => new DecoderWeights(Config, Tensors);
+
+    /// <summary>The weights, with a whole-model runner of them already open (used as is, not owned).</summary>
+    public IMeasuredDecoder WeightsWith(ILogitsRunner runner) => new DecoderWeights(Config, Tensors) { Runner = runner };
 
     /// <summary>A checkpoint written by <see cref="WritePruned"/>: its weights, run from the model.onnx written beside them.</summary>
-    public DecoderWeights WrittenWeights => Weights with { OnnxFile = Path.Combine(Directory, LlamaOnnxModel.ModelFileName) };
+    public IMeasuredDecoder WrittenWeights => new DecoderWeights(Config, Tensors) { OnnxFile = Path.Combine(Directory, LlamaOnnxModel.ModelFileName) };
 
     /// <summary>What a plan records of this checkpoint (FFN weight hash) under <paramref name="name"/>.</summary>
     public ModelFingerprint Fingerprint(string name) => CheckpointLayerSource.Fingerprint(name, Config, Tensors);
@@ -68,7 +72,7 @@ public sealed class DecoderCheckpoint : IDisposable
     /// The pruned model in memory, to measure: a view over these weights with the sliced FFNs (for the layer stream,
     /// which reads one layer at a time) or a built copy (for the whole-model graph).
     /// </summary>
-    public DecoderWeights Pruned(IReadOnlyList<SlicedFfnLayer> layers, bool view)
+    public IMeasuredDecoder Pruned(IReadOnlyList<SlicedFfnLayer> layers, bool view)
     {
         var (config, tensors) = view ? PrunedModel.View(Config, Tensors, layers) : PrunedModel.Build(Config, Tensors, layers);
         return new DecoderWeights(config, tensors);

@@ -10,7 +10,7 @@ namespace LlmPruneFast.Pipeline;
 /// A LLaMA decoder to measure: its config and weights (read layer by layer on the layer-streamed path) and, for the
 /// whole-model path, the model.onnx already written for it or a runner already open (not owned), so neither is built twice.
 /// </summary>
-public sealed record DecoderWeights(LlamaConfig Config, ITensorSource Tensors) : IMeasuredDecoder
+internal sealed record DecoderWeights(LlamaConfig Config, ITensorSource Tensors) : IMeasuredDecoder
 {
     /// <summary>The model's own model.onnx: the whole-model path loads it instead of building a graph from <see cref="Tensors"/>.</summary>
     public string? OnnxFile { get; init; }

@@ -84,7 +84,7 @@ public sealed class ModelFolderTests
         Assert.Contains(files, f => Path.GetFileName(f) == "model.onnx");
         using var written = ModelFolder.OpenCheckpoint(dir["out"]);
         Assert.Equal(expected.Parameters, written.Shape.Parameters);
-        Assert.Equal(Path.Combine(written.Directory, "model.onnx"), written.WrittenWeights.OnnxFile);
+        Assert.Equal(Path.Combine(written.Directory, "model.onnx"), ((DecoderWeights)written.WrittenWeights).OnnxFile);
     }
 
     /// <summary>A magnitude plan removing <paramref name="removed"/> (layer -> neurons), nothing by default.</summary>
