@@ -152,28 +152,45 @@ internal static class HtmlCharts
     {
         bool ppl = metric == "perplexity";
         Func<SweepPoint, double> value = ppl ? p => p.Perplexity : p => p.Kl;
-        var c = new SvgChart(id, ppl ? "sweep-perplexity" : "sweep-kl",
-            ppl ? "Perplexity against FFN sparsity" : "KL(original || pruned) against FFN sparsity", 760, 340, 70, 34, 236, 50);
-        var values = sweep.Select(value).ToArray();
-        bool log = values.All(v => v > 0);
+        var points = sweep.Select(p => new SeriesPoint(p.Method, p.Compensation, p.Sparsity, value(p),
+            $"{p.Method}, compensation {p.Compensation}, sparsity {Percent(p.Sparsity)}: perplexity {Number(p.Perplexity)}, KL {Number(p.Kl)} nats")).ToArray();
+        bool log = points.All(p => p.Value > 0);
+        return SparsityChart(points, id, ppl ? "sweep-perplexity" : "sweep-kl",
+            ppl ? "Perplexity against FFN sparsity" : "KL(original || pruned) against FFN sparsity",
+            ppl ? "perplexity (log scale)" : log ? "mean KL per token [nats] (log scale)" : "mean KL per token [nats]", log);
+    }
+
+    /// <summary>An encoder's sweep: fidelity (mean cosine of pruned to dense sentence embeddings) against FFN sparsity.</summary>
+    public static string FidelitySweep(IReadOnlyList<(string Method, string Compensation, double Sparsity, double Fidelity, double Sts)> sweep, string id) =>
+        SparsityChart(sweep.Select(p => new SeriesPoint(p.Method, p.Compensation, p.Sparsity, p.Fidelity,
+                $"{p.Method}, compensation {p.Compensation}, sparsity {Percent(p.Sparsity)}: fidelity {Number(p.Fidelity)}" +
+                (double.IsFinite(p.Sts) ? $", STS {Number(p.Sts)}" : ""))).ToArray(),
+            id, "sweep-fidelity", "Fidelity against FFN sparsity", "fidelity (mean cosine to the dense embeddings)", log: false);
+
+    private sealed record SeriesPoint(string Method, string Compensation, double Sparsity, double Value, string Tooltip);
+
+    /// <summary>One line per (method, compensation) of a value against FFN sparsity in %.</summary>
+    private static string SparsityChart(IReadOnlyList<SeriesPoint> points, string id, string cssClass, string title, string yLabel, bool log)
+    {
+        var c = new SvgChart(id, cssClass, title, 760, 340, 70, 34, 236, 50);
+        var values = points.Select(p => p.Value).ToArray();
         var (ylo, yhi) = log ? Scale.LogRange(values.Min(), values.Max()) : Scale.NiceRange(Math.Min(0, values.Min()), values.Max());
-        var (_, xhi) = Scale.NiceRange(0, sweep.Max(p => p.Sparsity) * 100);
+        var (_, xhi) = Scale.NiceRange(0, points.Max(p => p.Sparsity) * 100);
         var x = new Scale(0, xhi, c.Left, c.Right);
         var y = new Scale(ylo, yhi, c.Bottom, c.Top, log);
-        c.YAxis(y, ppl ? "perplexity (log scale)" : log ? "mean KL per token [nats] (log scale)" : "mean KL per token [nats]");
+        c.YAxis(y, yLabel);
         c.XAxis(x, "FFN sparsity  [% of neurons removed]", v => v.ToString("0", CultureInfo.InvariantCulture));
         c.LegendLeft = c.Right + 16;
-        var series = sweep.GroupBy(p => (p.Method, p.Compensation)).OrderBy(g => g.Key.Method, StringComparer.Ordinal)
+        var series = points.GroupBy(p => (p.Method, p.Compensation)).OrderBy(g => g.Key.Method, StringComparer.Ordinal)
             .ThenBy(g => g.Key.Compensation, StringComparer.Ordinal).ToArray();
         for (int s = 0; s < series.Length; s++)
         {
             string colour = Palette[s % Palette.Length];
             string dash = s >= Palette.Length ? ";stroke-dasharray:5 3" : "";
             var pts = series[s].OrderBy(p => p.Sparsity).ToArray();
-            c.Path(pts.Select(p => (x[p.Sparsity * 100], y[value(p)])), "series", $"stroke:{colour}{dash}");
+            c.Path(pts.Select(p => (x[p.Sparsity * 100], y[p.Value])), "series", $"stroke:{colour}{dash}");
             foreach (var p in pts)
-                c.Circle(x[p.Sparsity * 100], y[value(p)], 3, "mk", $"fill:{colour}",
-                    $"{p.Method}, compensation {p.Compensation}, sparsity {Percent(p.Sparsity)}: perplexity {Number(p.Perplexity)}, KL {Number(p.Kl)} nats");
+                c.Circle(x[p.Sparsity * 100], y[p.Value], 3, "mk", $"fill:{colour}", p.Tooltip);
             c.Legend($"{series[s].Key.Method} ({series[s].Key.Compensation})", "series", "line", $"stroke:{colour}{dash}");
         }
         return c.ToString();

@@ -152,6 +152,21 @@ public static class StudyPage
             h.Append("</div>\n</section>\n");
         }
 
+        if (result.Families.Contains(StudyFamily.Encoder))
+        {
+            h.Append("<section id=\"sweeps-encoder\">\n<h2>Fidelity against sparsity, per encoder</h2>\n<div class=\"grid\">\n");
+            for (int i = 0; i < result.Models.Count; i++)
+            {
+                var name = result.Models[i].Model.Name;
+                var sweep = result.Rows.Where(r => r.Model.Name == name && r.Family == StudyFamily.Encoder && double.IsFinite(r.Fidelity))
+                    .Select(r => (r.Method, r.CompensationSetting, r.Ratio, r.Fidelity, r.StsAfter)).ToArray();
+                if (sweep.Length == 0) continue;
+                h.Append("<figure>").Append(HtmlCharts.FidelitySweep(sweep, $"chart-fidelity-{i}"))
+                 .Append($"<figcaption>{Escape($"{name} ({result.Models[i].Model.Provenance}); fidelity is the mean cosine of pruned to dense sentence embeddings (dense = 1).")}</figcaption></figure>\n");
+            }
+            h.Append("</div>\n</section>\n");
+        }
+
         if (result.Families.Contains(StudyFamily.Decoder))
         {
             h.Append($"<section id=\"runs\">\n<h2>Every run{(result.Families.Count > 1 ? " of a decoder" : "")}</h2>\n<table class=\"cmp\">\n<thead><tr><th>model</th><th>method</th><th>sparsity</th><th>compensation</th><th>perplexity before</th><th>after</th><th>change</th><th>relative</th><th>d [nats]</th><th>KL [nats/token]</th><th>top-1</th><th>parameters after</th><th>seconds</th></tr></thead>\n<tbody>\n");

@@ -107,6 +107,15 @@ public sealed class StudyFamilyOutputTests
         Assert.Contains("id=\"sensitivity-decoder\"", html);
         Assert.Contains("id=\"sensitivity-encoder\"", html);
         Assert.Contains("id=\"runs-encoder\"", html);
+        // Each family gets its sweep chart: perplexity for the decoder, fidelity for the encoder, one point per row.
+        var page = XDocument.Parse(html.Replace("<!DOCTYPE html>", ""));
+        var fidelity = page.Descendants().Single(e => e.Name.LocalName == "svg" && (string?)e.Attribute("id") == "chart-fidelity-1");
+        var tips = fidelity.Descendants().Where(e => e.Name.LocalName == "circle").Select(e => e.Value.Trim()).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal("flap, compensation none, sparsity 30.0%: fidelity 0.95, STS 79.5", tips[0]);
+        Assert.Equal("magnitude, compensation none, sparsity 30.0%: fidelity 0.9, STS 79.5", tips[1]);
+        Assert.Single(page.Descendants(), e => e.Name.LocalName == "svg" && (string?)e.Attribute("id") == "chart-sweep-0");
+        Assert.DoesNotContain("chart-sweep-1", html);   // no perplexity chart for the encoder
+        Assert.DoesNotContain("chart-fidelity-0", html); // nor a fidelity chart for the decoder
         Assert.Contains(StudyScope.Heading, html);
         Assert.DoesNotContain("http://", html.Replace("http://www.w3.org/2000/svg", ""));
     }
