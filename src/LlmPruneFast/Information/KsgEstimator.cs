@@ -14,15 +14,19 @@ namespace LlmPruneFast.Information;
 /// n_x(i) = #{j != i : |x_i-x_j| &lt;= r_i}, n_y(i) likewise, i.e. strictly inside eps_i, and
 /// <code>I = psi(S) + psi(k) - mean_i psi(n_x(i)+1) - mean_i psi(n_y(i)+1)</code>
 /// clipped at 0 unless <see cref="MiEstimatorOptions.ClipNegative"/> is off. A constant column gives 0.
-/// Per column (once): scaled values sorted (padded with infinities), each sample's position in that order, and the
-/// edges of ~sqrt(S/k) equal-count slabs. Per pair: the points bucketed into the slab grid (a counting sort, O(S);
-/// ~k points per cell); the k-th distance of each point (k &lt;= 4) branch-free over the cells within about the previous
-/// point's k-th distance, certified exact by the value gap to the cells' outer edges, else widened once to every slab
-/// the value-space square can reach (larger k, or fewer than k points near: a rectangle of cells grown toward the nearest slab edge, with an
-/// exact stopping bound); n_x and n_y by counting outward from the point's own position in the sorted columns, 4
-/// values per vector compare, galloping beyond 64 each side. O(S log S)-free per pair.
+/// Per column (once): scaled values sorted (a radix sort of the floats; padded with infinities) with every 8th and
+/// every 64th of them, each sample's position in that order, and the edges of ~sqrt(S/k) equal-count slabs. Per pair:
+/// the points bucketed into the slab grid (a counting sort, O(S); ~k points per cell). k &lt;= 3: 8 consecutive points
+/// of one x slab at a time, one per vector lane, against every point of their cells and one slab around (certified
+/// exact by the value gap to those cells' outer edges, else widened for that point to every slab its bound reaches);
+/// k = 4: per point over the cells within about the previous point's k-th distance, likewise certified; larger k, or
+/// fewer than k points near: a rectangle of cells grown toward the nearest slab edge, with an exact stopping bound.
+/// n_x and n_y from the point's own position in the sorted columns by three vector compares a side (the samples,
+/// then the edge's 8 values), galloping beyond 448 values. O(S log S)-free per pair.
 /// (Measured on distinct pairs and rejected: a one-dimensional strip scan in x order (0.5-1.2x the grid's time at
-/// S = 1024, 1.5x at S = 4096); edges of each count found from the previous position's edges in x/y order (no gain).)
+/// S = 1024, 1.5x at S = 4096); edges of each count found from the previous position's edges in x/y order (no gain);
+/// per-group reach from the previous group's k-th distances or balanced value-space margins (fewer widenings, more
+/// points scanned: slower).)
 /// </summary>
 public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, KsgEstimator.Scratch>
 {
@@ -52,6 +56,10 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     /// </summary>
     public sealed class ScaledColumn(double[] sortedPadded, int[] rank, ushort[] slabOf, double[] slabLow, double[] slabHigh, bool constant)
     {
+        /// <summary>Every 8th sorted value (<see cref="SortedStrip.EveryEighth"/>) for the strip counts.</summary>
+        public readonly double[] Samples = SortedStrip.EveryEighth(sortedPadded);
+        /// <summary>Every 64th sorted value (<see cref="SortedStrip.EverySixtyFourth"/>).</summary>
+        public readonly double[] Samples64 = SortedStrip.EverySixtyFourth(sortedPadded);
         /// <summary>Grid slab of each sample (its rank's), so a pair's cells need no division per point.</summary>
         public readonly ushort[] SlabOf = slabOf;
         /// <summary>Scaled values ascending at [Pad, Pad+S); -inf before, +inf after.</summary>
@@ -77,6 +85,8 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         public readonly double[] Px = PaddedInf(s), Py = PaddedInf(s);
         /// <summary>Positions in x's and y's ascending order of the points, in grid order.</summary>
         public readonly int[] RankX = new int[s], RankY = new int[s];
+        /// <summary>y slab (grid column) of the points, in grid order.</summary>
+        public readonly ushort[] CellY = new ushort[s];
         /// <summary>Counting radius r_i of each point, indexed by its position in y's ascending order.</summary>
         public readonly double[] RadiusByY = new double[s];
         /// <summary>How many points have n_x = n (resp. n_y = n), n = 0..S-1.</summary>
@@ -93,7 +103,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     }
 
     /// <summary>Points past the end of the grid-ordered coordinates: one vector of doubles.</summary>
-    private const int VectorPad = 4;
+    private const int VectorPad = 8;
 
     protected override ScaledColumn PrepareColumn(ReadOnlySpan<float> v, ColumnRole role)
     {
@@ -113,9 +123,20 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         }
         // ascending order; the order among equal values does not matter (counts and distances see only values)
         var order = new int[s];
-        for (int i = 0; i < s; i++) order[i] = i;
-        var sortedValues = (double[])values.Clone();
-        Array.Sort(sortedValues, order);
+        double[] sortedValues;
+        if (_jitter == KsgJitter.None)
+        {
+            // v / std is non-decreasing in v (std > 0, rounding is monotone): the floats' radix order sorts the doubles
+            ColumnMath.StableOrder(v, order);
+            sortedValues = new double[s];
+            for (int p = 0; p < s; p++) sortedValues[p] = values[order[p]];
+        }
+        else
+        {
+            for (int i = 0; i < s; i++) order[i] = i;
+            sortedValues = (double[])values.Clone();
+            Array.Sort(sortedValues, order);
+        }
         var padded = new double[s + 2 * Pad];
         padded.AsSpan(0, Pad).Fill(double.NegativeInfinity);
         padded.AsSpan(Pad + s).Fill(double.PositiveInfinity);
@@ -139,6 +160,9 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
 
     protected override Scratch CreateScratch(int s) => new(s, _k);
 
+    /// <summary>The column preparation alone (x role), for the perf suite's phase split.</summary>
+    internal ScaledColumn Prepare(ReadOnlySpan<float> v) => PrepareColumn(v, ColumnRole.X);
+
     protected override double EstimatePrepared(ScaledColumn x, ScaledColumn y, Scratch scratch)
     {
         if (x.Constant || y.Constant) return 0.0;
@@ -149,8 +173,9 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
     }
 
     /// <summary>
-    /// (mean_i psi(n_x(i)+1), mean_i psi(n_y(i)+1)): the points counting-sorted into the rank grid, each point's k-th distance
-    /// by <see cref="KthDistanceNeighbourhood"/> (k &lt;= 4) or <see cref="KthDistance"/>, n_x and n_y by <see cref="SortedStrip.CountWithin"/> around its rank.
+    /// (mean_i psi(n_x(i)+1), mean_i psi(n_y(i)+1)): the points counting-sorted into the rank grid, each point's k-th
+    /// distance by <see cref="GroupKth"/> (k &lt;= 3), <see cref="KthDistanceNeighbourhood"/> (k = 4) or
+    /// <see cref="KthDistance"/>, n_x and n_y by <see cref="Count"/> around its rank.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot: optimised at first call (tier 0 would run for most of a one-shot run)
     private (double MeanX, double MeanY) GridMeans(ScaledColumn x, ScaledColumn y, Scratch scratch)
@@ -177,6 +202,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
             py[q] = y.SortedPadded[Pad + si];
             rx[q] = ri;
             ry[q] = si;
+            scratch.CellY[q] = slabY[i];
         }
         var psi = scratch.Psi;
         var radByY = scratch.RadiusByY;
@@ -184,30 +210,66 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         var countY = scratch.CountY;
         Array.Clear(countX);
         Array.Clear(countY);
-        double guess = 0; // the previous point's k-th distance: in grid order, a near neighbour's
-        // points in grid order, cell by cell (their cell known without division), ranks alongside: sequential reads
-        // here, locality in the sorted columns
-        for (int cx = 0, c = 0; cx < g; cx++)
-            for (int cy = 0; cy < g; cy++, c++)
-                for (int q = start[c], end = start[c + 1]; q < end; q++)
+        int window = 2 * SortedStrip.SearchWindow(s);
+        // points in grid order, x slab by x slab (their cell known without division), ranks alongside: sequential
+        // reads here, locality in the sorted columns
+        if (_k <= GroupK)
+        {
+            Span<double> eps8 = stackalloc double[Group];
+            for (int a = 0; a < g; a++)
+                for (int q0 = start[a * g], rowEnd = start[(a + 1) * g]; q0 < rowEnd; q0 += Group)
                 {
-                    double eps = _k <= FastK ? KthDistanceNeighbourhood(scratch, x, y, g, q, cx, cy, ref guess) : double.NaN;
-                    if (double.IsNaN(eps)) eps = KthDistance(scratch, x, y, g, q, cx, cy);
-                    double rad = eps > 0 ? Math.BitDecrement(eps) : 0.0;
-                    countX[SortedStrip.CountWithin(x.SortedPadded, Pad + rx[q], rad)]++;
-                    radByY[ry[q]] = rad;
+                    int count = Math.Min(Group, rowEnd - q0);
+                    if (Vector512.IsHardwareAccelerated) GroupKth512(scratch, x, y, g, a, q0, count, eps8);
+                    else GroupKth(scratch, x, y, g, a, q0, count, eps8);
+                    for (int lane = 0; lane < count; lane++)
+                    {
+                        double rad = Below(eps8[lane]);
+                        countX[Count(x, rx[q0 + lane], rad, window)]++;
+                        radByY[ry[q0 + lane]] = rad;
+                    }
                 }
-        // n_y in y's order, so consecutive counts scan overlapping stretches of the sorted column (cache-resident)
-        for (int p = 0; p < s; p++) countY[SortedStrip.CountWithin(y.SortedPadded, Pad + p, radByY[p])]++;
+        }
+        else
+        {
+            double guess = 0; // the previous point's k-th distance: in grid order, a near neighbour's
+            for (int cx = 0, c = 0; cx < g; cx++)
+                for (int cy = 0; cy < g; cy++, c++)
+                    for (int q = start[c], end = start[c + 1]; q < end; q++)
+                    {
+                        double eps = _k <= FastK ? KthDistanceNeighbourhood(scratch, x, y, g, q, cx, cy, ref guess) : double.NaN;
+                        if (double.IsNaN(eps)) eps = KthDistance(scratch, x, y, g, q, cx, cy);
+                        double rad = Below(eps);
+                        countX[Count(x, rx[q], rad, window)]++;
+                        radByY[ry[q]] = rad;
+                    }
+        }
+        // n_y in y's order, so consecutive counts read neighbouring stretches of the sorted column and its samples
+        for (int p = 0; p < s; p++) countY[Count(y, p, radByY[p], window)]++;
         // mean_i psi(n(i)+1) as sum_n #(n) psi(n+1) / S: independent of the visiting order, and with one rounding
         // per distinct n it stays within ~1e-15 of scikit-learn's pairwise-summed np.mean
+        // (an empty n adds 0 x psi = +-0, which leaves the sum unchanged: no branch on it)
         double meanX = 0, meanY = 0;
         for (int n = 0; n < s; n++)
         {
-            if (countX[n] != 0) meanX += countX[n] * psi[n + 1];
-            if (countY[n] != 0) meanY += countY[n] * psi[n + 1];
+            meanX += countX[n] * psi[n + 1];
+            meanY += countY[n] * psi[n + 1];
         }
         return (meanX / s, meanY / s);
+    }
+
+    /// <summary>n = #{j != i : |v_j - v_i| &lt;= rad} for the sample at position <paramref name="rank"/> of the column's sorted order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Count(ScaledColumn v, int rank, double rad, int window) => Vector512.IsHardwareAccelerated
+        ? SortedStrip.CountWithinTwoLevel(v.SortedPadded, v.Samples, v.Samples64, Pad + rank, rad)
+        : SortedStrip.CountWithinSearch(v.SortedPadded, Pad + rank, rad, window);
+
+    /// <summary>The largest double below eps, 0 for eps = 0 (eps finite, &gt;= +0): one bit pattern step, no branch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Below(double eps)
+    {
+        long bits = BitConverter.DoubleToInt64Bits(eps);
+        return BitConverter.Int64BitsToDouble(bits - (long)((ulong)-bits >> 63));
     }
 
     /// <summary>
@@ -258,6 +320,203 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
         while (b1 > 0 && y0 - y.SlabHigh[b1 - 1] < kth) b1--;
         while (b2 + 1 < g && y.SlabLow[b2 + 1] - y0 < kth) b2++;
         return guess = ScanCells(sc, g, q, a1, a2, b1, b2);
+    }
+
+    /// <summary>Largest k served by <see cref="GroupKth"/>: the point itself takes one of its four sorted levels.</summary>
+    private const int GroupK = 3;
+
+    /// <summary>Points whose k-th distances <see cref="GroupKth"/> finds together: two vectors of 4 lanes.</summary>
+    private const int Group = 8;
+
+    /// <summary>Slabs of margin each side of a group's own cells in <see cref="GroupKth"/>.</summary>
+    private const int GroupMargin = 1;
+
+    /// <summary>
+    /// The k-th distances (k &lt;= 3) of the <paramref name="count"/> points from grid position q0 on (consecutive, all in
+    /// x slab <paramref name="a"/>, so their y cells are a range) into eps, one point per vector lane: every point of the
+    /// cells within <see cref="GroupMargin"/> slabs of theirs (a run of grid positions per x slab) is broadcast and its
+    /// distance to the 8 points goes into per-lane sorted 4-lists by a min/max network. The point itself is among them
+    /// at distance 0, so the (k+1)-th smallest is its k-th nearest other point (a duplicate at 0 gives the same value).
+    /// A lane is exact when that value is at most the value gap to the scanned cells' outer slab edges (every point
+    /// outside is at least that far); otherwise it bounds the true one from above, and the rectangle is widened to every
+    /// slab that bound reaches (<see cref="ScanRing"/>: only the added cells, seeded with the lane's four smallest), or,
+    /// with fewer than k+1 points scanned, the full grid walk runs.
+    /// One pass over the candidates serves 8 points: no per-point edge searches, no lane merge, few loop exits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void GroupKth(Scratch sc, ScaledColumn x, ScaledColumn y, int g, int a, int q0, int count, Span<double> eps)
+    {
+        var cellY = sc.CellY;
+        int a1 = Math.Max(a - GroupMargin, 0), a2 = Math.Min(a + GroupMargin, g - 1);
+        int cy1 = cellY[q0], cy2 = cellY[q0 + count - 1];
+        int b1 = Math.Max(cy1 - GroupMargin, 0), b2 = Math.Min(cy2 + GroupMargin, g - 1);
+        ref double rpx = ref MemoryMarshal.GetArrayDataReference(sc.Px);
+        ref double rpy = ref MemoryMarshal.GetArrayDataReference(sc.Py);
+        var qx0 = Vector256.LoadUnsafe(ref rpx, (nuint)q0);
+        var qx1 = Vector256.LoadUnsafe(ref rpx, (nuint)(q0 + 4));
+        var qy0 = Vector256.LoadUnsafe(ref rpy, (nuint)q0);
+        var qy1 = Vector256.LoadUnsafe(ref rpy, (nuint)(q0 + 4));
+        var inf = Vector256.Create(double.PositiveInfinity);
+        Vector256<double> l0 = inf, l1 = inf, l2 = inf, l3 = inf, h0 = inf, h1 = inf, h2 = inf, h3 = inf;
+        var start = sc.CellStart;
+        for (int r = a1; r <= a2; r++)
+            for (int p = start[r * g + b1], to = start[r * g + b2 + 1]; p < to; p++)
+            {
+                var cx = Vector256.Create(Unsafe.Add(ref rpx, p));
+                var cy = Vector256.Create(Unsafe.Add(ref rpy, p));
+                var d = Vector256.MaxNative(Vector256.Abs(cx - qx0), Vector256.Abs(cy - qy0));
+                var e = Vector256.MaxNative(Vector256.Abs(cx - qx1), Vector256.Abs(cy - qy1));
+                var lo = Vector256.MinNative(l0, d); d = Vector256.MaxNative(l0, d); l0 = lo;
+                lo = Vector256.MinNative(l1, d); d = Vector256.MaxNative(l1, d); l1 = lo;
+                lo = Vector256.MinNative(l2, d); d = Vector256.MaxNative(l2, d); l2 = lo;
+                l3 = Vector256.MinNative(l3, d);
+                lo = Vector256.MinNative(h0, e); e = Vector256.MaxNative(h0, e); h0 = lo;
+                lo = Vector256.MinNative(h1, e); e = Vector256.MaxNative(h1, e); h1 = lo;
+                lo = Vector256.MinNative(h2, e); e = Vector256.MaxNative(h2, e); h2 = lo;
+                h3 = Vector256.MinNative(h3, e);
+            }
+        var (k0, k1) = _k switch { 1 => (l1, h1), 2 => (l2, h2), _ => (l3, h3) };
+        // value gaps to the slabs outside the rectangle (x0 - (-inf) and +inf - x0 are +inf: no side there)
+        var xLow = Vector256.Create(a1 > 0 ? x.SlabHigh[a1 - 1] : double.NegativeInfinity);
+        var xHigh = Vector256.Create(a2 + 1 < g ? x.SlabLow[a2 + 1] : double.PositiveInfinity);
+        var yLow = Vector256.Create(b1 > 0 ? y.SlabHigh[b1 - 1] : double.NegativeInfinity);
+        var yHigh = Vector256.Create(b2 + 1 < g ? y.SlabLow[b2 + 1] : double.PositiveInfinity);
+        var gap0 = Vector256.Min(Vector256.Min(qx0 - xLow, xHigh - qx0), Vector256.Min(qy0 - yLow, yHigh - qy0));
+        var gap1 = Vector256.Min(Vector256.Min(qx1 - xLow, xHigh - qx1), Vector256.Min(qy1 - yLow, yHigh - qy1));
+        uint exact = Vector256.LessThanOrEqual(k0, gap0).ExtractMostSignificantBits() | (Vector256.LessThanOrEqual(k1, gap1).ExtractMostSignificantBits() << 4);
+        k0.StoreUnsafe(ref MemoryMarshal.GetReference(eps));
+        k1.StoreUnsafe(ref MemoryMarshal.GetReference(eps), 4);
+        uint failed = ~exact & ((1u << count) - 1);
+        if (failed == 0) return;
+        // each lane's four smallest (itself included), to seed the scan of what the widening adds
+        Span<double> tops = stackalloc double[4 * Group];
+        ref double rt = ref MemoryMarshal.GetReference(tops);
+        l0.StoreUnsafe(ref rt, 0); h0.StoreUnsafe(ref rt, 4);
+        l1.StoreUnsafe(ref rt, 8); h1.StoreUnsafe(ref rt, 12);
+        l2.StoreUnsafe(ref rt, 16); h2.StoreUnsafe(ref rt, 20);
+        l3.StoreUnsafe(ref rt, 24); h3.StoreUnsafe(ref rt, 28);
+        Widen(sc, x, y, g, a, q0, failed, a1, a2, b1, b2, tops, eps);
+    }
+
+    /// <summary>
+    /// <see cref="GroupKth"/> with the 8 points in one 512-bit vector (AVX-512 machines: half the instructions per
+    /// candidate of two 256-bit halves; the same distances, the same values).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void GroupKth512(Scratch sc, ScaledColumn x, ScaledColumn y, int g, int a, int q0, int count, Span<double> eps)
+    {
+        var cellY = sc.CellY;
+        int a1 = Math.Max(a - GroupMargin, 0), a2 = Math.Min(a + GroupMargin, g - 1);
+        int cy1 = cellY[q0], cy2 = cellY[q0 + count - 1];
+        int b1 = Math.Max(cy1 - GroupMargin, 0), b2 = Math.Min(cy2 + GroupMargin, g - 1);
+        ref double rpx = ref MemoryMarshal.GetArrayDataReference(sc.Px);
+        ref double rpy = ref MemoryMarshal.GetArrayDataReference(sc.Py);
+        var qx = Vector512.LoadUnsafe(ref rpx, (nuint)q0);
+        var qy = Vector512.LoadUnsafe(ref rpy, (nuint)q0);
+        var inf = Vector512.Create(double.PositiveInfinity);
+        Vector512<double> l0 = inf, l1 = inf, l2 = inf, l3 = inf;
+        var start = sc.CellStart;
+        for (int r = a1; r <= a2; r++)
+            for (int p = start[r * g + b1], to = start[r * g + b2 + 1]; p < to; p++)
+            {
+                var d = Vector512.MaxNative(Vector512.Abs(Vector512.Create(Unsafe.Add(ref rpx, p)) - qx), Vector512.Abs(Vector512.Create(Unsafe.Add(ref rpy, p)) - qy));
+                var lo = Vector512.MinNative(l0, d); d = Vector512.MaxNative(l0, d); l0 = lo;
+                lo = Vector512.MinNative(l1, d); d = Vector512.MaxNative(l1, d); l1 = lo;
+                lo = Vector512.MinNative(l2, d); d = Vector512.MaxNative(l2, d); l2 = lo;
+                l3 = Vector512.MinNative(l3, d);
+            }
+        var kth = _k switch { 1 => l1, 2 => l2, _ => l3 };
+        var xLow = Vector512.Create(a1 > 0 ? x.SlabHigh[a1 - 1] : double.NegativeInfinity);
+        var xHigh = Vector512.Create(a2 + 1 < g ? x.SlabLow[a2 + 1] : double.PositiveInfinity);
+        var yLow = Vector512.Create(b1 > 0 ? y.SlabHigh[b1 - 1] : double.NegativeInfinity);
+        var yHigh = Vector512.Create(b2 + 1 < g ? y.SlabLow[b2 + 1] : double.PositiveInfinity);
+        var gap = Vector512.Min(Vector512.Min(qx - xLow, xHigh - qx), Vector512.Min(qy - yLow, yHigh - qy));
+        uint exact = (uint)Vector512.LessThanOrEqual(kth, gap).ExtractMostSignificantBits();
+        kth.StoreUnsafe(ref MemoryMarshal.GetReference(eps));
+        uint failed = ~exact & ((1u << count) - 1);
+        if (failed == 0) return;
+        Span<double> tops = stackalloc double[4 * Group];
+        ref double rt = ref MemoryMarshal.GetReference(tops);
+        l0.StoreUnsafe(ref rt, 0);
+        l1.StoreUnsafe(ref rt, 8);
+        l2.StoreUnsafe(ref rt, 16);
+        l3.StoreUnsafe(ref rt, 24);
+        Widen(sc, x, y, g, a, q0, failed, a1, a2, b1, b2, tops, eps);
+    }
+
+    /// <summary>
+    /// The lanes of a group that <see cref="GroupKth"/> could not certify: their bound widens the group's rectangle
+    /// [a1, a2] x [b1, b2] to every slab it reaches, and only the added cells are scanned (<see cref="ScanRing"/>,
+    /// seeded with the lane's four smallest in <paramref name="tops"/>, level-major); fewer than k+1 points scanned:
+    /// the full grid walk.
+    /// </summary>
+    private void Widen(Scratch sc, ScaledColumn x, ScaledColumn y, int g, int a, int q0, uint failed, int a1, int a2, int b1, int b2,
+        Span<double> tops, Span<double> eps)
+    {
+        var cellY = sc.CellY;
+        for (uint bad = failed; bad != 0; bad &= bad - 1)
+        {
+            int lane = System.Numerics.BitOperations.TrailingZeroCount(bad), q = q0 + lane;
+            double bound = eps[lane];
+            if (double.IsPositiveInfinity(bound)) { eps[lane] = KthDistance(sc, x, y, g, q, a, cellY[q]); continue; }
+            double x0 = sc.Px[q], y0 = sc.Py[q];
+            int w1 = a1, w2 = a2, v1 = b1, v2 = b2;
+            while (w1 > 0 && x0 - x.SlabHigh[w1 - 1] < bound) w1--;
+            while (w2 + 1 < g && x.SlabLow[w2 + 1] - x0 < bound) w2++;
+            while (v1 > 0 && y0 - y.SlabHigh[v1 - 1] < bound) v1--;
+            while (v2 + 1 < g && y.SlabLow[v2 + 1] - y0 < bound) v2++;
+            eps[lane] = ScanRing(sc, g, q, a1, a2, b1, b2, w1, w2, v1, v2, tops[lane], tops[Group + lane], tops[2 * Group + lane], tops[3 * Group + lane]);
+        }
+    }
+
+    /// <summary>
+    /// The (k+1)-th smallest distance from point q (k &lt;= 3; q itself counted, at 0) over the cells of
+    /// [w1, w2] x [v1, v2]: the four smallest over the inner rectangle [a1, a2] x [b1, b2] (which holds q) are given
+    /// (t0 &lt;= t1 &lt;= t2 &lt;= t3), so only the ring around it is scanned, 4 distances per vector as in <see cref="ScanCells"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private double ScanRing(Scratch sc, int g, int q, int a1, int a2, int b1, int b2, int w1, int w2, int v1, int v2,
+        double t0, double t1, double t2, double t3)
+    {
+        var start = sc.CellStart;
+        var vx = Vector256.Create(sc.Px[q]);
+        var vy = Vector256.Create(sc.Py[q]);
+        var lane = Vector256.Create(0L, 1L, 2L, 3L);
+        var inf = Vector256.Create(double.PositiveInfinity);
+        Vector256<double> m0 = Vector256.Create(t0, double.PositiveInfinity, double.PositiveInfinity, double.PositiveInfinity);
+        Vector256<double> m1 = Vector256.Create(t1, double.PositiveInfinity, double.PositiveInfinity, double.PositiveInfinity);
+        Vector256<double> m2 = Vector256.Create(t2, double.PositiveInfinity, double.PositiveInfinity, double.PositiveInfinity);
+        Vector256<double> m3 = Vector256.Create(t3, double.PositiveInfinity, double.PositiveInfinity, double.PositiveInfinity);
+        ref double rpx = ref MemoryMarshal.GetArrayDataReference(sc.Px);
+        ref double rpy = ref MemoryMarshal.GetArrayDataReference(sc.Py);
+        for (int a = w1; a <= w2; a++)
+        {
+            bool inner = a >= a1 && a <= a2;
+            // outside the inner rows: the whole [v1, v2]; inside: [v1, b1 - 1] and [b2 + 1, v2]
+            for (int part = inner ? 0 : 2, partEnd = inner ? 2 : 3; part < partEnd; part++)
+            {
+                int lo = part == 1 ? b2 + 1 : v1, hi = part == 0 ? b1 - 1 : v2;
+                if (lo > hi) continue;
+                int from = start[a * g + lo], to = start[a * g + hi + 1];
+                var end = Vector256.Create((long)to);
+                for (int p = from; p < to; p += 4)
+                {
+                    var d = Vector256.MaxNative(Vector256.Abs(Vector256.LoadUnsafe(ref rpx, (nuint)p) - vx),
+                                                Vector256.Abs(Vector256.LoadUnsafe(ref rpy, (nuint)p) - vy));
+                    d = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(lane + Vector256.Create((long)p), end).AsDouble(), inf, d);
+                    var lo2 = Vector256.MinNative(m0, d); d = Vector256.MaxNative(m0, d); m0 = lo2;
+                    lo2 = Vector256.MinNative(m1, d); d = Vector256.MaxNative(m1, d); m1 = lo2;
+                    lo2 = Vector256.MinNative(m2, d); d = Vector256.MaxNative(m2, d); m2 = lo2;
+                    m3 = Vector256.MinNative(m3, d);
+                }
+            }
+        }
+        var (n0, n1, n2, n3) = Merge(m0.GetLower(), m1.GetLower(), m2.GetLower(), m3.GetLower(),
+                                     m0.GetUpper(), m1.GetUpper(), m2.GetUpper(), m3.GetUpper());
+        var swap = Vector128.Create(1L, 0L);
+        var (f0, f1, f2, f3) = Merge(n0, n1, n2, n3, Vector128.Shuffle(n0, swap), Vector128.Shuffle(n1, swap),
+                                     Vector128.Shuffle(n2, swap), Vector128.Shuffle(n3, swap));
+        return (_k switch { 1 => f1, 2 => f2, _ => f3 }).ToScalar();
     }
 
     /// <summary>

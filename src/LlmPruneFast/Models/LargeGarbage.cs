@@ -1,12 +1,10 @@
-using System.Runtime;
-
 namespace LlmPruneFast.Models;
 
 /// <summary>
 /// Collects the large temporary arrays a streaming pass drops (one tensor widened, transposed, written, dropped) once
 /// they add up to a budget. The collector alone lets such garbage pile up to gigabytes on a machine with free memory
-/// (measured: 2.6 GB while writing the 1.1B shape); a blocking, compacting collection when almost nothing is live
-/// costs milliseconds against the seconds of I/O it follows, and keeps the peak near the live set.
+/// (measured: 2.6 GB while writing the 1.1B shape); a blocking collection when almost nothing is live costs
+/// milliseconds against the seconds of I/O it follows, and keeps the peak near the live set.
 /// </summary>
 internal sealed class LargeGarbage(long budgetBytes = LargeGarbage.DefaultBudgetBytes)
 {
@@ -42,10 +40,10 @@ internal sealed class LargeGarbage(long budgetBytes = LargeGarbage.DefaultBudget
     /// </summary>
     public static void ReturnToSystem() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
-    /// <summary>A full blocking collection that also compacts the large-object heap.</summary>
-    public static void Collect()
-    {
-        GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-    }
+    /// <summary>
+    /// A full blocking collection. The large-object heap is not compacted: that copied every live large array (the
+    /// activation store, the hidden states) at each call, 4.1 of a 134M prune's ~40 s and 2.2 s per 7B layer in GC
+    /// pauses, while its freed blocks are reused by the next layer's arrays of the same sizes anyway (peaks within 4%).
+    /// </summary>
+    public static void Collect() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
 }
