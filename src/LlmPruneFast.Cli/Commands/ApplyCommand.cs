@@ -2,7 +2,6 @@ using System.Diagnostics;
 using CommandLine;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Models;
-using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
@@ -50,25 +49,25 @@ public sealed class ApplyCommand : ICommand
         AtomicOutputFolder.CheckOutput(Out, [Model, Plan]);
         var plan = PlanJson.Load(Plan);
         var device = DeviceOption.Resolve(Device, Devices.DeviceStages.Onnx); // a recapture runs the model
-        if (OnnxGraphModel.IsGraphPath(Model)) return RunGraph(plan, device, total, cancellationToken);
-        using var source = LlamaCheckpoint.Open(Model);
-        var tokenizer = ModelTokenizer.Load(source.TokenizerPath);
+        if (ModelFolder.IsGraph(Model)) return RunGraph(plan, device, total, cancellationToken);
+        using var source = ModelFolder.OpenCheckpoint(Model);
+        _ = source.Tokenizer; // a broken tokenizer is refused before the plan is checked against the model
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
         // Each cut layer goes to a scratch file beside the output until written, so memory does not grow with depth.
         using var spill = SlicedLayerSpill.Create(Path.GetDirectoryName(Path.GetFullPath(Out)) is { } parent && Directory.Exists(parent) ? parent : null);
-        var layers = ModelPruner.Apply(plan, source.Config, source.Tensors, source.Directory, tokenizer,
+        var layers = ModelPruner.Apply(plan, source,
             new CalibrationOptions { Threads = Threads, Cuda = device.OnnxCuda }, bar, cancellationToken, spill);
         seconds["slice"] = total.Elapsed.TotalSeconds;
         var clock = Stopwatch.StartNew();
-        var (config, files) = PrunedCheckpointWriter.Write(Out, source, plan, layers, cancellationToken, output);
+        var (shape, files) = source.WritePruned(Out, plan, layers, cancellationToken, output);
         bar.Clear();
         seconds["write"] = clock.Elapsed.TotalSeconds;
         seconds["total"] = total.Elapsed.TotalSeconds;
-        PruneSummary.Print(Console.Out, source.Config.Shape(), config.Shape(), plan, null, null, seconds);
+        PruneSummary.Print(Console.Out, source.Shape, shape, plan, null, null, seconds);
         WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
         var devices = new Dictionary<string, string> { ["capture"] = ModelPruner.NeedsActivations(plan) ? device.Onnx : "none", ["slice"] = "cpu", ["write"] = "cpu" };
-        if (Json) Console.WriteLine(PruneSummary.Json(source.Config.Shape(), config.Shape(), plan, null, seconds, Path.GetFullPath(Out), devices));
+        if (Json) Console.WriteLine(PruneSummary.Json(source.Shape, shape, plan, null, seconds, Path.GetFullPath(Out), devices));
         return ExitCodes.Ok;
     }
 
@@ -78,7 +77,7 @@ public sealed class ApplyCommand : ICommand
     /// </summary>
     private int RunGraph(PruningPlan plan, Devices.ComputeDevice device, Stopwatch total, CancellationToken cancellationToken)
     {
-        var target = GraphTarget.Open(Model);
+        var target = ModelFolder.OpenGraph(Model);
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
         var layers = PrunablePipeline.Apply(target.Prunable, plan, target.ReadCalibration, target.Calibration(new CalibrationOptions { Threads = Threads, Cuda = device.OnnxCuda }), bar, cancellationToken);

@@ -3,7 +3,6 @@ using CommandLine;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
-using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
@@ -63,12 +62,12 @@ public sealed class DemoCommand : ICommand
         string text = TextCorpus.Read(Text);
         var device = DeviceOption.Resolve(Device, Devices.DeviceStages.All);
         string work = PrepareWork(Work, [Model, Text], Force);
-        using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { UseCuda = device.OnnxCuda }, saveOnnxTo: work);
-        var c = model.Config;
+        using var model = RunnableDecoder.Open(Model, new OnnxRunnerOptions { UseCuda = device.OnnxCuda }, saveOnnxTo: work);
+        var c = model.Shape;
         Console.WriteLine($"model      {model.Directory}");
-        Console.WriteLine($"           {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, FFN {string.Join("/", Enumerable.Range(0, c.NumHiddenLayers).Select(c.FfnWidth).Distinct())}, " +
-                          $"{c.NumAttentionHeads} heads ({c.NumKeyValueHeads} KV), vocab {c.VocabSize}, {c.MaxPositionEmbeddings} positions");
-        Console.WriteLine($"onnx       {Path.Combine(work, "model.onnx")} ({string.Join("+", model.Runner.Providers)})");
+        Console.WriteLine($"           {c.Layers} layers, hidden {c.Hidden}, FFN {string.Join("/", c.FfnWidths.Distinct())}, " +
+                          $"{c.Heads} heads ({c.KeyValueHeads} KV), vocab {c.Vocab}, {model.MaxLength} positions");
+        Console.WriteLine($"onnx       {Path.Combine(work, "model.onnx")} ({string.Join("+", model.Providers)})");
 
         var progress = new ConsoleProgress();
         var paragraphs = TextCorpus.Paragraphs(text, Paragraphs);
@@ -138,37 +137,37 @@ public sealed class DemoCommand : ICommand
     }
 
     /// <summary>The pruning half of the demo; returns its figures for the summary file.</summary>
-    private Dictionary<string, object> Prune(LlamaOnnxModel dense, string work, Devices.ComputeDevice device, CancellationToken ct)
+    private Dictionary<string, object> Prune(RunnableDecoder dense, string work, Devices.ComputeDevice device, CancellationToken ct)
     {
         const string Method = "mi-conditional"; // the best MI method on stories260K by held-out calibration KL (perf/RESULTS.md, prune-table)
         var (calibration, evaluation) = CorpusSplit.Halves(Text);
         string pruned = Path.Combine(work, "pruned");
         if (Directory.Exists(pruned)) Directory.Delete(pruned, recursive: true); // the demo's own output of a previous run (PrepareWork checked)
-        using var source = LlamaCheckpoint.Open(Model);
+        using var source = ModelFolder.OpenCheckpoint(Model);
         var bar = new ProgressBar();
         var settings = new PruneSettings { Method = Method, Ratio = Ratio, Calibration = new CalibrationOptions { Samples = Samples, Cuda = device.OnnxCuda }, Device = device };
-        var outcome = ModelPruner.Run(source.Config, source.Tensors, source.Directory, dense.Tokenizer, calibration,
+        var outcome = ModelPruner.Run(source, calibration,
             $"{Path.GetFullPath(Text)} (first half of its bytes)", settings, bar, ct);
-        var (config, _) = PrunedCheckpointWriter.Write(pruned, source, outcome.Plan, outcome.Layers, ct);
+        var (shape, _) = source.WritePruned(pruned, outcome.Plan, outcome.Layers, ct);
         bar.Clear();
         // Dense vs pruned as prune --eval measures them: the whole-model graphs (the dense one is already open) when both
         // fit in memory, else layer by layer, untimed.
         var paragraphs = TextCorpus.Paragraphs(evaluation, PruneParagraphs);
         var measure = new MeasureOptions { BudgetBytes = MeasureOptions.DefaultBudgetBytes(), Cuda = device.OnnxCuda };
-        using var written = LlamaCheckpoint.Open(pruned);
-        var measured = DecoderComparison.Run(new DecoderWeights(source.Config, source.Tensors) { Runner = dense.Runner },
-            new DecoderWeights(written.Config, written.Tensors) { OnnxFile = Path.Combine(pruned, "model.onnx") }, dense.Tokenizer, paragraphs,
-            DecoderComparison.Plan(source.Config, dense.Tokenizer, paragraphs, measure), measure, latency: true, bar, ct);
+        using var written = ModelFolder.OpenCheckpoint(pruned);
+        var measured = DecoderComparison.Run(source.WeightsWith(dense.Runner),
+            written.WrittenWeights, dense.Tokenizer, paragraphs,
+            DecoderComparison.Plan(source, paragraphs, measure), measure, latency: true, bar, ct);
         bar.Clear();
         var result = measured.Evaluation!;
-        long pb = PrunedModel.Parameters(source.Config), pa = PrunedModel.Parameters(config);
+        long pb = source.Shape.Parameters, pa = shape.Parameters;
         Console.WriteLine();
         string about = outcome.Plan.Estimator is { } est ? $"{est.Name} {est.Parameters}" : outcome.Plan.MethodParameters.ToString();
         Console.WriteLine($"prune      {Method} ({about}), {Ratio:P0} of FFN neurons, compensation {outcome.Plan.Compensation.Kind}, " +
                           $"calibration {outcome.Calibration.Samples} positions in {PruneSummary.SequencesOf(outcome.Calibration.Info, outcome.Calibration.Sequences)} of the first half ({outcome.Calibration.TokensRun} tokens run); evaluation: first {paragraphs.Count} paragraphs of the second half");
         Console.WriteLine($"{"",-18}{"dense",12}{"pruned",12}");
         Console.WriteLine($"{"parameters",-18}{pb,12:N0}{pa,12:N0}");
-        Console.WriteLine($"{"FFN widths",-18}{string.Join("/", Enumerable.Range(0, source.Config.NumHiddenLayers).Select(source.Config.FfnWidth).Distinct()),12}{string.Join("/", Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).Distinct()),12}");
+        Console.WriteLine($"{"FFN widths",-18}{string.Join("/", source.Shape.FfnWidths.Distinct()),12}{string.Join("/", shape.FfnWidths.Distinct()),12}");
         Console.WriteLine($"{"perplexity",-18}{result.Before.Perplexity,12:F4}{result.After.Perplexity,12:F4}");
         Console.WriteLine($"{"KL(dense||pruned)",-18}{"",12}{result.Fidelity.MeanKl,12:F4}");
         Console.WriteLine($"{"top-1 agreement",-18}{"",12}{result.Fidelity.Top1Agreement,12:P1}");

@@ -7,18 +7,6 @@ namespace LlmPruneFast.Cli.Commands;
 /// <summary>The encoder branch of <c>llmprune eval</c>: STS, embedding statistics and latency instead of perplexity.</summary>
 internal static class EncoderEval
 {
-    /// <summary>
-    /// An encoder folder, or a folder (or model.onnx) that is an ONNX model without a SentencePiece tokenizer, so a
-    /// missing vocab.txt is reported as such rather than as a missing LLaMA config.
-    /// </summary>
-    public static bool IsEncoderModel(string model)
-    {
-        if (EncoderFolder.IsEncoder(model)) return true;
-        string full = Path.GetFullPath(model);
-        string dir = File.Exists(full) ? Path.GetDirectoryName(full)! : full;
-        return File.Exists(Path.Combine(dir, EncoderFolder.ModelFile)) && !File.Exists(Path.Combine(dir, "tokenizer.model")) && !File.Exists(Path.Combine(dir, "config.json"));
-    }
-
     public static int Run(EvalCommand o, CancellationToken ct)
     {
         if (o.Paragraphs.HasValue || o.Window.HasValue || o.Stride.HasValue)

@@ -4,8 +4,8 @@ using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Encoders;
-using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pipeline;
 
 namespace LlmPruneFast.Cli.Commands;
 
@@ -64,7 +64,7 @@ public sealed class EvalCommand : ICommand
     {
         Threads = ThreadCount.Cap(Threads);
         Resolved = DeviceOption.Resolve(Device, DeviceStages.Onnx);
-        if (EncoderEval.IsEncoderModel(Model)) return EncoderEval.Run(this, cancellationToken);
+        if (ModelFolder.IsEncoder(Model)) return EncoderEval.Run(this, cancellationToken);
         if (Pooling != null || Sts != null || Latency)
             throw new BadArgumentException($"--pooling, --sts and --latency apply to encoders (model.onnx + vocab.txt); '{Model}' is a decoder");
         if (string.IsNullOrEmpty(Text)) throw new BadArgumentException("--text FILE is required for a decoder");
@@ -76,26 +76,25 @@ public sealed class EvalCommand : ICommand
         var mode = ParseStream(Stream);
         long budget = MemoryMiB is int mb ? (long)mb << 20 : PruneCommand.DefaultMemoryBudget();
         string text = TextCorpus.Read(Text);
-        using var checkpoint = LlamaCheckpoint.Open(Model);
-        var config = checkpoint.Config;
-        var tokenizer = ModelTokenizer.Load(checkpoint.TokenizerPath);
+        using var checkpoint = ModelFolder.OpenCheckpoint(Model);
+        var tokenizer = checkpoint.Tokenizer;
         ScoredSequence[] sequences;
         string protocol;
         if (Paragraphs is int n)
         {
             var paragraphs = TextCorpus.Paragraphs(text, n);
             if (paragraphs.Count < n) Console.Error.WriteLine($"note: '{Text}' holds only {paragraphs.Count} paragraphs");
-            (sequences, protocol) = Perplexity.ParagraphSequences(p => tokenizer.Encode(p), paragraphs, config.MaxPositionEmbeddings);
+            (sequences, protocol) = Perplexity.ParagraphSequences(p => tokenizer.Encode(p), paragraphs, checkpoint.MaxPositions);
         }
         else
         {
             int window = Window!.Value;
-            if (window > config.MaxPositionEmbeddings) throw new BadArgumentException($"--window {window} exceeds the model's max_position_embeddings {config.MaxPositionEmbeddings}");
+            if (window > checkpoint.MaxPositions) throw new BadArgumentException($"--window {window} exceeds the model's max_position_embeddings {checkpoint.MaxPositions}");
             (sequences, protocol) = Perplexity.WindowSequences(tokenizer, text, window, Stride ?? window);
         }
         // The plan comes before any weight is read: the whole-model graph holds every weight (several times over while
         // it is built and handed to ONNX Runtime); the layer stream one layer's weights and the carried hidden states.
-        var plan = EvaluationPlan.Create(config.Shape(), sequences.Select(q => q.Ids.Length).ToArray(), inOrder: false, models: 1, mode, budget, Batch, Threads, cuda: Resolved.OnnxCuda);
+        var plan = EvaluationPlan.Create(checkpoint.Shape, sequences.Select(q => q.Ids.Length).ToArray(), inOrder: false, models: 1, mode, budget, Batch, Threads, cuda: Resolved.OnnxCuda);
         Console.WriteLine(plan.Describe());
         plan.ThrowIfOverBudget();
         var progress = new ConsoleProgress();
@@ -105,13 +104,13 @@ public sealed class EvalCommand : ICommand
         if (plan.Path == EvaluationMode.Whole)
         {
             checkpoint.Dispose(); // the graph is built from its own open of the folder, as before
-            using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda });
+            using var model = RunnableDecoder.Open(Model, new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda });
             result = new Perplexity(model.Runner, plan.BatchSize).Score(sequences, protocol, progress, cancellationToken);
-            providers = string.Join("+", model.Runner.Providers);
+            providers = string.Join("+", model.Providers);
         }
         else
         {
-            result = new Perplexity(new LayerStreamedLogits(config, checkpoint.Tensors, plan.StreamOptions), plan.BatchSize).Score(sequences, protocol, progress, cancellationToken);
+            result = new Perplexity(checkpoint.LayerStreamedLogits(plan.StreamOptions), plan.BatchSize).Score(sequences, protocol, progress, cancellationToken);
             providers = "layer-streamed, " + (Resolved.OnnxCuda ? "CUDAExecutionProvider" : "CPUExecutionProvider");
         }
         progress.Done();

@@ -2,6 +2,7 @@ using CommandLine;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pipeline;
 
 namespace LlmPruneFast.Cli.Commands;
 
@@ -29,7 +30,7 @@ public sealed class GenerateCommand : ICommand
         Threads = ThreadCount.Cap(Threads);
         if (Steps < 0) throw new BadArgumentException($"--steps must be non-negative, got {Steps}");
         var device = DeviceOption.Resolve(Device, Devices.DeviceStages.Onnx);
-        using var model = LlamaOnnxModel.Open(Model, runner: new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = device.OnnxCuda });
+        using var model = RunnableDecoder.Open(Model, new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = device.OnnxCuda });
         if (Steps > model.MaxLength) Console.Error.WriteLine($"note: --steps {Steps} capped at the model's {model.MaxLength} positions");
         var (_, continuation) = Continue(model, Prompt, Math.Min(Steps, model.MaxLength), cancellationToken);
         Console.WriteLine(continuation);
@@ -37,13 +38,13 @@ public sealed class GenerateCommand : ICommand
     }
 
     /// <summary>Greedy ids after the prompt and their text (decoded with the prompt, so leading spaces are right).</summary>
-    internal static (int[] Ids, string Text) Continue(LlamaOnnxModel model, string prompt, int steps, CancellationToken cancellationToken)
+    internal static (int[] Ids, string Text) Continue(RunnableDecoder model, string prompt, int steps, CancellationToken cancellationToken)
     {
         var promptIds = model.Tokenizer.Encode(prompt);
-        if (promptIds.Length == 0) promptIds = [model.Config.BosTokenId]; // an empty prompt generates from BOS, as llama2.c and transformers do
+        if (promptIds.Length == 0) promptIds = [model.BosTokenId]; // an empty prompt generates from BOS, as llama2.c and transformers do
         if (promptIds.Length > model.MaxLength)
             throw new BadArgumentException($"--prompt is {promptIds.Length} tokens, more than the model's {model.MaxLength} positions");
-        var ids = GreedyGenerator.Generate(model.Runner, promptIds, steps, model.Config.EosTokenId, cancellationToken: cancellationToken);
+        var ids = GreedyGenerator.Generate(model.Runner, promptIds, steps, model.EosTokenId, cancellationToken: cancellationToken);
         var shown = promptIds.Skip(promptIds[0] == model.Tokenizer.BosId ? 1 : 0).ToArray(); // Qwen2's tokenizer adds no BOS
         string before = model.Tokenizer.Decode(shown);
         string all = model.Tokenizer.Decode(shown.Concat(ids));

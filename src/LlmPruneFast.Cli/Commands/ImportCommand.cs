@@ -56,6 +56,7 @@ public sealed class ImportCommand : ICommand
             _ => SafeTensorsWriter.AllFloat32,
         };
         IReadOnlyList<string> files;
+        // A LLaMA-family verb (llama2.c .bin or HF folder -> HF LLaMA folder): it calls the LLaMA adapter (Models/Llama) directly.
         LlamaConfig config;
         switch (From)
         {

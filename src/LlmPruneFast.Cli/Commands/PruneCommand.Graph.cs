@@ -13,7 +13,7 @@ public sealed partial class PruneCommand
 {
     private int RunGraph(PruneSettings settings, string[] inputs, string? planFile, Stopwatch total, CancellationToken cancellationToken)
     {
-        var target = GraphTarget.Open(Model);
+        var target = ModelFolder.OpenGraph(Model);
         var graph = target.Graph;
         if (PlanOnly && (Eval != null || Sts != null))
             throw new BadArgumentException("--eval and --sts measure the pruned model, which --plan-only does not write; leave them out");

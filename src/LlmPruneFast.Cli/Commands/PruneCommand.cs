@@ -8,7 +8,6 @@ using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Information;
 using LlmPruneFast.Models;
-using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Pipeline;
@@ -182,7 +181,7 @@ public sealed partial class PruneCommand : ICommand
         if (Report != null) ReportWriter.CheckTargets(Report, outputs);
         var evalParagraphs = Eval == null ? null : TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
         if (evalParagraphs is { Count: 0 }) throw new BadDataException($"evaluation text (--eval) '{Eval}' holds no paragraphs");
-        if (OnnxGraphModel.IsGraphPath(Model))
+        if (ModelFolder.IsGraph(Model))
         {
             if (DType != null || MaxShardMb != null)
                 throw new BadArgumentException($"--dtype and --max-shard-mb apply to checkpoint folders; '{Model}' is an ONNX graph, pruned as a graph");
@@ -193,17 +192,17 @@ public sealed partial class PruneCommand : ICommand
         if (Sts != null) throw new BadArgumentException($"--sts applies to encoder models (a folder with model.onnx and vocab.txt); '{Model}' is a decoder checkpoint");
         var mode = Sequential ? CaptureMode.Sequential : CaptureMode.Dense;
 
-        using var source = LlamaCheckpoint.Open(Model);
-        var tokenizer = ModelTokenizer.Load(source.TokenizerPath);
-        var pruning = ModelPruner.Options(settings, source.Config); // every name and the ratio checked before calibration
-        pruning.Budget.RequireSomeRemoval(Enumerable.Range(0, source.Config.NumHiddenLayers).Select(source.Config.FfnWidth).ToArray());
+        using var source = ModelFolder.OpenCheckpoint(Model);
+        _ = source.Tokenizer; // a broken tokenizer is refused before the settings are checked
+        var pruning = ModelPruner.Options(settings, source); // every name and the ratio checked before calibration
+        pruning.Budget.RequireSomeRemoval(source.Shape.FfnWidths);
         if (Estimator != null && pruning.Estimator == null) // never drop a flag silently
             throw new BadArgumentException($"--estimator {Estimator} has no effect with --method {Method}, which does not use a pairwise MI estimator; leave it out or choose an mi-* method that does");
         // LLaMA checkpoints are pruned layer by layer: memory stays near one layer's weights + the calibration hidden
         // states + one layer's activations whatever the depth, and the dense stream's activations equal the whole-model
         // capture's bit for bit, so nothing is lost against the whole-model path. The plan is printed and checked
         // against --memory-mb before any weight is read or output written.
-        var prepared = StreamingPruner.Prepare(source.Config, tokenizer, TextCorpus.Read(Calib), Path.GetFullPath(Calib), settings, mode);
+        var prepared = StreamingPruner.Prepare(source, TextCorpus.Read(Calib), Path.GetFullPath(Calib), settings, mode);
         Console.WriteLine(prepared.Memory.Describe());
         prepared.Memory.ThrowIfOverBudget();
         // --eval runs dense and pruned together: the whole-model graphs when both fit the budget, else layer by layer.
@@ -211,17 +210,17 @@ public sealed partial class PruneCommand : ICommand
         EvaluationPlan? evalPlan = null;
         if (evalParagraphs != null)
         {
-            evalPlan = DecoderComparison.Plan(source.Config, tokenizer, evalParagraphs, measure);
+            evalPlan = DecoderComparison.Plan(source, evalParagraphs, measure);
             Console.WriteLine("eval " + evalPlan.Describe()["plan ".Length..]);
             evalPlan.ThrowIfOverBudget();
         }
         var bar = new ProgressBar(Quiet);
-        using var outcome = StreamingPruner.Run(prepared, source.Config, source.Tensors, source.Directory, bar, cancellationToken, keepActivations: Report != null);
+        using var outcome = StreamingPruner.Run(prepared, source, bar, cancellationToken, keepActivations: Report != null);
         bar.Clear();
         var seconds = new Dictionary<string, double>(outcome.StageSeconds);
         var plan = outcome.Plan;
         var clock = Stopwatch.StartNew();
-        var prunedConfig = PrunedModel.ConfigOf(source.Config, outcome.Layers);
+        var prunedShape = source.PrunedShape(outcome.Layers);
         IReadOnlyList<string> files;
         if (PlanOnly)
         {
@@ -230,7 +229,7 @@ public sealed partial class PruneCommand : ICommand
         else
         {
             bar.Report(new StageProgress("write", 0));
-            (prunedConfig, files) = PrunedCheckpointWriter.Write(Out, source, plan, outcome.Layers, cancellationToken, output);
+            (prunedShape, files) = source.WritePruned(Out, plan, outcome.Layers, cancellationToken, output);
             outcome.Spill?.Dispose();   // written: the cut layers' scratch file (about 12 GB at 7B) is not needed by --eval/--report
             bar.Clear();
         }
@@ -242,11 +241,9 @@ public sealed partial class PruneCommand : ICommand
         {
             // The pruned model as written (its model.onnx, or its checkpoint layer by layer); with --plan-only, in memory.
             bool layers = evalPlan is { Path: EvaluationMode.Layers };
-            using var written = PlanOnly ? null : LlamaCheckpoint.Open(Out);
-            var pruned = written != null
-                ? new DecoderWeights(written.Config, written.Tensors) { OnnxFile = Path.Combine(written.Directory, "model.onnx") }
-                : layers ? Weights(PrunedModel.View(source.Config, source.Tensors, outcome.Layers)) : Weights(PrunedModel.Build(source.Config, source.Tensors, outcome.Layers));
-            var measured = DecoderComparison.Run(new DecoderWeights(source.Config, source.Tensors), pruned, tokenizer, evalParagraphs, evalPlan, measure,
+            using var written = PlanOnly ? null : ModelFolder.OpenCheckpoint(Out);
+            var pruned = written?.WrittenWeights ?? source.Pruned(outcome.Layers, view: layers);
+            var measured = DecoderComparison.Run(source.Weights, pruned, source.Tokenizer, evalParagraphs, evalPlan, measure,
                 latency: Report != null && !layers, bar, cancellationToken);
             bar.Clear();
             (evaluation, latency) = (measured.Evaluation, measured.Latency);
@@ -259,7 +256,7 @@ public sealed partial class PruneCommand : ICommand
             clock.Restart();
             var measurements = new ReportMeasurements
             {
-                Parameters = new BeforeAfter(PrunedModel.Parameters(source.Config), PrunedModel.Parameters(prunedConfig)),
+                Parameters = new BeforeAfter(source.Shape.Parameters, prunedShape.Parameters),
                 Bytes = PlanOnly ? null : new BeforeAfter(WeightBytes(source.Directory), WeightBytes(Path.GetFullPath(Out))),
                 Evaluation = evaluation,
                 EvaluationText = Eval == null ? null : Path.GetFullPath(Eval),
@@ -273,19 +270,17 @@ public sealed partial class PruneCommand : ICommand
             seconds["report"] = clock.Elapsed.TotalSeconds;
         }
         seconds["total"] = total.Elapsed.TotalSeconds;
-        PruneSummary.Print(Console.Out, source.Config.Shape(), prunedConfig.Shape(), plan, outcome.Calibration, evaluation, seconds);
+        PruneSummary.Print(Console.Out, source.Shape, prunedShape, plan, outcome.Calibration, evaluation, seconds);
         if (PlanOnly) Console.WriteLine($"plan       {files[0]}");
         else WrittenFilesPrinter.Print(Console.Out, Path.GetFullPath(Out), files);
         foreach (var f in reportFiles) Console.WriteLine($"report     {f}");
-        if (Json) Console.WriteLine(PruneSummary.Json(source.Config.Shape(), prunedConfig.Shape(), plan, evaluation, seconds, PlanOnly ? files[0] : Path.GetFullPath(Out),
+        if (Json) Console.WriteLine(PruneSummary.Json(source.Shape, prunedShape, plan, evaluation, seconds, PlanOnly ? files[0] : Path.GetFullPath(Out),
             PruneSummary.Devices(Resolved, plan, settings.EstimatorOptions, seconds.Keys)));
         return ExitCodes.Ok;
     }
 
     /// <summary>Default --memory-mb: 80% of the memory the runtime sees (physical memory, or the container's limit).</summary>
     internal static long DefaultMemoryBudget() => MeasureOptions.DefaultBudgetBytes();
-
-    private static DecoderWeights Weights((LlamaConfig Config, ITensorSource Tensors) model) => new(model.Config, model.Tensors);
 
     /// <summary>Where the hidden states' scratch file goes when they do not fit: beside the output (its file system), else the temp folder.</summary>
     private static string? ScratchFolderFor(string output)

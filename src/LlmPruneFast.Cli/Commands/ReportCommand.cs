@@ -3,7 +3,6 @@ using LlmPruneFast.Capture;
 using LlmPruneFast.Devices;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
-using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Pipeline;
@@ -79,7 +78,7 @@ public sealed class ReportCommand : ICommand
         var plan = PlanJson.Load(Plan);
         string model = Model ?? plan.Model.Name;
         ReportWriter.CheckTargets(Out, new OutputFiles(Plan, model, Eval, Sts, ReportData)); // before any work
-        bool graph = ReportData == null && OnnxGraphModel.IsGraphPath(model);
+        bool graph = ReportData == null && ModelFolder.IsGraph(model);
         if (graph && (EvalStream != "auto" || MemoryMiB != null))
             throw new BadArgumentException($"--{(EvalStream != "auto" ? "eval-stream" : "memory-mb")} applies to LLaMA checkpoints; '{model}' is an ONNX graph, evaluated whole");
         if (!graph && ReportData == null && Sts != null)
@@ -97,14 +96,14 @@ public sealed class ReportCommand : ICommand
     /// <summary>Reopens the plan's model, recaptures its calibration activations and, with --eval, measures dense vs pruned.</summary>
     private PruneReport Recompute(PruningPlan plan, ComputeDevice device, EvaluationMode evalMode, long budget, CancellationToken ct)
     {
-        using var source = LlamaCheckpoint.Open(Model ?? plan.Model.Name);
-        plan.EnsureMatches(CheckpointLayerSource.Fingerprint(plan.Model.Name, source.Config, source.Tensors));
-        var tokenizer = ModelTokenizer.Load(source.TokenizerPath);
+        using var source = ModelFolder.OpenCheckpoint(Model ?? plan.Model.Name);
+        plan.EnsureMatches(source.Fingerprint(plan.Model.Name));
+        _ = source.Tokenizer; // read after the plan is checked against the model
         // Dense vs pruned as prune --eval measures them: the whole-model graphs when both fit --memory-mb, else layer by
         // layer; planned before any work, so an evaluation over the budget is refused up front (exit 7).
         var measure = new MeasureOptions { Mode = evalMode, BudgetBytes = budget, Threads = Threads, Cuda = device.OnnxCuda };
         var paragraphs = Eval == null ? null : TextCorpus.Paragraphs(TextCorpus.Read(Eval), EvalParagraphs);
-        var evalPlan = paragraphs == null ? null : DecoderComparison.Plan(source.Config, tokenizer, paragraphs, measure);
+        var evalPlan = paragraphs == null ? null : DecoderComparison.Plan(source, paragraphs, measure);
         evalPlan?.ThrowIfOverBudget();
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();
@@ -114,20 +113,19 @@ public sealed class ReportCommand : ICommand
         SlicedFfnLayer[]? sequentialLayers = null;
         if (plan.Calibration?.Capture == CaptureMode.Sequential)
         {
-            var (layers, kept) = StreamingPruner.Apply(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads, Cuda = device.OnnxCuda }, keepActivations: true, bar, ct);
+            var (layers, kept) = StreamingPruner.Apply(plan, source, new() { Threads = Threads, Cuda = device.OnnxCuda }, keepActivations: true, bar, ct);
             (sequentialLayers, activations) = (layers, kept!);
         }
-        else activations = ModelPruner.Recapture(plan, source.Config, source.Tensors, tokenizer, new() { Threads = Threads, Cuda = device.OnnxCuda }, bar, ct).Layers;
+        else activations = ModelPruner.Recapture(plan, source, new() { Threads = Threads, Cuda = device.OnnxCuda }, bar, ct).Layers;
         bar.Clear();
         seconds["capture"] = clock.Elapsed.TotalSeconds;
         // The report's own MI charts are estimated on the CPU.
         var measurements = new ReportMeasurements { StageSeconds = seconds, StageDevices = StageDevices(device) };
         if (paragraphs != null && evalPlan != null)
         {
-            var layers = sequentialLayers ?? Pruner.ApplyPlan(plan, new CheckpointLayerSource(source.Config, source.Tensors, activations), null, ct).ToArray();
+            var layers = sequentialLayers ?? Pruner.ApplyPlan(plan, source.Layers(activations), null, ct).ToArray();
             bool streamed = evalPlan.Path == EvaluationMode.Layers;
-            var (prunedConfig, prunedTensors) = streamed ? PrunedModel.View(source.Config, source.Tensors, layers) : PrunedModel.Build(source.Config, source.Tensors, layers);
-            var measured = DecoderComparison.Run(new DecoderWeights(source.Config, source.Tensors), new DecoderWeights(prunedConfig, prunedTensors), tokenizer,
+            var measured = DecoderComparison.Run(source.Weights, source.Pruned(layers, view: streamed), source.Tokenizer,
                 paragraphs, evalPlan, measure, latency: !streamed, bar, ct);
             bar.Clear();
             foreach (var (stage, s) in measured.Seconds) seconds[stage] = s;
@@ -135,7 +133,7 @@ public sealed class ReportCommand : ICommand
             var (evaluation, latency) = (measured.Evaluation, measured.Latency);
             measurements = measurements with
             {
-                Parameters = new BeforeAfter(PrunedModel.Parameters(source.Config), PrunedModel.Parameters(prunedConfig)), Evaluation = evaluation, EvaluationText = Path.GetFullPath(Eval!),
+                Parameters = new BeforeAfter(source.Shape.Parameters, source.PrunedShape(layers).Parameters), Evaluation = evaluation, EvaluationText = Path.GetFullPath(Eval!),
                 EvaluationParagraphs = EvalParagraphs, Latency = latency,
             };
         }
@@ -152,7 +150,7 @@ public sealed class ReportCommand : ICommand
     /// </summary>
     private PruneReport RecomputeGraph(PruningPlan plan, string model, ComputeDevice device, CancellationToken ct)
     {
-        var target = GraphTarget.Open(model);
+        var target = ModelFolder.OpenGraph(model);
         var prunable = target.Prunable;
         plan.EnsureMatches(prunable.Fingerprint());
         var checks = GraphChecks.Read(target, Eval, EvalParagraphs, Sts, latency: Eval != null || Sts != null);

@@ -51,6 +51,7 @@ public sealed class WidenCommand : ICommand
     {
         var output = CheckpointOutputFlags.Options(DType, MaxShardMb);
         AtomicOutputFolder.CheckOutput(Out, [Model]);
+        // A LLaMA-family verb (it rewrites the checkpoint's own tensors): it calls the LLaMA adapter (Models/Llama) directly.
         using var source = LlamaCheckpoint.Open(Model);
         var wide = FfnWidener.Widen(source.Config, source.Tensors, Copies, Scale, Seed);
         var sourceInfo = StudyModelFile.Read(source.Directory);

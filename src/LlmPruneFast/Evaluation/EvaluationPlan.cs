@@ -35,6 +35,10 @@ public sealed class EvaluationPlan
     /// <summary>Bytes of logits the layer path makes at a time (a chunk of positions through the final norm and classifier).</summary>
     public const long LogitsChunkBytes = 32L << 20;
 
+    /// <summary>Positions per head run: <see cref="LogitsChunkBytes"/> of logits over <paramref name="vocab"/>, at most <paramref name="longest"/> (at least 1).</summary>
+    public static int ChunkPositions(int vocab, int longest) =>
+        (int)Math.Clamp(LogitsChunkBytes / ((long)vocab * sizeof(float)), 1, Math.Max(1, longest));
+
     /// <summary>Bytes of memory a process holds before any model data (runtime, ONNX Runtime, tokenizer): an estimate.</summary>
     public const long BaselineBytes = 200L << 20;
 

@@ -6,7 +6,7 @@ namespace LlmPruneFast.Evaluation;
 /// Gives the logits of padded token batches that an evaluation has fixed in advance: a whole-model runner runs each
 /// batch when it is first asked for (<see cref="RunnerLogitsSource"/>); a layer-streamed model runs every batch through
 /// one layer at a time first and makes logits a chunk of positions at a time afterwards
-/// (<see cref="LayerStreamedLogits"/>). Scores walk the batches in order, rows in order, positions in order.
+/// (a family's, e.g. the LLaMA adapter's layer-streamed logits). Scores walk the batches in order, rows in order, positions in order.
 /// </summary>
 public interface ILogitsSource
 {

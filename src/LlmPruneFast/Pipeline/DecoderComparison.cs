@@ -1,23 +1,9 @@
 using System.Diagnostics;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
-using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 
 namespace LlmPruneFast.Pipeline;
-
-/// <summary>
-/// A LLaMA decoder to measure: its config and weights (read layer by layer on the layer-streamed path) and, for the
-/// whole-model path, the model.onnx already written for it or a runner already open (not owned), so neither is built twice.
-/// </summary>
-public sealed record DecoderWeights(LlamaConfig Config, ITensorSource Tensors)
-{
-    /// <summary>The model's own model.onnx: the whole-model path loads it instead of building a graph from <see cref="Tensors"/>.</summary>
-    public string? OnnxFile { get; init; }
-
-    /// <summary>An open whole-model runner of this model, used as is (the caller disposes it).</summary>
-    public OnnxLlamaRunner? Runner { get; init; }
-}
 
 /// <summary>How a dense-vs-pruned measurement runs (<c>--eval-stream</c>, <c>--memory-mb</c>, <c>--threads</c>, <c>--device</c>).</summary>
 public sealed record MeasureOptions
@@ -39,7 +25,7 @@ public sealed record MeasureOptions
 public sealed record DecoderMeasurement(PruneEvaluation? Evaluation, (LatencyResult Dense, LatencyResult Pruned)? Latency, IReadOnlyDictionary<string, double> Seconds);
 
 /// <summary>
-/// The "measure dense vs pruned" step for LLaMA decoders, the one <c>prune</c>, <c>report</c>, <c>demo</c> and
+/// The "measure dense vs pruned" step for decoders (any <see cref="IMeasuredDecoder"/>), the one <c>prune</c>, <c>report</c>, <c>demo</c> and
 /// <c>study</c> call: both perplexities (reference paragraph protocol), KL(dense || pruned), top-1 agreement and,
 /// when asked, latency. The path follows an <see cref="EvaluationPlan"/> made before any weight is read: the
 /// whole-model graphs when both fit the memory budget (each model runs twice: perplexity, then comparison; optionally
@@ -49,13 +35,13 @@ public sealed record DecoderMeasurement(PruneEvaluation? Evaluation, (LatencyRes
 /// </summary>
 public sealed class DecoderComparison : IDisposable
 {
-    private readonly DecoderWeights _dense;
+    private readonly IMeasuredDecoder _dense;
     private readonly IModelTokenizer _tokenizer;
     private readonly IReadOnlyList<string>? _paragraphs;
     private readonly EvaluationPlan? _plan;
     private readonly MeasureOptions _options;
-    private OnnxLlamaRunner? _runner;
-    private OnnxLlamaRunner? _ownedRunner;
+    private ILogitsRunner? _runner;
+    private ILogitsRunner? _ownedRunner;
     private DenseReference? _reference;
     private double _denseSeconds;
 
@@ -65,20 +51,24 @@ public sealed class DecoderComparison : IDisposable
     /// <summary>Dense perplexity: known at open on a cached whole-model comparison, else after the first <see cref="Measure"/>.</summary>
     public PerplexityResult? DensePerplexity { get; private set; }
 
-    private int MaxLength => _dense.Config.MaxPositionEmbeddings;
+    private int MaxLength => _dense.MaxPositions;
 
-    private DecoderComparison(DecoderWeights dense, IModelTokenizer tokenizer, IReadOnlyList<string>? paragraphs, EvaluationPlan? plan, MeasureOptions options) =>
+    private DecoderComparison(IMeasuredDecoder dense, IModelTokenizer tokenizer, IReadOnlyList<string>? paragraphs, EvaluationPlan? plan, MeasureOptions options) =>
         (_dense, _tokenizer, _paragraphs, _plan, _options) = (dense, tokenizer, paragraphs, plan, options);
 
+    /// <summary><see cref="Plan(IMeasuredDecoder, IModelTokenizer, IReadOnlyList{string}, MeasureOptions)"/> for an opened checkpoint, with its tokenizer.</summary>
+    public static EvaluationPlan Plan(DecoderCheckpoint model, IReadOnlyList<string> paragraphs, MeasureOptions options) =>
+        Plan(model.Weights, model.Tokenizer, paragraphs, options);
+
     /// <summary>
-    /// The plan of comparing two models of <paramref name="config"/>'s shape on <paramref name="paragraphs"/> (batches in
+    /// The plan of comparing two models of <paramref name="model"/>'s shape on <paramref name="paragraphs"/> (batches in
     /// order, two models): made from token counts alone, before any weight is read; check it with
     /// <see cref="EvaluationPlan.ThrowIfOverBudget"/>.
     /// </summary>
-    public static EvaluationPlan Plan(LlamaConfig config, IModelTokenizer tokenizer, IReadOnlyList<string> paragraphs, MeasureOptions options)
+    public static EvaluationPlan Plan(IMeasuredDecoder model, IModelTokenizer tokenizer, IReadOnlyList<string> paragraphs, MeasureOptions options)
     {
-        var lengths = paragraphs.Select(p => Math.Min(tokenizer.Encode(p).Length, config.MaxPositionEmbeddings)).ToArray();
-        return EvaluationPlan.Create(config.Shape(), lengths, inOrder: true, models: 2, options.Mode, options.BudgetBytes, null, options.Threads, options.ScratchFolder, options.Cuda);
+        var lengths = paragraphs.Select(p => Math.Min(tokenizer.Encode(p).Length, model.MaxPositions)).ToArray();
+        return EvaluationPlan.Create(model.Shape, lengths, inOrder: true, models: 2, options.Mode, options.BudgetBytes, null, options.Threads, options.ScratchFolder, options.Cuda);
     }
 
     /// <summary>
@@ -86,7 +76,7 @@ public sealed class DecoderComparison : IDisposable
     /// for a latency-only comparison (whole-model graphs). With <paramref name="cacheBudgetBytes"/> &gt; 0 on the
     /// whole-model path, the dense model is evaluated now and its logits kept while they fit (<see cref="DenseReference"/>).
     /// </summary>
-    public static DecoderComparison Open(DecoderWeights dense, IModelTokenizer tokenizer, IReadOnlyList<string>? paragraphs, EvaluationPlan? plan,
+    public static DecoderComparison Open(IMeasuredDecoder dense, IModelTokenizer tokenizer, IReadOnlyList<string>? paragraphs, EvaluationPlan? plan,
         MeasureOptions options, long cacheBudgetBytes = 0, IProgress<EvaluationProgress>? progress = null, CancellationToken ct = default)
     {
         if ((paragraphs == null) != (plan == null)) throw new ArgumentException("evaluation paragraphs and their plan come together");
@@ -114,7 +104,7 @@ public sealed class DecoderComparison : IDisposable
     }
 
     /// <summary>Opens, measures one pruned model and closes: the step for a single comparison (prune, report, demo).</summary>
-    public static DecoderMeasurement Run(DecoderWeights dense, DecoderWeights pruned, IModelTokenizer tokenizer, IReadOnlyList<string>? paragraphs,
+    public static DecoderMeasurement Run(IMeasuredDecoder dense, IMeasuredDecoder pruned, IModelTokenizer tokenizer, IReadOnlyList<string>? paragraphs,
         EvaluationPlan? plan, MeasureOptions options, bool latency, IProgress<EvaluationProgress>? progress = null, CancellationToken ct = default)
     {
         using var comparison = Open(dense, tokenizer, paragraphs, plan, options, 0, progress, ct);
@@ -125,7 +115,7 @@ public sealed class DecoderComparison : IDisposable
     /// Measures <paramref name="pruned"/> against the dense model: the evaluation when paragraphs were given, and
     /// latency (1 x 128 tokens, interleaved) when <paramref name="latency"/> and the path is the whole-model one.
     /// </summary>
-    public DecoderMeasurement Measure(DecoderWeights pruned, bool latency, IProgress<EvaluationProgress>? progress = null, CancellationToken ct = default)
+    public DecoderMeasurement Measure(IMeasuredDecoder pruned, bool latency, IProgress<EvaluationProgress>? progress = null, CancellationToken ct = default)
     {
         var seconds = new Dictionary<string, double>();
         var clock = Stopwatch.StartNew();
@@ -133,8 +123,8 @@ public sealed class DecoderComparison : IDisposable
         if (Path == EvaluationMode.Layers)
         {
             var plan = _plan!;
-            var dense = new LayerStreamedLogits(_dense.Config, _dense.Tensors, plan.StreamOptions) { Label = "dense layer" };
-            var streamed = new LayerStreamedLogits(pruned.Config, pruned.Tensors, plan.StreamOptions) { Label = "pruned layer" };
+            var dense = _dense.LayerStreamed(plan.StreamOptions, "dense layer");
+            var streamed = pruned.LayerStreamed(plan.StreamOptions, "pruned layer");
             var joint = PruneEvaluation.Joint(dense, streamed, Encode, _paragraphs!, MaxLength, plan.BatchSize, progress, ct);
             DensePerplexity ??= joint.Before;
             seconds["eval"] = clock.Elapsed.TotalSeconds;
@@ -165,13 +155,8 @@ public sealed class DecoderComparison : IDisposable
     /// <summary>Seconds the dense evaluation took at open (cached whole-model comparisons; 0 otherwise).</summary>
     public double DenseSeconds => _denseSeconds;
 
-    private OnnxLlamaRunner Runner(DecoderWeights model)
-    {
-        var options = new OnnxRunnerOptions { IntraOpThreads = _options.Threads, UseCuda = _options.Cuda };
-        return model.OnnxFile != null
-            ? OnnxLlamaRunner.Create(model.OnnxFile, options)
-            : OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(model.Config, model.Tensors), options);
-    }
+    private ILogitsRunner Runner(IMeasuredDecoder model) =>
+        model.OpenRunner(new OnnxRunnerOptions { IntraOpThreads = _options.Threads, UseCuda = _options.Cuda });
 
     public void Dispose()
     {

@@ -12,16 +12,21 @@ namespace LlmPruneFast.Pipeline;
 /// <summary>
 /// The pruning pipeline on a LLaMA checkpoint: checks the request before any work, captures calibration activations
 /// (<see cref="CalibrationCapture"/>), selects with <see cref="Pruner"/> (scoring multi-seed candidates by
-/// KL(original || pruned) on held-out calibration paragraphs), and slices with compensation.
+/// KL(original || pruned) on held-out calibration paragraphs), and slices with compensation. Callers outside the
+/// engine pass a <see cref="DecoderCheckpoint"/>; the overloads on the LLaMA config and tensors are internal (tests
+/// and benchmarks).
 /// </summary>
 public static class ModelPruner
 {
+    /// <summary><see cref="Options(PruneSettings, LlamaConfig, CalibrationInfo?)"/> for an opened checkpoint.</summary>
+    public static PruningOptions Options(PruneSettings settings, DecoderCheckpoint model) => Options(settings, model.Config);
+
     /// <summary>
     /// Pruner options for <paramref name="settings"/>: unknown method, estimator, compensation, a ratio outside (0, 1)
     /// or one that would empty a layer of <paramref name="config"/> are <see cref="BadArgumentException"/>s, raised
     /// before anything is computed.
     /// </summary>
-    public static PruningOptions Options(PruneSettings settings, LlamaConfig config, CalibrationInfo? calibration = null)
+    internal static PruningOptions Options(PruneSettings settings, LlamaConfig config, CalibrationInfo? calibration = null)
     {
         CheckCompensation(settings, config);
         if (settings.Compensation == null && CompensationWithoutFfnBiases(config) is { } kind) settings = settings with { Compensation = kind };
@@ -42,8 +47,13 @@ public static class ModelPruner
                 "cannot hold (transformers' class has no mlp_bias); use --compensate none (the default for this model type)");
     }
 
+    /// <summary><see cref="Run(LlamaConfig, ITensorSource, string, IModelTokenizer, string, string, PruneSettings, IProgress{StageProgress}?, CancellationToken)"/> on an opened checkpoint (its tokenizer; the plan names its folder).</summary>
+    public static PruneOutcome Run(DecoderCheckpoint model, string calibrationText, string calibrationName, PruneSettings settings,
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default) =>
+        Run(model.Config, model.Tensors, model.Directory, model.Tokenizer, calibrationText, calibrationName, settings, progress, ct);
+
     /// <summary>Captures, selects and slices. <paramref name="modelName"/> goes into the plan's fingerprint.</summary>
-    public static PruneOutcome Run(LlamaConfig config, ITensorSource tensors, string modelName, IModelTokenizer tokenizer,
+    internal static PruneOutcome Run(LlamaConfig config, ITensorSource tensors, string modelName, IModelTokenizer tokenizer,
         string calibrationText, string calibrationName, PruneSettings settings, IProgress<StageProgress>? progress = null,
         CancellationToken ct = default)
     {
@@ -68,12 +78,17 @@ public static class ModelPruner
             ? settings.Calibration with { HeldOutSequences = settings.CandidateHeldOut }
             : settings.Calibration;
 
+    /// <summary><see cref="Select(LlamaConfig, ITensorSource, ModelFingerprint, CalibrationSet, PruneSettings, IProgress{StageProgress}?, CancellationToken)"/> on an opened checkpoint.</summary>
+    public static PruneOutcome Select(DecoderCheckpoint model, ModelFingerprint fingerprint, CalibrationSet calibration, PruneSettings settings,
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default) =>
+        Select(model.Config, model.Tensors, fingerprint, calibration, settings, progress, ct);
+
     /// <summary>
     /// Selects and slices with activations already captured (<paramref name="calibration"/>, made with
     /// <see cref="CalibrationFor"/>(<paramref name="settings"/>)): what <see cref="Run"/> does after capture, so a
     /// caller pruning one model many times (the study) captures once. Stage seconds: select, slice.
     /// </summary>
-    public static PruneOutcome Select(LlamaConfig config, ITensorSource tensors, ModelFingerprint fingerprint, CalibrationSet calibration,
+    internal static PruneOutcome Select(LlamaConfig config, ITensorSource tensors, ModelFingerprint fingerprint, CalibrationSet calibration,
         PruneSettings settings, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
     {
         var outcome = SelectWith(config, tensors, fingerprint, new CheckpointLayerSource(config, tensors, calibration.Layers), calibration.Info,
@@ -115,8 +130,8 @@ public static class ModelPruner
                     var scoreClock = Stopwatch.StartNew();
                     double before = Capture();
                     var kls = path == EvaluationMode.Whole
-                        ? CandidateScoring.Whole(config, tensors, source, plans, heldOut, new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda }, stageProgress, ct)
-                        : CandidateScoring.Layered(config, tensors, source, plans, heldOut, stream, stageProgress, ct);
+                        ? LlamaCandidateScoring.Whole(config, tensors, source, plans, heldOut, CandidateScoring.BatchSize, new OnnxRunnerOptions { IntraOpThreads = settings.Threads, UseCuda = settings.Device.OnnxCuda }, stageProgress, ct)
+                        : LlamaCandidateScoring.Layered(config, tensors, source, plans, heldOut, CandidateScoring.BatchSize, stream, stageProgress, ct);
                     (scoreSeconds, scoreCapture) = (scoreClock.Elapsed.TotalSeconds, Capture() - before);
                     return kls;
                 },
@@ -144,6 +159,11 @@ public static class ModelPruner
                 : 0,
             settings.Calibration.MemoryBudgetBytes);
 
+    /// <summary><see cref="Apply(PruningPlan, LlamaConfig, ITensorSource, string, IModelTokenizer, CalibrationOptions?, IProgress{StageProgress}?, CancellationToken, SlicedLayerSpill?)"/> on an opened checkpoint (fingerprint under its folder's name).</summary>
+    public static SlicedFfnLayer[] Apply(PruningPlan plan, DecoderCheckpoint model, CalibrationOptions? calibrationDefaults = null,
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default, SlicedLayerSpill? spill = null) =>
+        Apply(plan, model.Config, model.Tensors, model.Directory, model.Tokenizer, calibrationDefaults, progress, ct, spill);
+
     /// <summary>
     /// Re-derives the sliced layers of <paramref name="plan"/> on the model it was made for (checked by fingerprint).
     /// When its compensation needs activations, they are streamed again with the plan's recorded calibration (text file,
@@ -152,7 +172,7 @@ public static class ModelPruner
     /// <exception cref="BadArgumentException">The plan was made for another model.</exception>
     /// <exception cref="MissingInputException">Activations are needed and the recorded calibration text is absent.</exception>
     /// <param name="spill">When given, each layer goes to this scratch file as soon as it is cut (memory does not grow with depth).</param>
-    public static SlicedFfnLayer[] Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors, string modelName,
+    internal static SlicedFfnLayer[] Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors, string modelName,
         IModelTokenizer tokenizer, CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
         SlicedLayerSpill? spill = null)
     {
@@ -171,12 +191,17 @@ public static class ModelPruner
             .Select(x => spill == null ? x : spill.Add(x)).ToArray();
     }
 
+    /// <summary><see cref="Recapture(PruningPlan, LlamaConfig, ITensorSource, IModelTokenizer, CalibrationOptions?, IProgress{StageProgress}?, CancellationToken)"/> on an opened checkpoint, with its tokenizer.</summary>
+    public static CalibrationSet Recapture(PruningPlan plan, DecoderCheckpoint model, CalibrationOptions? calibrationDefaults = null,
+        IProgress<StageProgress>? progress = null, CancellationToken ct = default) =>
+        Recapture(plan, model.Config, model.Tensors, model.Tokenizer, calibrationDefaults, progress, ct);
+
     /// <summary>
     /// The calibration activations <paramref name="plan"/> was made from, captured again from its recorded
     /// calibration (text file, S, seed; other settings at their defaults, as <c>prune</c> uses them).
     /// </summary>
     /// <exception cref="MissingInputException">The plan records no calibration, or its text file is absent.</exception>
-    public static CalibrationSet Recapture(PruningPlan plan, LlamaConfig config, ITensorSource tensors, IModelTokenizer tokenizer,
+    internal static CalibrationSet Recapture(PruningPlan plan, LlamaConfig config, ITensorSource tensors, IModelTokenizer tokenizer,
         CalibrationOptions? calibrationDefaults = null, IProgress<StageProgress>? progress = null, CancellationToken ct = default)
     {
         var info = plan.Calibration ?? throw new MissingInputException("the plan records no calibration text, so its activations cannot be recaptured");

@@ -31,14 +31,20 @@ public sealed class StreamingPrune
 /// <para>Uniform budgets with single-candidate methods select and compensate each layer while its activations are
 /// live (one pass). A global budget or a multi-seed method needs every layer's order before any layer is cut: the
 /// dense stream then runs twice (select, then compensate), and sequential capture is refused.</para>
+/// <para>Callers outside the engine pass a <see cref="DecoderCheckpoint"/>; the overloads on the LLaMA config and
+/// tensors are internal (tests and benchmarks).</para>
 /// </summary>
 public static class StreamingPruner
 {
+    /// <summary><see cref="Prepare(LlamaConfig, IModelTokenizer, string, string, PruneSettings, CaptureMode)"/> on an opened checkpoint, with its tokenizer.</summary>
+    public static StreamingPrune Prepare(DecoderCheckpoint model, string text, string textName, PruneSettings settings, CaptureMode mode) =>
+        Prepare(model.Config, model.Tokenizer, text, textName, settings, mode);
+
     /// <summary>
     /// Checks the settings, tokenizes the calibration text, draws the sample and makes the memory plan. Nothing runs.
     /// </summary>
     /// <exception cref="BadArgumentException">Bad settings or calibration text; sequential capture with a global budget or a multi-seed method.</exception>
-    public static StreamingPrune Prepare(LlamaConfig config, IModelTokenizer tokenizer, string text, string textName, PruneSettings settings, CaptureMode mode)
+    internal static StreamingPrune Prepare(LlamaConfig config, IModelTokenizer tokenizer, string text, string textName, PruneSettings settings, CaptureMode mode)
     {
         var options = ModelPruner.Options(settings, config);
         var calibration = ModelPruner.CalibrationFor(settings);
@@ -58,6 +64,11 @@ public static class StreamingPruner
     internal static int MaxLength(LlamaConfig config, CalibrationOptions options) =>
         options.MaxLength > 0 ? Math.Min(options.MaxLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
 
+    /// <summary><see cref="Run(StreamingPrune, LlamaConfig, ITensorSource, string, IProgress{StageProgress}?, CancellationToken, bool, bool)"/> on an opened checkpoint; the plan names its folder.</summary>
+    public static PruneOutcome Run(StreamingPrune prepared, DecoderCheckpoint model, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
+        bool keepActivations = false) =>
+        Run(prepared, model.Config, model.Tensors, model.Directory, progress, ct, keepActivations);
+
     /// <summary>
     /// Runs a prepared prune. Refuses (before reading any weight) when its memory plan is over the budget.
     /// Stage seconds: capture (layer runs), select, slice (compensation), as far as they can be told apart.
@@ -68,7 +79,7 @@ public static class StreamingPruner
     /// <param name="spillLayers">Move each cut layer's weights to a scratch file beside the output as soon as it is cut
     /// (<see cref="SlicedLayerSpill"/>, owned by the outcome: dispose it after writing), so memory does not grow with
     /// depth; false keeps them in memory (float64 down projections).</param>
-    public static PruneOutcome Run(StreamingPrune prepared, LlamaConfig config, ITensorSource tensors, string modelName,
+    internal static PruneOutcome Run(StreamingPrune prepared, LlamaConfig config, ITensorSource tensors, string modelName,
         IProgress<StageProgress>? progress = null, CancellationToken ct = default, bool keepActivations = false, bool spillLayers = true)
     {
         prepared.Memory.ThrowIfOverBudget();
@@ -132,13 +143,18 @@ public static class StreamingPruner
         return new PruneOutcome { Plan = plan, Layers = sliced, Calibration = calibration, StageSeconds = seconds, Spill = spill };
     }
 
+    /// <summary><see cref="Apply(PruningPlan, LlamaConfig, ITensorSource, IModelTokenizer, CalibrationOptions, bool, IProgress{StageProgress}?, CancellationToken, SlicedLayerSpill?)"/> on an opened checkpoint, with its tokenizer.</summary>
+    public static (SlicedFfnLayer[] Layers, IReadOnlyList<LayerActivations>? Activations) Apply(PruningPlan plan, DecoderCheckpoint model,
+        CalibrationOptions calibrationDefaults, bool keepActivations = false, IProgress<StageProgress>? progress = null, CancellationToken ct = default) =>
+        Apply(plan, model.Config, model.Tensors, model.Tokenizer, calibrationDefaults, keepActivations, progress, ct);
+
     /// <summary>
     /// Re-derives the sliced layers of <paramref name="plan"/> streaming its recorded calibration (dense or
     /// sequential, as the plan says), so that compensation sees the activations the plan was made from.
     /// With <paramref name="keepActivations"/> every layer's activations are also returned (for reports).
     /// </summary>
     /// <param name="spill">When given, each layer goes to this scratch file as soon as it is cut (and advanced through).</param>
-    public static (SlicedFfnLayer[] Layers, IReadOnlyList<LayerActivations>? Activations) Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors,
+    internal static (SlicedFfnLayer[] Layers, IReadOnlyList<LayerActivations>? Activations) Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors,
         IModelTokenizer tokenizer, CalibrationOptions calibrationDefaults, bool keepActivations = false, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
         SlicedLayerSpill? spill = null)
     {

@@ -1,4 +1,3 @@
-using LlmPruneFast.Models.Llama;
 namespace LlmPruneFast.Study;
 
 /// <summary>
@@ -33,7 +32,7 @@ public static class StudyFamily
 public static class StudyFormat
 {
     /// <summary>Hugging Face LLaMA checkpoint folder (config.json, safetensors, tokenizer): the native path.</summary>
-    public const string LlamaCheckpoint = "LLaMA checkpoint";
+    public const string Checkpoint = "LLaMA checkpoint";
     /// <summary>ONNX graph with a SentencePiece or BPE tokenizer: a decoder on the generic graph path.</summary>
     public const string OnnxDecoder = "ONNX decoder graph";
     /// <summary>ONNX graph with a WordPiece vocab.txt: a sentence encoder on the generic graph path.</summary>

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmPruneFast.Models;
-using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Study;
@@ -44,20 +43,20 @@ public sealed record StudyModel
     /// <summary><see cref="StudyFamily.Decoder"/> or <see cref="StudyFamily.Encoder"/>: which measure its rows carry.</summary>
     public string Family { get; init; } = StudyFamily.Decoder;
     /// <summary>How it is stored (<see cref="StudyFormat"/>).</summary>
-    public string Format { get; init; } = StudyFormat.LlamaCheckpoint;
+    public string Format { get; init; } = StudyFormat.Checkpoint;
 
-    /// <summary>The study row fields of a model folder whose config is <paramref name="config"/>.</summary>
-    public static StudyModel Describe(string directory, LlamaConfig config, StudyModelFile info) => new()
+    /// <summary>The study row fields of a checkpoint folder of shape <paramref name="shape"/>.</summary>
+    public static StudyModel Describe(string directory, DecoderShape shape, StudyModelFile info) => new()
     {
         Name = info.Name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))),
         Directory = Path.GetFullPath(directory),
         Provenance = info.Provenance ?? LlmPruneFast.Study.Provenance.Unstated,
         Description = info.Description ?? "",
-        Parameters = PrunedModel.Parameters(config),
-        Layers = config.NumHiddenLayers,
-        Hidden = config.HiddenSize,
-        FfnWidth = Widths(config),
-        Vocab = config.VocabSize,
+        Parameters = shape.Parameters,
+        Layers = shape.Layers,
+        Hidden = shape.Hidden,
+        FfnWidth = Widths(shape.FfnWidths.ToArray()),
+        Vocab = shape.Vocab,
     };
 
     /// <summary>
@@ -78,8 +77,6 @@ public sealed record StudyModel
         Family = encoder ? StudyFamily.Encoder : StudyFamily.Decoder,
         Format = encoder ? StudyFormat.OnnxEncoder : StudyFormat.OnnxDecoder,
     };
-
-    private static string Widths(LlamaConfig config) => Widths(Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnWidth).ToArray());
 
     private static string Widths(int[] w)
     {

@@ -3,7 +3,6 @@ using System.Globalization;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
-using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
@@ -65,7 +64,7 @@ public readonly record struct StudyProgress(string Model, int Run, int Runs, str
 /// model against its dense model by its family's measure. A model is a LLaMA checkpoint folder (the native path
 /// below), or an ONNX graph folder, decoder or sentence encoder (the generic path, <see cref="GraphStudy"/>). For a
 /// LLaMA checkpoint: <see cref="ModelPruner.Select"/> on activations from <see cref="CalibrationCapture"/>, then
-/// <see cref="PrunedModel.Build"/>, scored on the evaluation paragraphs. Per model, calibration is captured once per distinct capture setting (one, plus one with
+/// the pruned model built in memory (or viewed, layer by layer), scored on the evaluation paragraphs. Per model, calibration is captured once per distinct capture setting (one, plus one with
 /// held-out paragraphs when a multi-candidate method such as mi-random-pairs is asked for, exactly as prune would
 /// capture) and reused by every method and ratio. Each variant is measured by the step <c>prune --eval</c> uses
 /// (<see cref="DecoderComparison"/>, budget <see cref="StudySettings.MemoryBudgetBytes"/>): on the whole-model graphs
@@ -103,7 +102,7 @@ public static class StudyRunner
         var models = new List<StudyModel>();
         foreach (var spec in settings.Models)
         {
-            var model = OnnxGraphModel.IsGraphPath(spec.Directory) ? GraphStudy.Describe(spec, settings) : DescribeCheckpoint(spec, settings);
+            var model = ModelFolder.IsGraph(spec.Directory) ? GraphStudy.Describe(spec, settings) : DescribeCheckpoint(spec, settings);
             if (models.FirstOrDefault(m => m.Name == model.Name) is { } twin)
                 throw new BadArgumentException($"two models are named '{model.Name}' ('{twin.Directory}' and '{model.Directory}'); give one a name in its {StudyModelFile.FileName}");
             models.Add(model);
@@ -119,19 +118,19 @@ public static class StudyRunner
     /// <summary>A LLaMA checkpoint folder described and every run's options checked; a folder that is neither family is refused here.</summary>
     private static StudyModel DescribeCheckpoint(StudyModelSpec spec, StudySettings settings)
     {
-        if (Directory.Exists(spec.Directory) && !File.Exists(Path.Combine(spec.Directory, HfConfig.FileName)))
-            throw new MissingInputException($"model folder '{spec.Directory}' is neither a LLaMA checkpoint (no {HfConfig.FileName}) nor an ONNX graph (no {OnnxGraphModel.ModelFileName}); " +
+        if (Directory.Exists(spec.Directory) && !File.Exists(Path.Combine(spec.Directory, DecoderCheckpoint.ConfigFileName)))
+            throw new MissingInputException($"model folder '{spec.Directory}' is neither a LLaMA checkpoint (no {DecoderCheckpoint.ConfigFileName}) nor an ONNX graph (no {OnnxGraphModel.ModelFileName}); " +
                 $"study takes LLaMA checkpoint folders and ONNX graph folders (a decoder: model.onnx + tokenizer.model; a sentence encoder: model.onnx + vocab.txt)");
-        using var checkpoint = LlamaCheckpoint.Open(spec.Directory);
+        using var checkpoint = ModelFolder.OpenCheckpoint(spec.Directory);
         var file = StudyModelFile.Read(checkpoint.Directory).WithStated(spec.Provenance, checkpoint.Directory);
-        var model = StudyModel.Describe(checkpoint.Directory, checkpoint.Config, file);
+        var model = StudyModel.Describe(checkpoint.Directory, checkpoint.Shape, file);
         foreach (var method in settings.Methods)
             foreach (var ratio in settings.Ratios)
                 foreach (var c in settings.Compensations)
                 {
                     // A ratio that empties a layer fails in Options; one that removes nothing is refused as in prune.
-                    var options = ModelPruner.Options(settings.PruneSettings(method, ratio, c), checkpoint.Config);
-                    options.Budget.RequireSomeRemoval(Enumerable.Range(0, checkpoint.Config.NumHiddenLayers).Select(checkpoint.Config.FfnWidth).ToArray());
+                    var options = ModelPruner.Options(settings.PruneSettings(method, ratio, c), checkpoint);
+                    options.Budget.RequireSomeRemoval(checkpoint.Shape.FfnWidths);
                 }
         return model;
     }
@@ -149,7 +148,7 @@ public static class StudyRunner
         {
             Action<int, string, double>? report = progress == null ? null
                 : (run, stage, fraction) => progress.Report(new StudyProgress(model.Name, run, runsPerModel, stage, fraction));
-            modelRuns.Add(model.Format == StudyFormat.LlamaCheckpoint
+            modelRuns.Add(model.Format == StudyFormat.Checkpoint
                 ? RunCheckpoint(model, settings, paragraphs, rows, report, ct)
                 : GraphStudy.Run(model, settings, paragraphs, rows, report, ct));
         }
@@ -179,20 +178,19 @@ public static class StudyRunner
     private static StudyModelRun RunCheckpoint(StudyModel model, StudySettings settings, IReadOnlyList<string> paragraphs, List<StudyRow> rows,
         Action<int, string, double>? report, CancellationToken ct)
     {
-        using var checkpoint = LlamaCheckpoint.Open(model.Directory);
-        var config = checkpoint.Config;
-        var tokenizer = ModelTokenizer.Load(checkpoint.TokenizerPath);
+        using var checkpoint = ModelFolder.OpenCheckpoint(model.Directory);
+        var tokenizer = checkpoint.Tokenizer;
 
         var clock = Stopwatch.StartNew();
         // The measurement step prune uses, opened once per model: on the whole-model graphs the dense model is
         // evaluated now and its logits cached for every variant; layer by layer when the graphs would not fit.
         var measure = new MeasureOptions { BudgetBytes = settings.MemoryBudgetBytes, Threads = settings.Threads, Cuda = settings.Device.OnnxCuda };
-        var evalPlan = DecoderComparison.Plan(config, tokenizer, paragraphs, measure);
+        var evalPlan = DecoderComparison.Plan(checkpoint, paragraphs, measure);
         evalPlan.ThrowIfOverBudget();
-        using var reference = DecoderComparison.Open(new DecoderWeights(config, checkpoint.Tensors), tokenizer, paragraphs, evalPlan, measure, DenseReference.DefaultCacheBudgetBytes,
+        using var reference = DecoderComparison.Open(checkpoint.Weights, tokenizer, paragraphs, evalPlan, measure, DenseReference.DefaultCacheBudgetBytes,
             report == null ? null : new Relay<EvaluationProgress>(p => report!(0, "dense", (double)p.Done / Math.Max(1, p.Total))), ct);
         double denseSeconds = clock.Elapsed.TotalSeconds;
-        var fingerprint = CheckpointLayerSource.Fingerprint(model.Name, config, checkpoint.Tensors);
+        var fingerprint = checkpoint.Fingerprint(model.Name);
         var captures = new Dictionary<CalibrationOptions, CalibrationSet>();
         double captureSeconds = 0;
         int run = 0;
@@ -207,20 +205,18 @@ public static class StudyRunner
                     if (!captures.TryGetValue(calibOptions, out var calibration))
                     {
                         clock.Restart();
-                        calibration = new LlamaModel(config, checkpoint.Tensors, tokenizer).Capture(settings.CalibrationText, settings.CalibrationName, calibOptions,
+                        calibration = checkpoint.Prunable(model.Name).Capture(settings.CalibrationText, settings.CalibrationName, calibOptions,
                             report == null ? null : new Relay<CaptureProgress>(p => report!(run, "capture", (double)p.Done / Math.Max(1, p.Total))), ct);
                         captures[calibOptions] = calibration;
                         captureSeconds += clock.Elapsed.TotalSeconds;
                     }
                     clock.Restart();
                     int current = run;
-                    var outcome = ModelPruner.Select(config, checkpoint.Tensors, fingerprint, calibration, prune,
+                    var outcome = ModelPruner.Select(checkpoint, fingerprint, calibration, prune,
                         report == null ? null : new Relay<StageProgress>(p => report!(current, p.Stage, p.Fraction)), ct);
-                    var (prunedConfig, prunedTensors) = reference.Path == EvaluationMode.Layers
-                        ? PrunedModel.View(config, checkpoint.Tensors, outcome.Layers)
-                        : PrunedModel.Build(config, checkpoint.Tensors, outcome.Layers);
+                    var pruned = checkpoint.Pruned(outcome.Layers, view: reference.Path == EvaluationMode.Layers);
                     var evalProgress = report == null ? null : new Relay<EvaluationProgress>(p => report!(current, p.Stage, (double)p.Done / Math.Max(1, p.Total)));
-                    var evaluation = reference.Measure(new DecoderWeights(prunedConfig, prunedTensors), latency: false, evalProgress, ct).Evaluation!;
+                    var evaluation = reference.Measure(pruned, latency: false, evalProgress, ct).Evaluation!;
                     var (after, fidelity) = (evaluation.After, evaluation.Fidelity);
                     rows.Add(new StudyRow
                     {
@@ -234,7 +230,7 @@ public static class StudyRunner
                         Kl = fidelity.MeanKl,
                         Top1Agreement = fidelity.Top1Agreement,
                         ParamsBefore = model.Parameters,
-                        ParamsAfter = PrunedModel.Parameters(prunedConfig),
+                        ParamsAfter = checkpoint.PrunedShape(outcome.Layers).Parameters,
                         EvalTokens = after.Tokens,
                         Seconds = clock.Elapsed.TotalSeconds,
                     });

@@ -29,7 +29,7 @@ public sealed class DecoderComparisonTests
         var (dense, pruned) = Models.Value;
         var paragraphs = Stories260K.EvalParagraphs(6);
         var tok = Stories260K.Tokenizer;
-        var wholePlan = DecoderComparison.Plan(dense.Config, tok, paragraphs, Options(EvaluationMode.Auto));
+        var wholePlan = DecoderComparison.Plan(dense, tok, paragraphs, Options(EvaluationMode.Auto));
         Assert.Equal(EvaluationMode.Whole, wholePlan.Path); // 260K parameters fit 16 GiB
         var single = DecoderComparison.Run(dense, pruned, tok, paragraphs, wholePlan, Options(EvaluationMode.Auto), latency: true);
         var e = single.Evaluation!;
@@ -49,7 +49,7 @@ public sealed class DecoderComparisonTests
             }
         }
 
-        var layersPlan = DecoderComparison.Plan(dense.Config, tok, paragraphs, Options(EvaluationMode.Layers));
+        var layersPlan = DecoderComparison.Plan(dense, tok, paragraphs, Options(EvaluationMode.Layers));
         Assert.Equal(EvaluationMode.Layers, layersPlan.Path);
         using var streamed = DecoderComparison.Open(dense, tok, paragraphs, layersPlan, Options(EvaluationMode.Layers), cacheBudgetBytes: 1L << 30);
         Assert.Null(streamed.DensePerplexity); // known once the dense model has run beside a variant
@@ -69,12 +69,12 @@ public sealed class DecoderComparisonTests
     {
         var (dense, pruned) = Models.Value;
         var paragraphs = Stories260K.EvalParagraphs(6);
-        var whole = DecoderComparison.Plan(dense.Config, Stories260K.Tokenizer, paragraphs, Options(EvaluationMode.Whole));
+        var whole = DecoderComparison.Plan(dense, Stories260K.Tokenizer, paragraphs, Options(EvaluationMode.Whole));
         // A budget just under the whole-model estimate: auto takes the layer stream, and whole is refused.
         long under = whole.TotalBytes - 1;
-        Assert.Equal(EvaluationMode.Layers, DecoderComparison.Plan(dense.Config, Stories260K.Tokenizer, paragraphs, Options(EvaluationMode.Auto, under)).Path);
-        Assert.Equal(EvaluationMode.Whole, DecoderComparison.Plan(dense.Config, Stories260K.Tokenizer, paragraphs, Options(EvaluationMode.Auto, whole.TotalBytes)).Path);
-        Assert.Throws<MemoryBudgetException>(() => DecoderComparison.Plan(dense.Config, Stories260K.Tokenizer, paragraphs, Options(EvaluationMode.Whole, under)).ThrowIfOverBudget());
+        Assert.Equal(EvaluationMode.Layers, DecoderComparison.Plan(dense, Stories260K.Tokenizer, paragraphs, Options(EvaluationMode.Auto, under)).Path);
+        Assert.Equal(EvaluationMode.Whole, DecoderComparison.Plan(dense, Stories260K.Tokenizer, paragraphs, Options(EvaluationMode.Auto, whole.TotalBytes)).Path);
+        Assert.Throws<MemoryBudgetException>(() => DecoderComparison.Plan(dense, Stories260K.Tokenizer, paragraphs, Options(EvaluationMode.Whole, under)).ThrowIfOverBudget());
 
         var timed = DecoderComparison.Run(dense, pruned, Stories260K.Tokenizer, null, null, Options(EvaluationMode.Auto), latency: true);
         Assert.Null(timed.Evaluation);

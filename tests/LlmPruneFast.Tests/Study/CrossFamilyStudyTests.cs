@@ -40,7 +40,7 @@ public sealed class CrossFamilyStudyTests
         var root = study.RootElement;
         var models = root.GetProperty("models").EnumerateArray().ToArray();
         Assert.Equal(["decoder", "decoder", "encoder"], models.Select(m => m.GetProperty("family").GetString()));
-        Assert.Equal([StudyFormat.LlamaCheckpoint, StudyFormat.OnnxDecoder, StudyFormat.OnnxEncoder], models.Select(m => m.GetProperty("format").GetString()));
+        Assert.Equal([StudyFormat.Checkpoint, StudyFormat.OnnxDecoder, StudyFormat.OnnxEncoder], models.Select(m => m.GetProperty("format").GetString()));
         Assert.Equal(22_713_216, models[2].GetProperty("params").GetInt64());
         Assert.Equal("1536", models[2].GetProperty("ffn_width").GetString());
         Assert.False(models[2].TryGetProperty("dense_perplexity", out _));

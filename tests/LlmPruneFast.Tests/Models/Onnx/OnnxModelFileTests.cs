@@ -1,3 +1,4 @@
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.Onnx.Proto;
 

@@ -1,4 +1,5 @@
 using CsCheck;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 
 namespace LlmPruneFast.Tests.Models.Onnx;

@@ -1,3 +1,4 @@
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.OnnxGraph;
 using LlmPruneFast.Tests.Models;
@@ -169,7 +170,7 @@ public sealed class FfnBlockFinderNormTests
     public void UnfusedNativeGraph_KProjectionAfterRmsNorm_IsABenignRejection()
     {
         var config = LlmPruneFast.Tests.Models.TinyLlama.Config();
-        var model = LlmPruneFast.Models.Onnx.LlamaOnnxBuilder.Build(config, LlmPruneFast.Tests.Models.TinyLlama.Tensors(config), new() { FuseProjections = false });
+        var model = LlamaOnnxBuilder.Build(config, LlmPruneFast.Tests.Models.TinyLlama.Tensors(config), new() { FuseProjections = false });
         var search = FfnBlockFinder.Find(new GraphIndex(model.Graph));
         Assert.Equal(2, search.Blocks.Count);
         Assert.Contains(search.Rejected, r => r.Node.Contains("l0.k"));

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmPruneFast.Capture;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.Onnx.Proto;
 using LlmPruneFast.Models.OnnxGraph;

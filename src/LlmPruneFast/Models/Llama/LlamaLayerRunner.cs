@@ -1,8 +1,8 @@
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
-using LlmPruneFast.Models.Llama;
+using LlmPruneFast.Models.Onnx;
 
-namespace LlmPruneFast.Models.Onnx;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// The weights of one layer, filled for a <see cref="LlamaLayerGraph"/> and handed to ONNX Runtime once for all the
@@ -66,7 +66,7 @@ public sealed class LlamaLayerRunner(LlamaConfig config, int threads = 0, bool c
             throw new BadArgumentException($"hidden ({hidden.LongLength}) and mask ({mask.LongLength}) must hold {batch} x {seq} tokens");
         if (hiddenOut == null && taps == null) throw new BadArgumentException("a layer run needs an output");
         var (graph, session) = Session(layer.Graph.Width, layer.Graph.FfnBias);
-        var inputNames = new List<string> { LlamaLayerGraph.Hidden, LlmPruneFast.Models.Onnx.LlamaOnnxBuilder.AttentionMask };
+        var inputNames = new List<string> { LlamaLayerGraph.Hidden, LlamaOnnxBuilder.AttentionMask };
         inputNames.AddRange(graph.Weights.Select(w => w.InputName));
         var owned = new List<OrtValue>();
         try

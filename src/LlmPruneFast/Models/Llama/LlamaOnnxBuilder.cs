@@ -1,9 +1,9 @@
 using System.Globalization;
-using LlmPruneFast.Models.Llama;
+using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.Onnx.Proto;
 using DT = LlmPruneFast.Models.Onnx.Proto.TensorProto.Types.DataType;
 
-namespace LlmPruneFast.Models.Onnx;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>What <see cref="LlamaOnnxBuilder.Build"/> puts in the graph.</summary>
 public sealed record LlamaOnnxOptions

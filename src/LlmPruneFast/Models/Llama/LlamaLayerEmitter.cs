@@ -1,7 +1,7 @@
-using LlmPruneFast.Models.Llama;
+using LlmPruneFast.Models.Onnx;
 using DT = LlmPruneFast.Models.Onnx.Proto.TensorProto.Types.DataType;
 
-namespace LlmPruneFast.Models.Onnx;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// Where the layer emitter gets a weight as a graph value: an initializer holding the checkpoint's data (whole-model

@@ -1,7 +1,7 @@
-using LlmPruneFast.Models.Llama;
+using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.Onnx.Proto;
 
-namespace LlmPruneFast.Models.Onnx;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// A Hugging Face LLaMA checkpoint folder made ready to run: its config, its tokenizer and an ONNX Runtime session

@@ -1,9 +1,9 @@
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
-using LlmPruneFast.Models.Llama;
+using LlmPruneFast.Models.Onnx;
 using DT = LlmPruneFast.Models.Onnx.Proto.TensorProto.Types.DataType;
 
-namespace LlmPruneFast.Models.Onnx;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// The final RMSNorm and classifier of a LLaMA model run on its own, over any number of final hidden states at a time:

@@ -1,53 +1,9 @@
 using Google.Protobuf;
-using LlmPruneFast.Models.Llama;
+using LlmPruneFast.Models.Onnx;
 using LlmPruneFast.Models.Onnx.Proto;
 using Microsoft.ML.OnnxRuntime;
 
-namespace LlmPruneFast.Models.Onnx;
-
-/// <summary>How <see cref="OnnxLlamaRunner"/> sets up its ONNX Runtime session.</summary>
-public sealed record OnnxRunnerOptions
-{
-    /// <summary>
-    /// Threads inside each operator; 0 = one per processor. Results are bit-identical run to run for a fixed thread
-    /// count (MLAS splits work by output block, so every sum is taken in the same order).
-    /// </summary>
-    public int IntraOpThreads { get; init; }
-
-    /// <summary>
-    /// Append the CUDA execution provider (resolve <c>--device</c> with <see cref="Devices.ComputeDevice"/> first:
-    /// here a provider that cannot load is a <see cref="DeviceUnavailableException"/>, never a silent CPU run).
-    /// </summary>
-    public bool UseCuda { get; init; }
-
-    public int CudaDeviceId { get; init; }
-
-    /// <summary>
-    /// In-memory graphs at least this large (bytes) are written with external data to a temporary folder and opened
-    /// from there (removed when the runner is disposed). Default: the 2 GB protobuf limit; tests lower it.
-    /// </summary>
-    public long InMemoryLimitBytes { get; init; } = OnnxModelFile.ProtobufLimitBytes;
-
-    /// <summary>When set, ONNX Runtime writes a per-operator timing profile (JSON) to a file starting with this prefix.</summary>
-    public string? ProfilePrefix { get; init; }
-}
-
-/// <summary>Logits and, when asked for, FFN activations of one batch, row-major float32.</summary>
-public sealed class RunResult
-{
-    public required int Batch { get; init; }
-    public required int Seq { get; init; }
-    public required int Vocab { get; init; }
-
-    /// <summary>[batch, seq, vocab]; empty when the graph has no logits output.</summary>
-    public required float[] Logits { get; init; }
-
-    /// <summary>Per layer l: [batch, seq, N_l] activations silu(gate) * up, or null when taps were not requested.</summary>
-    public float[][]? Taps { get; init; }
-
-    /// <summary>Logits of one position: a view of length <see cref="Vocab"/>.</summary>
-    public ReadOnlySpan<float> LogitsAt(int row, int position) => Logits.AsSpan((row * Seq + position) * Vocab, Vocab);
-}
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// Runs a graph from <see cref="LlamaOnnxBuilder"/> in ONNX Runtime. Sequential execution, a fixed thread count and
