@@ -207,7 +207,6 @@ public static class StreamingPruner
             ct.ThrowIfCancellationRequested();
             clock.Restart();
             var activations = stream.Capture(l, advance: mode == CaptureMode.Dense, Fraction(progress, "capture", l, layers), ct);
-            if (kept == null) ReleaseLayer(); // the layer run's garbage (weights as fed, per-batch outputs): 160 MiB at 134M
             seconds["capture"] += clock.Elapsed.TotalSeconds;
             if (kept != null) kept[l] = activations;
 
