@@ -35,10 +35,9 @@ internal static class PluginPartsSuite
         for (int a = 0; a < args.Length - 1; a++) if (args[a] == "--s") sizes.Add(int.Parse(args[a + 1], Inv));
         if (sizes.Count == 0) sizes.AddRange([1024, 4096]);
         int calls = Bench.Arg(args, "--calls", 200);
-        if (args.Contains("--no-bin-order")) BinOrder.Enabled = false;
         Console.WriteLine($"plugin-parts: Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, {DateTime.UtcNow:u}, {Bench.Uptime()}");
         var real = MiPairsSuite.Stories260KLayer(args, sizes.Max(), layer: 2);
-        var est = new PluginEstimator(16, false) { MaxDegreeOfParallelism = 1 };
+        var est = new PluginEstimator(16, false) { MaxDegreeOfParallelism = 1, UseBinOrder = !args.Contains("--no-bin-order") };
         foreach (int s in sizes)
         {
             var sets = new List<(string Name, ActivationMatrix Z)>();

@@ -15,7 +15,7 @@ namespace LlmPruneFast.Information;
 /// </summary>
 public sealed class BinOrder
 {
-    /// <summary>Largest S the gather is used for (measured: beyond it the histogram is faster).</summary>
+    /// <summary>Largest S the gather is used for (measured, pairs part: 0.68 against 0.99 us per pair at S = 2048; at 4096 the histogram is as fast or faster).</summary>
     public const int MaxSamples = 2048;
 
     /// <summary>
@@ -41,10 +41,7 @@ public sealed class BinOrder
     public Span<byte> Low => Data.AsSpan(TableLength, Lanes);
     public Span<byte> High => Data.AsSpan(TableLength + Lanes, Lanes);
 
-    /// <summary>Off switch for A/B timings (perf suite `plugin-parts --no-bin-order`).</summary>
-    internal static bool Enabled = true;
-
-    public static bool Applies(int s, int bins) => Enabled && Avx512Vbmi.IsSupported && bins <= 16 && s <= MaxSamples;
+    public static bool Applies(int s, int bins) => Avx512Vbmi.IsSupported && bins <= 16 && s <= MaxSamples;
 
     /// <summary>Joint counts h[a*B + b] (h cleared by the caller) of x's bins a and y's bins b.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

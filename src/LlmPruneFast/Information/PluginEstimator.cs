@@ -26,6 +26,9 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
         Parameters = new Dictionary<string, object> { ["bins"] = bins, ["miller_madow"] = millerMadow };
     }
 
+    /// <summary>False: the joint histogram even where <see cref="BinOrder"/> applies (A/B timings and tests).</summary>
+    internal bool UseBinOrder { get; init; } = true;
+
     public override string Name => "plugin";
     public override MiUnits Units => MiUnits.Nats;
     public override IReadOnlyDictionary<string, object> Parameters { get; }
@@ -56,7 +59,7 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
     {
         int s = v.Length, b = _bins;
         var (sum, occupied) = Marginal(s);
-        if (BinOrder.Applies(s, b))
+        if (UseBinOrder && BinOrder.Applies(s, b))
         {
             var order = new BinOrder(s, b);
             bool flat = EqualFrequencyBins.Compute(v, b, order.Codes, default, order.Low, order.High);
