@@ -59,8 +59,11 @@ public sealed class DecoderCheckpoint : IDisposable
     /// <summary>The FFN layers as selectors and slicing see them, with calibration activations when given.</summary>
     public ILayerSource Layers(IReadOnlyList<LayerActivations>? activations = null) => new CheckpointLayerSource(Config, Tensors, activations);
 
-    /// <summary>The checkpoint as the generic pipeline sees it (capture with its tokenizer).</summary>
-    public IPrunableModel Prunable(string name) => new LlamaModel(Config, Tensors, Tokenizer, name);
+    /// <summary>
+    /// The checkpoint as the pruning pipeline sees it, under <paramref name="name"/> (recorded in plans); its tokenizer
+    /// is read when first needed (capture), so a request is checked before a broken tokenizer is reported.
+    /// </summary>
+    public IPrunableDecoder Prunable(string name) => new LlamaModel(Config, Tensors, () => Tokenizer, name);
 
     /// <summary>Logits computed one decoder layer at a time (memory near one layer's weights).</summary>
     public ILogitsSource LayerStreamedLogits(LayerStreamOptions options) => new LayerStreamedLogits(Config, Tensors, options);
