@@ -8,11 +8,12 @@ using LlmPruneFast.Pruning;
 namespace LlmPruneFast.Pipeline;
 
 /// <summary>
-/// A decoder checkpoint folder as the verbs and the study hold it: the checkpoint family's adapter behind a
-/// family-neutral face (shape, tokenizer, weights to measure, layers, writer), so no caller names the family's types.
-/// The LLaMA family (Hugging Face llama, mistral and qwen2 folders) is today's one checkpoint family; the pipeline's
-/// checkpoint steps (<see cref="ModelPruner"/>, <see cref="StreamingPruner"/>, <see cref="DecoderComparison"/>) take
-/// it. Open one with <see cref="ModelFolder.OpenCheckpoint"/>. Owns the memory-mapped weights: dispose it.
+/// A decoder checkpoint as the verbs and the study hold it: the checkpoint family's adapter behind a family-neutral
+/// face (shape, tokenizer, weights to measure, the <see cref="IPrunableDecoder"/> the pruning pipeline runs, writer),
+/// so no caller names the family's types. The LLaMA family (Hugging Face llama, mistral and qwen2 folders, and
+/// llama2.c .bin files) is today's one checkpoint family; the pipeline's checkpoint steps (<see cref="ModelPruner"/>,
+/// <see cref="StreamingPruner"/>, <see cref="DecoderComparison"/>) take it. Open one with
+/// <see cref="ModelFolder.OpenCheckpoint"/>. Owns the weights: dispose it.
 /// </summary>
 public sealed class DecoderCheckpoint : IDisposable
 {

@@ -13,7 +13,7 @@ namespace LlmPruneFast.Models.Llama;
 /// (<see cref="PrunedModel"/>, <see cref="PrunedCheckpointWriter"/>). Capture, selectors, compensation and slicing see
 /// it as an <see cref="IPrunableDecoder"/>, planners as its <see cref="DecoderShape"/>. Does not own the tensors.
 /// </summary>
-/// <param name="tokenizer">The checkpoint's tokenizer (BOS first); needed only to capture.</param>
+/// <param name="tokenizer">Reads the checkpoint's tokenizer (BOS first) when first needed: to capture or draw a sample.</param>
 /// <param name="name">Recorded in a plan's fingerprint (informative).</param>
 public sealed class LlamaModel(LlamaConfig config, ITensorSource tensors, Func<IModelTokenizer>? tokenizer, string name = "") : IPrunableDecoder
 {
