@@ -12,10 +12,10 @@ namespace LlmPruneFast.Perf;
 
 /// <summary>
 /// <c>encoder-table [--model DIR] [--shared DIR] [--out FILE.md] [--methods a,b:key=value] [--sparsities 0.3,0.5] [--compensations none,bias,refit]
-/// [--samples S] [--calib-seqs N] [--work DIR]</c>: the MiniLM pruning table of issue 8. Model: all-MiniLM-L6-v2 (default
+/// [--samples S] [--calib-seqs N] [--include-cls] [--work DIR]</c>: the MiniLM pruning table of issue 8. Model: all-MiniLM-L6-v2 (default
 /// .cache/models/all-MiniLM-L6-v2, extracted from the restored NuGet package when absent). Calibration: the distinct
 /// sentences of corpora/stsb/sts-train.tsv, one sequence each; N = 2048 of them drawn with seed 0 (calibration in
-/// sequences, bounding the capture), S = 8192 positions ([CLS] excluded). Captured once; every method x sparsity is
+/// sequences, bounding the capture), S = 8192 positions ([CLS] excluded unless --include-cls). Captured once; every method x sparsity is
 /// selected once (uniform budget) and sliced under each compensation. Evaluation on the distinct sentences of
 /// corpora/stsb/sts-dev.tsv: fidelity = mean cosine of pruned to dense embeddings, and STS-B dev Spearman x 100, both
 /// from one embedding pass of the pruned model; dense embeddings and dense STS are computed once. Columns run bias first at
@@ -42,6 +42,7 @@ internal static class EncoderTableSuite
         var compensations = Arg(args, "--compensations", "none,bias,refit").Split(',').Select(CompensationKinds.Parse).ToArray();
         int samples = int.Parse(Arg(args, "--samples", "8192"), CultureInfo.InvariantCulture);
         int sequences = int.Parse(Arg(args, "--calib-seqs", "2048"), CultureInfo.InvariantCulture);
+        bool includeCls = args.Contains("--include-cls");   // a diagnostic: [CLS] positions sampled too
         string outPath = Path.GetFullPath(Arg(args, "--out", Path.Combine("perf", "results", "encoder-table.md")));
         string work = Path.GetFullPath(Arg(args, "--work", Path.Combine(Path.GetTempPath(), $"encoder-table-{Environment.ProcessId}")));
         string trainFile = Path.Combine(shared, "corpora/stsb/sts-train.tsv");
@@ -54,7 +55,7 @@ internal static class EncoderTableSuite
         var prunable = new OnnxGraphPrunable(graph, feed, MiniLmPackage.ModelName);
         var clock = Stopwatch.StartNew();
         var calibration = prunable.Capture(SentenceFile.AsParagraphs(SentenceFile.Read(trainFile)), "sts-train.tsv sentences",
-            new CalibrationOptions { Samples = samples, Seed = 0, MaxLength = folder.MaxTokens, Sequences = sequences, SequenceLength = folder.MaxTokens },
+            new CalibrationOptions { Samples = samples, Seed = 0, IncludeBos = includeCls, MaxLength = folder.MaxTokens, Sequences = sequences, SequenceLength = folder.MaxTokens },
             null, default);
         double captureSeconds = clock.Elapsed.TotalSeconds;
         Console.WriteLine($"capture: {calibration.Samples} of {calibration.EligiblePositions} positions, {calibration.SequencesRun} sentences run, {captureSeconds:F1} s");
@@ -71,7 +72,7 @@ internal static class EncoderTableSuite
 
         var results = new Dictionary<(string, CompensationKind, double), (double Fidelity, double Sts)>();
         var selectSeconds = new Dictionary<(string, double), double>();
-        var header = new Header(captureSeconds, calibration.Samples, calibration.EligiblePositions, calibration.SequencesRun, sequences, scorer.DenseSts, pairs.Count, sentences.Count);
+        var header = new Header(includeCls, captureSeconds, calibration.Samples, calibration.EligiblePositions, calibration.SequencesRun, sequences, scorer.DenseSts, pairs.Count, sentences.Count);
         Directory.CreateDirectory(work);
         try
         {
@@ -130,7 +131,7 @@ internal static class EncoderTableSuite
             foreach (var kind in compensations.Where(k => k != first)) yield return (kind, ratio);
     }
 
-    private sealed record Header(double CaptureSeconds, int Samples, long Eligible, int SentencesRun, int Sequences, double DenseSts, int Pairs, int Sentences);
+    private sealed record Header(bool IncludeCls, double CaptureSeconds, int Samples, long Eligible, int SentencesRun, int Sequences, double DenseSts, int Pairs, int Sentences);
 
     /// <summary>Dense embeddings kept once; a pruned model's embeddings give fidelity and STS from the same pass.</summary>
     private sealed class Scorer(IReadOnlyList<StsPair> pairs, IReadOnlyList<string> sentences)
@@ -160,7 +161,7 @@ internal static class EncoderTableSuite
         var md = new StringBuilder();
         md.AppendLine($"Fidelity (STS-B dev Spearman x 100) of all-MiniLM-L6-v2 pruned at uniform FFN sparsity (every one of the 6 blocks, width 1536). " +
                       $"Fidelity = mean cosine of pruned to dense embeddings of the {h.Sentences} distinct sentences of sts-dev.tsv; STS on its {h.Pairs} pairs " +
-                      $"(dense {h.DenseSts:F2}). Calibration: {h.Samples} positions ([CLS] excluded, seed 0) of {h.Eligible} in {h.SentencesRun} sentences " +
+                      $"(dense {h.DenseSts:F2}). Calibration: {h.Samples} positions ([CLS] {(h.IncludeCls ? "included" : "excluded")}, seed 0) of {h.Eligible} in {h.SentencesRun} sentences " +
                       $"drawn from sts-train.tsv's distinct sentences (calibration in sequences, N = {h.Sequences}), captured once in {h.CaptureSeconds:F0} s. " +
                       "mi-random-pairs runs its base seed only (no logits to choose among candidates). " +
                       "Command: `nice -n 5 dotnet run -c Release --project perf/LlmPruneFast.Perf -- encoder-table --shared ../shared`.");
