@@ -123,7 +123,7 @@ internal static class PruneTableSuite
             {
                 clock.Restart();
                 var (name, parameters) = ParseMethod(method);
-                var options = ModelPruner.Options(new PruneSettings { Method = name, MethodParameters = parameters, Estimator = estimator, Ratio = ratio }, config, calibration.Info);
+                var options = ModelPruner.Options(new PruneSettings { Method = name, MethodParameters = parameters, Estimator = estimator, Ratio = ratio }, new LlamaModel(config, tensors), calibration.Info);
                 if (options.Selector.Candidates > 1)
                     options = options with { CandidateScorer = p => Evaluate(config, tensors, source, p, null, heldOut, dense).Kl };
                 var plan = Pruner.Plan(fingerprint, source, options);
@@ -223,7 +223,7 @@ internal static class PruneTableSuite
         Console.WriteLine("| --- | --- | --- | --- |");
         foreach (var method in PruningSelectors.Names)
         {
-            var options = ModelPruner.Options(new PruneSettings { Method = method, Ratio = (double)Copies / (172 + Copies) }, wide.Config, calibration.Info);
+            var options = ModelPruner.Options(new PruneSettings { Method = method, Ratio = (double)Copies / (172 + Copies) }, new LlamaModel(wide.Config, wide.Tensors), calibration.Info);
             if (options.Selector.Candidates > 1)
                 options = options with { CandidateScorer = p => Evaluate(wide.Config, wide.Tensors, source, p, null, heldOut, wideRunner).Kl };
             var plan = Pruner.Plan(fingerprint, source, options);

@@ -84,7 +84,7 @@ internal static class PrunedSpeedSuite
                     Method = "flap", Ratio = ratio, Seed = 1, Threads = threads,
                     Calibration = new CalibrationOptions { Samples = 2048, Seed = 1, Layout = CalibrationLayout.Paragraphs },
                 };
-                var outcome = ModelPruner.Run(config, tensors, name, tokenizer, text, corpus, settings);
+                var outcome = ModelPruner.Run(new LlamaModel(config, tensors, tokenizer, name), text, corpus, settings);
                 var (pc, pt) = PrunedModel.Build(config, tensors, outcome.Layers);
                 variants.Add(Make($"pruned {ratio:P0}", pc, pt, temp, runnerOptions));
             }

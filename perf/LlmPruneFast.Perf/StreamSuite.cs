@@ -59,13 +59,13 @@ internal static class StreamSuite
         var total = Stopwatch.StartNew();
         PruneOutcome outcome;
         if (path == "whole")
-            outcome = ModelPruner.Run(checkpoint.Config, checkpoint.Tensors, folder, tokenizer, text, "tinystories-calib", settings);
+            outcome = ModelPruner.Run(new LlamaModel(checkpoint.Config, checkpoint.Tensors, tokenizer, folder), text, "tinystories-calib", settings);
         else
         {
-            var prepared = StreamingPruner.Prepare(checkpoint.Config, tokenizer, text, "tinystories-calib", settings,
+            var prepared = StreamingPruner.Prepare(new LlamaModel(checkpoint.Config, checkpoint.Tensors, tokenizer), text, "tinystories-calib", settings,
                 path == "sequential" ? CaptureMode.Sequential : CaptureMode.Dense);
             Console.WriteLine(prepared.Memory.Describe());
-            outcome = StreamingPruner.Run(prepared, checkpoint.Config, checkpoint.Tensors, folder);
+            outcome = StreamingPruner.Run(prepared, new LlamaModel(checkpoint.Config, checkpoint.Tensors, name: folder));
         }
         Console.WriteLine($"seconds: {string.Join(", ", outcome.StageSeconds.Select(kv => $"{kv.Key} {kv.Value:F1}"))}, total {total.Elapsed.TotalSeconds:F1}");
         Console.WriteLine($"tokens run: {outcome.Calibration.SequencesRun} sequences; removed {outcome.Plan.Layers.Sum(l => l.Removed.Count)} neurons");

@@ -16,8 +16,12 @@ public sealed class ApplyCommand : ICommand
     [Option("plan", Required = true, HelpText = "pruning-plan.json written by `llmprune prune`.")]
     public string Plan { get; set; } = "";
 
-    [Option("model", Required = true, HelpText = "The checkpoint folder or ONNX graph (model.onnx or its folder) the plan was made for (checked by FFN weight hash).")]
+    [Option("model", Required = true, HelpText = "The checkpoint folder, llama2.c .bin (written out as a Hugging Face folder) or ONNX graph (model.onnx or its folder) " +
+        "the plan was made for (checked by FFN weight hash).")]
     public string Model { get; set; } = "";
+
+    [Option("tokenizer", HelpText = ModelInputFlags.TokenizerHelp)]
+    public string? Tokenizer { get; set; }
 
     [Option("out", Required = true, HelpText = "Output folder (new or empty; appears only when complete).")]
     public string Out { get; set; } = "";
@@ -46,11 +50,15 @@ public sealed class ApplyCommand : ICommand
         var total = Stopwatch.StartNew();
         var output = CheckpointOutputFlags.Options(DType, MaxShardMb);
         CommandFiles.RequireFile(Plan, "plan (--plan)");
-        AtomicOutputFolder.CheckOutput(Out, [Model, Plan]);
+        AtomicOutputFolder.CheckOutput(Out, Tokenizer == null ? [Model, Plan] : [Model, Plan, Tokenizer]);
         var plan = PlanJson.Load(Plan);
         var device = DeviceOption.Resolve(Device, Devices.DeviceStages.Onnx); // a recapture runs the model
-        if (ModelFolder.IsGraph(Model)) return RunGraph(plan, device, total, cancellationToken);
-        using var source = ModelFolder.OpenCheckpoint(Model);
+        if (ModelFolder.IsGraph(Model))
+        {
+            ModelInputFlags.RejectTokenizer(Tokenizer, Model);
+            return RunGraph(plan, device, total, cancellationToken);
+        }
+        using var source = ModelFolder.OpenCheckpoint(Model, Tokenizer);
         _ = source.Tokenizer; // a broken tokenizer is refused before the plan is checked against the model
         var bar = new ProgressBar(Quiet);
         var seconds = new Dictionary<string, double>();

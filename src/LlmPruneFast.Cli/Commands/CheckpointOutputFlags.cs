@@ -1,7 +1,5 @@
 using System.Globalization;
 using LlmPruneFast.Models;
-using LlmPruneFast.Models.Llama;
-using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Cli.Commands;
@@ -16,7 +14,7 @@ internal static class CheckpointOutputFlags
         "Default: each tensor as the input stores it.";
     public const string MaxShardHelp = "Shard size limit in MB (10^6 bytes; default 5000, transformers' \"5GB\"): weights over it are written as " +
         "model-0000i-of-0000N.safetensors + model.safetensors.index.json; a sharded input always gives a sharded output.";
-    public const double DefaultMaxShardMb = DecoderCheckpoint.DefaultMaxShardBytes / 1e6;
+    public const double DefaultMaxShardMb = PrunedOutputOptions.DefaultMaxShardBytes / 1e6;
 
     /// <summary>The stored type named by <c>--dtype</c>; null = keep the input's.</summary>
     /// <exception cref="BadArgumentException">Not f32, f16 or bf16.</exception>

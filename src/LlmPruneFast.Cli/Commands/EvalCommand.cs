@@ -14,8 +14,12 @@ namespace LlmPruneFast.Cli.Commands;
     "Encoder (model.onnx + vocab.txt): STS Spearman on a labelled pair file (--sts), embedding statistics of a text (--text), latency (--latency).")]
 public sealed class EvalCommand : ICommand
 {
-    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder (config.json, safetensors, tokenizer.model or tokenizer.json), or an encoder folder (model.onnx + vocab.txt).")]
+    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder (config.json, safetensors, tokenizer.model or tokenizer.json), " +
+        "a llama2.c .bin (see --tokenizer), or an encoder folder (model.onnx + vocab.txt).")]
     public string Model { get; set; } = "";
+
+    [Option("tokenizer", HelpText = ModelInputFlags.TokenizerHelp)]
+    public string? Tokenizer { get; set; }
 
     [Option("text", HelpText = "UTF-8 text file to evaluate on (required for decoders; for encoders one sentence per non-empty line).")]
     public string? Text { get; set; }
@@ -64,7 +68,11 @@ public sealed class EvalCommand : ICommand
     {
         Threads = ThreadCount.Cap(Threads);
         Resolved = DeviceOption.Resolve(Device, DeviceStages.Onnx);
-        if (ModelFolder.IsEncoder(Model)) return EncoderEval.Run(this, cancellationToken);
+        if (ModelFolder.IsEncoder(Model))
+        {
+            ModelInputFlags.RejectTokenizer(Tokenizer, Model);
+            return EncoderEval.Run(this, cancellationToken);
+        }
         if (Pooling != null || Sts != null || Latency)
             throw new BadArgumentException($"--pooling, --sts and --latency apply to encoders (model.onnx + vocab.txt); '{Model}' is a decoder");
         if (string.IsNullOrEmpty(Text)) throw new BadArgumentException("--text FILE is required for a decoder");
@@ -76,7 +84,7 @@ public sealed class EvalCommand : ICommand
         var mode = ParseStream(Stream);
         long budget = MemoryMiB is int mb ? (long)mb << 20 : PruneCommand.DefaultMemoryBudget();
         string text = TextCorpus.Read(Text);
-        using var checkpoint = ModelFolder.OpenCheckpoint(Model);
+        using var checkpoint = ModelFolder.OpenCheckpoint(Model, Tokenizer);
         var tokenizer = checkpoint.Tokenizer;
         ScoredSequence[] sequences;
         string protocol;
@@ -104,7 +112,7 @@ public sealed class EvalCommand : ICommand
         if (plan.Path == EvaluationMode.Whole)
         {
             checkpoint.Dispose(); // the graph is built from its own open of the folder, as before
-            using var model = RunnableDecoder.Open(Model, new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda });
+            using var model = RunnableDecoder.Open(Model, new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = Resolved.OnnxCuda }, tokenizer: Tokenizer);
             result = new Perplexity(model.Runner, plan.BatchSize).Score(sequences, protocol, progress, cancellationToken);
             providers = string.Join("+", model.Providers);
         }

@@ -24,8 +24,12 @@ namespace LlmPruneFast.Cli.Commands;
     "compensate, write the pruned checkpoint + model.onnx + pruning-plan.json to --out; with --eval, perplexity and KL dense vs pruned.")]
 public sealed partial class PruneCommand : ICommand
 {
-    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder (see `llmprune import`), or an ONNX graph: a model.onnx or a folder holding one (see `llmprune inspect`).")]
+    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder (see `llmprune import`), a llama2.c .bin (see --tokenizer; " +
+        "the pruned model is written as a Hugging Face folder, as import writes), or an ONNX graph: a model.onnx or a folder holding one (see `llmprune inspect`).")]
     public string Model { get; set; } = "";
+
+    [Option("tokenizer", HelpText = ModelInputFlags.TokenizerHelp)]
+    public string? Tokenizer { get; set; }
 
     [Option("calib", Required = true, HelpText = "Calibration text (blank-line-separated paragraphs); must not overlap the --eval text.")]
     public string Calib { get; set; } = "";
@@ -178,7 +182,7 @@ public sealed partial class PruneCommand : ICommand
         if (Eval != null && Path.GetFullPath(Eval) == Path.GetFullPath(Calib))
             Console.Error.WriteLine("note: --eval is the --calib file; calibration and evaluation text overlap");
         if (Sts != null) CommandFiles.RequireFile(Sts, "STS pair file (--sts)");
-        string[] inputs = [Model, Calib, .. Eval == null ? Array.Empty<string>() : [Eval], .. Sts == null ? Array.Empty<string>() : [Sts]];
+        string[] inputs = [Model, Calib, .. Tokenizer == null ? Array.Empty<string>() : [Tokenizer], .. Eval == null ? Array.Empty<string>() : [Eval], .. Sts == null ? Array.Empty<string>() : [Sts]];
         // Every output checked against every input (and each other) before any work: nothing is written into the
         // model folder or over a file the tool did not write, and a bad --report fails now, not after the run.
         var outputs = new OutputFiles(inputs);
@@ -189,6 +193,7 @@ public sealed partial class PruneCommand : ICommand
         if (evalParagraphs is { Count: 0 }) throw new BadDataException($"evaluation text (--eval) '{Eval}' holds no paragraphs");
         if (ModelFolder.IsGraph(Model))
         {
+            ModelInputFlags.RejectTokenizer(Tokenizer, Model);
             if (DType != null || MaxShardMb != null)
                 throw new BadArgumentException($"--dtype and --max-shard-mb apply to checkpoint folders; '{Model}' is an ONNX graph, pruned as a graph");
             if (Sequential) throw new BadArgumentException("--sequential applies to LLaMA checkpoints (layer-streamed); ONNX graphs are captured whole");
@@ -198,7 +203,7 @@ public sealed partial class PruneCommand : ICommand
         if (Sts != null) throw new BadArgumentException($"--sts applies to encoder models (a folder with model.onnx and vocab.txt); '{Model}' is a decoder checkpoint");
         var mode = Sequential ? CaptureMode.Sequential : CaptureMode.Dense;
 
-        using var source = ModelFolder.OpenCheckpoint(Model);
+        using var source = ModelFolder.OpenCheckpoint(Model, Tokenizer);
         _ = source.Tokenizer; // a broken tokenizer is refused before the settings are checked
         var pruning = ModelPruner.Options(settings, source); // every name and the ratio checked before calibration
         pruning.Budget.RequireSomeRemoval(source.Shape.FfnWidths);

@@ -24,8 +24,11 @@ public sealed class ReportCommand : ICommand
     [Option("plan", Required = true, HelpText = "Pruning plan JSON (pruning-plan.json).")]
     public string Plan { get; set; } = "";
 
-    [Option("model", HelpText = "The checkpoint folder or ONNX graph (model.onnx or its folder) the plan was made for (default: the model the plan records).")]
+    [Option("model", HelpText = "The checkpoint folder, llama2.c .bin or ONNX graph (model.onnx or its folder) the plan was made for (default: the model the plan records).")]
     public string? Model { get; set; }
+
+    [Option("tokenizer", HelpText = ModelInputFlags.TokenizerHelp)]
+    public string? Tokenizer { get; set; }
 
     [Option("eval", HelpText = "Evaluation text: dense vs pruned perplexity, KL and top-1 agreement (reference protocol), and latency; for an encoder, sentences (one per line) for embedding fidelity.")]
     public string? Eval { get; set; }
@@ -77,8 +80,9 @@ public sealed class ReportCommand : ICommand
         if (Sts != null) CommandFiles.RequireFile(Sts, "STS pair file (--sts)");
         var plan = PlanJson.Load(Plan);
         string model = Model ?? plan.Model.Name;
-        ReportWriter.CheckTargets(Out, new OutputFiles(Plan, model, Eval, Sts, ReportData)); // before any work
+        ReportWriter.CheckTargets(Out, new OutputFiles(Plan, model, Eval, Sts, ReportData, Tokenizer)); // before any work
         bool graph = ReportData == null && ModelFolder.IsGraph(model);
+        if (graph) ModelInputFlags.RejectTokenizer(Tokenizer, model);
         if (graph && (EvalStream != "auto" || MemoryMiB != null))
             throw new BadArgumentException($"--{(EvalStream != "auto" ? "eval-stream" : "memory-mb")} applies to LLaMA checkpoints; '{model}' is an ONNX graph, evaluated whole");
         if (!graph && ReportData == null && Sts != null)
@@ -96,7 +100,7 @@ public sealed class ReportCommand : ICommand
     /// <summary>Reopens the plan's model, recaptures its calibration activations and, with --eval, measures dense vs pruned.</summary>
     private PruneReport Recompute(PruningPlan plan, ComputeDevice device, EvaluationMode evalMode, long budget, CancellationToken ct)
     {
-        using var source = ModelFolder.OpenCheckpoint(Model ?? plan.Model.Name);
+        using var source = ModelFolder.OpenCheckpoint(Model ?? plan.Model.Name, Tokenizer);
         plan.EnsureMatches(source.Fingerprint(plan.Model.Name));
         _ = source.Tokenizer; // read after the plan is checked against the model
         // Dense vs pruned as prune --eval measures them: the whole-model graphs when both fit --memory-mb, else layer by

@@ -8,17 +8,15 @@ using LlmPruneFast.Pruning;
 namespace LlmPruneFast.Pipeline;
 
 /// <summary>
-/// A decoder checkpoint folder as the verbs and the study hold it: the checkpoint family's adapter behind a
-/// family-neutral face (shape, tokenizer, weights to measure, layers, writer), so no caller names the family's types.
-/// The LLaMA family (Hugging Face llama, mistral and qwen2 folders) is today's one checkpoint family; the pipeline's
-/// checkpoint steps (<see cref="ModelPruner"/>, <see cref="StreamingPruner"/>, <see cref="DecoderComparison"/>) take
-/// it. Open one with <see cref="ModelFolder.OpenCheckpoint"/>. Owns the memory-mapped weights: dispose it.
+/// A decoder checkpoint as the verbs and the study hold it: the checkpoint family's adapter behind a family-neutral
+/// face (shape, tokenizer, weights to measure, the <see cref="IPrunableDecoder"/> the pruning pipeline runs, writer),
+/// so no caller names the family's types. The LLaMA family (Hugging Face llama, mistral and qwen2 folders, and
+/// llama2.c .bin files) is today's one checkpoint family; the pipeline's checkpoint steps (<see cref="ModelPruner"/>,
+/// <see cref="StreamingPruner"/>, <see cref="DecoderComparison"/>) take it. Open one with
+/// <see cref="ModelFolder.OpenCheckpoint"/>. Owns the weights: dispose it.
 /// </summary>
 public sealed class DecoderCheckpoint : IDisposable
 {
-    /// <summary>Shard size limit of a written checkpoint when none is given (bytes; transformers' "5GB").</summary>
-    public const long DefaultMaxShardBytes = LlamaCheckpointWriteOptions.DefaultMaxShardBytes;
-
     /// <summary>The file that marks a checkpoint folder.</summary>
     public const string ConfigFileName = HfConfig.FileName;
 
@@ -30,10 +28,16 @@ public sealed class DecoderCheckpoint : IDisposable
     internal LlamaConfig Config => Source.Config;
     internal ITensorSource Tensors => Source.Tensors;
 
-    /// <summary>Opens and validates the folder (see <see cref="LlamaCheckpoint.Open"/> for its errors); the tokenizer is read on first use.</summary>
-    public static DecoderCheckpoint Open(string directory) => new(LlamaCheckpoint.Open(directory));
+    /// <summary>
+    /// Opens and validates a checkpoint folder, or a llama2.c .bin with <paramref name="tokenizer"/> or the tokenizer
+    /// beside it (see <see cref="LlamaCheckpoint.Open(string, string?)"/> for its errors); the tokenizer is read on first use.
+    /// </summary>
+    public static DecoderCheckpoint Open(string path, string? tokenizer = null) => new(LlamaCheckpoint.Open(path, tokenizer));
 
-    /// <summary>Absolute path of the folder.</summary>
+    /// <summary>True when <paramref name="path"/> names a checkpoint held in one file (a llama2.c .bin), which opens with a tokenizer given beside it.</summary>
+    public static bool IsSingleFile(string path) => LlamaCheckpoint.IsLlama2c(path);
+
+    /// <summary>Absolute path of the folder (of the file, for a llama2.c .bin).</summary>
     public string Directory => Source.Directory;
 
     public DecoderShape Shape => Config.Shape();
@@ -54,13 +58,16 @@ public sealed class DecoderCheckpoint : IDisposable
     public IMeasuredDecoder WrittenWeights => new DecoderWeights(Config, Tensors) { OnnxFile = Path.Combine(Directory, LlamaOnnxModel.ModelFileName) };
 
     /// <summary>What a plan records of this checkpoint (FFN weight hash) under <paramref name="name"/>.</summary>
-    public ModelFingerprint Fingerprint(string name) => CheckpointLayerSource.Fingerprint(name, Config, Tensors);
+    public ModelFingerprint Fingerprint(string name) => Prunable(name).Fingerprint();
 
     /// <summary>The FFN layers as selectors and slicing see them, with calibration activations when given.</summary>
-    public ILayerSource Layers(IReadOnlyList<LayerActivations>? activations = null) => new CheckpointLayerSource(Config, Tensors, activations);
+    public ILayerSource Layers(IReadOnlyList<LayerActivations>? activations = null) => Prunable(Directory).Layers(activations);
 
-    /// <summary>The checkpoint as the generic pipeline sees it (capture with its tokenizer).</summary>
-    public IPrunableModel Prunable(string name) => new LlamaModel(Config, Tensors, Tokenizer, name);
+    /// <summary>
+    /// The checkpoint as the pruning pipeline sees it, under <paramref name="name"/> (recorded in plans); its tokenizer
+    /// is read when first needed (capture), so a request is checked before a broken tokenizer is reported.
+    /// </summary>
+    public IPrunableDecoder Prunable(string name) => new LlamaModel(Config, Tensors, () => Tokenizer, name);
 
     /// <summary>Logits computed one decoder layer at a time (memory near one layer's weights).</summary>
     public ILogitsSource LayerStreamedLogits(LayerStreamOptions options) => new LayerStreamedLogits(Config, Tensors, options);
@@ -80,7 +87,8 @@ public sealed class DecoderCheckpoint : IDisposable
 
     /// <summary>
     /// Writes the pruned checkpoint (weights, config, tokenizer, model.onnx, plan) to <paramref name="outDir"/>, which
-    /// appears only when complete; returns the pruned shape and the files written.
+    /// appears only when complete; returns the pruned shape and the files written. Always a Hugging Face folder (a
+    /// llama2.c .bin's too).
     /// </summary>
     public (DecoderShape Shape, IReadOnlyList<string> Files) WritePruned(string outDir, PruningPlan plan, IReadOnlyList<SlicedFfnLayer> layers,
         CancellationToken ct = default, PrunedOutputOptions? output = null)

@@ -16,11 +16,11 @@ public sealed class RunnableDecoder : IDisposable
     private RunnableDecoder(LlamaOnnxModel model) => _model = model;
 
     /// <summary>
-    /// Opens the folder (see <see cref="DecoderCheckpoint.Open"/> for its errors), builds its graph and starts a
-    /// session; with <paramref name="saveOnnxTo"/> the graph is also written there as model.onnx.
+    /// Opens the folder or llama2.c .bin (see <see cref="DecoderCheckpoint.Open"/> for its errors), builds its graph
+    /// and starts a session; with <paramref name="saveOnnxTo"/> the graph is also written there as model.onnx.
     /// </summary>
-    public static RunnableDecoder Open(string directory, OnnxRunnerOptions options, string? saveOnnxTo = null) =>
-        new(LlamaOnnxModel.Open(directory, runner: options, saveOnnxTo: saveOnnxTo));
+    public static RunnableDecoder Open(string path, OnnxRunnerOptions options, string? saveOnnxTo = null, string? tokenizer = null) =>
+        new(LlamaOnnxModel.Open(path, runner: options, saveOnnxTo: saveOnnxTo, tokenizerPath: tokenizer));
 
     /// <summary>Absolute path of the folder.</summary>
     public string Directory => _model.Directory;

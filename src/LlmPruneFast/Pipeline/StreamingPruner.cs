@@ -2,7 +2,6 @@ using System.Diagnostics;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
-using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Pipeline;
@@ -22,7 +21,7 @@ public sealed class StreamingPrune
 }
 
 /// <summary>
-/// The pruning pipeline on a LLaMA checkpoint, one decoder layer at a time (<see cref="LayerStream"/>): per layer,
+/// The pruning pipeline on a decoder, one decoder layer at a time (the family's <see cref="IDecoderLayerStream"/>): per layer,
 /// run the carried calibration hidden states through it, take its FFN activations, select, compensate, and move on.
 /// Memory stays near one layer's weights + the hidden states + one layer's activation store, whatever the depth.
 /// <para>Dense capture (default) gives the same activations, bit for bit, as the whole-model capture
@@ -31,43 +30,37 @@ public sealed class StreamingPrune
 /// <para>Uniform budgets with single-candidate methods select and compensate each layer while its activations are
 /// live (one pass). A global budget or a multi-seed method needs every layer's order before any layer is cut: the
 /// dense stream then runs twice (select, then compensate), and sequential capture is refused.</para>
-/// <para>Callers outside the engine pass a <see cref="DecoderCheckpoint"/>; the overloads on the LLaMA config and
-/// tensors are internal (tests and benchmarks).</para>
+/// <para>The verbs pass a <see cref="DecoderCheckpoint"/>; tests and benchmarks an <see cref="IPrunableDecoder"/>.</para>
 /// </summary>
 public static class StreamingPruner
 {
-    /// <summary><see cref="Prepare(LlamaConfig, IModelTokenizer, string, string, PruneSettings, CaptureMode)"/> on an opened checkpoint, with its tokenizer.</summary>
+    /// <summary><see cref="Prepare(IPrunableDecoder, string, string, PruneSettings, CaptureMode)"/> on an opened checkpoint, with its tokenizer.</summary>
     public static StreamingPrune Prepare(DecoderCheckpoint model, string text, string textName, PruneSettings settings, CaptureMode mode) =>
-        Prepare(model.Config, model.Tokenizer, text, textName, settings, mode);
+        Prepare(model.Prunable(model.Directory), text, textName, settings, mode);
 
     /// <summary>
     /// Checks the settings, tokenizes the calibration text, draws the sample and makes the memory plan. Nothing runs.
     /// </summary>
     /// <exception cref="BadArgumentException">Bad settings or calibration text; sequential capture with a global budget or a multi-seed method.</exception>
-    internal static StreamingPrune Prepare(LlamaConfig config, IModelTokenizer tokenizer, string text, string textName, PruneSettings settings, CaptureMode mode)
+    public static StreamingPrune Prepare(IPrunableDecoder model, string text, string textName, PruneSettings settings, CaptureMode mode)
     {
-        var options = ModelPruner.Options(settings, config);
+        var options = ModelPruner.Options(settings, model);
         var calibration = ModelPruner.CalibrationFor(settings);
         bool layerByLayer = options.Budget.Kind == BudgetKind.Uniform && options.Selector.Candidates == 1;
         if (mode == CaptureMode.Sequential && !layerByLayer)
             throw new BadArgumentException(options.Selector.Candidates > 1
                 ? $"--sequential cannot be used with --method {options.Selector.Name}, which chooses among {options.Selector.Candidates} whole-model candidates; drop --sequential or choose another method"
                 : "--sequential needs --budget uniform: a global budget ranks every layer before any is pruned");
-        var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, calibration), config.BosTokenId, text, textName, calibration, causal: true);
-        LayerStream.CheckLength(config, sample.Longest);
-        var memory = StreamingMemoryPlan.Create(config.Shape(), sample, options, mode, calibration.MemoryBudgetBytes, calibration.Threads, settings.ScratchFolder, calibration.Cuda,
+        var sample = model.Sample(text, textName, calibration);
+        var memory = StreamingMemoryPlan.Create(model.Shape, sample, options, mode, calibration.MemoryBudgetBytes, calibration.Threads, settings.ScratchFolder, calibration.Cuda,
             settings.CandidateScoring);
         return new StreamingPrune { Sample = sample, Memory = memory, Settings = settings, Mode = mode, LayerByLayer = layerByLayer };
     }
 
-    /// <summary>Longest calibration sequence, as the whole-model capture sets it.</summary>
-    internal static int MaxLength(LlamaConfig config, CalibrationOptions options) =>
-        options.MaxLength > 0 ? Math.Min(options.MaxLength, config.MaxPositionEmbeddings) : config.MaxPositionEmbeddings;
-
-    /// <summary><see cref="Run(StreamingPrune, LlamaConfig, ITensorSource, string, IProgress{StageProgress}?, CancellationToken, bool, bool)"/> on an opened checkpoint; the plan names its folder.</summary>
+    /// <summary><see cref="Run(StreamingPrune, IPrunableDecoder, IProgress{StageProgress}?, CancellationToken, bool, bool)"/> on an opened checkpoint; the plan names its folder.</summary>
     public static PruneOutcome Run(StreamingPrune prepared, DecoderCheckpoint model, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
         bool keepActivations = false) =>
-        Run(prepared, model.Config, model.Tensors, model.Directory, progress, ct, keepActivations);
+        Run(prepared, model.Prunable(model.Directory), progress, ct, keepActivations);
 
     /// <summary>
     /// Runs a prepared prune. Refuses (before reading any weight) when its memory plan is over the budget.
@@ -79,14 +72,14 @@ public static class StreamingPruner
     /// <param name="spillLayers">Move each cut layer's weights to a scratch file beside the output as soon as it is cut
     /// (<see cref="SlicedLayerSpill"/>, owned by the outcome: dispose it after writing), so memory does not grow with
     /// depth; false keeps them in memory (float64 down projections).</param>
-    internal static PruneOutcome Run(StreamingPrune prepared, LlamaConfig config, ITensorSource tensors, string modelName,
+    public static PruneOutcome Run(StreamingPrune prepared, IPrunableDecoder model,
         IProgress<StageProgress>? progress = null, CancellationToken ct = default, bool keepActivations = false, bool spillLayers = true)
     {
         prepared.Memory.ThrowIfOverBudget();
         var spill = spillLayers ? SlicedLayerSpill.Create(prepared.Memory.StreamOptions.ScratchFolder) : null;
         try
         {
-            return Run(prepared, config, tensors, modelName, spill, progress, ct, keepActivations);
+            return Run(prepared, model, spill, progress, ct, keepActivations);
         }
         catch
         {
@@ -95,31 +88,31 @@ public static class StreamingPruner
         }
     }
 
-    private static PruneOutcome Run(StreamingPrune prepared, LlamaConfig config, ITensorSource tensors, string modelName, SlicedLayerSpill? spill,
+    private static PruneOutcome Run(StreamingPrune prepared, IPrunableDecoder model, SlicedLayerSpill? spill,
         IProgress<StageProgress>? progress, CancellationToken ct, bool keepActivations)
     {
         var settings = prepared.Settings;
-        var options = ModelPruner.Options(settings, config);
+        var options = ModelPruner.Options(settings, model);
         NativeBlas.SetThreads(settings.Threads);
         var info = prepared.Sample.Info with { Capture = prepared.Mode };
         options = options with { Calibration = info };
         var seconds = new Dictionary<string, double> { ["capture"] = 0, ["select"] = 0, ["slice"] = 0 };
         var total = Stopwatch.StartNew();
-        using var stream = new LayerStream(config, tensors, prepared.Sample, prepared.Memory.StreamOptions);
+        using var stream = model.OpenStream(prepared.Sample, prepared.Memory.StreamOptions);
         PruningPlan plan;
         SlicedFfnLayer[] sliced;
-        var kept = keepActivations ? new LayerActivations[config.NumHiddenLayers] : null;
+        var kept = keepActivations ? new LayerActivations[model.Widths.Count] : null;
         if (prepared.LayerByLayer)
-            (plan, sliced) = LayerByLayer(modelName, config, tensors, stream, options, prepared.Mode, seconds, kept, spill, progress, ct);
+            (plan, sliced) = LayerByLayer(model, stream, options, prepared.Mode, seconds, kept, spill, progress, ct);
         else
         {
-            var fingerprint = CheckpointLayerSource.Fingerprint(modelName, config, tensors);
+            var fingerprint = model.Fingerprint();
             // Every layer's order first (budget allocation, candidate choice), then the cuts: the dense stream twice.
-            var source = new StreamingLayerSource(config, tensors, stream, seconds, kept);
+            var source = new StreamingLayerSource(model.Layers(null), stream, seconds, kept);
             // Candidates are scored on the path the memory plan chose (whole-model graphs, or layer by layer).
             var scoring = settings with { CandidateScoring = prepared.Memory.ScoringPath ?? settings.CandidateScoring };
             // Layer runs happen inside every stage: they are reported as capture, the rest as select, score and slice.
-            var outcome = ModelPruner.SelectWith(config, tensors, fingerprint, source, info, prepared.Sample.HeldOut, scoring, progress, ct,
+            var outcome = ModelPruner.SelectWith(model, fingerprint, source, info, prepared.Sample.HeldOut, scoring, progress, ct,
                 spill == null ? null : spill.Add, prepared.Memory.StreamOptions, () => seconds["capture"]);
             (plan, sliced) = (outcome.Plan, outcome.Layers);
             var ordered = new Dictionary<string, double> { ["capture"] = seconds["capture"] };   // stages in pipeline order
@@ -137,16 +130,16 @@ public static class StreamingPruner
             Sequences = prepared.Sample.Sequences.Length,
             SequencesRun = prepared.Sample.ToRun.Length,
             TokensRun = prepared.Sample.TokensRun(),
-            StoreBytes = (long)prepared.Sample.Samples * Enumerable.Range(0, config.NumHiddenLayers).Max(config.FfnWidth) * sizeof(float),
+            StoreBytes = (long)prepared.Sample.Samples * model.Widths.Max() * sizeof(float),
             Seconds = seconds["capture"],
         };
         return new PruneOutcome { Plan = plan, Layers = sliced, Calibration = calibration, StageSeconds = seconds, Spill = spill };
     }
 
-    /// <summary><see cref="Apply(PruningPlan, LlamaConfig, ITensorSource, IModelTokenizer, CalibrationOptions, bool, IProgress{StageProgress}?, CancellationToken, SlicedLayerSpill?)"/> on an opened checkpoint, with its tokenizer.</summary>
+    /// <summary><see cref="Apply(PruningPlan, IPrunableDecoder, CalibrationOptions, bool, IProgress{StageProgress}?, CancellationToken, SlicedLayerSpill?)"/> on an opened checkpoint, with its tokenizer.</summary>
     public static (SlicedFfnLayer[] Layers, IReadOnlyList<LayerActivations>? Activations) Apply(PruningPlan plan, DecoderCheckpoint model,
         CalibrationOptions calibrationDefaults, bool keepActivations = false, IProgress<StageProgress>? progress = null, CancellationToken ct = default) =>
-        Apply(plan, model.Config, model.Tensors, model.Tokenizer, calibrationDefaults, keepActivations, progress, ct);
+        Apply(plan, model.Prunable(model.Directory), calibrationDefaults, keepActivations, progress, ct);
 
     /// <summary>
     /// Re-derives the sliced layers of <paramref name="plan"/> streaming its recorded calibration (dense or
@@ -154,29 +147,30 @@ public static class StreamingPruner
     /// With <paramref name="keepActivations"/> every layer's activations are also returned (for reports).
     /// </summary>
     /// <param name="spill">When given, each layer goes to this scratch file as soon as it is cut (and advanced through).</param>
-    internal static (SlicedFfnLayer[] Layers, IReadOnlyList<LayerActivations>? Activations) Apply(PruningPlan plan, LlamaConfig config, ITensorSource tensors,
-        IModelTokenizer tokenizer, CalibrationOptions calibrationDefaults, bool keepActivations = false, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
+    public static (SlicedFfnLayer[] Layers, IReadOnlyList<LayerActivations>? Activations) Apply(PruningPlan plan, IPrunableDecoder model,
+        CalibrationOptions calibrationDefaults, bool keepActivations = false, IProgress<StageProgress>? progress = null, CancellationToken ct = default,
         SlicedLayerSpill? spill = null)
     {
         var info = plan.Calibration ?? throw new MissingInputException("the plan records no calibration text, so its activations cannot be recaptured");
         if (!File.Exists(info.Text)) throw new MissingInputException($"the plan's calibration text '{info.Text}' does not exist");
         var options = calibrationDefaults.Reproducing(info);
-        var sample = CalibrationSample.Draw(t => tokenizer.Encode(t), MaxLength(config, options), config.BosTokenId, TextCorpus.Read(info.Text), info.Text, options, causal: true);
+        var sample = model.Sample(TextCorpus.Read(info.Text), info.Text, options);
         var compensation = CompensationOptions.FromInfo(plan.Compensation);
-        using var stream = new LayerStream(config, tensors, sample, new LayerStreamOptions { Threads = options.Threads, Cuda = options.Cuda });
-        int layers = config.NumHiddenLayers;
+        using var stream = model.OpenStream(sample, new LayerStreamOptions { Threads = options.Threads, Cuda = options.Cuda });
+        var source = model.Layers(null);
+        int layers = model.Widths.Count;
         var sliced = new SlicedFfnLayer[layers];
         var kept = keepActivations ? new LayerActivations[layers] : null;
         for (int l = 0; l < layers; l++)
         {
             ct.ThrowIfCancellationRequested();
-            var layer = CheckpointLayerSource.Read(config, tensors, l);
+            var layer = source.Layer(l);
             var lp = plan.Layer(l) ?? new LayerPlan(l, Enumerable.Range(0, layer.Neurons).ToArray(), []);
             var activations = stream.Capture(l, advance: info.Capture == CaptureMode.Dense, Fraction(progress, "capture", l, layers), ct);
             if (kept != null) kept[l] = activations;
             var stats = lp.Removed.Count > 0 && compensation.Kind != CompensationKind.None ? new LayerStatistics(activations) : null;
             sliced[l] = Compensator.Apply(layer, lp, compensation, stats, ct);
-            if (info.Capture == CaptureMode.Sequential) PrunedModel.Advance(stream, config, l, sliced[l], ct);
+            if (info.Capture == CaptureMode.Sequential) stream.Advance(l, sliced[l], ct);
             if (spill != null) sliced[l] = spill.Add(sliced[l]);
             progress?.Report(new StageProgress("slice", (l + 1.0) / layers));
             if (kept == null) ReleaseLayer();
@@ -188,12 +182,13 @@ public static class StreamingPruner
     /// The plan's fingerprint hashes each layer's FFN weights as the loop reads them, not in a pass of its own before it:
     /// that pass read every FFN weight of the checkpoint once more (1.2 s in a traced 134M prune).
     /// </remarks>
-    private static (PruningPlan, SlicedFfnLayer[]) LayerByLayer(string modelName, LlamaConfig config, ITensorSource tensors, LayerStream stream,
+    private static (PruningPlan, SlicedFfnLayer[]) LayerByLayer(IPrunableDecoder model, IDecoderLayerStream stream,
         PruningOptions options, CaptureMode mode, Dictionary<string, double> seconds, LayerActivations[]? kept, SlicedLayerSpill? spill,
         IProgress<StageProgress>? progress, CancellationToken ct)
     {
-        int layers = config.NumHiddenLayers;
-        var widths = Enumerable.Range(0, layers).Select(config.FfnWidth).ToArray();
+        var widths = model.Widths.ToArray();
+        int layers = widths.Length, hidden = model.Shape.Hidden;
+        var source = model.Layers(null);
         using var hasher = new FfnHasher();
         var selector = options.Selector;
         var lengths = options.Budget.OrderLengths(widths);
@@ -211,9 +206,9 @@ public static class StreamingPruner
             if (kept != null) kept[l] = activations;
 
             clock.Restart();
-            var layer = CheckpointLayerSource.Read(config, tensors, l);
-            if (layer.Neurons != widths[l] || layer.Hidden != config.HiddenSize)
-                throw new BadModelFileException($"layer {l}: N={layer.Neurons}, D={layer.Hidden} but the config says N={widths[l]}, D={config.HiddenSize}");
+            var layer = source.Layer(l);
+            if (layer.Neurons != widths[l] || layer.Hidden != hidden)
+                throw new BadModelFileException($"layer {l}: N={layer.Neurons}, D={layer.Hidden} but the config says N={widths[l]}, D={hidden}");
             hasher.Append(layer);
             var inputs = new LayerInputs(layer, activations, selector.UsesInformation ? options.Estimator : null, options.Gram);
             orders[l] = Pruner.SelectOrder(selector, layer, inputs, lengths[l], options.Seed, null, ct);
@@ -229,7 +224,7 @@ public static class StreamingPruner
             if (mode == CaptureMode.Sequential)
             {
                 clock.Restart();
-                PrunedModel.Advance(stream, config, l, sliced[l], ct);
+                stream.Advance(l, sliced[l], ct);
                 seconds["capture"] += clock.Elapsed.TotalSeconds;
             }
             if (spill != null)
@@ -241,8 +236,8 @@ public static class StreamingPruner
             progress?.Report(new StageProgress("select", (l + 1.0) / layers));
             if (kept == null) ReleaseLayer();
         }
-        var model = new ModelFingerprint(modelName, config.HiddenSize, widths, hasher.Finish());
-        var plan = Pruner.BuildPlan(model, options, orders, options.Seed);
+        var fingerprint = new ModelFingerprint(model.Name, hidden, widths, hasher.Finish());
+        var plan = Pruner.BuildPlan(fingerprint, options, orders, options.Seed);
         for (int l = 0; l < layers; l++)
             if (!plan.Layers[l].Kept.SequenceEqual(sliced[l].Kept))
                 throw new InvalidOperationException($"layer {l}: the plan keeps other neurons than were cut"); // uniform budgets take whole orders
@@ -263,12 +258,12 @@ public static class StreamingPruner
     /// Activations for <see cref="Pruner"/> streamed on demand: asking for layer l runs the dense stream up to it
     /// (from the embeddings again when l is behind the stream).
     /// </summary>
-    private sealed class StreamingLayerSource(LlamaConfig config, ITensorSource tensors, LayerStream stream, Dictionary<string, double> seconds,
+    private sealed class StreamingLayerSource(ILayerSource layers, IDecoderLayerStream stream, Dictionary<string, double> seconds,
         LayerActivations[]? kept) : ILayerSource
     {
-        public int LayerCount => config.NumHiddenLayers;
+        public int LayerCount => layers.LayerCount;
 
-        public FfnLayer Layer(int index) => CheckpointLayerSource.Read(config, tensors, index);
+        public FfnLayer Layer(int index) => layers.Layer(index);
 
         public LayerActivations Activations(int index, CancellationToken ct)
         {

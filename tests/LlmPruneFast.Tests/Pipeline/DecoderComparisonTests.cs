@@ -16,7 +16,7 @@ public sealed class DecoderComparisonTests
     private static readonly Lazy<(DecoderWeights Dense, DecoderWeights Pruned)> Models = new(() =>
     {
         var settings = new PruneSettings { Method = "flap", Ratio = 0.25, Calibration = new CalibrationOptions { Samples = 512, Threads = 1 } };
-        var outcome = ModelPruner.Run(Stories260K.Config, Stories260K.Tensors, "stories260K", Stories260K.Tokenizer, Stories260K.Calibration(30_000), "calib", settings);
+        var outcome = ModelPruner.Run(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, "stories260K"), Stories260K.Calibration(30_000), "calib", settings);
         var (config, tensors) = PrunedModel.Build(Stories260K.Config, Stories260K.Tensors, outcome.Layers);
         return (new DecoderWeights(Stories260K.Config, Stories260K.Tensors), new DecoderWeights(config, tensors));
     });

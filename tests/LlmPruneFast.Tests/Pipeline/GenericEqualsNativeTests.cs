@@ -36,7 +36,7 @@ public sealed class GenericEqualsNativeTests
             Calibration = new CalibrationOptions { Samples = 1024, Seed = 1, Threads = 1 },
         };
         string text = Stories260K.Calibration(40_000);
-        var native = ModelPruner.Run(Stories260K.Config, Stories260K.Tensors, "stories260K", Stories260K.Tokenizer, text, "calib", settings);
+        var native = ModelPruner.Run(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, "stories260K"), text, "calib", settings);
         var generic = PrunablePipeline.Run(new OnnxGraphPrunable(graph, GraphFeeds.For(graph.Folder, ["input_ids", "attention_mask"]), "stories260K"), text, "calib", settings);
         Assert.Equal(native.Plan.Model.FfnSha256, generic.Plan.Model.FfnSha256);
         for (int l = 0; l < native.Plan.Layers.Count; l++)

@@ -40,6 +40,32 @@ public sealed class ModelFolderTests
         Assert.True(ModelFolder.IsEncoder(bare));
     }
 
+    [SharedFact]
+    public void Llama2cBin_IsACheckpoint_WithTheImportedWeightsAndTheTokenizerBesideIt()
+    {
+        using var dir = new TempFolder();
+        Directory.CreateDirectory(dir["m"]);
+        string bin = dir["m/stories260K.bin"];
+        File.Copy(SharedData.Stories260KBin, bin);
+        // A graph folder's files beside the .bin do not make it a graph or an encoder.
+        OnnxModelFile.Save(FfnGraphs.Build(new FfnGraphShape()), dir["m/model.onnx"]);
+        File.WriteAllText(dir["m/vocab.txt"], "[PAD]\n[UNK]\n");
+        Assert.False(ModelFolder.IsGraph(bin));
+        Assert.False(ModelFolder.IsEncoder(bin));
+        Assert.True(DecoderCheckpoint.IsSingleFile(bin));
+        Assert.False(DecoderCheckpoint.IsSingleFile(dir["m"]));
+
+        Assert.Throws<MissingInputException>(() => ModelFolder.OpenCheckpoint(bin)); // no tokenizer beside it
+        File.Copy(SharedData.Stories260KTokenizer, dir["m/tokenizer.model"]);
+        using var checkpoint = ModelFolder.OpenCheckpoint(bin);
+        Assert.Equal(Path.GetFullPath(bin), checkpoint.Directory);
+        Assert.Equal(Stories260K.Config.Shape().FfnWidths, checkpoint.Shape.FfnWidths);
+        Assert.Equal(Stories260K.Config.Shape().Parameters, checkpoint.Shape.Parameters);
+        Assert.Equal(CheckpointLayerSource.Fingerprint("s", Stories260K.Config, Stories260K.Tensors).FfnSha256, checkpoint.Fingerprint("s").FfnSha256);
+        Assert.Equal(Stories260K.Tokenizer.Encode("Once upon a time"), checkpoint.Tokenizer.Encode("Once upon a time"));
+        Assert.Throws<BadArgumentException>(() => ModelFolder.OpenCheckpoint(dir["m"], SharedData.Stories260KTokenizer)); // --tokenizer with a folder
+    }
+
     [Fact]
     public void DecoderCheckpoint_ShowsWhatTheLlamaAdapterSees_AndReadsItsTokenizerOnlyWhenAsked()
     {

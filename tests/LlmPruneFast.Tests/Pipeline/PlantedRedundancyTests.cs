@@ -38,7 +38,7 @@ public sealed class PlantedRedundancyTests(ITestOutputHelper output)
     {
         var wide = s.Wide;
         var source = new CheckpointLayerSource(wide.Config, wide.Tensors, s.Calibration.Layers);
-        var options = ModelPruner.Options(new PruneSettings { Method = method, Ratio = (double)Copies / (172 + Copies), Compensation = compensation }, wide.Config);
+        var options = ModelPruner.Options(new PruneSettings { Method = method, Ratio = (double)Copies / (172 + Copies), Compensation = compensation }, new LlamaModel(wide.Config, wide.Tensors));
         var fingerprint = CheckpointLayerSource.Fingerprint("widened", wide.Config, wide.Tensors);
         var (plan, layers) = Pruner.Prune(fingerprint, source, options);
         var (config, tensors) = PrunedModel.Build(wide.Config, wide.Tensors, layers);

@@ -16,7 +16,7 @@ namespace LlmPruneFast.Tests.Pipeline;
 public sealed class PrunedDTypeTests
 {
     private static readonly Lazy<PruneOutcome> Flap = new(() =>
-        ModelPruner.Run(Stories260K.Config, Stories260K.Tensors, "stories260K", Stories260K.Tokenizer, Stories260K.Calibration(20_000), "calib",
+        ModelPruner.Run(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, "stories260K"), Stories260K.Calibration(20_000), "calib",
             new PruneSettings { Method = "flap", Ratio = 0.3, Calibration = new CalibrationOptions { Samples = 512 } }));
 
     /// <summary>stories260K written as <paramref name="dtype"/> (sharded over <paramref name="maxShardBytes"/>), opened.</summary>

@@ -13,7 +13,7 @@ namespace LlmPruneFast.Tests.Pipeline;
 public sealed class SlicingTests
 {
     private static PruneOutcome Run(PruneSettings settings, string calibName = "calib") =>
-        ModelPruner.Run(Stories260K.Config, Stories260K.Tensors, "stories260K", Stories260K.Tokenizer, Stories260K.Calibration(30_000), calibName,
+        ModelPruner.Run(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, "stories260K"), Stories260K.Calibration(30_000), calibName,
             settings with { Calibration = new CalibrationOptions { Samples = 1024 } });
 
     private static float[] Logits(LlamaConfig config, ITensorSource tensors, int[][] sequences)
@@ -86,7 +86,7 @@ public sealed class SlicingTests
         Assert.Equal(PlanJson.Serialize(a.Plan), PlanJson.Serialize(b.Plan));
         using var source = OpenSourceFolder(folder);
         PrunedCheckpointWriter.Write(folder["one"], source, a.Plan, a.Layers);
-        var again = ModelPruner.Apply(a.Plan, source.Config, source.Tensors, source.Directory, Stories260K.Tokenizer);
+        var again = ModelPruner.Apply(a.Plan, new LlamaModel(source.Config, source.Tensors, Stories260K.Tokenizer, source.Directory));
         PrunedCheckpointWriter.Write(folder["two"], source, a.Plan, again);
         var names = Directory.GetFiles(folder["one"]).Select(Path.GetFileName).Order().ToArray();
         Assert.Contains("pruning-plan.json", names);
@@ -101,20 +101,20 @@ public sealed class SlicingTests
     {
         var outcome = Run(new PruneSettings { Method = "magnitude", Ratio = 0.2 });
         var wide = FfnWidener.Widen(Stories260K.Config, Stories260K.Tensors, 10, 2.0);
-        Assert.Throws<BadArgumentException>(() => ModelPruner.Apply(outcome.Plan, wide.Config, wide.Tensors, "wide", Stories260K.Tokenizer));
+        Assert.Throws<BadArgumentException>(() => ModelPruner.Apply(outcome.Plan, new LlamaModel(wide.Config, wide.Tensors, Stories260K.Tokenizer, "wide")));
         // same shapes, other weights
         var other = new InMemoryTensorSource();
         foreach (var name in Stories260K.Tensors.Names) other.Add(name, Stories260K.Tensors.GetInfo(name).Shape, Stories260K.Tensors.ReadFloat32(name));
         var down = other.GetData(LlamaTensorNames.Down(3));
         down[7] += 1e-3f;
-        var e = Assert.Throws<BadArgumentException>(() => ModelPruner.Apply(outcome.Plan, Stories260K.Config, other, "other", Stories260K.Tokenizer));
+        var e = Assert.Throws<BadArgumentException>(() => ModelPruner.Apply(outcome.Plan, new LlamaModel(Stories260K.Config, other, Stories260K.Tokenizer, "other")));
         Assert.Contains("another model", e.Message);
     }
 
     [SharedFact]
     public void BadRequests_FailBeforeAnyWork()
     {
-        var config = Stories260K.Config;
+        var config = new LlamaModel(Stories260K.Config, Stories260K.Tensors);
         Assert.Throws<BadArgumentException>(() => ModelPruner.Options(new PruneSettings { Method = "nope", Ratio = 0.2 }, config));
         Assert.Throws<BadArgumentException>(() => ModelPruner.Options(new PruneSettings { Method = "mi-weighted", Estimator = "nope", Ratio = 0.2 }, config));
         Assert.Throws<BadArgumentException>(() => ModelPruner.Options(new PruneSettings { Method = "flap", Ratio = 1.0 }, config));

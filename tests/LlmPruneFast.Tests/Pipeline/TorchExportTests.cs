@@ -41,7 +41,7 @@ public sealed class TorchExportTests(ITestOutputHelper output)
             Calibration = new CalibrationOptions { Samples = 2048, Seed = 1, Threads = 1 },
         };
         string text = Stories260K.Calibration(60_000);
-        var native = ModelPruner.Run(Stories260K.Config, Stories260K.Tensors, "stories260K", Stories260K.Tokenizer, text, "calib", settings);
+        var native = ModelPruner.Run(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, "stories260K"), text, "calib", settings);
         var feed = GraphFeeds.For(graph.Folder, graph.Inputs.Select(i => i.Name).ToArray());
         var generic = PrunablePipeline.Run(new OnnxGraphPrunable(graph, feed, "stories260K"), text, "calib", settings);
         int differing = 0;
@@ -100,7 +100,7 @@ public sealed class TorchExportTests(ITestOutputHelper output)
         var json = System.Text.Json.JsonDocument.Parse(stdout.TrimEnd().Split('\n')[^1]).RootElement;
 
         var settings = new PruneSettings { Method = method, Ratio = 0.3, Calibration = new CalibrationOptions { Samples = 2048, Threads = 1 } };
-        var native = ModelPruner.Run(Stories260K.Config, Stories260K.Tensors, "stories260K", Stories260K.Tokenizer, File.ReadAllText(dir["calib.txt"]), "calib", settings);
+        var native = ModelPruner.Run(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, "stories260K"), File.ReadAllText(dir["calib.txt"]), "calib", settings);
         var (c, t) = PrunedModel.Build(Stories260K.Config, Stories260K.Tensors, native.Layers);
         using var dense = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(Stories260K.Config, Stories260K.Tensors));
         using var pruned = OnnxLlamaRunner.Create(LlamaOnnxBuilder.Build(c, t));

@@ -1,5 +1,6 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
+using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Tests.Models;
@@ -23,7 +24,7 @@ public sealed class CandidateScoringTests
     };
 
     private static StreamingPrune Prepare(PruneSettings settings) =>
-        StreamingPruner.Prepare(Stories260K.Config, Stories260K.Tokenizer, Text, "calib", settings, CaptureMode.Dense);
+        StreamingPruner.Prepare(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer), Text, "calib", settings, CaptureMode.Dense);
 
     /// <summary>The plan without its candidate scores (which differ by float32 rounding between the paths).</summary>
     private static string Choice(PruningPlan plan) => Convert.ToHexString(PlanJson.Serialize(plan with { Candidates = [] }));
@@ -46,16 +47,16 @@ public sealed class CandidateScoringTests
     [SharedFact]
     public void Layered_GivesTheWholeModelScoresAndPlan_InMemoryAndStreamed()
     {
-        var whole = ModelPruner.Run(Stories260K.Config, Stories260K.Tensors, "stories260K", Stories260K.Tokenizer, Text, "calib",
+        var whole = ModelPruner.Run(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, "stories260K"), Text, "calib",
             Settings("mi-random-pairs", EvaluationMode.Whole));
-        var layered = ModelPruner.Run(Stories260K.Config, Stories260K.Tensors, "stories260K", Stories260K.Tokenizer, Text, "calib",
+        var layered = ModelPruner.Run(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, "stories260K"), Text, "calib",
             Settings("mi-random-pairs", EvaluationMode.Layers));
         AssertSameScores(whole.Plan, layered.Plan);
 
         // The streaming prune (the CLI's path), forced to score layer by layer: same plan, same cut layers.
         var prepared = Prepare(Settings("mi-random-pairs", EvaluationMode.Layers));
         Assert.Equal(EvaluationMode.Layers, prepared.Memory.ScoringPath);
-        using var streamed = StreamingPruner.Run(prepared, Stories260K.Config, Stories260K.Tensors, "stories260K");
+        using var streamed = StreamingPruner.Run(prepared, new LlamaModel(Stories260K.Config, Stories260K.Tensors, name: "stories260K"));
         AssertSameScores(whole.Plan, streamed.Plan);
         for (int l = 0; l < whole.Layers.Length; l++)
             Assert.Equal(whole.Layers[l].Kept, streamed.Layers[l].Kept);

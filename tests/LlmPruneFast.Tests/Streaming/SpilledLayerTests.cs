@@ -26,8 +26,8 @@ public sealed class SpilledLayerTests
 
     private static PruneOutcome Streamed(LlamaCheckpoint source, PruneSettings settings, CaptureMode mode, bool spill, string? scratch = null)
     {
-        var prepared = StreamingPruner.Prepare(source.Config, Stories260K.Tokenizer, Text, "calib", settings with { ScratchFolder = scratch }, mode);
-        return StreamingPruner.Run(prepared, source.Config, source.Tensors, "stories260K", spillLayers: spill);
+        var prepared = StreamingPruner.Prepare(new LlamaModel(source.Config, source.Tensors, Stories260K.Tokenizer), Text, "calib", settings with { ScratchFolder = scratch }, mode);
+        return StreamingPruner.Run(prepared, new LlamaModel(source.Config, source.Tensors, name: "stories260K"), spillLayers: spill);
     }
 
     private static LlamaCheckpoint Source(TempFolder dir, TensorDType dtype)
@@ -88,9 +88,9 @@ public sealed class SpilledLayerTests
         using var pruned = Streamed(source, Settings(method), mode, spill: false);
         File.WriteAllText(dir["calib.txt"], Text);
         var plan = pruned.Plan with { Calibration = pruned.Plan.Calibration! with { Text = dir["calib.txt"] } };
-        var inMemory = ModelPruner.Apply(plan, source.Config, source.Tensors, "stories260K", Stories260K.Tokenizer);
+        var inMemory = ModelPruner.Apply(plan, new LlamaModel(source.Config, source.Tensors, Stories260K.Tokenizer, "stories260K"));
         using var spill = SlicedLayerSpill.Create(dir.Path);
-        var spilled = ModelPruner.Apply(plan, source.Config, source.Tensors, "stories260K", Stories260K.Tokenizer, spill: spill);
+        var spilled = ModelPruner.Apply(plan, new LlamaModel(source.Config, source.Tensors, Stories260K.Tokenizer, "stories260K"), spill: spill);
         Assert.All(spilled, l => Assert.True(l.IsSpilled));
         PrunedCheckpointWriter.Write(dir["a"], source, plan, inMemory);
         PrunedCheckpointWriter.Write(dir["b"], source, plan, spilled);

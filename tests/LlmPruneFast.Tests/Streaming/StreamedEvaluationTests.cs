@@ -22,8 +22,8 @@ public sealed class StreamedEvaluationTests
             Method = "flap", Ratio = 0.3, Seed = 1, Budget = BudgetKind.Global, Compensation = CompensationKind.Bias,
             Calibration = new CalibrationOptions { Samples = 512, Seed = 1, Threads = 1 }, Threads = 1,
         };
-        var prepared = StreamingPruner.Prepare(Stories260K.Config, Stories260K.Tokenizer, Stories260K.Calibration(30_000), "calib", settings, CaptureMode.Dense);
-        var outcome = StreamingPruner.Run(prepared, Stories260K.Config, Stories260K.Tensors, "stories260K");
+        var prepared = StreamingPruner.Prepare(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer), Stories260K.Calibration(30_000), "calib", settings, CaptureMode.Dense);
+        var outcome = StreamingPruner.Run(prepared, new LlamaModel(Stories260K.Config, Stories260K.Tensors, name: "stories260K"));
         return PrunedModel.Build(Stories260K.Config, Stories260K.Tensors, outcome.Layers);
     });
 

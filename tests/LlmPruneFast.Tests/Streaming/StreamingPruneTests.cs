@@ -21,8 +21,8 @@ public sealed class StreamingPruneTests
 
     private static PruneOutcome Streamed(PruneSettings settings, CaptureMode mode = CaptureMode.Dense)
     {
-        var prepared = StreamingPruner.Prepare(Stories260K.Config, Stories260K.Tokenizer, Text, "calib", settings, mode);
-        return StreamingPruner.Run(prepared, Stories260K.Config, Stories260K.Tensors, "stories260K");
+        var prepared = StreamingPruner.Prepare(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer), Text, "calib", settings, mode);
+        return StreamingPruner.Run(prepared, new LlamaModel(Stories260K.Config, Stories260K.Tensors, name: "stories260K"));
     }
 
     private static float[] Logits(IReadOnlyList<SlicedFfnLayer> layers)
@@ -39,7 +39,7 @@ public sealed class StreamingPruneTests
     public void Streaming_GivesTheWholeModelPlan_AndLogits(string method)
     {
         var settings = Settings(method);
-        var whole = ModelPruner.Run(Stories260K.Config, Stories260K.Tensors, "stories260K", Stories260K.Tokenizer, Text, "calib", settings);
+        var whole = ModelPruner.Run(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, "stories260K"), Text, "calib", settings);
         var streamed = Streamed(settings);
         Assert.Equal(PlanJson.Serialize(whole.Plan), PlanJson.Serialize(streamed.Plan));
         Assert.Equal(whole.Calibration.Samples, streamed.Calibration.Samples);
@@ -55,7 +55,7 @@ public sealed class StreamingPruneTests
     public void GlobalBudget_StreamsTwice_SamePlan()
     {
         var settings = Settings("flap", BudgetKind.Global);
-        var whole = ModelPruner.Run(Stories260K.Config, Stories260K.Tensors, "stories260K", Stories260K.Tokenizer, Text, "calib", settings);
+        var whole = ModelPruner.Run(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer, "stories260K"), Text, "calib", settings);
         Assert.Equal(PlanJson.Serialize(whole.Plan), PlanJson.Serialize(Streamed(settings).Plan));
     }
 }
@@ -68,7 +68,7 @@ public sealed class StreamingMemoryPlanTests
     {
         // Paragraphs: every one runs, so the hidden states outweigh one batch's blocks (with windows they hold ~S tokens).
         var settings = new PruneSettings { Method = "flap", Ratio = 0.3, Calibration = new CalibrationOptions { Samples = 512, Seed = 1, Layout = CalibrationLayout.Paragraphs } };
-        var roomy = StreamingPruner.Prepare(Stories260K.Config, Stories260K.Tokenizer, Stories260K.Calibration(30_000), "calib", settings, CaptureMode.Dense).Memory;
+        var roomy = StreamingPruner.Prepare(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer), Stories260K.Calibration(30_000), "calib", settings, CaptureMode.Dense).Memory;
         Assert.False(roomy.HiddenInScratch);
         Assert.False(roomy.OverBudget);
         Assert.True(roomy.HiddenBytes > 0);
@@ -76,13 +76,13 @@ public sealed class StreamingMemoryPlanTests
 
         // A budget just under the in-memory total: the hidden states move to the scratch file and the rest fits.
         long tight = roomy.TotalBytes - 1;
-        var scratch = StreamingPruner.Prepare(Stories260K.Config, Stories260K.Tokenizer, Stories260K.Calibration(30_000), "calib",
+        var scratch = StreamingPruner.Prepare(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer), Stories260K.Calibration(30_000), "calib",
             settings with { Calibration = settings.Calibration with { MemoryBudgetBytes = tight } }, CaptureMode.Dense).Memory;
         Assert.True(scratch.HiddenInScratch);
         Assert.False(scratch.OverBudget);
         Assert.Equal(0, scratch.StreamOptions.HiddenInMemoryLimitBytes);
 
-        var refused = StreamingPruner.Prepare(Stories260K.Config, Stories260K.Tokenizer, Stories260K.Calibration(30_000), "calib",
+        var refused = StreamingPruner.Prepare(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer), Stories260K.Calibration(30_000), "calib",
             settings with { Calibration = settings.Calibration with { MemoryBudgetBytes = 1 << 20 } }, CaptureMode.Dense).Memory;
         Assert.True(refused.OverBudget);
         var e = Assert.Throws<MemoryBudgetException>(refused.ThrowIfOverBudget);
@@ -94,7 +94,7 @@ public sealed class StreamingMemoryPlanTests
     public void TheWriteIsAStageOfItsOwn_BoundedByTheModelsSize()
     {
         var settings = new PruneSettings { Method = "flap", Ratio = 0.3, Calibration = new CalibrationOptions { Samples = 512, Seed = 1 } };
-        var plan = StreamingPruner.Prepare(Stories260K.Config, Stories260K.Tokenizer, Stories260K.Calibration(30_000), "calib", settings, CaptureMode.Dense).Memory;
+        var plan = StreamingPruner.Prepare(new LlamaModel(Stories260K.Config, Stories260K.Tensors, Stories260K.Tokenizer), Stories260K.Calibration(30_000), "calib", settings, CaptureMode.Dense).Memory;
         var c = Stories260K.Config;
         long modelBytes = 4L * LlamaTensorShapes.Expected(c).Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b));
         long largest = 4L * LlamaTensorShapes.Expected(c).Max(t => t.Shape.Aggregate(1L, (a, b) => a * b));

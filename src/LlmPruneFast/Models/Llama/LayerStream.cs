@@ -1,5 +1,6 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Models.Onnx;
+using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Models.Llama;
 
@@ -10,7 +11,7 @@ namespace LlmPruneFast.Models.Llama;
 /// weights and one layer's activation store are held at a time. Layers are visited in order; <see cref="Restart"/>
 /// goes back to the embeddings. Owns its sessions and scratch: dispose it.
 /// </summary>
-public sealed class LayerStream : IDisposable
+public sealed class LayerStream : IDecoderLayerStream
 {
     private readonly LlamaConfig _config;
     private readonly ITensorSource _tensors;
@@ -129,6 +130,9 @@ public sealed class LayerStream : IDisposable
         }
         Position++;
     }
+
+    /// <summary>Moves the hidden states through <paramref name="sliced"/>, laid out as the pruned model is (<see cref="PrunedModel.Advance"/>).</summary>
+    public void Advance(int layer, SlicedFfnLayer sliced, CancellationToken ct) => PrunedModel.Advance(this, _config, layer, sliced, ct);
 
     private void RunAll(LoadedLayer loaded, bool advance, Action<int, float[], TokenBatch>? onTaps, IProgress<double>? progress, CancellationToken ct) =>
         _hidden.Run(_runner, loaded, _batches, advance, onTaps == null ? null : (b, taps) => onTaps(b, taps, _batches[b]), ct,

@@ -23,7 +23,7 @@ public sealed record LlamaCheckpointWriteOptions
     public bool Sharded { get; init; }
 
     /// <summary>transformers' default max_shard_size, "5GB" (5 x 10^9 bytes).</summary>
-    public const long DefaultMaxShardBytes = 5_000_000_000;
+    public const long DefaultMaxShardBytes = PrunedOutputOptions.DefaultMaxShardBytes;
 
     /// <summary>Options that carry <paramref name="source"/>'s tokenizer files and config keys and protect its folder.</summary>
     public static LlamaCheckpointWriteOptions CarryFrom(LlamaCheckpoint source) => new()

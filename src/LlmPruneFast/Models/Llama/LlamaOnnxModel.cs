@@ -19,23 +19,25 @@ public sealed class LlamaOnnxModel : IDisposable
     public int MaxLength => Config.MaxPositionEmbeddings;
 
     /// <summary>
-    /// Opens <paramref name="directory"/> (see <see cref="LlamaCheckpoint.Open"/> for its errors), builds the graph and
-    /// starts a session. With <paramref name="saveOnnxTo"/> the graph is also written there as model.onnx (external
-    /// data in model.onnx.data when the weights exceed 256 MB).
+    /// Opens <paramref name="directory"/> (a folder, or a llama2.c .bin with <paramref name="tokenizerPath"/>; see
+    /// <see cref="LlamaCheckpoint.Open(string, string?)"/> for its errors), builds the graph and starts a session. With
+    /// <paramref name="saveOnnxTo"/> the graph is also written there as model.onnx (external data in model.onnx.data
+    /// when the weights exceed 256 MB).
     /// </summary>
-    public static LlamaOnnxModel Open(string directory, LlamaOnnxOptions? graph = null, OnnxRunnerOptions? runner = null, string? saveOnnxTo = null)
+    public static LlamaOnnxModel Open(string directory, LlamaOnnxOptions? graph = null, OnnxRunnerOptions? runner = null, string? saveOnnxTo = null,
+        string? tokenizerPath = null)
     {
         ModelProto model;
         LlamaConfig config;
-        string tokenizerPath, dir;
-        using (var checkpoint = LlamaCheckpoint.Open(directory))
+        string dir, tokenizerFile;
+        using (var checkpoint = LlamaCheckpoint.Open(directory, tokenizerPath))
         {
             config = checkpoint.Config;
-            tokenizerPath = checkpoint.TokenizerPath;
+            tokenizerFile = checkpoint.TokenizerPath;
             dir = checkpoint.Directory;
             model = LlamaOnnxBuilder.Build(config, checkpoint.Tensors, graph);
         }
-        var tokenizer = ModelTokenizer.Load(tokenizerPath);
+        var tokenizer = ModelTokenizer.Load(tokenizerFile);
         if (saveOnnxTo != null) SaveOnnx(model, saveOnnxTo);
         return new LlamaOnnxModel { Directory = dir, Config = config, Tokenizer = tokenizer, Runner = OnnxLlamaRunner.Create(model, runner) };
     }

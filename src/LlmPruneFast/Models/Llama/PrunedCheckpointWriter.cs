@@ -4,12 +4,6 @@ using LlmPruneFast.Pruning;
 namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
-/// How a pruned checkpoint stores its weights: <paramref name="DType"/> for every tensor (null: each tensor as the input
-/// stored it), sharded like Hugging Face over <paramref name="MaxShardBytes"/> bytes or when the input was sharded.
-/// </summary>
-public sealed record PrunedOutputOptions(TensorDType? DType = null, long MaxShardBytes = LlamaCheckpointWriteOptions.DefaultMaxShardBytes);
-
-/// <summary>
 /// Writes a pruned model folder: a Hugging Face LLaMA checkpoint (config.json, model.safetensors, tokenizer and the
 /// source's carried files), <c>model.onnx</c> (the pruned model's graph with logits, no taps) and
 /// <c>pruning-plan.json</c>. The folder appears only when complete; the source is only read.

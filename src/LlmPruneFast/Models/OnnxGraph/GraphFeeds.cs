@@ -1,8 +1,9 @@
+using LlmPruneFast.Capture;
 using LlmPruneFast.Models.Encoders;
 
-namespace LlmPruneFast.Capture;
+namespace LlmPruneFast.Models.OnnxGraph;
 
-/// <summary>Chooses the <see cref="IGraphFeed"/> for a graph from the tokenizer files beside it.</summary>
+/// <summary>Chooses the <see cref="IGraphFeed"/> for a graph from the tokenizer files beside it (the graph family's folder layout).</summary>
 public static class GraphFeeds
 {
     /// <summary>

@@ -1,10 +1,8 @@
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
-using LlmPruneFast.Models;
-using LlmPruneFast.Models.Llama;
 using LlmPruneFast.Models.Onnx;
 
-namespace LlmPruneFast.Pipeline;
+namespace LlmPruneFast.Models.Llama;
 
 /// <summary>
 /// A LLaMA decoder to measure: its config and weights (read layer by layer on the layer-streamed path) and, for the

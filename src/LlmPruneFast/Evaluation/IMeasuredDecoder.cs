@@ -1,14 +1,13 @@
 using LlmPruneFast.Capture;
-using LlmPruneFast.Evaluation;
 using LlmPruneFast.Models;
 using LlmPruneFast.Models.Onnx;
 
-namespace LlmPruneFast.Pipeline;
+namespace LlmPruneFast.Evaluation;
 
 /// <summary>
-/// A decoder as the "measure dense vs pruned" step (<see cref="DecoderComparison"/>) runs it, whatever its family:
-/// its shape and positions (the memory plan, each paragraph's cut), a whole-model runner, or its logits one decoder
-/// layer at a time. The LLaMA family's is <see cref="DecoderWeights"/>.
+/// A decoder as the "measure dense vs pruned" step (the pipeline's <c>DecoderComparison</c>) runs it, whatever its
+/// family: its shape and positions (the memory plan, each paragraph's cut), a whole-model runner, or its logits one
+/// decoder layer at a time. Each decoder family's adapter implements it (Models/Llama).
 /// </summary>
 public interface IMeasuredDecoder
 {
