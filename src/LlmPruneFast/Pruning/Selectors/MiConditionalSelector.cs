@@ -30,7 +30,9 @@ namespace LlmPruneFast.Pruning;
 /// actually rebuild. Under <c>bias</c> only the mean comes back and under <c>none</c> nothing does, so there the cost
 /// is the output error that compensation leaves, with the removed neurons' interactions
 /// (<see cref="UnrestoredOutput"/>): sum_{i,j removed} (w_i . w_j) S_ij with S = D R D (+ mu mu^T under none), R this
-/// method's correlation (pearson: the exact error; copula: the Gaussian-copula one). Not combined with update.</para>
+/// method's correlation (pearson: the exact error; copula: the Gaussian-copula one). Not combined with update.
+/// Measured (perf/RESULTS.md, "Compensation-aware MI costs"): with the matching compensation it beats every classic
+/// baseline under none at every sparsity of both tables, and under bias at most of stories260K's.</para>
 /// </summary>
 public sealed class MiConditionalSelector : IPruningSelector
 {
