@@ -11,11 +11,11 @@ using LlmPruneFast.Pruning;
 namespace LlmPruneFast.Perf;
 
 /// <summary>
-/// <c>encoder-table [--model DIR] [--shared DIR] [--out FILE.md] [--methods a,b] [--sparsities 0.3,0.5] [--compensations none,bias,refit]
-/// [--samples S] [--calib-seqs N] [--work DIR]</c>: the MiniLM pruning table of issue 8. Model: all-MiniLM-L6-v2 (default
+/// <c>encoder-table [--model DIR] [--shared DIR] [--out FILE.md] [--methods a,b:key=value] [--sparsities 0.3,0.5] [--compensations none,bias,refit]
+/// [--samples S] [--calib-seqs N] [--include-cls] [--heldout H] [--work DIR]</c>: the MiniLM pruning table of issue 8. Model: all-MiniLM-L6-v2 (default
 /// .cache/models/all-MiniLM-L6-v2, extracted from the restored NuGet package when absent). Calibration: the distinct
 /// sentences of corpora/stsb/sts-train.tsv, one sequence each; N = 2048 of them drawn with seed 0 (calibration in
-/// sequences, bounding the capture), S = 8192 positions ([CLS] excluded). Captured once; every method x sparsity is
+/// sequences, bounding the capture), S = 8192 positions ([CLS] excluded unless --include-cls). Captured once; every method x sparsity is
 /// selected once (uniform budget) and sliced under each compensation. Evaluation on the distinct sentences of
 /// corpora/stsb/sts-dev.tsv: fidelity = mean cosine of pruned to dense embeddings, and STS-B dev Spearman x 100, both
 /// from one embedding pass of the pruned model; dense embeddings and dense STS are computed once. Columns run bias first at
@@ -42,6 +42,8 @@ internal static class EncoderTableSuite
         var compensations = Arg(args, "--compensations", "none,bias,refit").Split(',').Select(CompensationKinds.Parse).ToArray();
         int samples = int.Parse(Arg(args, "--samples", "8192"), CultureInfo.InvariantCulture);
         int sequences = int.Parse(Arg(args, "--calib-seqs", "2048"), CultureInfo.InvariantCulture);
+        bool includeCls = args.Contains("--include-cls");   // a diagnostic: [CLS] positions sampled too
+        int heldOut = int.Parse(Arg(args, "--heldout", "0"), CultureInfo.InvariantCulture);
         string outPath = Path.GetFullPath(Arg(args, "--out", Path.Combine("perf", "results", "encoder-table.md")));
         string work = Path.GetFullPath(Arg(args, "--work", Path.Combine(Path.GetTempPath(), $"encoder-table-{Environment.ProcessId}")));
         string trainFile = Path.Combine(shared, "corpora/stsb/sts-train.tsv");
@@ -53,16 +55,19 @@ internal static class EncoderTableSuite
         var feed = GraphFeeds.For(graph.Folder, graph.Inputs.Select(i => i.Name).ToArray());
         var prunable = new OnnxGraphPrunable(graph, feed, MiniLmPackage.ModelName);
         var clock = Stopwatch.StartNew();
-        var calibration = prunable.Capture(SentenceFile.AsParagraphs(SentenceFile.Read(trainFile)), "sts-train.tsv sentences",
-            new CalibrationOptions { Samples = samples, Seed = 0, MaxLength = folder.MaxTokens, Sequences = sequences, SequenceLength = folder.MaxTokens },
+        string trainText = SentenceFile.AsParagraphs(SentenceFile.Read(trainFile));
+        var calibration = prunable.Capture(trainText, "sts-train.tsv sentences",
+            new CalibrationOptions { Samples = samples, Seed = 0, IncludeBos = includeCls, HeldOutSequences = heldOut, MaxLength = folder.MaxTokens, Sequences = sequences, SequenceLength = folder.MaxTokens },
             null, default);
         double captureSeconds = clock.Elapsed.TotalSeconds;
         Console.WriteLine($"capture: {calibration.Samples} of {calibration.EligiblePositions} positions, {calibration.SequencesRun} sentences run, {captureSeconds:F1} s");
         var source = prunable.Layers(calibration.Layers);
         var fingerprint = prunable.Fingerprint();
 
-        var pairs = StsBenchmark.Read(devFile);
-        var sentences = SentenceFile.Distinct(pairs);
+        // --heldout H: the last H calibration sentences are kept out of the draw and scored instead of sts-dev (fidelity
+        // only): the score a setting may be chosen by.
+        IReadOnlyList<StsPair> pairs = heldOut > 0 ? [] : StsBenchmark.Read(devFile);
+        IReadOnlyList<string> sentences = heldOut > 0 ? TextCorpus.Paragraphs(trainText).TakeLast(heldOut).ToList() : SentenceFile.Distinct(pairs);
         var scorer = new Scorer(pairs, sentences);
         clock.Restart();
         using (var dense = SentenceEncoder.Open(modelDir))
@@ -71,7 +76,7 @@ internal static class EncoderTableSuite
 
         var results = new Dictionary<(string, CompensationKind, double), (double Fidelity, double Sts)>();
         var selectSeconds = new Dictionary<(string, double), double>();
-        var header = new Header(captureSeconds, calibration.Samples, calibration.EligiblePositions, calibration.SequencesRun, sequences, scorer.DenseSts, pairs.Count, sentences.Count);
+        var header = new Header(heldOut, includeCls, captureSeconds, calibration.Samples, calibration.EligiblePositions, calibration.SequencesRun, sequences, scorer.DenseSts, pairs.Count, sentences.Count);
         Directory.CreateDirectory(work);
         try
         {
@@ -85,7 +90,8 @@ internal static class EncoderTableSuite
                     if (!plans.TryGetValue((method, ratio), out var selected))
                     {
                         clock.Restart();
-                        var options = PrunablePipeline.Options(new PruneSettings { Method = method, Ratio = ratio }, prunable.Widths, calibration.Info);
+                        var (name, parameters) = PruneTableSuite.ParseMethod(method);
+                        var options = PrunablePipeline.Options(new PruneSettings { Method = name, MethodParameters = parameters, Ratio = ratio }, prunable.Widths, calibration.Info);
                         var plan = Pruner.Plan(fingerprint, source, options); // a multi-seed method runs its base seed (no logits to score candidates by)
                         selectSeconds[(method, ratio)] = clock.Elapsed.TotalSeconds;
                         plans[(method, ratio)] = selected = (plan, options.Selector is ObsSelector obs ? obs.Damping : CompensationOptions.DefaultRidge);
@@ -129,7 +135,7 @@ internal static class EncoderTableSuite
             foreach (var kind in compensations.Where(k => k != first)) yield return (kind, ratio);
     }
 
-    private sealed record Header(double CaptureSeconds, int Samples, long Eligible, int SentencesRun, int Sequences, double DenseSts, int Pairs, int Sentences);
+    private sealed record Header(int HeldOut, bool IncludeCls, double CaptureSeconds, int Samples, long Eligible, int SentencesRun, int Sequences, double DenseSts, int Pairs, int Sentences);
 
     /// <summary>Dense embeddings kept once; a pruned model's embeddings give fidelity and STS from the same pass.</summary>
     private sealed class Scorer(IReadOnlyList<StsPair> pairs, IReadOnlyList<string> sentences)
@@ -148,7 +154,7 @@ internal static class EncoderTableSuite
         public (double Fidelity, double Sts) Score(float[][] pruned) =>
             (pruned.Zip(_dense, EncoderEvaluation.Cosine).Average(), Sts(pruned));
 
-        private double Sts(float[][] e) =>
+        private double Sts(float[][] e) => pairs.Count == 0 ? double.NaN :
             100 * RankCorrelation.Spearman(pairs.Select(p => EncoderEvaluation.Cosine(e[_index[p.Sentence1]], e[_index[p.Sentence2]])).ToArray(), _gold);
     }
 
@@ -157,9 +163,11 @@ internal static class EncoderTableSuite
     {
         var columns = sparsities.Order().ToArray();
         var md = new StringBuilder();
+        if (h.HeldOut > 0)
+            md.AppendLine($"HELD-OUT CALIBRATION SCORE: fidelity on the last {h.HeldOut} distinct sentences of sts-train.tsv, kept out of the calibration draw (no STS). ");
         md.AppendLine($"Fidelity (STS-B dev Spearman x 100) of all-MiniLM-L6-v2 pruned at uniform FFN sparsity (every one of the 6 blocks, width 1536). " +
                       $"Fidelity = mean cosine of pruned to dense embeddings of the {h.Sentences} distinct sentences of sts-dev.tsv; STS on its {h.Pairs} pairs " +
-                      $"(dense {h.DenseSts:F2}). Calibration: {h.Samples} positions ([CLS] excluded, seed 0) of {h.Eligible} in {h.SentencesRun} sentences " +
+                      $"(dense {h.DenseSts:F2}). Calibration: {h.Samples} positions ([CLS] {(h.IncludeCls ? "included" : "excluded")}, seed 0) of {h.Eligible} in {h.SentencesRun} sentences " +
                       $"drawn from sts-train.tsv's distinct sentences (calibration in sequences, N = {h.Sequences}), captured once in {h.CaptureSeconds:F0} s. " +
                       "mi-random-pairs runs its base seed only (no logits to choose among candidates). " +
                       "Command: `nice -n 5 dotnet run -c Release --project perf/LlmPruneFast.Perf -- encoder-table --shared ../shared`.");

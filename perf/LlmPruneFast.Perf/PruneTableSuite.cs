@@ -175,7 +175,7 @@ internal static class PruneTableSuite
     }
 
     /// <summary>A method spec <c>name[:key=value]...</c> (values: true/false, numbers, text) as a name and parameters.</summary>
-    private static (string Name, PlanParameters? Parameters) ParseMethod(string spec)
+    internal static (string Name, PlanParameters? Parameters) ParseMethod(string spec)
     {
         var parts = spec.Split(':');
         if (parts.Length == 1) return (spec, null);

@@ -62,6 +62,11 @@ public sealed partial class PruneCommand : ICommand
         "bias, partner and refit add FFN down biases (mlp_bias), which only llama models can hold: mistral and qwen2 default to none and refuse the others (exit 4).")]
     public string? Compensate { get; set; }
 
+    [Option("cost-for", HelpText = "mi-weighted, mi-conditional: the compensation the cost is written for. kept (default): the output the kept " +
+        "neurons cannot rebuild (partner, refit); bias | none: the output error that compensation leaves, with the removed neurons' interactions " +
+        "(README, Pruning). Recorded in the plan as cost_for.")]
+    public string? CostFor { get; set; }
+
     [Option("budget", Default = "uniform", HelpText = "uniform (same ratio per layer) | global (one ranking, per-layer floor).")]
     public string Budget { get; set; } = "uniform";
 
@@ -157,6 +162,7 @@ public sealed partial class PruneCommand : ICommand
         var settings = new PruneSettings
         {
             Method = Method,
+            MethodParameters = CostFor == null ? null : CostForParameters(Method, CostFor),
             Estimator = Estimator ?? "plugin",
             EstimatorOptions = new MiEstimatorOptions { Bins = Bins, K = K, Alpha = Alpha, Bandwidth = Information.Bandwidth.Parse(Bandwidth), Seed = unchecked((int)Seed) },
             Ratio = Ratio,
@@ -286,6 +292,15 @@ public sealed partial class PruneCommand : ICommand
 
     /// <summary>Default --memory-mb: 80% of the memory the runtime sees (physical memory, or the container's limit).</summary>
     internal static long DefaultMemoryBudget() => MeasureOptions.DefaultBudgetBytes();
+
+    /// <summary>--cost-for as the method's cost_for parameter; refused for a method without it (never drop a flag silently).</summary>
+    internal static PlanParameters CostForParameters(string method, string costFor)
+    {
+        if (method is not ("mi-weighted" or "mi-conditional"))
+            throw new BadArgumentException($"--cost-for applies to mi-weighted and mi-conditional, not --method {method}");
+        CostTargets.Parse("--cost-for", costFor);
+        return new PlanParameters().Set("cost_for", costFor);
+    }
 
     /// <summary>Where the hidden states' scratch file goes when they do not fit: beside the output (its file system), else the temp folder.</summary>
     private static string? ScratchFolderFor(string output)

@@ -34,6 +34,14 @@ public sealed class MethodFootprint
         {
             case MiConditionalSelector mc:
                 covariance |= mc.Space == "pearson";
+                if (mc.CostFor != CostTarget.Kept)
+                {
+                    parts.Add((mc.Space == "copula"
+                        ? "mi-conditional cost_for: normal scores (N x S), correlation, down Gram G times S (N x N)"
+                        : "mi-conditional cost_for: correlation, down Gram G times S (N x N)", (mc.Space == "copula" ? n * s * sizeof(double) : 0) + 2 * nn));
+                    flops += (double)d * n * n + removed * (double)n + (mc.Space == "copula" ? (double)s * n * n : 0);
+                    break;
+                }
                 parts.Add(mc.Space == "copula"
                     ? ("mi-conditional: normal scores (N x S) and correlation, H, H^-1 (N x N)", n * s * sizeof(double) + 3 * nn)
                     : ("mi-conditional: correlation, H, H^-1 (N x N)", 3 * nn));
@@ -52,6 +60,12 @@ public sealed class MethodFootprint
                 parts.Add(($"{selector.Name}: activations by column (S x N float32), all-pairs MI (N x N, float32 and float64)" +
                     (cluster > 0 ? ", sorted pairs" : ""), s * n * sizeof(float) + n * n * (sizeof(float) + sizeof(double)) + cluster));
                 flops += (copula ? 1.0 : PairCost) * s * n * n;
+                if (selector is MiWeightedSelector { CostFor: not CostTarget.Kept })
+                {
+                    covariance = true;   // the sign of each interaction
+                    parts.Add(("mi-weighted cost_for: down Gram G times S (N x N)", nn));
+                    flops += (double)d * n * n;
+                }
                 break;
             }
             case MiRandomPairsSelector rp:

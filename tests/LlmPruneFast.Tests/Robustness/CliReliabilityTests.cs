@@ -101,7 +101,17 @@ public sealed class CliReliabilityTests
         r = CliRunner.Run([.. prune, "--ratio", "0.3", "--estimator", "ksg"]); // mi-conditional does not use a pairwise estimator
         Assert.Equal(ExitCodes.BadArgument, r.Code);
         Assert.Contains("--estimator ksg has no effect", Assert.Single(Lines(r.Err)));
+        r = CliRunner.Run([.. prune, "--ratio", "0.3", "--method", "flap", "--cost-for", "bias"]); // flap has no cost_for
+        Assert.Equal(ExitCodes.BadArgument, r.Code);
+        Assert.Contains("--cost-for applies to mi-weighted and mi-conditional", Assert.Single(Lines(r.Err)));
+        r = CliRunner.Run([.. prune, "--ratio", "0.3", "--cost-for", "refit"]);
+        Assert.Equal(ExitCodes.BadArgument, r.Code);
+        Assert.Contains("'refit' is not kept, bias or none", Assert.Single(Lines(r.Err)));
         Assert.False(Directory.Exists(dir["out"]));
+        r = CliRunner.Run("prune", "--model", dir["model"], "--calib", dir["calib.txt"], "--samples", "256", "--quiet", "--ratio", "0.3",
+            "--compensate", "bias", "--cost-for", "bias", "--plan-only", "--out", dir["plan.json"]);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("\"cost_for\": \"bias\"", File.ReadAllText(dir["plan.json"]));
 
         r = CliRunner.Run("eval", "--model", dir["model"], "--text", dir["eval.txt"], "--paragraphs", "2", "--threads", "100000");
         Assert.True(r.Code == 0, r.Err);

@@ -10,7 +10,7 @@ public static class PruningSelectors
     /// <summary>
     /// The selector named <paramref name="name"/> with optional parameters (keys as written in plans:
     /// mi-random-pairs: threshold_mode (absolute|quantile|null), threshold, quantile, samples, max_draws, candidates;
-    /// mi-weighted: debias, null_samples, strength; mi-conditional: space (pearson|copula), update, damping; obs: damping). <see cref="BadArgumentException"/> for an unknown name or
+    /// mi-weighted: debias, null_samples, strength, cost_for (kept|bias|none); mi-conditional: space (pearson|copula), update, damping, cost_for; obs: damping). <see cref="BadArgumentException"/> for an unknown name or
     /// parameter.
     /// </summary>
     public static IPruningSelector Create(string name, PlanParameters? parameters = null)
@@ -40,14 +40,15 @@ public static class PruningSelectors
             case "mi-cluster": Allow(); return new MiClusterSelector();
             case "mi-greedy": Allow(); return new MiGreedySelector();
             case "mi-weighted":
-                Allow("debias", "null_samples", "aggregate", "strength");
+                Allow("debias", "null_samples", "aggregate", "strength", "cost_for");
                 if (p.GetString("aggregate", "max") != "max")
                     throw new BadArgumentException($"mi-weighted: aggregate '{p.GetString("aggregate", "max")}' is not supported (max)");
-                return new MiWeightedSelector(p.GetBool("debias", true), checked((int)p.GetInt64("null_samples", 512)), p.GetDouble("strength", 1.0));
+                return new MiWeightedSelector(p.GetBool("debias", true), checked((int)p.GetInt64("null_samples", 512)), p.GetDouble("strength", 1.0),
+                    CostTargets.Parse(name, p.GetString("cost_for", "kept")));
             case "mi-conditional":
-                Allow("update", "space", "damping", "information");
+                Allow("update", "space", "damping", "information", "cost_for");
                 return new MiConditionalSelector(p.GetBool("update", false), p.GetString("space", "pearson"),
-                    p.GetDouble("damping", ObsSelector.DefaultDamping));
+                    p.GetDouble("damping", ObsSelector.DefaultDamping), CostTargets.Parse(name, p.GetString("cost_for", "kept")));
             case "magnitude": Allow(); return new MagnitudeSelector();
             case "wanda-sp": Allow(); return new WandaSpSelector();
             case "flap": Allow(); return new FlapSelector();
