@@ -72,7 +72,7 @@ internal static class MiPairsSuite
         return 0;
     }
 
-    private static ActivationMatrix? Stories260KLayer(string[] args, int samples, int layer)
+    internal static ActivationMatrix? Stories260KLayer(string[] args, int samples, int layer)
     {
         string shared = Bench.StringArg(args, "--shared") ?? Path.Combine(MiSuite.FindRoot(), "..", "shared");
         string model = Path.Combine(shared, "models/stories260K/stories260K.bin"), text = Path.Combine(shared, "corpora/tinystories/valid-sample.txt");
@@ -90,7 +90,7 @@ internal static class MiPairsSuite
     }
 
     /// <summary>The first <paramref name="s"/> rows (positions are a random sample, so any prefix is one too).</summary>
-    private static ActivationMatrix FirstRows(ActivationMatrix z, int s)
+    internal static ActivationMatrix FirstRows(ActivationMatrix z, int s)
     {
         var m = new ActivationMatrix(s, z.Columns);
         for (int j = 0; j < z.Columns; j++) z.Column(j)[..s].CopyTo(m.ColumnMutable(j));
@@ -109,7 +109,7 @@ internal static class MiPairsSuite
     /// enters m-1 pairs, as it enters N-1 in an all-pairs run, so per-column preparation is amortised the way pruning
     /// amortises it, and no pair is timed twice in a row.
     /// </summary>
-    private static (ActivationMatrix Sub, (int I, int J)[] Pairs) PairSet(ActivationMatrix z, int pairCount, int seed)
+    internal static (ActivationMatrix Sub, (int I, int J)[] Pairs) PairSet(ActivationMatrix z, int pairCount, int seed)
     {
         int m = 2;
         while (m < z.Columns && m * (m - 1) / 2 < pairCount) m++;

@@ -130,21 +130,30 @@ public sealed class ActivationMatrix
 
     internal static int FirstNonFinite(ReadOnlySpan<float> v)
     {
-        // x*0 is NaN iff x is NaN or +-Inf (and never overflows): a fast vectorised screen, then a scalar search only on failure.
-        if (!float.IsNaN(SumTimesZero(v))) return -1;
+        // a vectorised screen (exponent bits all ones = NaN or +-Inf; four independent accumulators), then a scalar
+        // search only on failure
+        if (!AnyNonFinite(v)) return -1;
         for (int i = 0; i < v.Length; i++) if (!float.IsFinite(v[i])) return i;
         return -1;
     }
 
-    private static float SumTimesZero(ReadOnlySpan<float> v)
+    private static bool AnyNonFinite(ReadOnlySpan<float> v)
     {
-        float acc = 0;
-        var vec = MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(v);
-        var a = System.Numerics.Vector<float>.Zero;
-        foreach (var x in vec) a += x * System.Numerics.Vector<float>.Zero;
-        acc = System.Numerics.Vector.Sum(a);
-        for (int i = vec.Length * System.Numerics.Vector<float>.Count; i < v.Length; i++) acc += v[i] * 0f;
-        return acc;
+        var bits = MemoryMarshal.Cast<float, System.Numerics.Vector<uint>>(v);
+        var exp = new System.Numerics.Vector<uint>(0x7F800000u);
+        System.Numerics.Vector<uint> a0 = default, a1 = default, a2 = default, a3 = default;
+        int i = 0;
+        for (; i + 4 <= bits.Length; i += 4)
+        {
+            a0 |= System.Numerics.Vector.Equals(bits[i] & exp, exp);
+            a1 |= System.Numerics.Vector.Equals(bits[i + 1] & exp, exp);
+            a2 |= System.Numerics.Vector.Equals(bits[i + 2] & exp, exp);
+            a3 |= System.Numerics.Vector.Equals(bits[i + 3] & exp, exp);
+        }
+        for (; i < bits.Length; i++) a0 |= System.Numerics.Vector.Equals(bits[i] & exp, exp);
+        if ((a0 | a1 | a2 | a3) != System.Numerics.Vector<uint>.Zero) return true;
+        for (int k = bits.Length * System.Numerics.Vector<uint>.Count; k < v.Length; k++) if (!float.IsFinite(v[k])) return true;
+        return false;
     }
 
     internal static string Describe(float x) => float.IsNaN(x) ? "NaN" : x > 0 ? "+Inf" : "-Inf";

@@ -17,7 +17,17 @@ internal static class EqualFrequencyBins
     /// it is empty (B * B &lt;= 256: the joint cell's row offset). Returns true when every value is equal (-0 = +0).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static bool Compute(ReadOnlySpan<float> v, int bins, Span<byte> codes, Span<byte> rowCodes = default)
+    public static bool Compute(ReadOnlySpan<float> v, int bins, Span<byte> codes, Span<byte> rowCodes = default) =>
+        Compute(v, bins, codes, rowCodes, default, default);
+
+    /// <summary>
+    /// Also, unless <paramref name="gatherLow"/> is empty, the samples in bin order for <see cref="BinOrder"/>: bin k's
+    /// samples fill segment k (segments padded to 64 lanes, one after another); lane t holds sample i as
+    /// gatherLow[t] = i mod 256 and gatherHigh[t] = i / 256. Padding lanes are left as they are (callers set gatherHigh
+    /// to 0xFF there, a chunk no sample has).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static bool Compute(ReadOnlySpan<float> v, int bins, Span<byte> codes, Span<byte> rowCodes, Span<byte> gatherLow, Span<byte> gatherHigh)
     {
         int n = v.Length;
         if (bins < 1 || bins > 256) throw new ArgumentOutOfRangeException(nameof(bins));
@@ -66,6 +76,26 @@ internal static class EqualFrequencyBins
                 src.AsSpan(g0, g1 - g0).Sort();
                 sortedTo = g1;
             }
+            if (!gatherLow.IsEmpty)
+            {
+                var segments = Segments.Get(n, bins).SegmentLanes;
+                if (gatherLow.Length < BinOrderLength(n, bins) || gatherHigh.Length < gatherLow.Length || n > 256 * 255) throw new ArgumentException("gather layout too short");
+                ref byte lowLane = ref gatherLow[0], highLane = ref gatherHigh[0], code0 = ref codes[0];
+                for (int k = 0, p = 0, t = 0; k < bins; k++)
+                {
+                    int end = (int)(((long)(k + 1) * n + bins - 1) / bins), lane = t;
+                    byte code = (byte)k;
+                    for (; p < end; p++, lane++)
+                    {
+                        int i = (int)(uint)src[p];
+                        Unsafe.Add(ref code0, i) = code;
+                        Unsafe.Add(ref lowLane, lane) = (byte)i;
+                        Unsafe.Add(ref highLane, lane) = (byte)(i >> 8);
+                    }
+                    t += segments[k];
+                }
+                return low == high;
+            }
             for (int k = 0, p = 0; k < bins; k++)
             {
                 int end = (int)(((long)(k + 1) * n + bins - 1) / bins);
@@ -81,6 +111,36 @@ internal static class EqualFrequencyBins
         {
             pool.Return(src);
             pool.Return(dst);
+        }
+    }
+
+    /// <summary>Lanes of the bin-order layout: every bin's samples padded to a multiple of 64.</summary>
+    public static int BinOrderLength(int s, int bins) => Segments.Get(s, bins).Lanes;
+
+    /// <summary>
+    /// The bin-order layout of S samples in B bins: lanes per bin (its count rounded up to 64) and their total; the
+    /// last one asked for is kept, so per-column and per-pair loops do no divisions.
+    /// </summary>
+    public sealed class Segments
+    {
+        public readonly int Samples, Bins, Lanes;
+        public readonly int[] SegmentLanes;
+
+        private Segments(int s, int bins)
+        {
+            Samples = s;
+            Bins = bins;
+            SegmentLanes = new int[bins];
+            for (int k = 0; k < bins; k++) Lanes += SegmentLanes[k] = (Count(k, s, bins) + 63) & ~63;
+        }
+
+        private static Segments? _last;
+
+        public static Segments Get(int s, int bins)
+        {
+            var l = _last;
+            if (l == null || l.Samples != s || l.Bins != bins) _last = l = new Segments(s, bins);
+            return l;
         }
     }
 

@@ -26,15 +26,22 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
         Parameters = new Dictionary<string, object> { ["bins"] = bins, ["miller_madow"] = millerMadow };
     }
 
+    /// <summary>False: the joint histogram even where <see cref="BinOrder"/> applies (A/B timings and tests).</summary>
+    internal bool UseBinOrder { get; init; } = true;
+
     public override string Name => "plugin";
     public override MiUnits Units => MiUnits.Nats;
     public override IReadOnlyDictionary<string, object> Parameters { get; }
     public override int MinimumSamples => _bins;
 
     /// <summary>Bin codes of one column and its marginal terms.</summary>
-    public sealed class BinnedColumn(byte[] codes, byte[]? rowCodes, double sumCLogC, int occupied, bool constant)
+    public sealed class BinnedColumn(int samples, byte[] codes, byte[]? rowCodes, double sumCLogC, int occupied, bool constant, BinOrder? order = null)
     {
+        public readonly int Samples = samples;
+        /// <summary>The S codes (with <see cref="Order"/>: its padded table, S codes then zeros).</summary>
         public readonly byte[] Codes = codes;
+        /// <summary>The column's samples in bin order and its codes as look-up chunks (<see cref="BinOrder"/>), or null.</summary>
+        public readonly BinOrder? Order = order;
         /// <summary>Codes * B as bytes when B*B &lt;= 256 (the row offset of the joint cell), else null.</summary>
         public readonly byte[]? RowCodes = rowCodes;
         public readonly double SumCLogC = sumCLogC;
@@ -51,19 +58,44 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
     protected override BinnedColumn PrepareColumn(ReadOnlySpan<float> v, ColumnRole role)
     {
         int s = v.Length, b = _bins;
+        var (sum, occupied) = Marginal(s);
+        if (UseBinOrder && BinOrder.Applies(s, b))
+        {
+            var order = new BinOrder(s, b);
+            bool flat = EqualFrequencyBins.Compute(v, b, order.Codes, default, order.Low, order.High);
+            return new BinnedColumn(s, order.Data, null, sum, occupied, flat, order);
+        }
         var codes = new byte[s];
         byte[]? rowCodes = b * b <= 256 ? new byte[s] : null;
         bool constant = EqualFrequencyBins.Compute(v, b, codes, rowCodes);
-        var table = ColumnMath.CLogCTable(s);
-        double sum = 0;
-        int occupied = 0;
-        for (int k = 0; k < b; k++)
+        return new BinnedColumn(s, codes, rowCodes, sum, occupied, constant);
+    }
+
+    private sealed record MarginalTerms(int Samples, double SumCLogC, int Occupied);
+
+    private MarginalTerms? _marginal;
+
+    /// <summary>
+    /// sum c ln c and the occupied bins of one column's marginal: the bin counts depend on S and B only (equal-frequency
+    /// bins), so they are the same for every column of a call.
+    /// </summary>
+    private (double Sum, int Occupied) Marginal(int s)
+    {
+        var m = _marginal;
+        if (m == null || m.Samples != s)
         {
-            int count = EqualFrequencyBins.Count(k, s, b);
-            sum += table[count];
-            if (count > 0) occupied++;
+            var table = ColumnMath.CLogCTable(s);
+            double sum = 0;
+            int occupied = 0;
+            for (int k = 0; k < _bins; k++)
+            {
+                int count = EqualFrequencyBins.Count(k, s, _bins);
+                sum += table[count];
+                if (count > 0) occupied++;
+            }
+            _marginal = m = new MarginalTerms(s, sum, occupied);
         }
-        return new BinnedColumn(codes, rowCodes, sum, occupied, constant);
+        return (m.SumCLogC, m.Occupied);
     }
 
     protected override Scratch CreateScratch(int s) => new(_bins, s);
@@ -73,7 +105,8 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
         if (x.Constant || y.Constant) return 0.0;
         var h = scratch.Hist.AsSpan(0, _bins * _bins);
         h.Clear();
-        if (x.RowCodes != null) JointCountsSmall(x.RowCodes, y.Codes, h);
+        if (x.Order != null && y.Order != null) BinOrder.JointCounts(x.Order, y.Order, _bins, h);
+        else if (x.RowCodes != null) JointCountsSmall(x.RowCodes, y.Codes, h);
         else JointCounts(x.Codes, y.Codes, _bins, h);
         return FromCounts(h, x, y, scratch.CLogC);
     }
@@ -85,7 +118,7 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
     protected override void EstimateRow(BinnedColumn x, BinnedColumn[] ys, int from, int count, Span<float> result, Scratch scratch)
     {
         int c = 0;
-        if (!x.Constant)
+        if (!x.Constant && x.Order == null)
             for (; c + 4 <= count; c += 4)
             {
                 BinnedColumn y0 = ys[from + c], y1 = ys[from + c + 1], y2 = ys[from + c + 2], y3 = ys[from + c + 3];
@@ -104,7 +137,7 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private double FromCounts(ReadOnlySpan<int> h, BinnedColumn x, BinnedColumn y, double[] table)
     {
-        int s = x.Codes.Length, i = 0;
+        int s = x.Samples, i = 0;
         double j0 = 0, j1 = 0, j2 = 0, j3 = 0;
         for (; i + 4 <= h.Length; i += 4)
         {

@@ -216,6 +216,71 @@ public sealed class EstimatorShapeTests
         for (int k = 0; k < bins; k++) Assert.Equal(expected.Count(c => c == k), EqualFrequencyBins.Count(k, s, bins));
     }
 
+    [Theory]
+    [InlineData(16, 16)]
+    [InlineData(33, 5)]
+    [InlineData(100, 16)]
+    [InlineData(1000, 16)]
+    [InlineData(1024, 16)]
+    [InlineData(1024, 8)]
+    [InlineData(1500, 3)]
+    [InlineData(2048, 16)]
+    [InlineData(2048, 2)]
+    public void Plugin_bin_order_counts_equal_the_histogram_bit_for_bit(int s, int bins)
+    {
+        // columns with ties, a constant one and a few-valued one; every ordered pair, both MI forms
+        var z = Random(s, 6, 31 * s + bins, ties: true);
+        z.ColumnMutable(4).Fill(0.5f);
+        var few = z.ColumnMutable(5);
+        for (int i = 0; i < s; i++) few[i] = i % 3 - 1f;
+        var pairs = new List<(int, int)>();
+        for (int i = 0; i < 6; i++) for (int j = 0; j < 6; j++) pairs.Add((i, j));
+        foreach (bool mm in new[] { false, true })
+        {
+            var fast = new double[pairs.Count];
+            var slow = new double[pairs.Count];
+            new PluginEstimator(bins, mm).EstimatePairs(z, pairs.ToArray(), fast);
+            new PluginEstimator(bins, mm) { UseBinOrder = false }.EstimatePairs(z, pairs.ToArray(), slow);
+            Assert.Equal(slow.Select(BitConverter.DoubleToInt64Bits), fast.Select(BitConverter.DoubleToInt64Bits));
+            var sink = new DenseMiSink(6);
+            new PluginEstimator(bins, mm) { MaxDegreeOfParallelism = 1 }.EstimateAllPairs(z, sink);
+            for (int p = 0; p < pairs.Count; p++)
+                if (pairs[p].Item1 != pairs[p].Item2) Assert.Equal((float)slow[p], sink.Matrix[pairs[p].Item1 * 6 + pairs[p].Item2]);
+        }
+    }
+
+    [Theory]
+    [InlineData(16, 16)]
+    [InlineData(100, 16)]
+    [InlineData(1000, 7)]
+    [InlineData(2048, 16)]
+    public void Bin_order_layout_lists_each_bins_samples_once(int s, int bins)
+    {
+        var v = Random(s, 1, s + bins, ties: true).Column(0).ToArray();
+        var order = new BinOrder(s, bins);
+        EqualFrequencyBins.Compute(v, bins, order.Codes, default, order.Low, order.High);
+        var expected = new byte[s];
+        EqualFrequencyBins.Compute(v, bins, expected);
+        Assert.Equal(expected, order.Codes.ToArray());
+        var seen = new bool[s];
+        int lane = 0;
+        for (int k = 0; k < bins; k++)
+        {
+            int count = EqualFrequencyBins.Count(k, s, bins), padded = (count + 63) & ~63;
+            for (int t = lane; t < lane + padded; t++)
+            {
+                if (t >= lane + count) { Assert.Equal(0xFF, order.High[t]); continue; }
+                int i = order.High[t] * 256 + order.Low[t];
+                Assert.False(seen[i]);
+                seen[i] = true;
+                Assert.Equal(k, expected[i]);
+            }
+            lane += padded;
+        }
+        Assert.Equal(order.Lanes, lane);
+        Assert.All(seen, Assert.True);
+    }
+
     public static TheoryData<string> Names() => new() { "plugin", "ksg", "renyi", "copula" };
 
     [Theory]

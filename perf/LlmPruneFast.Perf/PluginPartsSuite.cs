@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using LlmPruneFast.Information;
+
+namespace LlmPruneFast.Perf;
+
+/// <summary>
+/// `plugin-parts`: the plug-in estimator alone, on mi-pairs' data (the same 16 columns and 120 shuffled distinct pairs
+/// of stories260K layer 2 and the synthetic wide layer), without the peer: thread CPU time of EstimatePairs (the
+/// figure mi-pairs times), of the binning of the 16 columns alone, and of EstimateAllPairs over the whole stories260K
+/// layer (each column in N-1 pairs), min over many calls; FNV-1a hashes of the bin codes and of the MI values, so a
+/// change can be checked to leave every value bit-identical. Options: --s S (repeatable), --calls K, --no-bin-order
+/// (the histogram path, for A/B).
+/// </summary>
+internal static class PluginPartsSuite
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    [System.Runtime.CompilerServices.ModuleInitializer]
+    internal static void Register() => Suites.All["plugin-parts"] = Run;
+
+    [DllImport("libc")]
+    private static extern int clock_gettime(int clock, out TimeSpec t);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec { public long Sec, Nsec; }
+
+    /// <summary>CPU seconds of the calling thread (CLOCK_THREAD_CPUTIME_ID), ns resolution.</summary>
+    private static double ThreadCpu() => clock_gettime(3, out var t) == 0 ? t.Sec + t.Nsec * 1e-9 : double.NaN;
+
+    public static int Run(string[] args)
+    {
+        var sizes = new List<int>();
+        for (int a = 0; a < args.Length - 1; a++) if (args[a] == "--s") sizes.Add(int.Parse(args[a + 1], Inv));
+        if (sizes.Count == 0) sizes.AddRange([1024, 4096]);
+        int calls = Bench.Arg(args, "--calls", 200);
+        Console.WriteLine($"plugin-parts: Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, {DateTime.UtcNow:u}, {Bench.Uptime()}");
+        var real = MiPairsSuite.Stories260KLayer(args, sizes.Max(), layer: 2);
+        var est = new PluginEstimator(16, false) { MaxDegreeOfParallelism = 1, UseBinOrder = !args.Contains("--no-bin-order") };
+        foreach (int s in sizes)
+        {
+            var sets = new List<(string Name, ActivationMatrix Z)>();
+            if (real != null) sets.Add(("stories260K L2", MiPairsSuite.FirstRows(real, s)));
+            sets.Add(("synthetic wide", MiSuite.Layer(s, 1024, seed: s)));
+            foreach (var (name, layer) in sets)
+            {
+                var (z, pairs) = MiPairsSuite.PairSet(layer, 120, seed: 11);
+                var values = new double[pairs.Length];
+                var codes = new byte[z.Columns][];
+                for (int j = 0; j < z.Columns; j++) codes[j] = new byte[s];
+                double pairsBest = Min(calls, () => est.EstimatePairs(z, pairs, values));
+                // the pair part alone: the list 9 more times over (the same columns prepared once), per extra pair
+                var longList = Enumerable.Repeat(pairs, 10).SelectMany(p => p).ToArray();
+                var longValues = new double[longList.Length];
+                double longBest = Min(Math.Max(3, calls / 5), () => est.EstimatePairs(z, longList, longValues));
+                double pairPart = (longBest - pairsBest) / (longList.Length - pairs.Length);
+                // every column once: (0,1), (2,3), ...: column preparation and per-call costs, with few pairs
+                var cover = Enumerable.Range(0, z.Columns / 2).Select(k => (2 * k, 2 * k + 1)).ToArray();
+                double coverBest = Min(calls, () => est.EstimatePairs(z, cover, longValues));
+                double binBest = Min(calls, () => { for (int j = 0; j < z.Columns; j++) EqualFrequencyBins.Compute(z.Column(j), 16, codes[j]); });
+                if (args.Contains("--pieces"))
+                {
+                    double fin = Min(calls, () => z.EnsureFinite());
+                    double tab = Min(calls, () => { for (int j = 0; j < z.Columns; j++) ColumnMath.CLogCTable(s); });
+                    double alloc = Min(calls, () => { for (int j = 0; j < z.Columns; j++) { _ = new byte[s]; _ = new byte[s]; _ = new byte[s]; _ = new byte[s]; } });
+                    double one = Min(calls, () => est.EstimatePairs(z, cover.AsSpan(0, 1), longValues));
+                    Console.WriteLine($"  pieces: EnsureFinite {fin * 1e6:F2} us, CLogCTable x{z.Columns} {tab * 1e6:F2} us, 4 x{z.Columns} byte[S] {alloc * 1e6:F2} us, one pair {one * 1e6:F2} us");
+                }
+                ulong codeHash = Fnv.Seed;
+                foreach (var c in codes) codeHash = Fnv.Add(codeHash, c);
+                Console.WriteLine($"{name,-15} S={s,5}: EstimatePairs {pairsBest / pairs.Length * 1e6,6:F3} us/pair CPU ({pairsBest * 1e6,7:F1} us/call); " +
+                                  $"binning {binBest / z.Columns * 1e6,6:F3} us/column ({binBest / pairs.Length * 1e6:F3} us/pair); " +
+                                  $"rest {(pairsBest - binBest) / pairs.Length * 1e6,6:F3} us/pair, of which pairs {pairPart * 1e6,6:F3}; call with {cover.Length} pairs {coverBest * 1e6,6:F1} us = binning + {(coverBest - binBest - cover.Length * pairPart) * 1e6,5:F1} us; codes {codeHash:x16} values {Fnv.Add(Fnv.Seed, MemoryMarshal.AsBytes(values.AsSpan())):x16}");
+            }
+            if (real != null)
+            {
+                var z = MiPairsSuite.FirstRows(real, s);
+                var sink = new HashSink(z.Columns);
+                long pairCount = (long)z.Columns * (z.Columns - 1) / 2;
+                double all = Min(Math.Max(3, calls / 50), () => est.EstimateAllPairs(z, sink));
+                Console.WriteLine($"{"stories260K L2",-15} S={s,5}: EstimateAllPairs, all {pairCount} pairs of N = {z.Columns}: {all / pairCount * 1e6,6:F3} us/pair CPU; values {sink.Hash():x16}");
+            }
+        }
+        return 0;
+    }
+
+    private static double Min(int calls, Action a)
+    {
+        // warm-up long enough for tiered JIT to replace tier-0 code (as mi-pairs does)
+        var warm = Stopwatch.StartNew();
+        do a(); while (warm.Elapsed.TotalSeconds < 0.5);
+        double best = double.PositiveInfinity;
+        for (int k = 0; k < calls; k++)
+        {
+            double c0 = ThreadCpu();
+            a();
+            best = Math.Min(best, ThreadCpu() - c0);
+        }
+        return best;
+    }
+
+    private static class Fnv
+    {
+        public const ulong Seed = 14695981039346656037UL;
+        public static ulong Add(ulong h, ReadOnlySpan<byte> data)
+        {
+            foreach (byte b in data) h = (h ^ b) * 1099511628211UL;
+            return h;
+        }
+    }
+
+    /// <summary>The all-pairs matrix, hashed once complete (tiles arrive in any order).</summary>
+    private sealed class HashSink(int n) : IMiTileSink
+    {
+        private readonly float[] _m = new float[n * n];
+        public void Accept(int rowStart, int colStart, int rowCount, int colCount, ReadOnlySpan<float> tile)
+        {
+            for (int r = 0; r < rowCount; r++) tile.Slice(r * colCount, colCount).CopyTo(_m.AsSpan((rowStart + r) * n + colStart, colCount));
+        }
+        public ulong Hash() => Fnv.Add(Fnv.Seed, MemoryMarshal.AsBytes(_m.AsSpan()));
+    }
+}
