@@ -113,6 +113,18 @@ public sealed class CliReliabilityTests
         Assert.True(r.Code == 0, r.Err);
         Assert.Contains("\"cost_for\": \"bias\"", File.ReadAllText(dir["plan.json"]));
 
+        // mi-conditional's cost follows an explicit --compensate bias|none unless --cost-for says otherwise; the plan records it.
+        foreach (var (comp, costFor, expected) in new (string, string?, string?)[] { ("none", null, "none"), ("bias", "kept", null), ("refit", null, null) })
+        {
+            string plan = dir[$"plan-{comp}-{costFor}.json"];
+            string[] args = ["prune", "--model", dir["model"], "--calib", dir["calib.txt"], "--samples", "256", "--quiet", "--ratio", "0.3",
+                "--compensate", comp, "--plan-only", "--out", plan];
+            r = CliRunner.Run(costFor == null ? args : [.. args, "--cost-for", costFor]);
+            Assert.True(r.Code == 0, r.Err);
+            if (expected == null) Assert.DoesNotContain("cost_for", File.ReadAllText(plan));
+            else Assert.Contains($"\"cost_for\": \"{expected}\"", File.ReadAllText(plan));
+        }
+
         r = CliRunner.Run("eval", "--model", dir["model"], "--text", dir["eval.txt"], "--paragraphs", "2", "--threads", "100000");
         Assert.True(r.Code == 0, r.Err);
         Assert.Contains($"note: --threads 100000 capped at the {Environment.ProcessorCount} processors", r.Err);
