@@ -12,7 +12,7 @@ namespace LlmPruneFast.Information;
 /// key (1/32 of an octave; no scatter) finds each edge's bucket and its rank inside it; only those buckets' members
 /// (a few samples each on continuous data) are sorted by (key, index); then one vector pass counts, per sample, the
 /// edge keys it reaches. A sample whose key equals an edge's key but comes before it by index is one lower: fixed up
-/// from the sorted members. Applies with AVX-512, 2B &lt;= S &lt; 65536 and B &lt;= 16; declines (returns false, nothing
+/// from the sorted members. Applies with AVX-512, 2B &lt;= S &lt; 32768 and B &lt;= 16; declines (returns false, nothing
 /// written) when an edge's bucket holds more than <see cref="MaxBucket"/> samples (long ties, peaked data).
 /// </summary>
 internal static class EqualFrequencyEdges
@@ -20,9 +20,10 @@ internal static class EqualFrequencyEdges
     private const int Shift = 18, Buckets = 1 << (32 - Shift);
     /// <summary>Largest edge bucket resolved here; beyond it the radix path is cheaper.</summary>
     public const int MaxBucket = 48;
+    private const byte Member = 0x80;
 
     public static bool Applies(int s, int bins) =>
-        Vector512.IsHardwareAccelerated && Avx512F.IsSupported && bins >= 2 && bins <= 16 && s >= 2 * bins && s < 65536;
+        Vector512.IsHardwareAccelerated && Avx512F.IsSupported && bins >= 2 && bins <= 16 && s >= 2 * bins && s < 32768;
 
     /// <summary>
     /// Writes the codes (and bin * B to rowCodes unless empty) and returns true, or returns false (nothing written) when
@@ -62,117 +63,103 @@ internal static class EqualFrequencyEdges
                 high = Math.Max(high, key);
             }
             if (low == high) return false;
-            // bucket counts over the occupied range only (16-aligned for the block sums)
-            int b0 = (int)(low >> Shift) & ~15, b1 = ((int)(high >> Shift) | 15) + 1;
+            // bucket counts over the occupied range only (32-aligned for the block sums)
+            int b0 = (int)(low >> Shift) & ~31, b1 = ((int)(high >> Shift) | 31) + 1;
             ushort* hist = stackalloc ushort[Buckets];
             new Span<ushort>(hist + b0, b1 - b0).Clear();
             for (int i = 0; i < n; i++) hist[Unsafe.Add(ref keys, i) >> Shift]++;
-            // each edge's bucket and its rank inside it (edges ascend, so one walk)
+            // each edge's bucket and its rank inside it (edges ascend, so one walk; blocks of 32 empty buckets, common
+            // between the two signs' small magnitudes, cost one compare)
             int edges = bins - 1;
             int* edgeBucket = stackalloc int[16];
             int* edgeRank = stackalloc int[16];
             int bucket = b0, below = 0;
+            var ones = Vector512.Create((short)1);
             for (int k = 1; k <= edges; k++)
             {
                 int p = (int)(((long)k * n + bins - 1) / bins);
-                // whole blocks of 16 buckets first
-                while ((bucket & 15) == 0 && bucket + 16 <= b1)
+                while ((bucket & 31) == 0)
                 {
-                    int sum = (int)Vector256.Sum(Vector256.WidenLower(Vector256.Load(hist + bucket))) + (int)Vector256.Sum(Vector256.WidenUpper(Vector256.Load(hist + bucket)));
-                    if (below + sum > p) break;
-                    below += sum;
-                    bucket += 16;
+                    var block = Vector512.Load(hist + bucket);
+                    if (block != Vector512<ushort>.Zero)
+                    {
+                        int sum = Vector512.Sum(Avx512BW.MultiplyAddAdjacent(block.AsInt16(), ones)); // counts < 32768
+                        if (below + sum > p) break;
+                        below += sum;
+                    }
+                    bucket += 32;
                 }
                 while (below + hist[bucket] <= p) below += hist[bucket++];
                 if (hist[bucket] > MaxBucket) return false;
                 edgeBucket[k - 1] = bucket;
                 edgeRank[k - 1] = p - below;
             }
-            // the members of the edge buckets, grouped by bucket, as (key, index); slotOf is read only at edge buckets
-            byte* slotOf = stackalloc byte[Buckets];
+            // per bucket: its code (the edges in buckets below it), or Member for an edge's bucket
+            byte* table = stackalloc byte[Buckets];
+            byte* slotOf = stackalloc byte[Buckets]; // read only at edge buckets
             int* slotStart = stackalloc int[17];
-            int slots = 0, members = 0;
+            int* slotBelow = stackalloc int[17];
+            int slots = 0, members = 0, from = b0;
             for (int k = 0; k < edges; k++)
             {
-                if (k > 0 && edgeBucket[k] == edgeBucket[k - 1]) continue;
-                slotOf[edgeBucket[k]] = (byte)(slots + 1);
+                int f = edgeBucket[k];
+                if (k > 0 && f == edgeBucket[k - 1]) continue;
+                new Span<byte>(table + from, f - from).Fill((byte)k);
+                table[f] = Member;
+                from = f + 1;
+                slotOf[f] = (byte)slots;
+                slotBelow[slots] = k;
                 slotStart[slots++] = members;
-                members += hist[edgeBucket[k]];
+                members += hist[f];
             }
+            new Span<byte>(table + from, b1 - from).Fill((byte)edges);
             slotStart[slots] = members;
+            // codes by bucket; the edge buckets' members listed (in index order) to be placed by exact rank
+            int* listed = stackalloc int[16 * MaxBucket + 1];
+            ref byte code0 = ref codes[0];
+            bool rows = !rowCodes.IsEmpty;
+            int count = 0;
+            if (rows)
+                for (int s = 0; s < n; s++)
+                {
+                    int t = table[Unsafe.Add(ref keys, s) >> Shift];
+                    Unsafe.Add(ref code0, s) = (byte)t;
+                    rowCodes[s] = (byte)(t * bins);
+                    listed[count] = s;
+                    count += t >> 7;
+                }
+            else
+                for (int s = 0; s < n; s++)
+                {
+                    int t = table[Unsafe.Add(ref keys, s) >> Shift];
+                    Unsafe.Add(ref code0, s) = (byte)t;
+                    listed[count] = s;
+                    count += t >> 7;
+                }
+            // members by bucket as (key, index), each bucket sorted: position q in bucket j is stable rank
+            // (ranks below the bucket) + q, so its code is slotBelow[j] + the bucket's edges at ranks <= q
             ulong* member = stackalloc ulong[16 * MaxBucket];
             int* fill = stackalloc int[16];
             for (int j = 0; j < slots; j++) fill[j] = slotStart[j];
-            var wanted = stackalloc Vector512<uint>[16];
-            for (int k = 0, j = 0; k < edges; k++)
-                if (k == 0 || edgeBucket[k] != edgeBucket[k - 1]) wanted[j++] = Vector512.Create((uint)edgeBucket[k]);
-            for (int i = 0; i < full; i += 16)
+            for (int c = 0; c < count; c++)
             {
-                var bv = Vector512.ShiftRightLogical(Vector512.LoadUnsafe(ref keys, (nuint)i), Shift);
-                var hit = Vector512.Equals(bv, wanted[0]);
-                for (int j = 1; j < slots; j++) hit |= Vector512.Equals(bv, wanted[j]);
-                ulong mask = hit.ExtractMostSignificantBits();
-                while (mask != 0)
-                {
-                    int s = i + BitOperations.TrailingZeroCount(mask);
-                    mask &= mask - 1;
-                    uint key = Unsafe.Add(ref keys, s);
-                    member[fill[slotOf[key >> Shift] - 1]++] = ((ulong)key << 32) | (uint)s;
-                }
-            }
-            for (int s = full; s < n; s++)
-            {
+                int s = listed[c];
                 uint key = Unsafe.Add(ref keys, s);
-                int slot = slotOf[key >> Shift];
-                if (slot != 0) member[fill[slot - 1]++] = ((ulong)key << 32) | (uint)s;
+                member[fill[slotOf[key >> Shift]]++] = ((ulong)key << 32) | (uint)s;
             }
-            for (int j = 0; j < slots; j++) new Span<ulong>(member + slotStart[j], slotStart[j + 1] - slotStart[j]).Sort();
-            // the edges as (key, index), from their bucket's sorted members
-            uint* edgeKey = stackalloc uint[16];
-            int* edgeIndex = stackalloc int[16];
-            int* edgeSlot = stackalloc int[16];
-            for (int k = 0, j = -1; k < edges; k++)
+            for (int j = 0, k = 0; j < slots; j++)
             {
-                if (k == 0 || edgeBucket[k] != edgeBucket[k - 1]) j++;
-                ulong e = member[slotStart[j] + edgeRank[k]];
-                edgeKey[k] = (uint)(e >> 32);
-                edgeIndex[k] = (int)(uint)e;
-                edgeSlot[k] = j;
-            }
-            // code = the number of edge keys at or below the sample's key
-            var edgeV = stackalloc Vector512<uint>[16];
-            for (int k = 0; k < edges; k++) edgeV[k] = Vector512.Create(edgeKey[k]);
-            ref byte code0 = ref codes[0];
-            bool rows = !rowCodes.IsEmpty;
-            var scale = Vector512.Create((uint)bins);
-            for (int i = 0; i < full; i += 16)
-            {
-                var key = Vector512.LoadUnsafe(ref keys, (nuint)i);
-                var c = Vector512<uint>.Zero;
-                for (int k = 0; k < edges; k++) c -= Vector512.GreaterThanOrEqual(key, edgeV[k]);
-                Avx512F.ConvertToVector128Byte(c).StoreUnsafe(ref code0, (nuint)i);
-                if (rows) Avx512F.ConvertToVector128Byte(c * scale).StoreUnsafe(ref rowCodes[0], (nuint)i);
-            }
-            for (int s = full; s < n; s++)
-            {
-                uint key = Unsafe.Add(ref keys, s);
-                int c = 0;
-                for (int k = 0; k < edges; k++) c += key >= edgeKey[k] ? 1 : 0;
-                Unsafe.Add(ref code0, s) = (byte)c;
-                if (rows) rowCodes[s] = (byte)(c * bins);
-            }
-            // ties at an edge: equal keys before it by index are below it
-            for (int k = 0; k < edges; k++)
-            {
-                int j = edgeSlot[k];
-                for (int m = slotStart[j]; m < slotStart[j + 1]; m++)
+                var list = new Span<ulong>(member + slotStart[j], slotStart[j + 1] - slotStart[j]);
+                list.Sort();
+                int code = slotBelow[j];
+                for (int q = 0; q < list.Length; q++)
                 {
-                    ulong e = member[m];
-                    if ((uint)(e >> 32) != edgeKey[k] || (int)(uint)e >= edgeIndex[k]) continue;
-                    int s = (int)(uint)e;
-                    Unsafe.Add(ref code0, s)--;
-                    if (rows) rowCodes[s] = (byte)(Unsafe.Add(ref code0, s) * bins);
+                    while (k < edges && edgeBucket[k] == edgeBucket[slotBelow[j]] && edgeRank[k] <= q) { k++; code++; }
+                    int s = (int)(uint)list[q];
+                    Unsafe.Add(ref code0, s) = (byte)code;
+                    if (rows) rowCodes[s] = (byte)(code * bins);
                 }
+                while (k < edges && edgeBucket[k] == edgeBucket[slotBelow[j]]) k++;
             }
             return true;
         }
