@@ -43,6 +43,8 @@ internal static class EqualFrequencyEdges
             // order-preserving keys (x + 0 turns -0 into +0), and their range
             var lowV = Vector512<uint>.AllBitsSet;
             var highV = Vector512<uint>.Zero;
+            var negHighV = Vector512<uint>.Zero; // the largest negative and smallest positive key, for the gap below
+            var posLowV = Vector512<uint>.AllBitsSet;
             var top = Vector512.Create(0x8000_0000u);
             int full = n & ~15;
             for (int i = 0; i < full; i += 16)
@@ -52,6 +54,9 @@ internal static class EqualFrequencyEdges
                 key.StoreUnsafe(ref keys, (nuint)i);
                 lowV = Vector512.Min(lowV, key);
                 highV = Vector512.Max(highV, key);
+                var negative = Vector512.LessThan(key, top);
+                negHighV = Vector512.Max(negHighV, key & negative);
+                posLowV = Vector512.Min(posLowV, key | negative);
             }
             uint low = uint.MaxValue, high = 0;
             for (int l = 0; l < 16; l++) { low = Math.Min(low, lowV[l]); high = Math.Max(high, highV[l]); }
@@ -63,13 +68,33 @@ internal static class EqualFrequencyEdges
                 high = Math.Max(high, key);
             }
             if (low == high) return false;
-            // bucket counts over the occupied range only (32-aligned for the block sums)
+            // bucket counts over the occupied range only (32-aligned for the block sums), in two parts when the signs'
+            // small magnitudes leave a gap between the largest negative and the smallest positive key
             int b0 = (int)(low >> Shift) & ~31, b1 = ((int)(high >> Shift) | 31) + 1;
+            int gap0 = -1, gap1 = -1;
+            if (low < 0x8000_0000u && high >= 0x8000_0000u)
+            {
+                uint negHigh = 0, posLow = uint.MaxValue;
+                for (int l = 0; l < 16; l++) { negHigh = Math.Max(negHigh, negHighV[l]); posLow = Math.Min(posLow, posLowV[l]); }
+                for (int i = full; i < n; i++)
+                {
+                    uint key = Unsafe.Add(ref keys, i);
+                    negHigh = Math.Max(negHigh, key < 0x8000_0000u ? key : 0);
+                    posLow = Math.Min(posLow, key < 0x8000_0000u ? uint.MaxValue : key);
+                }
+                int g0 = ((int)(negHigh >> Shift) | 31) + 1, g1 = (int)(posLow >> Shift) & ~31;
+                if (g1 > g0) { gap0 = g0; gap1 = g1; }
+            }
             ushort* hist = stackalloc ushort[Buckets];
-            new Span<ushort>(hist + b0, b1 - b0).Clear();
+            if (gap0 < 0) new Span<ushort>(hist + b0, b1 - b0).Clear();
+            else
+            {
+                new Span<ushort>(hist + b0, gap0 - b0).Clear();
+                new Span<ushort>(hist + gap1, b1 - gap1).Clear();
+            }
             for (int i = 0; i < n; i++) hist[Unsafe.Add(ref keys, i) >> Shift]++;
-            // each edge's bucket and its rank inside it (edges ascend, so one walk; blocks of 32 empty buckets, common
-            // between the two signs' small magnitudes, cost one compare)
+            // each edge's bucket and its rank inside it (edges ascend, so one walk: whole blocks of 32 where the edge
+            // is beyond them, then bucket by bucket)
             int edges = bins - 1;
             int* edgeBucket = stackalloc int[16];
             int* edgeRank = stackalloc int[16];
@@ -78,18 +103,17 @@ internal static class EqualFrequencyEdges
             for (int k = 1; k <= edges; k++)
             {
                 int p = (int)(((long)k * n + bins - 1) / bins);
-                while ((bucket & 31) == 0)
+                while (true)
                 {
-                    var block = Vector512.Load(hist + bucket);
-                    if (block != Vector512<ushort>.Zero)
+                    if (bucket == gap0) bucket = gap1;
+                    if ((bucket & 31) == 0)
                     {
-                        int sum = Vector512.Sum(Avx512BW.MultiplyAddAdjacent(block.AsInt16(), ones)); // counts < 32768
-                        if (below + sum > p) break;
-                        below += sum;
+                        int sum = Vector512.Sum(Avx512BW.MultiplyAddAdjacent(Vector512.Load(hist + bucket).AsInt16(), ones)); // counts < 32768
+                        if (below + sum <= p) { below += sum; bucket += 32; continue; }
                     }
-                    bucket += 32;
+                    if (below + hist[bucket] > p) break;
+                    below += hist[bucket++];
                 }
-                while (below + hist[bucket] <= p) below += hist[bucket++];
                 if (hist[bucket] > MaxBucket) return false;
                 edgeBucket[k - 1] = bucket;
                 edgeRank[k - 1] = p - below;
