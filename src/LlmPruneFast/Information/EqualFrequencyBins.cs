@@ -4,6 +4,8 @@ namespace LlmPruneFast.Information;
 
 /// <summary>
 /// Equal-frequency bin codes by STABLE rank: code(s) = floor(rank(s) * B / S), where rank orders samples by value
+/// (with AVX-512 and continuous data the edges are selected instead, <see cref="EqualFrequencyEdges"/>; this is the
+/// radix path for the rest)
 /// with ties broken by index (-0 = +0), exactly as <see cref="ColumnMath.StableRanks"/> would give, without the full
 /// sort. A code depends only on which bin's rank range a sample lands in, so the samples are sorted stably by the
 /// upper 16 bits of their order-preserving key (two radix passes instead of four); a run of equal prefixes that

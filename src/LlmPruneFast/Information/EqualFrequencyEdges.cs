@@ -9,11 +9,11 @@ namespace LlmPruneFast.Information;
 /// Equal-frequency codes by selecting the B-1 edges instead of sorting: edge k is the sample at stable rank
 /// ceil(kS/B) (order by value, ties by index, -0 = +0), and code(s) = the number of edges at or below s in that order,
 /// the same code <see cref="EqualFrequencyBins"/> gives. One counting pass over a 14-bit prefix of the order-preserving
-/// key (1/32 of an octave; no scatter) finds each edge's bucket and its rank inside it; only those buckets' members
-/// (a few samples each on continuous data) are sorted by (key, index); then one vector pass counts, per sample, the
-/// edge keys it reaches. A sample whose key equals an edge's key but comes before it by index is one lower: fixed up
-/// from the sorted members. Applies with AVX-512, 2B &lt;= S &lt; 32768 and B &lt;= 16; declines (returns false, nothing
-/// written) when an edge's bucket holds more than <see cref="MaxBucket"/> samples (long ties, peaked data).
+/// key (1/32 of an octave; no scatter) finds each edge's bucket and its rank inside it; every other bucket's samples
+/// share one code (a byte table per bucket, one look-up pass); only the edge buckets' members (a few samples each on
+/// continuous data) are sorted by (key, index) and coded by exact rank. Applies with AVX-512, 2B &lt;= S &lt; 32768 and
+/// B &lt;= 16; declines (returns false, nothing written) for a constant column and when an edge's bucket holds more than
+/// <see cref="MaxBucket"/> samples (long ties, peaked data), which the radix path then codes.
 /// </summary>
 internal static class EqualFrequencyEdges
 {
@@ -27,7 +27,7 @@ internal static class EqualFrequencyEdges
 
     /// <summary>
     /// Writes the codes (and bin * B to rowCodes unless empty) and returns true, or returns false (nothing written) when
-    /// the column's edge buckets are too full. <paramref name="constant"/>: every value equal (never, when true is returned).
+    /// the column is constant or its edge buckets are too full.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit] // the 48 KB of tables are cleared or written before use
     public static unsafe bool TryCompute(ReadOnlySpan<float> v, int bins, Span<byte> codes, Span<byte> rowCodes)
