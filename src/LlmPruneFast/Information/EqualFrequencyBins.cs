@@ -4,6 +4,8 @@ namespace LlmPruneFast.Information;
 
 /// <summary>
 /// Equal-frequency bin codes by STABLE rank: code(s) = floor(rank(s) * B / S), where rank orders samples by value
+/// (with AVX-512 and continuous data the edges are selected instead, <see cref="EqualFrequencyEdges"/>; this is the
+/// radix path for the rest)
 /// with ties broken by index (-0 = +0), exactly as <see cref="ColumnMath.StableRanks"/> would give, without the full
 /// sort. A code depends only on which bin's rank range a sample lands in, so the samples are sorted stably by the
 /// upper 16 bits of their order-preserving key (two radix passes instead of four); a run of equal prefixes that
@@ -33,6 +35,11 @@ internal static class EqualFrequencyBins
         if (bins < 1 || bins > 256) throw new ArgumentOutOfRangeException(nameof(bins));
         if (codes.Length < n || (!rowCodes.IsEmpty && (rowCodes.Length < n || bins * bins > 256))) throw new ArgumentException("codes shorter than the column");
         if (n == 0) return true;
+        if (UseEdgeSelection && EqualFrequencyEdges.TryCompute(v, bins, codes, rowCodes))
+        {
+            if (!gatherLow.IsEmpty) WriteBinOrder(n, bins, codes, gatherLow, gatherHigh);
+            return false;
+        }
         var pool = System.Buffers.ArrayPool<ulong>.Shared;
         ulong[] src = pool.Rent(n), dst = pool.Rent(n);
         try
@@ -111,6 +118,25 @@ internal static class EqualFrequencyBins
         {
             pool.Return(src);
             pool.Return(dst);
+        }
+    }
+
+    /// <summary>Off: always the radix path (tests compare the two).</summary>
+    internal static bool UseEdgeSelection = true;
+
+    /// <summary>The bin-order layout from finished codes: each bin's samples in index order (the order inside a segment does not change the counts).</summary>
+    private static void WriteBinOrder(int n, int bins, ReadOnlySpan<byte> codes, Span<byte> gatherLow, Span<byte> gatherHigh)
+    {
+        var segments = Segments.Get(n, bins).SegmentLanes;
+        if (gatherLow.Length < BinOrderLength(n, bins) || gatherHigh.Length < gatherLow.Length || n > 256 * 255) throw new ArgumentException("gather layout too short");
+        Span<int> next = stackalloc int[bins];
+        for (int k = 0, t = 0; k < bins; k++) { next[k] = t; t += segments[k]; }
+        ref byte lowLane = ref gatherLow[0], highLane = ref gatherHigh[0];
+        for (int i = 0; i < n; i++)
+        {
+            int lane = next[codes[i]]++;
+            Unsafe.Add(ref lowLane, lane) = (byte)i;
+            Unsafe.Add(ref highLane, lane) = (byte)(i >> 8);
         }
     }
 

@@ -250,6 +250,57 @@ public sealed class EstimatorShapeTests
     }
 
     [Theory]
+    [InlineData(16, 8)]
+    [InlineData(32, 16)]
+    [InlineData(33, 16)]
+    [InlineData(100, 5)]
+    [InlineData(1000, 16)]
+    [InlineData(1024, 16)]
+    [InlineData(1031, 2)]
+    [InlineData(2048, 16)]
+    [InlineData(4096, 16)]
+    [InlineData(4096, 7)]
+    public void Edge_selection_codes_equal_stable_rank_codes(int s, int bins)
+    {
+        var rng = new Random(s * 17 + bins);
+        float Normal() => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+        for (int kind = 0; kind < 8; kind++)
+        {
+            var v = new float[s];
+            for (int i = 0; i < s; i++)
+                v[i] = kind switch
+                {
+                    0 => Normal(), // sign-mixed, continuous: the path must apply
+                    1 => 3f + Math.Abs(Normal()), // one sign, one octave
+                    2 => (float)Math.Round(Normal() * 64) / 64, // ties at most edges
+                    3 => rng.Next(4) - 1.5f, // few values: long tied runs
+                    4 => rng.Next(2) == 0 ? 0f : -0f, // -0 = +0: one value
+                    5 => 0.25f, // constant
+                    6 => rng.Next(3) == 0 ? (rng.Next(2) == 0 ? 0f : -0f) : Normal() * 1e-30f, // signed zeros among tiny values
+                    _ => (i % 2 == 0 ? 1 : -1) * (float)Math.Pow(2, rng.Next(-120, 120)) * (1 + (float)rng.NextDouble()), // wide range
+                };
+            var order = Enumerable.Range(0, s).OrderBy(i => v[i] == 0 ? 0f : v[i]).ToArray(); // stable: ties by index
+            var expected = new byte[s];
+            for (int r = 0; r < s; r++) expected[order[r]] = (byte)((long)r * bins / s);
+            var codes = Enumerable.Repeat((byte)0xEE, s).ToArray();
+            var rowCodes = Enumerable.Repeat((byte)0xEE, s).ToArray();
+            bool done = EqualFrequencyEdges.TryCompute(v, bins, codes, rowCodes);
+            if (kind == 0 && EqualFrequencyEdges.Applies(s, bins)) Assert.True(done, $"kind {kind}");
+            if (kind is 4 or 5) Assert.False(done); // one value: left to the radix path
+            if (done)
+            {
+                Assert.Equal(expected, codes);
+                Assert.Equal(expected.Select(c => (byte)(c * bins)), rowCodes);
+            }
+            else Assert.All(codes, c => Assert.Equal(0xEE, c)); // declined: nothing written
+            // and the public entry, whichever path it takes
+            var viaCompute = new byte[s];
+            EqualFrequencyBins.Compute(v, bins, viaCompute);
+            Assert.Equal(expected, viaCompute);
+        }
+    }
+
+    [Theory]
     [InlineData(16, 16)]
     [InlineData(100, 16)]
     [InlineData(1000, 7)]

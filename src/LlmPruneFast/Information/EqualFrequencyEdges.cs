@@ -1,0 +1,195 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace LlmPruneFast.Information;
+
+/// <summary>
+/// Equal-frequency codes by selecting the B-1 edges instead of sorting: edge k is the sample at stable rank
+/// ceil(kS/B) (order by value, ties by index, -0 = +0), and code(s) = the number of edges at or below s in that order,
+/// the same code <see cref="EqualFrequencyBins"/> gives. One counting pass over a 14-bit prefix of the order-preserving
+/// key (1/32 of an octave; no scatter) finds each edge's bucket and its rank inside it; every other bucket's samples
+/// share one code (a byte table per bucket, one look-up pass); only the edge buckets' members (a few samples each on
+/// continuous data) are sorted by (key, index) and coded by exact rank. Applies with AVX-512, 2B &lt;= S &lt; 32768 and
+/// B &lt;= 16; declines (returns false, nothing written) for a constant column and when an edge's bucket holds more than
+/// <see cref="MaxBucket"/> samples (long ties, peaked data), which the radix path then codes.
+/// </summary>
+internal static class EqualFrequencyEdges
+{
+    private const int Shift = 18, Buckets = 1 << (32 - Shift);
+    /// <summary>Largest edge bucket resolved here; beyond it the radix path is cheaper.</summary>
+    public const int MaxBucket = 48;
+    private const byte Member = 0x80;
+
+    public static bool Applies(int s, int bins) =>
+        Vector512.IsHardwareAccelerated && Avx512F.IsSupported && bins >= 2 && bins <= 16 && s >= 2 * bins && s < 32768;
+
+    /// <summary>
+    /// Writes the codes (and bin * B to rowCodes unless empty) and returns true, or returns false (nothing written) when
+    /// the column is constant or its edge buckets are too full.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit] // the 48 KB of tables are cleared or written before use
+    public static unsafe bool TryCompute(ReadOnlySpan<float> v, int bins, Span<byte> codes, Span<byte> rowCodes)
+    {
+        int n = v.Length;
+        if (!Applies(n, bins)) return false;
+        var pool = System.Buffers.ArrayPool<uint>.Shared;
+        uint[] keyArray = pool.Rent(n + 16);
+        try
+        {
+            ref uint keys = ref keyArray[0];
+            ref float x = ref Unsafe.AsRef(in v[0]);
+            // order-preserving keys (x + 0 turns -0 into +0), and their range
+            var lowV = Vector512<uint>.AllBitsSet;
+            var highV = Vector512<uint>.Zero;
+            var negHighV = Vector512<uint>.Zero; // the largest negative and smallest positive key, for the gap below
+            var posLowV = Vector512<uint>.AllBitsSet;
+            var top = Vector512.Create(0x8000_0000u);
+            int full = n & ~15;
+            for (int i = 0; i < full; i += 16)
+            {
+                var b = (Vector512.LoadUnsafe(ref x, (nuint)i) + Vector512<float>.Zero).AsUInt32();
+                var key = b ^ (Vector512.ShiftRightArithmetic(b.AsInt32(), 31).AsUInt32() | top);
+                key.StoreUnsafe(ref keys, (nuint)i);
+                lowV = Vector512.Min(lowV, key);
+                highV = Vector512.Max(highV, key);
+                var negative = Vector512.LessThan(key, top);
+                negHighV = Vector512.Max(negHighV, key & negative);
+                posLowV = Vector512.Min(posLowV, key | negative);
+            }
+            uint low = uint.MaxValue, high = 0;
+            for (int l = 0; l < 16; l++) { low = Math.Min(low, lowV[l]); high = Math.Max(high, highV[l]); }
+            for (int i = full; i < n; i++)
+            {
+                uint key = ColumnMath.SortableBits(Unsafe.Add(ref x, i));
+                Unsafe.Add(ref keys, i) = key;
+                low = Math.Min(low, key);
+                high = Math.Max(high, key);
+            }
+            if (low == high) return false;
+            // bucket counts over the occupied range only (32-aligned for the block sums), in two parts when the signs'
+            // small magnitudes leave a gap between the largest negative and the smallest positive key
+            int b0 = (int)(low >> Shift) & ~31, b1 = ((int)(high >> Shift) | 31) + 1;
+            int gap0 = -1, gap1 = -1;
+            if (low < 0x8000_0000u && high >= 0x8000_0000u)
+            {
+                uint negHigh = 0, posLow = uint.MaxValue;
+                for (int l = 0; l < 16; l++) { negHigh = Math.Max(negHigh, negHighV[l]); posLow = Math.Min(posLow, posLowV[l]); }
+                for (int i = full; i < n; i++)
+                {
+                    uint key = Unsafe.Add(ref keys, i);
+                    negHigh = Math.Max(negHigh, key < 0x8000_0000u ? key : 0);
+                    posLow = Math.Min(posLow, key < 0x8000_0000u ? uint.MaxValue : key);
+                }
+                int g0 = ((int)(negHigh >> Shift) | 31) + 1, g1 = (int)(posLow >> Shift) & ~31;
+                if (g1 > g0) { gap0 = g0; gap1 = g1; }
+            }
+            ushort* hist = stackalloc ushort[Buckets];
+            if (gap0 < 0) new Span<ushort>(hist + b0, b1 - b0).Clear();
+            else
+            {
+                new Span<ushort>(hist + b0, gap0 - b0).Clear();
+                new Span<ushort>(hist + gap1, b1 - gap1).Clear();
+            }
+            for (int i = 0; i < n; i++) hist[Unsafe.Add(ref keys, i) >> Shift]++;
+            // each edge's bucket and its rank inside it (edges ascend, so one walk: whole blocks of 32 where the edge
+            // is beyond them, then bucket by bucket)
+            int edges = bins - 1;
+            int* edgeBucket = stackalloc int[16];
+            int* edgeRank = stackalloc int[16];
+            int bucket = b0, below = 0;
+            var ones = Vector512.Create((short)1);
+            for (int k = 1; k <= edges; k++)
+            {
+                int p = (int)(((long)k * n + bins - 1) / bins);
+                while (true)
+                {
+                    if (bucket == gap0) bucket = gap1;
+                    if ((bucket & 31) == 0)
+                    {
+                        int sum = Vector512.Sum(Avx512BW.MultiplyAddAdjacent(Vector512.Load(hist + bucket).AsInt16(), ones)); // counts < 32768
+                        if (below + sum <= p) { below += sum; bucket += 32; continue; }
+                    }
+                    if (below + hist[bucket] > p) break;
+                    below += hist[bucket++];
+                }
+                if (hist[bucket] > MaxBucket) return false;
+                edgeBucket[k - 1] = bucket;
+                edgeRank[k - 1] = p - below;
+            }
+            // per bucket: its code (the edges in buckets below it), or Member for an edge's bucket
+            byte* table = stackalloc byte[Buckets];
+            byte* slotOf = stackalloc byte[Buckets]; // read only at edge buckets
+            int* slotStart = stackalloc int[17];
+            int* slotBelow = stackalloc int[17];
+            int slots = 0, members = 0, from = b0;
+            for (int k = 0; k < edges; k++)
+            {
+                int f = edgeBucket[k];
+                if (k > 0 && f == edgeBucket[k - 1]) continue;
+                new Span<byte>(table + from, f - from).Fill((byte)k);
+                table[f] = Member;
+                from = f + 1;
+                slotOf[f] = (byte)slots;
+                slotBelow[slots] = k;
+                slotStart[slots++] = members;
+                members += hist[f];
+            }
+            new Span<byte>(table + from, b1 - from).Fill((byte)edges);
+            slotStart[slots] = members;
+            // codes by bucket; the edge buckets' members listed (in index order) to be placed by exact rank
+            int* listed = stackalloc int[16 * MaxBucket + 1];
+            ref byte code0 = ref codes[0];
+            bool rows = !rowCodes.IsEmpty;
+            int count = 0;
+            if (rows)
+                for (int s = 0; s < n; s++)
+                {
+                    int t = table[Unsafe.Add(ref keys, s) >> Shift];
+                    Unsafe.Add(ref code0, s) = (byte)t;
+                    rowCodes[s] = (byte)(t * bins);
+                    listed[count] = s;
+                    count += t >> 7;
+                }
+            else
+                for (int s = 0; s < n; s++)
+                {
+                    int t = table[Unsafe.Add(ref keys, s) >> Shift];
+                    Unsafe.Add(ref code0, s) = (byte)t;
+                    listed[count] = s;
+                    count += t >> 7;
+                }
+            // members by bucket as (key, index), each bucket sorted: position q in bucket j is stable rank
+            // (ranks below the bucket) + q, so its code is slotBelow[j] + the bucket's edges at ranks <= q
+            ulong* member = stackalloc ulong[16 * MaxBucket];
+            int* fill = stackalloc int[16];
+            for (int j = 0; j < slots; j++) fill[j] = slotStart[j];
+            for (int c = 0; c < count; c++)
+            {
+                int s = listed[c];
+                uint key = Unsafe.Add(ref keys, s);
+                member[fill[slotOf[key >> Shift]]++] = ((ulong)key << 32) | (uint)s;
+            }
+            for (int j = 0, k = 0; j < slots; j++)
+            {
+                var list = new Span<ulong>(member + slotStart[j], slotStart[j + 1] - slotStart[j]);
+                list.Sort();
+                int code = slotBelow[j];
+                for (int q = 0; q < list.Length; q++)
+                {
+                    while (k < edges && edgeBucket[k] == edgeBucket[slotBelow[j]] && edgeRank[k] <= q) { k++; code++; }
+                    int s = (int)(uint)list[q];
+                    Unsafe.Add(ref code0, s) = (byte)code;
+                    if (rows) rowCodes[s] = (byte)(code * bins);
+                }
+                while (k < edges && edgeBucket[k] == edgeBucket[slotBelow[j]]) k++;
+            }
+            return true;
+        }
+        finally
+        {
+            pool.Return(keyArray);
+        }
+    }
+}
