@@ -10,8 +10,11 @@ namespace LlmPruneFast.Cli.Commands;
 [Verb("generate", HelpText = "Greedy continuation of a prompt (argmax at every step, stops at EOS).")]
 public sealed class GenerateCommand : ICommand
 {
-    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder.")]
+    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder, or a llama2.c .bin.")]
     public string Model { get; set; } = "";
+
+    [Option("tokenizer", HelpText = ModelInputFlags.TokenizerHelp)]
+    public string? Tokenizer { get; set; }
 
     [Option("prompt", Required = true, HelpText = "Prompt text (encoded as the model's tokenizer does: SentencePiece adds BOS and the dummy-prefix space).")]
     public string Prompt { get; set; } = "";
@@ -30,7 +33,7 @@ public sealed class GenerateCommand : ICommand
         Threads = ThreadCount.Cap(Threads);
         if (Steps < 0) throw new BadArgumentException($"--steps must be non-negative, got {Steps}");
         var device = DeviceOption.Resolve(Device, Devices.DeviceStages.Onnx);
-        using var model = RunnableDecoder.Open(Model, new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = device.OnnxCuda });
+        using var model = RunnableDecoder.Open(Model, new OnnxRunnerOptions { IntraOpThreads = Threads, UseCuda = device.OnnxCuda }, tokenizer: Tokenizer);
         if (Steps > model.MaxLength) Console.Error.WriteLine($"note: --steps {Steps} capped at the model's {model.MaxLength} positions");
         var (_, continuation) = Continue(model, Prompt, Math.Min(Steps, model.MaxLength), cancellationToken);
         Console.WriteLine(continuation);

@@ -1,6 +1,6 @@
 namespace LlmPruneFast.Cli.Commands;
 
-/// <summary><c>--tokenizer</c> of the verbs that read a decoder checkpoint (prune, apply, eval, report): a llama2.c .bin's tokenizer.</summary>
+/// <summary><c>--tokenizer</c> of the verbs that read a decoder checkpoint (prune, apply, eval, report, generate): a llama2.c .bin's tokenizer.</summary>
 internal static class ModelInputFlags
 {
     public const string TokenizerHelp = "With a llama2.c .bin --model: its SentencePiece tokenizer (.model); default: tokenizer.model (or tokenizer.json) beside the .bin. " +

@@ -60,6 +60,15 @@ public sealed class Llama2cModelCliTests : IDisposable
             return JsonDocument.Parse(Lines(r.Out)[^1]).RootElement.GetProperty("perplexity").GetDouble();
         }
         Assert.Equal(Perplexity("--model", _dir["hf"]), Perplexity("--model", SharedData.Stories260KBin, "--tokenizer", SharedData.Stories260KTokenizer));
+
+        // generate takes the same --tokenizer and continues as the imported folder does
+        string Continue(params string[] model)
+        {
+            var r = CliRunner.Run(["generate", .. model, "--prompt", "Once upon a time", "--steps", "12"]);
+            Assert.True(r.Code == 0, r.Err);
+            return r.Out;
+        }
+        Assert.Equal(Continue("--model", _dir["hf"]), Continue("--model", SharedData.Stories260KBin, "--tokenizer", SharedData.Stories260KTokenizer));
     }
 
     [SharedFact]
