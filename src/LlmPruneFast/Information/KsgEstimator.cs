@@ -511,12 +511,7 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
                 }
             }
         }
-        var (n0, n1, n2, n3) = Merge(m0.GetLower(), m1.GetLower(), m2.GetLower(), m3.GetLower(),
-                                     m0.GetUpper(), m1.GetUpper(), m2.GetUpper(), m3.GetUpper());
-        var swap = Vector128.Create(1L, 0L);
-        var (f0, f1, f2, f3) = Merge(n0, n1, n2, n3, Vector128.Shuffle(n0, swap), Vector128.Shuffle(n1, swap),
-                                     Vector128.Shuffle(n2, swap), Vector128.Shuffle(n3, swap));
-        return (_k switch { 1 => f1, 2 => f2, _ => f3 }).ToScalar();
+        return SmallestOfLanes(m0, m1, m2, m3, _k); // (k+1)-th smallest: the seeds hold the point itself at distance 0
     }
 
     /// <summary>
@@ -558,13 +553,21 @@ public sealed class KsgEstimator : PairwiseEstimator<KsgEstimator.ScaledColumn, 
                 m3 = Vector256.MinNative(m3, d);
             }
         }
-        // lanes 2-3 into lanes 0-1, then lane 1 into lane 0: each a sorted 4-list merged into a sorted 4-list
+        return SmallestOfLanes(m0, m1, m2, m3, _k - 1);
+    }
+
+    /// <summary>
+    /// The (rank+1)-th smallest (rank 0..3) of four per-lane sorted top-4 lists (m0 &lt;= m1 &lt;= m2 &lt;= m3 in each
+    /// lane): lanes 2-3 merged into lanes 0-1, then lane 1 into lane 0, each a sorted 4-list into a sorted 4-list.
+    /// </summary>
+    private static double SmallestOfLanes(Vector256<double> m0, Vector256<double> m1, Vector256<double> m2, Vector256<double> m3, int rank)
+    {
         var (n0, n1, n2, n3) = Merge(m0.GetLower(), m1.GetLower(), m2.GetLower(), m3.GetLower(),
                                      m0.GetUpper(), m1.GetUpper(), m2.GetUpper(), m3.GetUpper());
         var swap = Vector128.Create(1L, 0L);
         var (f0, f1, f2, f3) = Merge(n0, n1, n2, n3, Vector128.Shuffle(n0, swap), Vector128.Shuffle(n1, swap),
                                      Vector128.Shuffle(n2, swap), Vector128.Shuffle(n3, swap));
-        return (_k switch { 1 => f0, 2 => f1, 3 => f2, _ => f3 }).ToScalar();
+        return (rank switch { 0 => f0, 1 => f1, 2 => f2, _ => f3 }).ToScalar();
     }
 
     /// <summary>Per lane: the 4 smallest, ascending, of the ascending lists (a0..a3) and (b0..b3).</summary>
