@@ -29,8 +29,16 @@ public sealed class LayerActivations
             if (!float.IsFinite(span[i]))
                 throw new BadDataException($"activations of layer {index}: {(float.IsNaN(span[i]) ? "NaN" : span[i] > 0 ? "+Inf" : "-Inf")} at sampled position {i / columns}, neuron {i % columns}; " +
                     "the model overflows float32 on the calibration text (check its weights)");
-        if (leading != null && leading.Columns != columns)
-            throw new BadDataException($"activations of layer {index}: leading positions have {leading.Columns} neurons, the sample {columns}");
+        if (leading != null)
+        {
+            if (leading.Columns != columns)
+                throw new BadDataException($"activations of layer {index}: leading positions have {leading.Columns} neurons, the sample {columns}");
+            var lead = leading.Data.Span;
+            for (int i = 0; i < lead.Length; i++)
+                if (!float.IsFinite(lead[i]))
+                    throw new BadDataException($"activations of layer {index}: {(float.IsNaN(lead[i]) ? "NaN" : lead[i] > 0 ? "+Inf" : "-Inf")} at the leading position of sequence {i / columns}, neuron {i % columns}; " +
+                        "the model overflows float32 on the calibration text (check its weights)");
+        }
         (Index, Rows, Columns, Data, Leading) = (index, rows, columns, data, leading);
     }
 

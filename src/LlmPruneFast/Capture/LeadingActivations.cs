@@ -19,17 +19,13 @@ public sealed class LeadingActivations
     /// <summary>pi = M / (M + eligible positions of the sequences run): the leading positions' share of the text the model runs on.</summary>
     public double Share { get; }
 
+    /// <remarks>Values are checked finite by the <see cref="LayerActivations"/> that carries them (its message names the layer).</remarks>
     public LeadingActivations(int rows, int columns, ReadOnlyMemory<float> data, double share)
     {
         if (rows < 1 || columns < 1) throw new BadDataException($"leading-position activations: need at least one row and one neuron, found {rows} x {columns}");
         if (data.Length != (long)rows * columns)
             throw new BadDataException($"leading-position activations: {data.Length} values, expected M x N = {rows} x {columns}");
         if (!(share > 0 && share < 1)) throw new BadDataException($"leading-position activations: share {share} is outside (0, 1)");
-        var span = data.Span;
-        for (int i = 0; i < span.Length; i++)
-            if (!float.IsFinite(span[i]))
-                throw new BadDataException($"leading-position activations: {span[i]} at sequence {i / columns}, neuron {i % columns}; " +
-                    "the model overflows float32 on the calibration text (check its weights)");
         (Rows, Columns, Data, Share) = (rows, columns, data, share);
     }
 }

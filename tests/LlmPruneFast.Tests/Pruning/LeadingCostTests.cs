@@ -96,7 +96,9 @@ public sealed class LeadingCostTests
     {
         Assert.Throws<BadDataException>(() => new LeadingActivations(2, 3, new float[5], 0.1));
         Assert.Throws<BadDataException>(() => new LeadingActivations(2, 3, new float[6], 0.0));
-        Assert.Throws<BadDataException>(() => new LeadingActivations(1, 2, new[] { 1f, float.NaN }, 0.1));
+        var nan = new LeadingActivations(1, 3, new[] { 1f, float.NaN, 0f }, 0.1);
+        Assert.Contains("activations of layer 4: NaN at the leading position of sequence 0, neuron 1",
+            Assert.Throws<BadDataException>(() => new LayerActivations(4, 2, 3, new float[6], nan)).Message);
         var leading = new LeadingActivations(1, 2, new[] { 1f, 2f }, 0.1);
         Assert.Throws<BadDataException>(() => new LayerActivations(0, 2, 3, new float[6], leading));
     }
