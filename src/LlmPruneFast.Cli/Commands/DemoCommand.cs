@@ -21,8 +21,11 @@ public sealed class DemoCommand : ICommand
 {
     public const string ReferencePrompt = "Once upon a time, there was a dog named";
 
-    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder.")]
+    [Option("model", Required = true, HelpText = "Hugging Face LLaMA checkpoint folder, or a llama2.c .bin.")]
     public string Model { get; set; } = "";
+
+    [Option("tokenizer", HelpText = ModelInputFlags.TokenizerHelp)]
+    public string? Tokenizer { get; set; }
 
     [Option("text", Required = true, HelpText = "Evaluation text (blank-line-separated paragraphs).")]
     public string Text { get; set; } = "";
@@ -61,8 +64,8 @@ public sealed class DemoCommand : ICommand
     {
         string text = TextCorpus.Read(Text);
         var device = DeviceOption.Resolve(Device, Devices.DeviceStages.All);
-        string work = PrepareWork(Work, [Model, Text], Force);
-        using var model = RunnableDecoder.Open(Model, new OnnxRunnerOptions { UseCuda = device.OnnxCuda }, saveOnnxTo: work);
+        string work = PrepareWork(Work, [Model, Text, .. Tokenizer == null ? Array.Empty<string>() : [Tokenizer]], Force);
+        using var model = RunnableDecoder.Open(Model, new OnnxRunnerOptions { UseCuda = device.OnnxCuda }, saveOnnxTo: work, tokenizer: Tokenizer);
         var c = model.Shape;
         Console.WriteLine($"model      {model.Directory}");
         Console.WriteLine($"           {c.Layers} layers, hidden {c.Hidden}, FFN {string.Join("/", c.FfnWidths.Distinct())}, " +
@@ -143,7 +146,7 @@ public sealed class DemoCommand : ICommand
         var (calibration, evaluation) = CorpusSplit.Halves(Text);
         string pruned = Path.Combine(work, "pruned");
         if (Directory.Exists(pruned)) Directory.Delete(pruned, recursive: true); // the demo's own output of a previous run (PrepareWork checked)
-        using var source = ModelFolder.OpenCheckpoint(Model);
+        using var source = ModelFolder.OpenCheckpoint(Model, Tokenizer);
         var bar = new ProgressBar();
         var settings = new PruneSettings { Method = Method, Ratio = Ratio, Calibration = new CalibrationOptions { Samples = Samples, Cuda = device.OnnxCuda }, Device = device };
         var outcome = ModelPruner.Run(source, calibration,

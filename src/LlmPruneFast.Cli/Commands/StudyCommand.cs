@@ -4,6 +4,7 @@ using CommandLine;
 using CommandLine.Text;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Evaluation;
+using LlmPruneFast.Pipeline;
 using LlmPruneFast.Pruning;
 using LlmPruneFast.Study;
 
@@ -21,6 +22,10 @@ public sealed class StudyCommand : ICommand
     [Option("models", Required = true, Separator = ',', HelpText = "Model folders, comma-separated: Hugging Face LLaMA checkpoints, ONNX sentence encoders (model.onnx + vocab.txt) " +
         "and ONNX decoder graphs (model.onnx + tokenizer.model), mixed freely. A folder's study-model.json may name it and state its provenance.")]
     public IEnumerable<string> Models { get; set; } = [];
+
+    [Option("tokenizer", HelpText = "The SentencePiece tokenizer (.model) of every llama2.c .bin among --models; default: tokenizer.model (or tokenizer.json) beside each .bin. " +
+        "Refused when --models holds no .bin (a folder's tokenizer is its own).")]
+    public string? Tokenizer { get; set; }
 
     [Option("provenance", Separator = ',', HelpText = "pretrained | constructed per model, in --models order (must agree with a study-model.json; unstated models are reported as such).")]
     public IEnumerable<string> ProvenanceList { get; set; } = [];
@@ -88,6 +93,8 @@ public sealed class StudyCommand : ICommand
         var provenance = ProvenanceList.ToArray();
         if (provenance.Length > 0 && provenance.Length != models.Length)
             throw new BadArgumentException($"--provenance has {provenance.Length} entries for {models.Length} models");
+        if (Tokenizer != null && !models.Any(DecoderCheckpoint.IsSingleFile))
+            throw new BadArgumentException("--tokenizer applies to llama2.c .bin models only, and --models holds none; a folder is read with its own tokenizer");
         if (Halves != null && (Calib != null || Eval != null)) throw new BadArgumentException("--halves replaces --calib and --eval; give one or the other");
         if (Halves == null && (Calib == null || Eval == null)) throw new BadArgumentException("give --calib FILE and --eval FILE (or --halves FILE)");
         string[] texts = Halves != null ? [Halves] : [Calib!, Eval!];
@@ -114,7 +121,8 @@ public sealed class StudyCommand : ICommand
         {
             StsPairs = pairs,
             StsName = Sts != null ? Path.GetFullPath(Sts) : null,
-            Models = models.Select((m, i) => new StudyModelSpec(m, provenance.Length > 0 ? Provenance.Parse(provenance[i], "--provenance") : null)).ToArray(),
+            Models = models.Select((m, i) => new StudyModelSpec(m, provenance.Length > 0 ? Provenance.Parse(provenance[i], "--provenance") : null,
+                DecoderCheckpoint.IsSingleFile(m) ? Tokenizer : null)).ToArray(),
             Methods = Methods.ToArray(),
             Ratios = Ratios.ToArray(),
             Compensations = Compensate.Any() ? Compensate.ToArray() : ["none"],
@@ -129,7 +137,7 @@ public sealed class StudyCommand : ICommand
             Threads = Threads,
             Device = DeviceOption.Resolve(Device, Devices.DeviceStages.All),
         };
-        string[] inputs = [.. models, .. texts];
+        string[] inputs = [.. models, .. texts, .. Tokenizer == null ? Array.Empty<string>() : [Tokenizer]];
         StudyWriter.CheckOutput(Out, inputs);
         var described = StudyRunner.Validate(settings); // every name, ratio and model checked before any work
         int runs = described.Count * settings.Methods.Count * settings.Ratios.Count * settings.Compensations.Count;

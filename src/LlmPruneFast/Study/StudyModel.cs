@@ -31,6 +31,8 @@ public sealed record StudyModel
 {
     public required string Name { get; init; }
     public required string Directory { get; init; }
+    /// <summary>A llama2.c .bin's tokenizer file when the caller named one (null: the model's own); not reported.</summary>
+    public string? Tokenizer { get; init; }
     public required string Provenance { get; init; }
     public required string Description { get; init; }
     public required long Parameters { get; init; }

@@ -9,8 +9,11 @@ using LlmPruneFast.Pruning;
 
 namespace LlmPruneFast.Study;
 
-/// <summary>A model folder to study and, optionally, the provenance the caller states for it.</summary>
-public sealed record StudyModelSpec(string Directory, string? Provenance = null);
+/// <summary>
+/// A model folder (or llama2.c .bin) to study and, optionally, the provenance the caller states for it and, for a
+/// llama2.c .bin, its tokenizer file (null: the one beside it).
+/// </summary>
+public sealed record StudyModelSpec(string Directory, string? Provenance = null, string? Tokenizer = null);
 
 /// <summary>Everything a study needs, texts included (the CLI reads the files).</summary>
 public sealed record StudySettings
@@ -121,9 +124,9 @@ public static class StudyRunner
         if (Directory.Exists(spec.Directory) && !File.Exists(Path.Combine(spec.Directory, DecoderCheckpoint.ConfigFileName)))
             throw new MissingInputException($"model folder '{spec.Directory}' is neither a LLaMA checkpoint (no {DecoderCheckpoint.ConfigFileName}) nor an ONNX graph (no {OnnxGraphModel.ModelFileName}); " +
                 $"study takes LLaMA checkpoint folders and ONNX graph folders (a decoder: model.onnx + tokenizer.model; a sentence encoder: model.onnx + vocab.txt)");
-        using var checkpoint = ModelFolder.OpenCheckpoint(spec.Directory);
+        using var checkpoint = ModelFolder.OpenCheckpoint(spec.Directory, spec.Tokenizer);
         var file = StudyModelFile.Read(checkpoint.Directory).WithStated(spec.Provenance, checkpoint.Directory);
-        var model = StudyModel.Describe(checkpoint.Directory, checkpoint.Shape, file);
+        var model = StudyModel.Describe(checkpoint.Directory, checkpoint.Shape, file) with { Tokenizer = spec.Tokenizer };
         foreach (var method in settings.Methods)
             foreach (var ratio in settings.Ratios)
                 foreach (var c in settings.Compensations)
@@ -178,7 +181,7 @@ public static class StudyRunner
     private static StudyModelRun RunCheckpoint(StudyModel model, StudySettings settings, IReadOnlyList<string> paragraphs, List<StudyRow> rows,
         Action<int, string, double>? report, CancellationToken ct)
     {
-        using var checkpoint = ModelFolder.OpenCheckpoint(model.Directory);
+        using var checkpoint = ModelFolder.OpenCheckpoint(model.Directory, model.Tokenizer);
         var tokenizer = checkpoint.Tokenizer;
 
         var clock = Stopwatch.StartNew();

@@ -7,7 +7,7 @@ using LlmPruneFast.Tests.Pipeline;
 namespace LlmPruneFast.Tests.Cli;
 
 /// <summary>
-/// A llama2.c .bin as <c>--model</c> of prune and eval: read as import reads it, so it prunes and scores exactly as the
+/// A llama2.c .bin as <c>--model</c> of prune, eval, generate, demo and study: read as import reads it, so it prunes and scores exactly as the
 /// imported Hugging Face folder does, and the pruned model is written as a Hugging Face folder. Bad input fails
 /// before anything is written.
 /// </summary>
@@ -69,6 +69,49 @@ public sealed class Llama2cModelCliTests : IDisposable
             return r.Out;
         }
         Assert.Equal(Continue("--model", _dir["hf"]), Continue("--model", SharedData.Stories260KBin, "--tokenizer", SharedData.Stories260KTokenizer));
+    }
+
+    [SharedFact]
+    public void DemoAndStudyFromBinWithTokenizer_MeasureAsTheImportedFolder()
+    {
+        File.WriteAllText(_dir["text.txt"], string.Join("\n\n", Stories260K.EvalParagraphs(80)));
+        Stories260K.WriteFolder(_dir["hf"]);
+        string[] bin = ["--model", SharedData.Stories260KBin, "--tokenizer", SharedData.Stories260KTokenizer];
+
+        JsonElement Demo(string work, params string[] model)
+        {
+            var r = CliRunner.Run(["demo", .. model, "--text", _dir["text.txt"], "--work", _dir[work], "--paragraphs", "3", "--prune-paragraphs", "3",
+                "--samples", "256", "--steps", "8"]);
+            Assert.True(r.Code == 0, r.Err);
+            return JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir[work], "dense.json"))).RootElement.Clone();
+        }
+        var a = Demo("demo-hf", "--model", _dir["hf"]);
+        var b = Demo("demo-bin", bin);
+        Assert.Equal(a.GetProperty("dense").GetProperty("perplexity").GetDouble(), b.GetProperty("dense").GetProperty("perplexity").GetDouble());
+        Assert.Equal(a.GetProperty("greedy_ids").ToString(), b.GetProperty("greedy_ids").ToString());
+        foreach (var key in new[] { "perplexity_after", "kl", "params_after" })
+            Assert.Equal(a.GetProperty("pruned").GetProperty(key).GetDouble(), b.GetProperty("pruned").GetProperty(key).GetDouble());
+
+        JsonElement StudyRow(string outDir, params string[] model)
+        {
+            var r = CliRunner.Run(["study", "--models", .. model, "--methods", "flap", "--ratios", "0.2", "--halves", _dir["text.txt"],
+                "--eval-paragraphs", "3", "--samples", "256", "--quiet", "--out", _dir[outDir]]);
+            Assert.True(r.Code == 0, r.Err);
+            using var study = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir[outDir], "study.json")));
+            return Assert.Single(study.RootElement.GetProperty("rows").EnumerateArray()).Clone();
+        }
+        var folderRow = StudyRow("study-hf", _dir["hf"]);
+        var binRow = StudyRow("study-bin", [SharedData.Stories260KBin, "--tokenizer", SharedData.Stories260KTokenizer]);
+        foreach (var key in new[] { "ppl_before", "ppl_after", "kl" })
+            Assert.Equal(folderRow.GetProperty(key).GetDouble(), binRow.GetProperty(key).GetDouble());
+
+        // --tokenizer with no .bin among --models is refused before any work, and nothing is written
+        var before = Snapshot();
+        var refused = CliRunner.Run(["study", "--models", _dir["hf"], "--tokenizer", SharedData.Stories260KTokenizer, "--methods", "flap", "--ratios", "0.2",
+            "--halves", _dir["text.txt"], "--out", _dir["study-refused"]]);
+        Assert.Equal(ExitCodes.BadArgument, refused.Code);
+        Assert.StartsWith("error: --tokenizer applies to llama2.c .bin models only", Assert.Single(Lines(refused.Err)));
+        Assert.Equal(before, Snapshot());
     }
 
     [SharedFact]
