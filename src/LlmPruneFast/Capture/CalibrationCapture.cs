@@ -25,7 +25,7 @@ public sealed class CalibrationSet
     public required int SequencesRun { get; init; }
     /// <summary>Tokens of the sequences run (padding excluded): what capture cost in model runs.</summary>
     public required long TokensRun { get; init; }
-    /// <summary>Bytes of the activation store: S * sum_l N_l * 4.</summary>
+    /// <summary>Bytes of the activation store: (S + M leading positions) * sum_l N_l * 4.</summary>
     public required long StoreBytes { get; init; }
     public required double Seconds { get; init; }
 
@@ -40,18 +40,20 @@ public sealed class CalibrationSet
 /// positions (padding never exists at this stage, so it is excluded by construction; BOS positions excluded unless
 /// <see cref="CalibrationOptions.IncludeBos"/>) -> the sequences holding
 /// a chosen position run in ONNX Runtime through a taps-only graph (no logits) -> each chosen position's row of every
-/// layer's activation z = silu(gate x) * up x copied into that layer's [S x N_l] store.
+/// layer's activation z = silu(gate x) * up x copied into that layer's [S x N_l] store, and each excluded leading
+/// position's row into its [M x N_l] one (<see cref="LeadingActivations"/>).
 /// </summary>
 public static class CalibrationCapture
 {
     /// <summary>
     /// Bytes capture needs beyond the model, for layers of widths <paramref name="layerWidths"/>: the store
-    /// S * sum_l N_l * 4 plus the tap buffers of one batch, batch * longest * sum_l N_l * 4.
+    /// (S + M) * sum_l N_l * 4 (M = <paramref name="leading"/> leading-position rows) plus the tap buffers of one batch,
+    /// batch * longest * sum_l N_l * 4.
     /// </summary>
-    public static long RequiredBytes(IReadOnlyList<int> layerWidths, int samples, int batch, int longest)
+    public static long RequiredBytes(IReadOnlyList<int> layerWidths, int samples, int batch, int longest, int leading = 0)
     {
         long widths = layerWidths.Sum(w => (long)w);
-        return (long)samples * widths * 4 + (long)batch * longest * widths * 4;
+        return ((long)samples + leading) * widths * 4 + (long)batch * longest * widths * 4;
     }
 
     /// <summary>
@@ -70,13 +72,17 @@ public static class CalibrationCapture
 
         var widths = model.Widths.ToArray();
         int layers = widths.Length;
-        long need = RequiredBytes(widths, s, batch, longest);
+        var leadingRows = sample.LeadingRows;
+        int m = leadingRows.Count;
+        long need = RequiredBytes(widths, s, batch, longest, m);
         if (need > options.MemoryBudgetBytes)
-            throw new MemoryBudgetException($"capture needs {need / (1 << 20)} MiB (S = {s} positions x {widths.Sum()} FFN neurons x 4 bytes " +
+            throw new MemoryBudgetException($"capture needs {need / (1 << 20)} MiB (S = {s} positions x {widths.Sum()} FFN neurons x 4 bytes{(m > 0 ? $", {m} leading positions" : "")} " +
                 $"+ batch buffers {batch} x {longest} tokens), over the budget of {options.MemoryBudgetBytes / (1 << 20)} MiB; lower --samples or raise the budget");
 
         var stores = new float[layers][];
         for (int l = 0; l < layers; l++) stores[l] = new float[(long)s * widths[l]];
+        var leads = new float[layers][];
+        for (int l = 0; l < layers; l++) leads[l] = new float[(long)m * widths[l]];
         using (var runner = model.Open())
         {
             for (int b = 0; b < toRun.Length; b += batch)
@@ -86,6 +92,7 @@ public static class CalibrationCapture
                 var tokens = TokenBatch.Create(members.Select(q => sample.Sequences[q]).ToArray(), model.Side, model.PadId);
                 var taps = runner.Run(tokens);
                 for (int r = 0; r < members.Length; r++)
+                {
                     foreach (var (position, row) in perSequence[members[r]])
                     {
                         long source = (long)r * tokens.Seq + tokens.Column(r, position);
@@ -95,11 +102,23 @@ public static class CalibrationCapture
                             taps[l].AsSpan((int)(source * n), n).CopyTo(stores[l].AsSpan(row * n, n));
                         }
                     }
+                    if (leadingRows.TryGetValue(members[r], out int lead))
+                    {
+                        long source = (long)r * tokens.Seq + tokens.Column(r, 0);
+                        for (int l = 0; l < layers; l++)
+                        {
+                            int n = widths[l];
+                            taps[l].AsSpan((int)(source * n), n).CopyTo(leads[l].AsSpan(lead * n, n));
+                        }
+                    }
+                }
                 progress?.Report(new CaptureProgress("capture", Math.Min(b + batch, toRun.Length), toRun.Length));
             }
         }
         var activations = new LayerActivations[layers];
-        for (int l = 0; l < layers; l++) activations[l] = new LayerActivations(l, s, widths[l], stores[l]);
+        double share = sample.LeadingShare;
+        for (int l = 0; l < layers; l++)
+            activations[l] = new LayerActivations(l, s, widths[l], stores[l], m > 0 ? new LeadingActivations(m, widths[l], leads[l], share) : null);
         return new CalibrationSet
         {
             Layers = activations,
@@ -110,7 +129,7 @@ public static class CalibrationCapture
             Sequences = sample.Sequences.Length,
             SequencesRun = toRun.Length,
             TokensRun = sample.TokensRun(),
-            StoreBytes = (long)s * widths.Sum(w => (long)w) * 4,
+            StoreBytes = ((long)s + m) * widths.Sum(w => (long)w) * 4,
             Seconds = clock.Elapsed.TotalSeconds,
         };
     }

@@ -23,10 +23,19 @@ public sealed class CalibrationSample
     public required int Longest { get; init; }
     public required int BatchSize { get; init; }
     public required long Eligible { get; init; }
+    /// <summary>
+    /// Per sequence run that starts with an excluded leading special token (BOS, [CLS]), its row in the leading-position
+    /// store (<see cref="LeadingActivations"/>), in sequence order; empty when the leading token is sampled
+    /// (<see cref="CalibrationOptions.IncludeBos"/>) or the model has none.
+    /// </summary>
+    public required IReadOnlyDictionary<int, int> LeadingRows { get; init; }
     public required CalibrationInfo Info { get; init; }
 
     /// <summary>S.</summary>
     public int Samples => Positions.Length;
+
+    /// <summary>pi: the leading positions' share of all positions of the sequences run (0 when there are none).</summary>
+    public double LeadingShare => LeadingRows.Count == 0 ? 0.0 : (double)LeadingRows.Count / TokensRun();
 
     /// <summary>The sequences of each batch, in run order.</summary>
     public IEnumerable<int[]> Batches()
@@ -101,6 +110,9 @@ public sealed class CalibrationSample
             positions[row] = (sourceOf[seqIndex], list[^1].Position);
         }
         var toRun = perSequence.Keys.OrderByDescending(q => sequences[q].Length).ThenBy(q => q).ToArray();
+        // The excluded leading positions of the sequences run: the model computes the FFN there too.
+        var leadingRows = new Dictionary<int, int>();
+        foreach (int q in perSequence.Keys.Where(q => first[q] == 1).Order()) leadingRows[q] = leadingRows.Count;
         return new CalibrationSample
         {
             Sequences = sequences,
@@ -111,6 +123,7 @@ public sealed class CalibrationSample
             Longest = toRun.Length > 0 ? sequences[toRun[0]].Length : 1,
             BatchSize = Math.Min(options.BatchSize, toRun.Length),
             Eligible = eligible,
+            LeadingRows = leadingRows,
             Info = windows
                 ? new CalibrationInfo(textName, s, options.Seed, calibrationCount, Math.Min(maxLength, options.SequenceLength), Layout: CalibrationLayout.Windows)
                 : options.Sequences > 0

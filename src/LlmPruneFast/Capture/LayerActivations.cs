@@ -2,7 +2,8 @@ namespace LlmPruneFast.Capture;
 
 /// <summary>
 /// Activations of one FFN layer on calibration text: Z [S x N] float32, row-major, S sampled token positions
-/// (padding excluded), column j = z_j of neuron j. Filled by capture; synthetic in tests.
+/// (padding excluded), column j = z_j of neuron j; with <see cref="Leading"/>, the same layer at the leading special
+/// positions the sample leaves out. Filled by capture; synthetic in tests.
 /// </summary>
 public sealed class LayerActivations
 {
@@ -14,8 +15,10 @@ public sealed class LayerActivations
     public int Columns { get; }
     /// <summary>Z, row-major [S x N].</summary>
     public ReadOnlyMemory<float> Data { get; }
+    /// <summary>The layer at the leading positions the sample excludes ([CLS], BOS), or null when none were left out.</summary>
+    public LeadingActivations? Leading { get; }
 
-    public LayerActivations(int index, int rows, int columns, ReadOnlyMemory<float> data)
+    public LayerActivations(int index, int rows, int columns, ReadOnlyMemory<float> data, LeadingActivations? leading = null)
     {
         if (rows < 2) throw new BadDataException($"activations of layer {index}: need at least 2 token positions, found {rows}");
         if (columns < 1) throw new BadDataException($"activations of layer {index}: no neurons");
@@ -26,7 +29,17 @@ public sealed class LayerActivations
             if (!float.IsFinite(span[i]))
                 throw new BadDataException($"activations of layer {index}: {(float.IsNaN(span[i]) ? "NaN" : span[i] > 0 ? "+Inf" : "-Inf")} at sampled position {i / columns}, neuron {i % columns}; " +
                     "the model overflows float32 on the calibration text (check its weights)");
-        (Index, Rows, Columns, Data) = (index, rows, columns, data);
+        if (leading != null)
+        {
+            if (leading.Columns != columns)
+                throw new BadDataException($"activations of layer {index}: leading positions have {leading.Columns} neurons, the sample {columns}");
+            var lead = leading.Data.Span;
+            for (int i = 0; i < lead.Length; i++)
+                if (!float.IsFinite(lead[i]))
+                    throw new BadDataException($"activations of layer {index}: {(float.IsNaN(lead[i]) ? "NaN" : lead[i] > 0 ? "+Inf" : "-Inf")} at the leading position of sequence {i / columns}, neuron {i % columns}; " +
+                        "the model overflows float32 on the calibration text (check its weights)");
+        }
+        (Index, Rows, Columns, Data, Leading) = (index, rows, columns, data, leading);
     }
 
     /// <summary>Column j as float64 (length S).</summary>

@@ -66,7 +66,7 @@ public sealed class StreamingMemoryPlan
 
         // One layer's weights: read from the checkpoint, transposed for the graph, and the FFN read again as an FfnLayer.
         long weights = (2 * layerParams + 3L * n * d) * sizeof(float);
-        long store = s * n * sizeof(float);
+        long store = (s + sample.LeadingRows.Count) * n * sizeof(float);   // and one row per sequence at its excluded leading position
         var method = MethodFootprint.Of(options, n, d, s);
         // One batch through the layer: input and output hidden states, taps, q/k/v and gate/up, attention scores.
         long tokens = batch * longest;
@@ -105,7 +105,7 @@ public sealed class StreamingMemoryPlan
             (scratch ? "hidden states (memory-mapped scratch; one batch resident)" : "hidden states (all calibration tokens)", hiddenResident),
             ("embedding matrix while embedding (beyond the hidden states)", Math.Max(0, embedding - hiddenResident)),
             ("one layer's weights", weights),
-            ("one layer's activation store (S x N)", store),
+            ("one layer's activation store ((S + leading positions) x N)", store),
         };
         parts.AddRange(method.Parts);
         parts.Add(("one batch through one layer", run));

@@ -130,7 +130,7 @@ public static class StreamingPruner
             Sequences = prepared.Sample.Sequences.Length,
             SequencesRun = prepared.Sample.ToRun.Length,
             TokensRun = prepared.Sample.TokensRun(),
-            StoreBytes = (long)prepared.Sample.Samples * model.Widths.Max() * sizeof(float),
+            StoreBytes = ((long)prepared.Sample.Samples + prepared.Sample.LeadingRows.Count) * model.Widths.Max() * sizeof(float),
             Seconds = seconds["capture"],
         };
         return new PruneOutcome { Plan = plan, Layers = sliced, Calibration = calibration, StageSeconds = seconds, Spill = spill };

@@ -6,6 +6,7 @@ namespace LlmPruneFast.Pruning;
 /// <summary>
 /// Float64 statistics of one layer's activations Z [S x N], computed once and shared by selectors and
 /// compensation. Means and variances are population moments (divide by S); the covariance is computed on demand.
+/// The leading positions the sample excludes (<see cref="LeadingActivations"/>) enter only <see cref="LeadingSecondMoment"/>.
 /// </summary>
 public sealed class LayerStatistics
 {
@@ -148,6 +149,52 @@ public sealed class LayerStatistics
         }, ct);
         TensorPrimitives.Multiply(c, 1.0 / s, c);
         return c;
+    }
+
+    /// <summary>pi, the share of the leading positions the sample excludes (<see cref="LeadingActivations"/>); 0 when none were captured.</summary>
+    public double LeadingShare => _z.Leading?.Share ?? 0.0;
+
+    /// <summary>
+    /// T = (1/M) sum_m (z_m - c)(z_m - c)^T [N x N] row-major over the M excluded leading positions, about
+    /// <paramref name="centre"/> c (the constant the compensation puts back: the sample mean under bias, 0 under
+    /// none); null when no leading positions were captured. O(M N^2), not cached (one N x N per call).
+    /// </summary>
+    public double[]? LeadingSecondMoment(ReadOnlySpan<double> centre, CancellationToken ct = default)
+    {
+        var leading = _z.Leading;
+        if (leading == null) return null;
+        if (centre.Length != Columns) throw new ArgumentException($"centre has {centre.Length} values, expected {Columns}", nameof(centre));
+        int m = leading.Rows, n = Columns;
+        var z = leading.Data.Span;
+        double[] t;
+        if (NativeBlas.Use())
+        {
+            var d = new double[(long)m * n];   // row-major deviations
+            for (int r = 0; r < m; r++)
+                for (int j = 0; j < n; j++) d[(long)r * n + j] = z[r * n + j] - centre[j];
+            ct.ThrowIfCancellationRequested();
+            t = DenseMath.GramAtA(d, m, n);
+        }
+        else
+        {
+            var d = new double[(long)n * m];   // column-major deviations: d[j * m + r]
+            for (int r = 0; r < m; r++)
+                for (int j = 0; j < n; j++) d[(long)j * m + r] = z[r * n + j] - centre[j];
+            var u = new double[(long)n * n];
+            Parallel.For(0, n, new ParallelOptions { CancellationToken = ct }, i =>
+            {
+                var xi = d.AsSpan((int)((long)i * m), m);
+                for (int k = i; k < n; k++)
+                {
+                    double v = TensorPrimitives.Dot<double>(xi, d.AsSpan((int)((long)k * m), m));
+                    u[(long)i * n + k] = v;
+                    u[(long)k * n + i] = v;
+                }
+            });
+            t = u;
+        }
+        TensorPrimitives.Multiply(t, 1.0 / m, t);
+        return t;
     }
 
     /// <summary>Pearson correlation of z_i and z_k from the covariance (0 when either is constant).</summary>

@@ -37,8 +37,8 @@ public sealed class MethodFootprint
                 if (mc.CostFor != CostTarget.Kept)
                 {
                     parts.Add((mc.Space == "copula"
-                        ? "mi-conditional cost_for: normal scores (N x S), correlation, down Gram G times S (N x N)"
-                        : "mi-conditional cost_for: correlation, down Gram G times S (N x N)", (mc.Space == "copula" ? n * s * sizeof(double) : 0) + 2 * nn));
+                        ? "mi-conditional cost_for: normal scores (N x S), correlation, down Gram G times S, leading-position moment T (N x N)"
+                        : "mi-conditional cost_for: correlation, down Gram G times S, leading-position moment T (N x N)", (mc.Space == "copula" ? n * s * sizeof(double) : 0) + 3 * nn));
                     flops += (double)d * n * n + removed * (double)n + (mc.Space == "copula" ? (double)s * n * n : 0);
                     break;
                 }
@@ -63,7 +63,7 @@ public sealed class MethodFootprint
                 if (selector is MiWeightedSelector { CostFor: not CostTarget.Kept })
                 {
                     covariance = true;   // the sign of each interaction
-                    parts.Add(("mi-weighted cost_for: down Gram G times S (N x N)", nn));
+                    parts.Add(("mi-weighted cost_for: down Gram G times S, leading-position moment T (N x N)", 2 * nn));
                     flops += (double)d * n * n;
                 }
                 break;

@@ -63,6 +63,31 @@ public sealed class CaptureTests
     }
 
     [SharedFact]
+    public void LeadingRows_AreTheBosRowsOfACaptureSamplingEveryPosition_AtTheirShare()
+    {
+        // Every position sampled, once with BOS excluded (kept as leading rows) and once with BOS included: the same
+        // sequences run in the same batches, so the leading rows are the included capture's position-0 rows exactly.
+        string text = Stories260K.Calibration(3_000);
+        long eligible = Capture(new CalibrationOptions { Samples = 2 }, text).EligiblePositions;
+        var without = Capture(new CalibrationOptions { Samples = (int)eligible, BatchSize = 4 }, text);
+        var with = Capture(new CalibrationOptions { Samples = (int)(eligible + without.Sequences), IncludeBos = true, BatchSize = 4 }, text);
+        Assert.Equal(without.Sequences, without.SequencesRun);
+        var bosRows = Enumerable.Range(0, with.Samples).Where(r => with.Positions[r].Position == 0).ToArray();
+        Assert.Equal(without.SequencesRun, bosRows.Length);
+        int n = Stories260K.Config.IntermediateSize;
+        for (int l = 0; l < without.Layers.Count; l++)
+        {
+            var leading = without.Layers[l].Leading!;
+            Assert.Equal((without.SequencesRun, n), (leading.Rows, leading.Columns));
+            Assert.Equal((double)without.SequencesRun / without.TokensRun, leading.Share, 15);
+            var expected = bosRows.SelectMany(r => with.Layers[l].Data.Slice(r * n, n).ToArray()).ToArray();
+            Assert.Equal(expected, leading.Data.ToArray());
+            Assert.Null(with.Layers[l].Leading);   // BOS sampled: nothing left out, the costs are as before
+        }
+        Assert.Equal((eligible + without.SequencesRun) * n * 4 * without.Layers.Count, without.StoreBytes);
+    }
+
+    [SharedFact]
     public void HeldOut_IsTheLastParagraphs_NeverSampled()
     {
         string text = Stories260K.Calibration(20_000);

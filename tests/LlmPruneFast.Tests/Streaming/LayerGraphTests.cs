@@ -71,7 +71,13 @@ public sealed class LayerStreamTests
         for (int pass = 0; pass < 2; pass++)
         {
             for (int l = 0; l < Stories260K.Config.NumHiddenLayers; l++)
-                Assert.Equal(whole.Layers[l].Data.ToArray(), stream.Capture(l, advance: true).Data.ToArray());
+            {
+                var streamed = stream.Capture(l, advance: true);
+                Assert.Equal(whole.Layers[l].Data.ToArray(), streamed.Data.ToArray());
+                // The excluded BOS positions too, at the same share.
+                Assert.Equal(whole.Layers[l].Leading!.Data.ToArray(), streamed.Leading!.Data.ToArray());
+                Assert.Equal(whole.Layers[l].Leading!.Share, streamed.Leading!.Share);
+            }
             stream.Restart();
         }
     }

@@ -93,26 +93,36 @@ public sealed class LayerStream : IDecoderLayerStream
 
     /// <summary>
     /// Runs dense layer <paramref name="layer"/> (the stream must be at it) and returns its FFN activations at the
-    /// sampled rows [S x N]; with <paramref name="advance"/> the hidden states move on to its output.
+    /// sampled rows [S x N] (and at the excluded leading positions, <see cref="CalibrationSample.LeadingRows"/>); with <paramref name="advance"/> the hidden states move on to its output.
     /// </summary>
     public LayerActivations Capture(int layer, bool advance, IProgress<double>? progress = null, CancellationToken ct = default)
     {
         CheckPosition(layer);
         int n = _config.FfnWidth(layer);
         var store = new float[(long)_sample.Samples * n];
+        var leadingRows = _sample.LeadingRows;
+        var lead = new float[(long)leadingRows.Count * n];
         using (var loaded = _runner.Load(layer, n, _config.MlpBias, Dense))
             RunAll(loaded, advance && layer < _config.NumHiddenLayers - 1, (b, taps, tokens) =>
             {
                 var members = _members[b];
                 for (int r = 0; r < members.Length; r++)
+                {
                     foreach (var (position, row) in _sample.PerSequence[members[r]])
                     {
                         long source = (long)r * tokens.Seq + tokens.Column(r, position);
                         taps.AsSpan().Slice((int)(source * n), n).CopyTo(store.AsSpan().Slice((int)((long)row * n), n));
                     }
+                    if (leadingRows.TryGetValue(members[r], out int leadRow))
+                    {
+                        long source = (long)r * tokens.Seq + tokens.Column(r, 0);
+                        taps.AsSpan().Slice((int)(source * n), n).CopyTo(lead.AsSpan().Slice((int)((long)leadRow * n), n));
+                    }
+                }
             }, progress, ct);
         if (advance) Position++;
-        return new LayerActivations(layer, _sample.Samples, n, store);
+        return new LayerActivations(layer, _sample.Samples, n, store,
+            leadingRows.Count > 0 ? new LeadingActivations(leadingRows.Count, n, lead, _sample.LeadingShare) : null);
     }
 
     /// <summary>

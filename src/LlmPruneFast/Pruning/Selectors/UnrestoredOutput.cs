@@ -41,6 +41,13 @@ public static class CostTargets
 /// exact error; copula: the Gaussian-copula one), the Gaussian correlation of its pairwise MI for mi-weighted.
 /// Under these compensations the information a removed neuron shares with the KEPT ones is worth nothing (nothing
 /// rebuilds it), so the cost carries no exp(-2 I(z_j; kept)) factor. O(N^2) for P plus O(N) per removal.
+/// <para>S is estimated on the sample, which leaves out each sequence's leading special position ([CLS], BOS), yet
+/// the compensation acts there too. When capture kept those positions (<see cref="LeadingActivations"/>), the error
+/// covers every position of the sequences run, each at its frequency:
+/// <code>E||e||^2 = (1 - pi) sum G_ij S_ij + pi sum G_ij T_ij,   T_ij = mean over leading positions of (z_i - c_i)(z_j - c_j)</code>
+/// with c the compensation's own constant (the sample mean mu under bias, 0 under none) and pi the leading positions'
+/// share; greedy on P = G o ((1 - pi) S + pi T), still positive semi-definite. Without them, pi = 0 and P = G o S.
+/// Measured in perf/RESULTS.md ("Leading positions in the cost_for error").</para>
 /// </summary>
 internal static class UnrestoredOutput
 {
@@ -58,15 +65,20 @@ internal static class UnrestoredOutput
         var p = ObsSelector.DownGram(inputs.Layer, ct, st.Gram);   // G, turned into P = G o S in place
         var sd = new double[n];
         for (int j = 0; j < n; j++) sd[j] = st.Std(j);
+        // The leading positions the sample excludes, about the same constant the compensation puts back.
+        double pi = st.LeadingShare;
+        var t = st.LeadingSecondMoment(withMean ? new double[n] : st.Means, ct);
         Parallel.For(0, n, new ParallelOptions { CancellationToken = ct }, i =>
         {
             long row = (long)i * n;
             for (int k = 0; k < n; k++)
             {
                 double s = (i == k ? st.Variances[i] : sd[i] * sd[k] * rho(i, k)) + (withMean ? st.Means[i] * st.Means[k] : 0.0);
+                if (t != null) s = (1 - pi) * s + pi * t[row + k];
                 p[row + k] *= s;
             }
         });
+        string positions = t == null ? "" : string.Create(CultureInfo.InvariantCulture, $"; leading positions at pi = {pi:G3}");
         var cross = new double[n];   // sum_{i in R} P_ij
         var alive = new bool[n];
         Array.Fill(alive, true);
@@ -89,7 +101,7 @@ internal static class UnrestoredOutput
             // normalise non-negative costs).
             removed.Add(new RemovedNeuron(j, pk?.Partner, pk?.Mi, Math.Max(best, 0.0),
                 string.Create(CultureInfo.InvariantCulture,
-                    $"{name}: lowest output error left under {CostTargets.Name(target)} compensation, ||w||^2 {(withMean ? "E[z^2]" : "Var(z)")} + 2 sum_removed G S = {lone:G4} + {best - lone:G4} ({dependence})")));
+                    $"{name}: lowest output error left under {CostTargets.Name(target)} compensation, ||w||^2 {(withMean ? "E[z^2]" : "Var(z)")} + 2 sum_removed G S = {lone:G4} + {best - lone:G4} ({dependence}{positions})")));
             var row = p.AsSpan((int)((long)j * n), n);
             for (int k = 0; k < n; k++) cross[k] += row[k];
             request.Progress?.Report((step + 1.0) / request.MaxRemovals);
