@@ -65,7 +65,15 @@ internal static class PluginPartsSuite
                     double tab = Min(calls, () => { for (int j = 0; j < z.Columns; j++) ColumnMath.CLogCTable(s); });
                     double alloc = Min(calls, () => { for (int j = 0; j < z.Columns; j++) { _ = new byte[s]; _ = new byte[s]; _ = new byte[s]; _ = new byte[s]; } });
                     double one = Min(calls, () => est.EstimatePairs(z, cover.AsSpan(0, 1), longValues));
-                    Console.WriteLine($"  pieces: EnsureFinite {fin * 1e6:F2} us, CLogCTable x{z.Columns} {tab * 1e6:F2} us, 4 x{z.Columns} byte[S] {alloc * 1e6:F2} us, one pair {one * 1e6:F2} us");
+                    string layout = "";
+                    if (BinOrder.Applies(s, 16))
+                    {
+                        var orders = new BinOrder[z.Columns];
+                        double make = Min(calls, () => { for (int j = 0; j < z.Columns; j++) orders[j] = new BinOrder(s, 16); });
+                        double fill = Min(calls, () => { for (int j = 0; j < z.Columns; j++) EqualFrequencyBins.Compute(z.Column(j), 16, orders[j].Codes, default, orders[j].Low, orders[j].High); });
+                        layout = $", new BinOrder x{z.Columns} {make * 1e6:F2} us, binning with the layout x{z.Columns} {fill * 1e6:F2} us";
+                    }
+                    Console.WriteLine($"  pieces: EnsureFinite {fin * 1e6:F2} us, CLogCTable x{z.Columns} {tab * 1e6:F2} us, 4 x{z.Columns} byte[S] {alloc * 1e6:F2} us, one pair {one * 1e6:F2} us{layout}");
                 }
                 ulong codeHash = Fnv.Seed;
                 foreach (var c in codes) codeHash = Fnv.Add(codeHash, c);
