@@ -50,6 +50,13 @@ internal static class PluginPartsSuite
                 var codes = new byte[z.Columns][];
                 for (int j = 0; j < z.Columns; j++) codes[j] = new byte[s];
                 double pairsBest = Min(calls, () => est.EstimatePairs(z, pairs, values));
+                if (args.Contains("--cold"))
+                {
+                    // one call after the caches are flushed (as mi-pairs times a call right after the peer's process)
+                    double coldBest = Min(Math.Max(3, calls / 10), () => est.EstimatePairs(z, pairs, values), Flush);
+                    double coldBins = Min(Math.Max(3, calls / 10), () => { for (int j = 0; j < z.Columns; j++) EqualFrequencyBins.Compute(z.Column(j), 16, codes[j]); }, Flush);
+                    Console.WriteLine($"  cold (caches flushed before each call): EstimatePairs {coldBest / pairs.Length * 1e6:F3} us/pair ({coldBest * 1e6:F1} us/call); binning {coldBins / z.Columns * 1e6:F3} us/column");
+                }
                 // the pair part alone: the list 9 more times over (the same columns prepared once), per extra pair
                 var longList = Enumerable.Repeat(pairs, 10).SelectMany(p => p).ToArray();
                 var longValues = new double[longList.Length];
@@ -93,7 +100,16 @@ internal static class PluginPartsSuite
         return 0;
     }
 
-    private static double Min(int calls, Action a)
+    private static readonly long[] FlushBuffer = new long[8 << 20];
+
+    /// <summary>Writes 64 MB: evicts our data and code from every cache level, as another process would.</summary>
+    private static void Flush()
+    {
+        var b = FlushBuffer;
+        for (int i = 0; i < b.Length; i += 8) b[i]++;
+    }
+
+    private static double Min(int calls, Action a, Action? before = null)
     {
         // warm-up long enough for tiered JIT to replace tier-0 code (as mi-pairs does)
         var warm = Stopwatch.StartNew();
@@ -101,6 +117,7 @@ internal static class PluginPartsSuite
         double best = double.PositiveInfinity;
         for (int k = 0; k < calls; k++)
         {
+            before?.Invoke();
             double c0 = ThreadCpu();
             a();
             best = Math.Min(best, ThreadCpu() - c0);
