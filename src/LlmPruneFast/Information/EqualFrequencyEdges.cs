@@ -250,8 +250,8 @@ internal static class EqualFrequencyEdges
             var k1 = Vector512.LoadUnsafe(ref keys, (nuint)i + 16).AsInt16();
             var k2 = Vector512.LoadUnsafe(ref keys, (nuint)i + 32).AsInt16();
             var k3 = Vector512.LoadUnsafe(ref keys, (nuint)i + 48).AsInt16();
-            var c0 = Code(Vector512.ShiftRightLogical(Avx512BW.PermuteVar32x16x2(k0, highWords, k1).AsUInt16(), 2).AsInt16(), ev);
-            var c1 = Code(Vector512.ShiftRightLogical(Avx512BW.PermuteVar32x16x2(k2, highWords, k3).AsUInt16(), 2).AsInt16(), ev);
+            var c0 = Code(Vector512.ShiftRightLogical(Avx512BW.PermuteVar32x16x2(k0, highWords, k1).AsUInt16(), Shift - 16).AsInt16(), ev);
+            var c1 = Code(Vector512.ShiftRightLogical(Avx512BW.PermuteVar32x16x2(k2, highWords, k3).AsUInt16(), Shift - 16).AsInt16(), ev);
             var c = Vector512.Create(Avx512BW.ConvertToVector256Byte(c0), Avx512BW.ConvertToVector256Byte(c1));
             c.StoreUnsafe(ref code0, (nuint)i);
             if (rows) // members' entries are rewritten once their code is known
