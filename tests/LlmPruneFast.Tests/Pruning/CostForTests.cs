@@ -37,16 +37,24 @@ public sealed class CostForTests
         bool withMean = target == "none";
         var order = PruningSelectors.Create("mi-conditional", new PlanParameters().Set("cost_for", target))
             .Select(new SelectionRequest(new LayerInputs(layer, z, null), n - 1, 0, null, default));
+        AssertEachStepTakesTheLeast(order, n, removed => PlainError(layer, z, removed, withMean), 1e-9, 1e-8);
+    }
+
+    /// <summary>
+    /// A greedy removal order takes, at every step, a neuron whose removal (with those already removed) gives the least
+    /// <paramref name="error"/>, and scores it by the error it adds (floored at 0), within the relative tolerances.
+    /// </summary>
+    internal static void AssertEachStepTakesTheLeast(IReadOnlyList<RemovedNeuron> order, int n, Func<int[], double> error, double pickTolerance, double scoreTolerance)
+    {
         var removed = new List<int>();
         double before = 0;
         foreach (var r in order)
         {
-            var alive = Enumerable.Range(0, n).Except(removed).ToArray();
-            var after = alive.ToDictionary(j => j, j => PlainError(layer, z, [.. removed, j], withMean));
+            var after = Enumerable.Range(0, n).Except(removed).ToDictionary(j => j, j => error([.. removed, j]));
             double least = after.Values.Min();
             double scale = Math.Max(1.0, Math.Abs(least));
-            Assert.True(after[r.Neuron] <= least + 1e-9 * scale, $"step {removed.Count}: took {r.Neuron} ({after[r.Neuron]}), least {least}");
-            Assert.Equal(Math.Max(after[r.Neuron] - before, 0), r.Score, 1e-8 * scale);
+            Assert.True(after[r.Neuron] <= least + pickTolerance * scale, $"step {removed.Count}: took {r.Neuron} ({after[r.Neuron]}), least {least}");
+            Assert.Equal(Math.Max(after[r.Neuron] - before, 0), r.Score, scoreTolerance * scale);
             before = after[r.Neuron];
             removed.Add(r.Neuron);
         }

@@ -54,18 +54,7 @@ public sealed class LeadingCostTests
         var (layer, sample, withLeading, all) = Build(n, d, s, m, seed);
         var kind = target == "bias" ? CompensationKind.Bias : CompensationKind.None;
         var order = Order(layer, withLeading, target, n - 1);
-        var removed = new List<int>();
-        double before = 0;
-        foreach (var r in order)
-        {
-            var after = Enumerable.Range(0, n).Except(removed).ToDictionary(j => j, j => AppliedError(layer, sample, all, [.. removed, j], kind));
-            double least = after.Values.Min();
-            double scale = Math.Max(1.0, Math.Abs(least));
-            Assert.True(after[r.Neuron] <= least + 1e-6 * scale, $"step {removed.Count}: took {r.Neuron} ({after[r.Neuron]}), least {least}");
-            Assert.Equal(Math.Max(after[r.Neuron] - before, 0), r.Score, 1e-5 * scale);
-            before = after[r.Neuron];
-            removed.Add(r.Neuron);
-        }
+        CostForTests.AssertEachStepTakesTheLeast(order, n, removed => AppliedError(layer, sample, all, removed, kind), 1e-6, 1e-5);
         // The leading positions matter here: the sample-only order is another one (so dropping T or pi fails above).
         Assert.NotEqual(Order(layer, sample, target, n - 1).Select(r => r.Neuron), order.Select(r => r.Neuron));
         Assert.Contains("leading positions at pi = ", order[0].Reason);
