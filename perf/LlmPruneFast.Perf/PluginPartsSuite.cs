@@ -52,6 +52,7 @@ internal static class PluginPartsSuite
                 double pairsBest = Min(calls, () => est.EstimatePairs(z, pairs, values));
                 if (args.Contains("--cold"))
                 {
+                    if (args.Contains("--sleep")) Flush = () => { FlushCaches(); Thread.Sleep(20); };
                     // one call after the caches are flushed (as mi-pairs times a call right after the peer's process)
                     double coldBest = Min(Math.Max(3, calls / 10), () => est.EstimatePairs(z, pairs, values), Flush);
                     double coldBins = Min(Math.Max(3, calls / 10), () => { for (int j = 0; j < z.Columns; j++) EqualFrequencyBins.Compute(z.Column(j), 16, codes[j]); }, Flush);
@@ -102,8 +103,11 @@ internal static class PluginPartsSuite
 
     private static readonly long[] FlushBuffer = new long[8 << 20];
 
+    /// <summary>Before each cold call: the caches flushed, and with --sleep 20 ms idle (as while the peer's process runs).</summary>
+    private static Action Flush = FlushCaches;
+
     /// <summary>Writes 64 MB: evicts our data and code from every cache level, as another process would.</summary>
-    private static void Flush()
+    private static void FlushCaches()
     {
         var b = FlushBuffer;
         for (int i = 0; i < b.Length; i += 8) b[i]++;
