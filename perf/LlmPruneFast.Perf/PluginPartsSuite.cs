@@ -11,7 +11,8 @@ namespace LlmPruneFast.Perf;
 /// figure mi-pairs times), of the binning of the 16 columns alone, and of EstimateAllPairs over the whole stories260K
 /// layer (each column in N-1 pairs), min over many calls; FNV-1a hashes of the bin codes and of the MI values, so a
 /// change can be checked to leave every value bit-identical. Options: --s S (repeatable), --calls K, --no-bin-order
-/// (the histogram path, for A/B).
+/// (the histogram path, for A/B), --pieces (per-call costs apart), --cold (also one call after evicting the caches, as
+/// mi-pairs times it after the peer's process), --sleep (with --cold: 20 ms idle before each such call).
 /// </summary>
 internal static class PluginPartsSuite
 {
