@@ -11,7 +11,8 @@ namespace LlmPruneFast.Perf;
 /// figure mi-pairs times), of the binning of the 16 columns alone, and of EstimateAllPairs over the whole stories260K
 /// layer (each column in N-1 pairs), min over many calls; FNV-1a hashes of the bin codes and of the MI values, so a
 /// change can be checked to leave every value bit-identical. Options: --s S (repeatable), --calls K, --no-bin-order
-/// (the histogram path, for A/B).
+/// (the histogram path, for A/B), --pieces (per-call costs apart), --cold (also one call after evicting the caches, as
+/// mi-pairs times it after the peer's process), --sleep (with --cold: 20 ms idle before each such call).
 /// </summary>
 internal static class PluginPartsSuite
 {
@@ -50,6 +51,14 @@ internal static class PluginPartsSuite
                 var codes = new byte[z.Columns][];
                 for (int j = 0; j < z.Columns; j++) codes[j] = new byte[s];
                 double pairsBest = Min(calls, () => est.EstimatePairs(z, pairs, values));
+                if (args.Contains("--cold"))
+                {
+                    if (args.Contains("--sleep")) Flush = () => { FlushCaches(); Thread.Sleep(20); };
+                    // one call after the caches are flushed (as mi-pairs times a call right after the peer's process)
+                    double coldBest = Min(Math.Max(3, calls / 10), () => est.EstimatePairs(z, pairs, values), Flush);
+                    double coldBins = Min(Math.Max(3, calls / 10), () => { for (int j = 0; j < z.Columns; j++) EqualFrequencyBins.Compute(z.Column(j), 16, codes[j]); }, Flush);
+                    Console.WriteLine($"  cold (caches flushed before each call): EstimatePairs {coldBest / pairs.Length * 1e6:F3} us/pair ({coldBest * 1e6:F1} us/call); binning {coldBins / z.Columns * 1e6:F3} us/column");
+                }
                 // the pair part alone: the list 9 more times over (the same columns prepared once), per extra pair
                 var longList = Enumerable.Repeat(pairs, 10).SelectMany(p => p).ToArray();
                 var longValues = new double[longList.Length];
@@ -65,7 +74,15 @@ internal static class PluginPartsSuite
                     double tab = Min(calls, () => { for (int j = 0; j < z.Columns; j++) ColumnMath.CLogCTable(s); });
                     double alloc = Min(calls, () => { for (int j = 0; j < z.Columns; j++) { _ = new byte[s]; _ = new byte[s]; _ = new byte[s]; _ = new byte[s]; } });
                     double one = Min(calls, () => est.EstimatePairs(z, cover.AsSpan(0, 1), longValues));
-                    Console.WriteLine($"  pieces: EnsureFinite {fin * 1e6:F2} us, CLogCTable x{z.Columns} {tab * 1e6:F2} us, 4 x{z.Columns} byte[S] {alloc * 1e6:F2} us, one pair {one * 1e6:F2} us");
+                    string layout = "";
+                    if (BinOrder.Applies(s, 16))
+                    {
+                        var orders = new BinOrder[z.Columns];
+                        double make = Min(calls, () => { for (int j = 0; j < z.Columns; j++) orders[j] = new BinOrder(s, 16); });
+                        double fill = Min(calls, () => { for (int j = 0; j < z.Columns; j++) EqualFrequencyBins.Compute(z.Column(j), 16, orders[j].Codes, default, orders[j].Low, orders[j].High); });
+                        layout = $", new BinOrder x{z.Columns} {make * 1e6:F2} us, binning with the layout x{z.Columns} {fill * 1e6:F2} us";
+                    }
+                    Console.WriteLine($"  pieces: EnsureFinite {fin * 1e6:F2} us, CLogCTable x{z.Columns} {tab * 1e6:F2} us, 4 x{z.Columns} byte[S] {alloc * 1e6:F2} us, one pair {one * 1e6:F2} us{layout}");
                 }
                 ulong codeHash = Fnv.Seed;
                 foreach (var c in codes) codeHash = Fnv.Add(codeHash, c);
@@ -85,7 +102,19 @@ internal static class PluginPartsSuite
         return 0;
     }
 
-    private static double Min(int calls, Action a)
+    private static readonly long[] FlushBuffer = new long[8 << 20];
+
+    /// <summary>Before each cold call: the caches flushed, and with --sleep 20 ms idle (as while the peer's process runs).</summary>
+    private static Action Flush = FlushCaches;
+
+    /// <summary>Writes 64 MB: evicts our data and code from every cache level, as another process would.</summary>
+    private static void FlushCaches()
+    {
+        var b = FlushBuffer;
+        for (int i = 0; i < b.Length; i += 8) b[i]++;
+    }
+
+    private static double Min(int calls, Action a, Action? before = null)
     {
         // warm-up long enough for tiered JIT to replace tier-0 code (as mi-pairs does)
         var warm = Stopwatch.StartNew();
@@ -93,6 +122,7 @@ internal static class PluginPartsSuite
         double best = double.PositiveInfinity;
         for (int k = 0; k < calls; k++)
         {
+            before?.Invoke();
             double c0 = ThreadCpu();
             a();
             best = Math.Min(best, ThreadCpu() - c0);

@@ -8,7 +8,7 @@ namespace LlmPruneFast.Information;
 /// <summary>
 /// One column's samples in bin order, for joint counts without a histogram: as x, its bin k's samples fill segment k
 /// (padded to 64 lanes); as y, its codes are look-up chunks of 128. A pair's joint counts are then, per segment of x,
-/// y's codes gathered into x's bin order 64 at a time (one two-table byte permute per 128-sample chunk of y, AVX-512
+/// y's codes gathered into x's bin order 64 at a time (one two-table byte permute per 256-sample chunk of y's codes packed two per byte, AVX-512
 /// VBMI) and counted per y bin by byte compare and popcount: c_ab = the number of lanes of segment a that hold b. The
 /// counts are the same integers as the histogram's, so every MI is the same double. Used where the gather is cheap
 /// (S &lt;= <see cref="MaxSamples"/>: its cost grows as S^2/8192 permutes) and B &lt;= 16.
@@ -19,20 +19,23 @@ public sealed class BinOrder
     public const int MaxSamples = 2048;
 
     /// <summary>
-    /// One allocation: the codes padded with zeros to whole 256-byte chunks (<see cref="Table"/>), then per lane t of the
-    /// bin order its sample i as Low[t] = i mod 256 (the permute reads bits 0-6, bit 7 picks a chunk of a pair) and
-    /// High[t] = i / 256 (0xFF: padding).
+    /// One allocation: the codes padded with zeros to whole 256-byte chunks, then per lane t of the
+    /// bin order its sample i as Low[t] = i mod 256 and High[t] = i / 256 (0xFF: padding), then the codes packed two
+    /// per byte (<see cref="PackCodes"/>).
     /// </summary>
     public readonly byte[] Data;
     /// <summary>S, and the lanes of the bin order (segments follow from S and B as in <see cref="EqualFrequencyBins.Count"/>).</summary>
     public readonly int Samples, Lanes, TableLength;
+    /// <summary>Where the codes packed two per byte start (sample i: byte i / 2, high nibble when i is odd): <see cref="PackCodes"/>.</summary>
+    public readonly int PackedOffset;
 
     public BinOrder(int s, int bins)
     {
         Samples = s;
         Lanes = EqualFrequencyBins.BinOrderLength(s, bins);
         TableLength = (s + 255) & ~255;
-        Data = GC.AllocateUninitializedArray<byte>(TableLength + 2 * Lanes);
+        PackedOffset = TableLength + 2 * Lanes;
+        Data = GC.AllocateUninitializedArray<byte>(PackedOffset + TableLength / 2);
         Data.AsSpan(s, TableLength - s).Clear();
         Data.AsSpan(TableLength + Lanes, Lanes).Fill(0xFF);
     }
@@ -41,18 +44,39 @@ public sealed class BinOrder
     public Span<byte> Low => Data.AsSpan(TableLength, Lanes);
     public Span<byte> High => Data.AsSpan(TableLength + Lanes, Lanes);
 
+    /// <summary>
+    /// Packs the codes (written to <see cref="Codes"/>) two per byte, so that one 128-byte permute covers 256 samples
+    /// (half the permutes and table loads per gather).
+    /// </summary>
+    public void PackCodes()
+    {
+        ref byte codes = ref Data[0];
+        ref byte packed = ref Data[PackedOffset];
+        var low = Vector512.Create((ushort)0x000F);
+        var high = Vector512.Create((ushort)0x00F0);
+        for (int i = 0; i < TableLength; i += 128)
+        {
+            // word = even | odd << 8 (codes < 16) -> even | odd << 4
+            var w0 = Vector512.LoadUnsafe(ref codes, (nuint)i).AsUInt16();
+            var w1 = Vector512.LoadUnsafe(ref codes, (nuint)i + 64).AsUInt16();
+            var p0 = (w0 & low) | (Vector512.ShiftRightLogical(w0, 4) & high);
+            var p1 = (w1 & low) | (Vector512.ShiftRightLogical(w1, 4) & high);
+            Vector512.Create(Avx512BW.ConvertToVector256Byte(p0), Avx512BW.ConvertToVector256Byte(p1)).StoreUnsafe(ref packed, (nuint)(i / 2));
+        }
+    }
+
     public static bool Applies(int s, int bins) => Avx512Vbmi.IsSupported && bins <= 16 && s <= MaxSamples;
 
     /// <summary>Joint counts h[a*B + b] (h cleared by the caller) of x's bins a and y's bins b.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void JointCounts(BinOrder x, BinOrder y, int bins, Span<int> h)
     {
-        int s = x.Samples, chunkPairs = y.TableLength / 256;
+        int s = x.Samples, chunks = y.TableLength / 256;
         if (y.Samples != s || x.Lanes != y.Lanes || h.Length < bins * bins) throw new ArgumentException("columns differ in length");
         var segments = EqualFrequencyBins.Segments.Get(s, bins).SegmentLanes;
         ref byte low = ref x.Data[x.TableLength];
         ref byte high = ref x.Data[x.TableLength + x.Lanes];
-        ref byte table = ref y.Data[0];
+        ref byte table = ref y.Data[y.PackedOffset];
         int lane = 0;
         for (int a = 0; a < bins; a++)
         {
@@ -60,7 +84,7 @@ public sealed class BinOrder
             ref int row = ref h[a * bins];
             for (int end = lane + segment; lane < end; lane += 64)
             {
-                var g = Gather(ref table, chunkPairs, Vector512.LoadUnsafe(ref low, (nuint)lane), Vector512.LoadUnsafe(ref high, (nuint)lane));
+                var g = Gather(ref table, chunks, Vector512.LoadUnsafe(ref low, (nuint)lane), Vector512.LoadUnsafe(ref high, (nuint)lane));
                 if (bins == 16) Count16(g, ref row);
                 else
                 {
@@ -73,23 +97,25 @@ public sealed class BinOrder
     }
 
     /// <summary>
-    /// y's codes at 64 lanes of x's bin order: each pair of 128-byte chunks (2c, 2c+1) is permuted by the low 7 bits of
-    /// Low, bit 7 picks the chunk of the pair and High (= i / 256) the pair; padding lanes (High 0xFF) stay 0xFF.
+    /// y's codes at 64 lanes of x's bin order from its packed codes: each 128-byte chunk (256 samples) is permuted by
+    /// Low / 2, High (= i / 256) picks the chunk and Low's bit 0 the nibble; padding lanes (High 0xFF) come back 0xFF.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> Gather(ref byte table, int chunkPairs, Vector512<byte> idx, Vector512<byte> hi)
+    private static Vector512<byte> Gather(ref byte packed, int chunks, Vector512<byte> low, Vector512<byte> hi)
     {
-        var odd = Vector512.LessThan(idx.AsSByte(), Vector512<sbyte>.Zero).AsByte();
-        var g = Vector512<byte>.AllBitsSet;
-        var pair = Vector512<byte>.Zero;
-        for (int c = 0; c < chunkPairs; c++, pair += Vector512<byte>.One)
+        // byte (i mod 256) / 2 of chunk i / 256 (the permute reads index bits 0-6; a word shift leaves those right)
+        var idx = Vector512.ShiftRightLogical(low.AsUInt16(), 1).AsByte();
+        var g = Vector512<byte>.Zero;
+        var chunk = Vector512<byte>.Zero;
+        for (int c = 0; c < chunks; c++, chunk += Vector512<byte>.One)
         {
-            ref byte t = ref Unsafe.Add(ref table, c * 256);
-            var even = Avx512Vbmi.PermuteVar64x8x2(Vector512.LoadUnsafe(ref t), idx, Vector512.LoadUnsafe(ref t, 64));
-            var odds = Avx512Vbmi.PermuteVar64x8x2(Vector512.LoadUnsafe(ref t, 128), idx, Vector512.LoadUnsafe(ref t, 192));
-            g = Vector512.ConditionalSelect(Vector512.Equals(hi, pair), Vector512.ConditionalSelect(odd, odds, even), g);
+            ref byte t = ref Unsafe.Add(ref packed, c * 128);
+            g = Vector512.ConditionalSelect(Vector512.Equals(hi, chunk), Avx512Vbmi.PermuteVar64x8x2(Vector512.LoadUnsafe(ref t), idx, Vector512.LoadUnsafe(ref t, 64)), g);
         }
-        return g;
+        var nibble = Vector512.Create((byte)15);
+        var odd = Vector512.Equals(low & Vector512<byte>.One, Vector512<byte>.One);
+        g = Vector512.ConditionalSelect(odd, Vector512.ShiftRightLogical(g.AsUInt16(), 4).AsByte(), g) & nibble;
+        return g | Vector512.Equals(hi, Vector512<byte>.AllBitsSet); // padding: 0xFF, counted in no bin
     }
 
     /// <summary>row[b] += lanes of g equal to b, b = 0..15 (unrolled: constant compares).</summary>

@@ -35,9 +35,9 @@ internal static class EqualFrequencyBins
         if (bins < 1 || bins > 256) throw new ArgumentOutOfRangeException(nameof(bins));
         if (codes.Length < n || (!rowCodes.IsEmpty && (rowCodes.Length < n || bins * bins > 256))) throw new ArgumentException("codes shorter than the column");
         if (n == 0) return true;
-        if (UseEdgeSelection && EqualFrequencyEdges.TryCompute(v, bins, codes, rowCodes))
+        if (UseEdgeSelection && EqualFrequencyEdges.TryCompute(v, bins, codes, rowCodes, gatherLow, gatherHigh, out bool written))
         {
-            if (!gatherLow.IsEmpty) WriteBinOrder(n, bins, codes, gatherLow, gatherHigh);
+            if (!gatherLow.IsEmpty && !written) WriteBinOrder(n, bins, codes, gatherLow, gatherHigh);
             return false;
         }
         var pool = System.Buffers.ArrayPool<ulong>.Shared;

@@ -29,10 +29,20 @@ internal static class EqualFrequencyEdges
     /// Writes the codes (and bin * B to rowCodes unless empty) and returns true, or returns false (nothing written) when
     /// the column is constant or its edge buckets are too full.
     /// </summary>
+    public static bool TryCompute(ReadOnlySpan<float> v, int bins, Span<byte> codes, Span<byte> rowCodes) =>
+        TryCompute(v, bins, codes, rowCodes, default, default, out _);
+
+    /// <summary>
+    /// Also, unless <paramref name="gatherLow"/> is empty and where the vector look-up runs, the bin-order layout of
+    /// <see cref="EqualFrequencyBins.Compute(ReadOnlySpan{float}, int, Span{byte}, Span{byte}, Span{byte}, Span{byte})"/>
+    /// (padding lanes: gatherHigh 0xFF), written in the same pass: <paramref name="layoutWritten"/> says whether it was.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit] // the 48 KB of tables are cleared or written before use
-    public static unsafe bool TryCompute(ReadOnlySpan<float> v, int bins, Span<byte> codes, Span<byte> rowCodes)
+    public static unsafe bool TryCompute(ReadOnlySpan<float> v, int bins, Span<byte> codes, Span<byte> rowCodes,
+        Span<byte> gatherLow, Span<byte> gatherHigh, out bool layoutWritten)
     {
         int n = v.Length;
+        layoutWritten = false;
         if (!Applies(n, bins)) return false;
         var pool = System.Buffers.ArrayPool<uint>.Shared;
         uint[] keyArray = pool.Rent(n + 16);
@@ -118,7 +128,9 @@ internal static class EqualFrequencyEdges
                 edgeBucket[k - 1] = bucket;
                 edgeRank[k - 1] = p - below;
             }
-            // per bucket: its code (the edges in buckets below it), or Member for an edge's bucket
+            // per bucket: its code (the edges in buckets below it), or Member for an edge's bucket; the vector look-up
+            // finds the code by a search of the 15 edge buckets instead (no table to fill)
+            bool vector = !ForceTableLookUp && Avx512Vbmi2.IsSupported && Avx512BW.IsSupported;
             byte* table = stackalloc byte[Buckets];
             byte* slotOf = stackalloc byte[Buckets]; // read only at edge buckets
             int* slotStart = stackalloc int[17];
@@ -128,7 +140,7 @@ internal static class EqualFrequencyEdges
             {
                 int f = edgeBucket[k];
                 if (k > 0 && f == edgeBucket[k - 1]) continue;
-                new Span<byte>(table + from, f - from).Fill((byte)k);
+                if (!vector) new Span<byte>(table + from, f - from).Fill((byte)k);
                 table[f] = Member;
                 from = f + 1;
                 slotOf[f] = (byte)slots;
@@ -136,14 +148,24 @@ internal static class EqualFrequencyEdges
                 slotStart[slots++] = members;
                 members += hist[f];
             }
-            new Span<byte>(table + from, b1 - from).Fill((byte)edges);
+            if (!vector) new Span<byte>(table + from, b1 - from).Fill((byte)edges);
             slotStart[slots] = members;
             // codes by bucket; the edge buckets' members listed (in index order) to be placed by exact rank
             int* listed = stackalloc int[16 * MaxBucket + 1];
             ref byte code0 = ref codes[0];
             bool rows = !rowCodes.IsEmpty;
             int count = 0;
-            if (rows)
+            // the bin-order layout (vector path): each bin's samples appended to its own stretch of the scratch
+            // (stride: the bin's lanes + 64, so a whole-vector store never reaches the next bin), copied out at the end
+            int stride = ((n + bins - 1) / bins + 127) & ~63;
+            bool layout = vector && !gatherLow.IsEmpty && bins * stride <= LayoutScratch;
+            byte* lowS = stackalloc byte[LayoutScratch];
+            byte* highS = stackalloc byte[LayoutScratch];
+            int* next = stackalloc int[16];
+            for (int k = 0; k < bins; k++) next[k] = k * stride;
+            if (vector)
+                count = LookUp(ref keys, n, bins, edgeBucket, edges, ref code0, rowCodes, listed, layout, lowS, highS, next);
+            else if (rows)
                 for (int s = 0; s < n; s++)
                 {
                     int t = table[Unsafe.Add(ref keys, s) >> Shift];
@@ -182,14 +204,117 @@ internal static class EqualFrequencyEdges
                     int s = (int)(uint)list[q];
                     Unsafe.Add(ref code0, s) = (byte)code;
                     if (rows) rowCodes[s] = (byte)(code * bins);
+                    if (layout) { int t = next[code]++; lowS[t] = (byte)s; highS[t] = (byte)(s >> 8); }
                 }
                 while (k < edges && edgeBucket[k] == edgeBucket[slotBelow[j]]) k++;
+            }
+            if (layout)
+            {
+                CopyLayout(n, bins, lowS, highS, stride, gatherLow, gatherHigh);
+                layoutWritten = true;
             }
             return true;
         }
         finally
         {
             pool.Return(keyArray);
+        }
+    }
+
+    /// <summary>True: the byte table per bucket even with AVX-512 VBMI2, on this thread (tests compare the two).</summary>
+    [ThreadStatic] internal static bool ForceTableLookUp;
+
+    /// <summary>Bytes of each layout scratch (bins * stride: 3 KB at S = 2048, B = 16).</summary>
+    private const int LayoutScratch = 4096;
+
+    /// <summary>
+    /// The look-up pass, 64 samples at a time: bucket = key >> 18 on 16-bit lanes, its code = the number of edge
+    /// buckets below it by a 4-step branch-free search of the sorted edge buckets (vpermw), Member where it equals
+    /// one; the members listed in index order; with <paramref name="layout"/> every other sample's index appended to
+    /// its bin's stretch of the scratch (one compress per bin). Returns the members listed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    private static unsafe int LookUp(ref uint keys, int n, int bins, int* edgeBucket, int edges, ref byte code0, Span<byte> rowCodes,
+        int* listed, bool layout, byte* lowS, byte* highS, int* next)
+    {
+        short* e = stackalloc short[32];
+        for (int k = 0; k < 32; k++) e[k] = k < edges ? (short)edgeBucket[k] : short.MaxValue; // above every bucket
+        var ev = Vector512.Load(e);
+        var highWords = Vector512<short>.Indices * 2 + Vector512<short>.One;
+        var rowScale = Vector512.Create((short)bins);
+        bool rows = !rowCodes.IsEmpty;
+        int count = 0, full = n & ~63;
+        for (int i = 0; i < full; i += 64)
+        {
+            var k0 = Vector512.LoadUnsafe(ref keys, (nuint)i).AsInt16();
+            var k1 = Vector512.LoadUnsafe(ref keys, (nuint)i + 16).AsInt16();
+            var k2 = Vector512.LoadUnsafe(ref keys, (nuint)i + 32).AsInt16();
+            var k3 = Vector512.LoadUnsafe(ref keys, (nuint)i + 48).AsInt16();
+            var c0 = Code(Vector512.ShiftRightLogical(Avx512BW.PermuteVar32x16x2(k0, highWords, k1).AsUInt16(), Shift - 16).AsInt16(), ev);
+            var c1 = Code(Vector512.ShiftRightLogical(Avx512BW.PermuteVar32x16x2(k2, highWords, k3).AsUInt16(), Shift - 16).AsInt16(), ev);
+            var c = Vector512.Create(Avx512BW.ConvertToVector256Byte(c0), Avx512BW.ConvertToVector256Byte(c1));
+            c.StoreUnsafe(ref code0, (nuint)i);
+            if (rows) // members' entries are rewritten once their code is known
+                Vector512.Create(Avx512BW.ConvertToVector256Byte(c0 * rowScale), Avx512BW.ConvertToVector256Byte(c1 * rowScale))
+                    .StoreUnsafe(ref rowCodes[0], (nuint)i);
+            for (ulong m = c.ExtractMostSignificantBits(); m != 0; m &= m - 1) listed[count++] = i + BitOperations.TrailingZeroCount(m);
+            if (layout)
+            {
+                var lane = Vector512<byte>.Indices + Vector512.Create((byte)i);
+                var high = Vector512.Create((byte)(i >> 8));
+                var bin = Vector512<byte>.Zero;
+                for (int k = 0; k < bins; k++, bin += Vector512<byte>.One)
+                {
+                    var mask = Vector512.Equals(c, bin);
+                    int t = next[k];
+                    Avx512Vbmi2.Compress(Vector512<byte>.Zero, mask, lane).Store(lowS + t);
+                    high.Store(highS + t);
+                    next[k] = t + BitOperations.PopCount(mask.ExtractMostSignificantBits());
+                }
+            }
+        }
+        for (int i = full; i < n; i++)
+        {
+            int b = (int)(Unsafe.Add(ref keys, i) >> Shift), code = 0;
+            while (code < edges && edgeBucket[code] < b) code++;
+            bool member = code < edges && edgeBucket[code] == b;
+            Unsafe.Add(ref code0, i) = member ? Member : (byte)code;
+            if (rows) rowCodes[i] = (byte)(code * bins);
+            if (member) listed[count++] = i;
+            else if (layout) { int t = next[code]++; lowS[t] = (byte)i; highS[t] = (byte)(i >> 8); }
+        }
+        return count;
+    }
+
+    /// <summary>Lower bound of each 16-bit bucket among the 16 sorted edge buckets (4 steps), or Member where it is one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> Code(Vector512<short> b, Vector512<short> e)
+    {
+        var lo = Vector512.LessThan(Avx512BW.PermuteVar32x16(e, Vector512.Create((short)7)), b) & Vector512.Create((short)8);
+        lo += Vector512.LessThan(Avx512BW.PermuteVar32x16(e, lo + Vector512.Create((short)3)), b) & Vector512.Create((short)4);
+        lo += Vector512.LessThan(Avx512BW.PermuteVar32x16(e, lo + Vector512.Create((short)1)), b) & Vector512.Create((short)2);
+        lo += Vector512.LessThan(Avx512BW.PermuteVar32x16(e, lo), b) & Vector512<short>.One;
+        return Vector512.ConditionalSelect(Vector512.Equals(Avx512BW.PermuteVar32x16(e, lo), b), Vector512.Create((short)Member), lo);
+    }
+
+    /// <summary>The scratch's stretches into the bin-order layout: segment k = bin k's samples, then padding (High 0xFF).</summary>
+    private static unsafe void CopyLayout(int n, int bins, byte* lowS, byte* highS, int stride, Span<byte> gatherLow, Span<byte> gatherHigh)
+    {
+        var segments = EqualFrequencyBins.Segments.Get(n, bins).SegmentLanes;
+        if (gatherLow.Length < EqualFrequencyBins.BinOrderLength(n, bins) || gatherHigh.Length < gatherLow.Length) throw new ArgumentException("gather layout too short");
+        ref byte low = ref gatherLow[0], high = ref gatherHigh[0];
+        var pad = Vector512<byte>.AllBitsSet;
+        for (int k = 0, t = 0; k < bins; t += segments[k++])
+        {
+            int filled = EqualFrequencyBins.Count(k, n, bins);
+            for (int off = 0; off < segments[k]; off += 64)
+            {
+                Vector512.Load(lowS + k * stride + off).StoreUnsafe(ref low, (nuint)(t + off));
+                var h = Vector512.Load(highS + k * stride + off);
+                int left = filled - off;
+                if (left < 64) h = left <= 0 ? pad : Vector512.ConditionalSelect(Vector512.LessThan(Vector512<byte>.Indices, Vector512.Create((byte)left)), h, pad);
+                h.StoreUnsafe(ref high, (nuint)(t + off));
+            }
         }
     }
 }

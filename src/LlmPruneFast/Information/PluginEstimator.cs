@@ -63,6 +63,7 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
         {
             var order = new BinOrder(s, b);
             bool flat = EqualFrequencyBins.Compute(v, b, order.Codes, default, order.Low, order.High);
+            order.PackCodes();
             return new BinnedColumn(s, order.Data, null, sum, occupied, flat, order);
         }
         var codes = new byte[s];

@@ -332,6 +332,67 @@ public sealed class EstimatorShapeTests
         Assert.All(seen, Assert.True);
     }
 
+    [Theory]
+    [InlineData(16, 8)]
+    [InlineData(100, 16)]
+    [InlineData(1000, 7)]
+    [InlineData(1024, 16)]
+    [InlineData(1031, 2)]
+    [InlineData(2048, 16)]
+    [InlineData(4096, 16)]
+    public void Edge_selection_vector_look_up_and_layout_equal_the_table_path(int s, int bins)
+    {
+        // the vector look-up (edge search, layout by compress) against the byte-table look-up and the layout written
+        // from the codes: the same codes, each bin's segment the same samples (order inside a segment is free)
+        var rng = new Random(s * 31 + bins);
+        float Normal() => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+        for (int kind = 0; kind < 3; kind++)
+        {
+            var v = new float[s];
+            for (int i = 0; i < s; i++)
+                v[i] = kind switch { 0 => Normal(), 1 => 3f + Math.Abs(Normal()), _ => (float)Math.Round(Normal() * 64) / 64 };
+            var order = Enumerable.Range(0, s).OrderBy(i => v[i] == 0 ? 0f : v[i]).ToArray(); // stable: ties by index
+            var expected = new byte[s];
+            for (int r = 0; r < s; r++) expected[order[r]] = (byte)((long)r * bins / s);
+            var results = new List<(byte[] Codes, byte[] Rows, byte[] Low, byte[] High, bool Done, bool Written)>();
+            foreach (bool table in new[] { false, true })
+            {
+                EqualFrequencyEdges.ForceTableLookUp = table;
+                try
+                {
+                    var codes = new byte[s];
+                    var rows = bins * bins <= 256 ? new byte[s] : default;
+                    int lanes = EqualFrequencyBins.BinOrderLength(s, bins);
+                    var low = new byte[lanes];
+                    var high = Enumerable.Repeat((byte)0x5A, lanes).ToArray(); // padding must come back as 0xFF
+                    bool done = EqualFrequencyEdges.TryCompute(v, bins, codes, rows, low, high, out bool written);
+                    results.Add((codes, rows ?? [], low, high, done, written));
+                }
+                finally { EqualFrequencyEdges.ForceTableLookUp = false; }
+            }
+            var (vc, vr, vl, vh, vDone, vWritten) = results[0];
+            Assert.Equal(results[1].Done, vDone);
+            Assert.False(results[1].Written); // the table path leaves the layout to the caller
+            if (kind == 0 && EqualFrequencyEdges.Applies(s, bins)) Assert.True(vDone);
+            if (!vDone) continue;
+            Assert.Equal(expected, vc);
+            Assert.Equal(expected, results[1].Codes);
+            if (bins * bins <= 256) Assert.Equal(expected.Select(c => (byte)(c * bins)), vr);
+            if (!System.Runtime.Intrinsics.X86.Avx512Vbmi2.IsSupported) Assert.False(vWritten);
+            else if (s <= BinOrder.MaxSamples) Assert.True(vWritten); // the scratch holds the layout up to there
+            if (!vWritten) continue;
+            int lane = 0;
+            for (int k = 0; k < bins; k++)
+            {
+                int count = EqualFrequencyBins.Count(k, s, bins), padded = (count + 63) & ~63;
+                var members = Enumerable.Range(lane, count).Select(t => vh[t] * 256 + vl[t]).Order().ToArray();
+                Assert.Equal(Enumerable.Range(0, s).Where(i => expected[i] == k).ToArray(), members);
+                for (int t = lane + count; t < lane + padded; t++) Assert.Equal(0xFF, vh[t]);
+                lane += padded;
+            }
+        }
+    }
+
     public static TheoryData<string> Names() => new() { "plugin", "ksg", "renyi", "copula" };
 
     [Theory]
