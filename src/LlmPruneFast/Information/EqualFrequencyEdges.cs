@@ -151,7 +151,7 @@ internal static class EqualFrequencyEdges
             if (!vector) new Span<byte>(table + from, b1 - from).Fill((byte)edges);
             slotStart[slots] = members;
             // codes by bucket; the edge buckets' members listed (in index order) to be placed by exact rank
-            int* listed = stackalloc int[16 * MaxBucket + 1];
+            int* listed = stackalloc int[ListedCapacity];
             ref byte code0 = ref codes[0];
             bool rows = !rowCodes.IsEmpty;
             int count = 0;
@@ -164,7 +164,7 @@ internal static class EqualFrequencyEdges
             int* next = stackalloc int[16];
             for (int k = 0; k < bins; k++) next[k] = k * stride;
             if (vector)
-                count = LookUp(ref keys, n, bins, edgeBucket, edges, ref code0, rowCodes, listed, layout, lowS, highS, next);
+                count = LookUp(ref keys, n, bins, edgeBucket, edges, ref code0, rowCodes, listed, layout, lowS, highS, next, stride);
             else if (rows)
                 for (int s = 0; s < n; s++)
                 {
@@ -191,8 +191,12 @@ internal static class EqualFrequencyEdges
             {
                 int s = listed[c];
                 uint key = Unsafe.Add(ref keys, s);
-                member[fill[slotOf[key >> Shift]]++] = ((ulong)key << 32) | (uint)s;
+                int slot = slotOf[key >> Shift];   // read only at edge buckets: anything else is a wrong code
+                if (slot >= slots || fill[slot] >= slotStart[slot + 1]) throw Overfilled("edge-bucket slot");
+                member[fill[slot]++] = ((ulong)key << 32) | (uint)s;
             }
+            for (int j = 0; j < slots; j++)   // every slot's stretch is read below: each must be full
+                if (fill[j] != slotStart[j + 1]) throw Overfilled($"edge-bucket slot {j}");
             for (int j = 0, k = 0; j < slots; j++)
             {
                 var list = new Span<ulong>(member + slotStart[j], slotStart[j + 1] - slotStart[j]);
@@ -204,7 +208,7 @@ internal static class EqualFrequencyEdges
                     int s = (int)(uint)list[q];
                     Unsafe.Add(ref code0, s) = (byte)code;
                     if (rows) rowCodes[s] = (byte)(code * bins);
-                    if (layout) { int t = next[code]++; lowS[t] = (byte)s; highS[t] = (byte)(s >> 8); }
+                    if (layout) { int t = Claim(next, code, bins, 1, stride); lowS[t] = (byte)s; highS[t] = (byte)(s >> 8); }
                 }
                 while (k < edges && edgeBucket[k] == edgeBucket[slotBelow[j]]) k++;
             }
@@ -235,7 +239,7 @@ internal static class EqualFrequencyEdges
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private static unsafe int LookUp(ref uint keys, int n, int bins, int* edgeBucket, int edges, ref byte code0, Span<byte> rowCodes,
-        int* listed, bool layout, byte* lowS, byte* highS, int* next)
+        int* listed, bool layout, byte* lowS, byte* highS, int* next, int stride)
     {
         short* e = stackalloc short[32];
         for (int k = 0; k < 32; k++) e[k] = k < edges ? (short)edgeBucket[k] : short.MaxValue; // above every bucket
@@ -257,7 +261,9 @@ internal static class EqualFrequencyEdges
             if (rows) // members' entries are rewritten once their code is known
                 Vector512.Create(Avx512BW.ConvertToVector256Byte(c0 * rowScale), Avx512BW.ConvertToVector256Byte(c1 * rowScale))
                     .StoreUnsafe(ref rowCodes[0], (nuint)i);
-            for (ulong m = c.ExtractMostSignificantBits(); m != 0; m &= m - 1) listed[count++] = i + BitOperations.TrailingZeroCount(m);
+            ulong members = c.ExtractMostSignificantBits();
+            if (count + BitOperations.PopCount(members) > ListedCapacity) throw Overfilled("edge-bucket member list");
+            for (ulong m = members; m != 0; m &= m - 1) listed[count++] = i + BitOperations.TrailingZeroCount(m);
             if (layout)
             {
                 var lane = Vector512<byte>.Indices + Vector512.Create((byte)i);
@@ -266,10 +272,9 @@ internal static class EqualFrequencyEdges
                 for (int k = 0; k < bins; k++, bin += Vector512<byte>.One)
                 {
                     var mask = Vector512.Equals(c, bin);
-                    int t = next[k];
+                    int t = Claim(next, k, bins, BitOperations.PopCount(mask.ExtractMostSignificantBits()), stride, store: 64);
                     Avx512Vbmi2.Compress(Vector512<byte>.Zero, mask, lane).Store(lowS + t);
                     high.Store(highS + t);
-                    next[k] = t + BitOperations.PopCount(mask.ExtractMostSignificantBits());
                 }
             }
         }
@@ -280,10 +285,33 @@ internal static class EqualFrequencyEdges
             bool member = code < edges && edgeBucket[code] == b;
             Unsafe.Add(ref code0, i) = member ? Member : (byte)code;
             if (rows) rowCodes[i] = (byte)(code * bins);
-            if (member) listed[count++] = i;
-            else if (layout) { int t = next[code]++; lowS[t] = (byte)i; highS[t] = (byte)(i >> 8); }
+            if (member) { if (count == ListedCapacity) throw Overfilled("edge-bucket member list"); listed[count++] = i; }
+            else if (layout) { int t = Claim(next, code, bins, 1, stride); lowS[t] = (byte)i; highS[t] = (byte)(i >> 8); }
         }
         return count;
+    }
+
+    /// <summary>Entries of the edge-bucket member list: at most 15 edge buckets of at most <see cref="MaxBucket"/> samples each.</summary>
+    private const int ListedCapacity = 16 * MaxBucket + 1;
+
+    /// <summary>
+    /// A stack scratch would overflow: only a wrong code can cause it, and it must fail loudly rather than write past
+    /// the scratch.
+    /// </summary>
+    private static InvalidOperationException Overfilled(string what) =>
+        new($"equal-frequency binning: {what} does not hold the samples counted (a code out of range); this is a bug");
+
+    /// <summary>
+    /// Position in bin <paramref name="bin"/>'s stretch of the layout scratch for <paramref name="taken"/> more samples,
+    /// checked so that a store of <paramref name="store"/> bytes there stays in the stretch (see <see cref="Overfilled"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe int Claim(int* next, int bin, int bins, int taken, int stride, int store = 1)
+    {
+        if ((uint)bin >= (uint)bins || next[bin] + store > (bin + 1) * stride) throw Overfilled($"layout of bin {bin}");
+        int t = next[bin];
+        next[bin] = t + taken;
+        return t;
     }
 
     /// <summary>Lower bound of each 16-bit bucket among the 16 sorted edge buckets (4 steps), or Member where it is one.</summary>
