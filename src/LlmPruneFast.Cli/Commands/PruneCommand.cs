@@ -305,9 +305,11 @@ public sealed partial class PruneCommand : ICommand
 
     /// <summary>
     /// mi-conditional's cost when --cost-for is not given but --compensate bias or none is: the cost written for that
-    /// compensation. It gave lower error than the kept-set cost in all 18 cells measured (MiniLM fidelity at 10-70%,
-    /// stories260K KL at 10-50%, both compensations; perf/RESULTS.md, "Compensation-aware MI costs"). mi-weighted keeps
-    /// its own cost: its MI-derived version lost to it on stories260K. The plan records the choice.
+    /// compensation. Its sample-only form gave lower error than the kept-set cost in all 18 cells measured (MiniLM
+    /// fidelity at 10-70%, stories260K KL at 10-50%, both compensations; perf/RESULTS.md, "Compensation-aware MI
+    /// costs"); the leading-position term added since was measured against the sample-only form ("Leading positions in
+    /// the cost_for error"), not again against kept. mi-weighted keeps its own cost: its MI-derived version lost to it
+    /// on stories260K. The plan records the choice. (CLI-only: the library and study keep each method's default.)
     /// </summary>
     internal static PlanParameters? MatchingCost(string method, string? compensate) =>
         method == "mi-conditional" && compensate is "bias" or "none" ? CostForParameters(method, compensate) : null;

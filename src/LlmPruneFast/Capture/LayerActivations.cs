@@ -24,22 +24,23 @@ public sealed class LayerActivations
         if (columns < 1) throw new BadDataException($"activations of layer {index}: no neurons");
         if (data.Length != (long)rows * columns)
             throw new BadDataException($"activations of layer {index}: {data.Length} values, expected S x N = {rows} x {columns}");
-        var span = data.Span;
-        for (int i = 0; i < span.Length; i++)
-            if (!float.IsFinite(span[i]))
-                throw new BadDataException($"activations of layer {index}: {(float.IsNaN(span[i]) ? "NaN" : span[i] > 0 ? "+Inf" : "-Inf")} at sampled position {i / columns}, neuron {i % columns}; " +
-                    "the model overflows float32 on the calibration text (check its weights)");
+        ThrowIfNotFinite(data.Span, index, columns, "sampled position");
         if (leading != null)
         {
             if (leading.Columns != columns)
                 throw new BadDataException($"activations of layer {index}: leading positions have {leading.Columns} neurons, the sample {columns}");
-            var lead = leading.Data.Span;
-            for (int i = 0; i < lead.Length; i++)
-                if (!float.IsFinite(lead[i]))
-                    throw new BadDataException($"activations of layer {index}: {(float.IsNaN(lead[i]) ? "NaN" : lead[i] > 0 ? "+Inf" : "-Inf")} at the leading position of sequence {i / columns}, neuron {i % columns}; " +
-                        "the model overflows float32 on the calibration text (check its weights)");
+            ThrowIfNotFinite(leading.Data.Span, index, columns, "the leading position of sequence");
         }
         (Index, Rows, Columns, Data, Leading) = (index, rows, columns, data, leading);
+    }
+
+    /// <summary>NaN or Inf anywhere in <paramref name="z"/> (rows of <paramref name="columns"/>), named by row and neuron.</summary>
+    private static void ThrowIfNotFinite(ReadOnlySpan<float> z, int index, int columns, string row)
+    {
+        int bad = Information.ActivationMatrix.FirstNonFinite(z);
+        if (bad >= 0)
+            throw new BadDataException($"activations of layer {index}: {Information.ActivationMatrix.Describe(z[bad])} at {row} {bad / columns}, neuron {bad % columns}; " +
+                "the model overflows float32 on the calibration text (check its weights)");
     }
 
     /// <summary>Column j as float64 (length S).</summary>

@@ -72,15 +72,21 @@ public sealed class LayerStatistics
         }
     }
 
-    private double[] ComputeCovariance(CancellationToken ct)
+    private double[] ComputeCovariance(CancellationToken ct) => SecondMomentAbout(_z.Data, Rows, Columns, Means, Gram, ct);
+
+    /// <summary>
+    /// (1/R) sum_r (z_r - c)(z_r - c)^T [N x N] row-major of the rows of <paramref name="z"/> [R x N] about
+    /// <paramref name="centre"/>: on <paramref name="device"/> when given, else by dsyrk over centred blocks of rows
+    /// (OpenBLAS), else managed (parallel over i). The covariance is this about the means.
+    /// </summary>
+    private static double[] SecondMomentAbout(ReadOnlyMemory<float> z, int rows, int n, double[] centre, IGramDevice? device, CancellationToken ct)
     {
-        if (Gram != null) return ComputeCovarianceOnDevice(Gram, ct);
-        if (NativeBlas.Use()) return ComputeCovarianceBlas(ct);
-        int s = Rows, n = Columns;
+        if (device != null) return SecondMomentOnDevice(z, rows, n, centre, device, ct);
+        if (NativeBlas.Use()) return SecondMomentBlas(z, rows, n, centre, ct);
+        int s = rows;
         const int block = 256;
         var c = new double[(long)n * n];
         var zt = new double[(long)n * block];   // centred block, column-major: zt[j * b + r]
-        var z = _z.Data;
         for (int r0 = 0; r0 < s; r0 += block)
         {
             ct.ThrowIfCancellationRequested();
@@ -89,7 +95,7 @@ public sealed class LayerStatistics
             for (int r = 0; r < b; r++)
             {
                 var row = span.Slice((r0 + r) * n, n);
-                for (int j = 0; j < n; j++) zt[(long)j * b + r] = row[j] - Means[j];
+                for (int j = 0; j < n; j++) zt[(long)j * b + r] = row[j] - centre[j];
             }
             Parallel.For(0, n, new ParallelOptions { CancellationToken = ct }, i =>
             {
@@ -106,24 +112,23 @@ public sealed class LayerStatistics
         return c;
     }
 
-    /// <summary>The same covariance by dsyrk over centred blocks of rows (row-major, so no transpose is needed).</summary>
-    private double[] ComputeCovarianceBlas(CancellationToken ct)
+    /// <summary>The same moment by dsyrk over centred blocks of rows (row-major, so no transpose is needed).</summary>
+    private static double[] SecondMomentBlas(ReadOnlyMemory<float> z, int rows, int n, double[] centre, CancellationToken ct)
     {
-        int s = Rows, n = Columns;
+        int s = rows;
         int block = (int)Math.Clamp((1L << 22) / Math.Max(n, 1), 64, 4096);   // ~32 MB of centred rows per call
         var c = new double[(long)n * n];
         var centred = new double[(long)Math.Min(block, s) * n];
-        var means = Means;
         for (int r0 = 0; r0 < s; r0 += block)
         {
             ct.ThrowIfCancellationRequested();
             int b = Math.Min(block, s - r0);
-            var span = _z.Data.Span.Slice(r0 * n, b * n);
+            var span = z.Span.Slice(r0 * n, b * n);
             for (int r = 0; r < b; r++)
             {
                 var row = span.Slice(r * n, n);
                 var dst = centred.AsSpan(r * n, n);
-                for (int j = 0; j < n; j++) dst[j] = row[j] - means[j];
+                for (int j = 0; j < n; j++) dst[j] = row[j] - centre[j];
             }
             DenseMath.AddGramAtA(centred.AsSpan(0, b * n), b, n, c);
         }
@@ -132,19 +137,17 @@ public sealed class LayerStatistics
         return c;
     }
 
-    /// <summary>The same covariance on <paramref name="device"/>: centred blocks of rows, transposed to neuron-major.</summary>
-    private double[] ComputeCovarianceOnDevice(IGramDevice device, CancellationToken ct)
+    /// <summary>The same moment on <paramref name="device"/>: centred blocks of rows, transposed to neuron-major.</summary>
+    private static double[] SecondMomentOnDevice(ReadOnlyMemory<float> z, int rows, int n, double[] centre, IGramDevice device, CancellationToken ct)
     {
-        int s = Rows, n = Columns;
-        var z = _z.Data;
-        var means = Means;
+        int s = rows;
         var c = device.Gram(n, s, (r0, b, block) =>
         {
             var span = z.Span;
             for (int r = 0; r < b; r++)
             {
                 var row = span.Slice((r0 + r) * n, n);
-                for (int j = 0; j < n; j++) block[j * b + r] = row[j] - means[j];
+                for (int j = 0; j < n; j++) block[j * b + r] = row[j] - centre[j];
             }
         }, ct);
         TensorPrimitives.Multiply(c, 1.0 / s, c);
@@ -164,37 +167,9 @@ public sealed class LayerStatistics
         var leading = _z.Leading;
         if (leading == null) return null;
         if (centre.Length != Columns) throw new ArgumentException($"centre has {centre.Length} values, expected {Columns}", nameof(centre));
-        int m = leading.Rows, n = Columns;
-        var z = leading.Data.Span;
-        double[] t;
-        if (NativeBlas.Use())
-        {
-            var d = new double[(long)m * n];   // row-major deviations
-            for (int r = 0; r < m; r++)
-                for (int j = 0; j < n; j++) d[(long)r * n + j] = z[r * n + j] - centre[j];
-            ct.ThrowIfCancellationRequested();
-            t = DenseMath.GramAtA(d, m, n);
-        }
-        else
-        {
-            var d = new double[(long)n * m];   // column-major deviations: d[j * m + r]
-            for (int r = 0; r < m; r++)
-                for (int j = 0; j < n; j++) d[(long)j * m + r] = z[r * n + j] - centre[j];
-            var u = new double[(long)n * n];
-            Parallel.For(0, n, new ParallelOptions { CancellationToken = ct }, i =>
-            {
-                var xi = d.AsSpan((int)((long)i * m), m);
-                for (int k = i; k < n; k++)
-                {
-                    double v = TensorPrimitives.Dot<double>(xi, d.AsSpan((int)((long)k * m), m));
-                    u[(long)i * n + k] = v;
-                    u[(long)k * n + i] = v;
-                }
-            });
-            t = u;
-        }
-        TensorPrimitives.Multiply(t, 1.0 / m, t);
-        return t;
+        // On the CPU even when the covariance runs on a device: M is one row per sequence (small), and the figures of
+        // perf/RESULTS.md were measured this way.
+        return SecondMomentAbout(leading.Data, leading.Rows, Columns, centre.ToArray(), device: null, ct);
     }
 
     /// <summary>Pearson correlation of z_i and z_k from the covariance (0 when either is constant).</summary>

@@ -208,9 +208,7 @@ public sealed class EstimatorShapeTests
         var rowCodes = new byte[s];
         bool constant = bins * bins <= 256 ? EqualFrequencyBins.Compute(v, bins, codes, rowCodes) : EqualFrequencyBins.Compute(v, bins, codes);
         Assert.Equal(v.All(x => x == v[0]), constant);
-        var order = Enumerable.Range(0, s).OrderBy(i => v[i] == 0 ? 0f : v[i]).ToArray();
-        var expected = new byte[s];
-        for (int r = 0; r < s; r++) expected[order[r]] = (byte)((long)r * bins / s);
+        var expected = StableRankCodes(v, bins);
         Assert.Equal(expected, codes);
         if (bins * bins <= 256) Assert.Equal(expected.Select(c => (byte)(c * bins)), rowCodes);
         for (int k = 0; k < bins; k++) Assert.Equal(expected.Count(c => c == k), EqualFrequencyBins.Count(k, s, bins));
@@ -249,6 +247,19 @@ public sealed class EstimatorShapeTests
         }
     }
 
+    /// <summary>Equal-frequency codes by stable rank (ties by index, -0 = +0): r * B / S for the sample of rank r.</summary>
+    private static byte[] StableRankCodes(float[] v, int bins)
+    {
+        var order = Enumerable.Range(0, v.Length).OrderBy(i => v[i] == 0 ? 0f : v[i]).ToArray();
+        var codes = new byte[v.Length];
+        for (int r = 0; r < order.Length; r++) codes[order[r]] = (byte)((long)r * bins / v.Length);
+        return codes;
+    }
+
+    /// <summary>Standard normal draws (Box-Muller) from <paramref name="rng"/>.</summary>
+    private static Func<float> NormalSource(Random rng) =>
+        () => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+
     [Theory]
     [InlineData(16, 8)]
     [InlineData(32, 16)]
@@ -263,7 +274,7 @@ public sealed class EstimatorShapeTests
     public void Edge_selection_codes_equal_stable_rank_codes(int s, int bins)
     {
         var rng = new Random(s * 17 + bins);
-        float Normal() => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+        var Normal = NormalSource(rng);
         for (int kind = 0; kind < 8; kind++)
         {
             var v = new float[s];
@@ -279,9 +290,7 @@ public sealed class EstimatorShapeTests
                     6 => rng.Next(3) == 0 ? (rng.Next(2) == 0 ? 0f : -0f) : Normal() * 1e-30f, // signed zeros among tiny values
                     _ => (i % 2 == 0 ? 1 : -1) * (float)Math.Pow(2, rng.Next(-120, 120)) * (1 + (float)rng.NextDouble()), // wide range
                 };
-            var order = Enumerable.Range(0, s).OrderBy(i => v[i] == 0 ? 0f : v[i]).ToArray(); // stable: ties by index
-            var expected = new byte[s];
-            for (int r = 0; r < s; r++) expected[order[r]] = (byte)((long)r * bins / s);
+            var expected = StableRankCodes(v, bins);
             var codes = Enumerable.Repeat((byte)0xEE, s).ToArray();
             var rowCodes = Enumerable.Repeat((byte)0xEE, s).ToArray();
             bool done = EqualFrequencyEdges.TryCompute(v, bins, codes, rowCodes);
@@ -345,15 +354,13 @@ public sealed class EstimatorShapeTests
         // the vector look-up (edge search, layout by compress) against the byte-table look-up and the layout written
         // from the codes: the same codes, each bin's segment the same samples (order inside a segment is free)
         var rng = new Random(s * 31 + bins);
-        float Normal() => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+        var Normal = NormalSource(rng);
         for (int kind = 0; kind < 3; kind++)
         {
             var v = new float[s];
             for (int i = 0; i < s; i++)
                 v[i] = kind switch { 0 => Normal(), 1 => 3f + Math.Abs(Normal()), _ => (float)Math.Round(Normal() * 64) / 64 };
-            var order = Enumerable.Range(0, s).OrderBy(i => v[i] == 0 ? 0f : v[i]).ToArray(); // stable: ties by index
-            var expected = new byte[s];
-            for (int r = 0; r < s; r++) expected[order[r]] = (byte)((long)r * bins / s);
+            var expected = StableRankCodes(v, bins);
             var results = new List<(byte[] Codes, byte[] Rows, byte[] Low, byte[] High, bool Done, bool Written)>();
             foreach (bool table in new[] { false, true })
             {
