@@ -78,6 +78,7 @@ internal static class EqualFrequencyEdges
                 high = Math.Max(high, key);
             }
             if (low == high) return false;
+            if (StopAfterPhase == 1) return true;
             // bucket counts over the occupied range only (32-aligned for the block sums), in two parts when the signs'
             // small magnitudes leave a gap between the largest negative and the smallest positive key
             int b0 = (int)(low >> Shift) & ~31, b1 = ((int)(high >> Shift) | 31) + 1;
@@ -103,6 +104,7 @@ internal static class EqualFrequencyEdges
                 new Span<ushort>(hist + gap1, b1 - gap1).Clear();
             }
             for (int i = 0; i < n; i++) hist[Unsafe.Add(ref keys, i) >> Shift]++;
+            if (StopAfterPhase == 2) return true;
             // each edge's bucket and its rank inside it (edges ascend, so one walk: whole blocks of 32 where the edge
             // is beyond them, then bucket by bucket)
             int edges = bins - 1;
@@ -150,6 +152,7 @@ internal static class EqualFrequencyEdges
             }
             if (!vector) new Span<byte>(table + from, b1 - from).Fill((byte)edges);
             slotStart[slots] = members;
+            if (StopAfterPhase == 3) return true;
             // codes by bucket; the edge buckets' members listed (in index order) to be placed by exact rank
             int* listed = stackalloc int[ListedCapacity];
             ref byte code0 = ref codes[0];
@@ -182,6 +185,7 @@ internal static class EqualFrequencyEdges
                     listed[count] = s;
                     count += t >> 7;
                 }
+            if (StopAfterPhase == 4) return true;
             // members by bucket as (key, index), each bucket sorted: position q in bucket j is stable rank
             // (ranks below the bucket) + q, so its code is slotBelow[j] + the bucket's edges at ranks <= q
             ulong* member = stackalloc ulong[16 * MaxBucket];
@@ -197,10 +201,12 @@ internal static class EqualFrequencyEdges
             }
             for (int j = 0; j < slots; j++)   // every slot's stretch is read below: each must be full
                 if (fill[j] != slotStart[j + 1]) throw Overfilled($"edge-bucket slot {j}");
+            if (StopAfterPhase == 5) return true;
+            for (int j = 0; j < slots; j++) new Span<ulong>(member + slotStart[j], slotStart[j + 1] - slotStart[j]).Sort();
+            if (StopAfterPhase == 6) return true;
             for (int j = 0, k = 0; j < slots; j++)
             {
                 var list = new Span<ulong>(member + slotStart[j], slotStart[j + 1] - slotStart[j]);
-                list.Sort();
                 int code = slotBelow[j];
                 for (int q = 0; q < list.Length; q++)
                 {
@@ -212,6 +218,7 @@ internal static class EqualFrequencyEdges
                 }
                 while (k < edges && edgeBucket[k] == edgeBucket[slotBelow[j]]) k++;
             }
+            if (StopAfterPhase == 7) return true;
             if (layout)
             {
                 CopyLayout(n, bins, lowS, highS, stride, gatherLow, gatherHigh);
@@ -224,6 +231,12 @@ internal static class EqualFrequencyEdges
             pool.Return(keyArray);
         }
     }
+
+    /// <summary>
+    /// Perf harness only (`plugin-parts --binning-pieces`): above 0, return after that phase (1 keys, 2 histogram,
+    /// 3 edge walk, 4 look-up and layout pass, 5 members into slots, 6 member sort, 7 member codes), output incomplete.
+    /// </summary>
+    internal static int StopAfterPhase;
 
     /// <summary>True: the byte table per bucket even with AVX-512 VBMI2, on this thread (tests compare the two).</summary>
     [ThreadStatic] internal static bool ForceTableLookUp;
