@@ -106,34 +106,51 @@ internal static class PluginPartsSuite
 
     /// <summary>
     /// --binning-pieces: the edge-selection binning with the bin-order layout (as EstimatePairs runs it), stopped after
-    /// each phase in turn (<see cref="EqualFrequencyEdges.StopAfterPhase"/>); each piece = the difference of the
-    /// cumulative minima, per column; and a hash of the codes and the layout (Low, High) of the complete run.
+    /// each phase in turn (<see cref="EqualFrequencyEdges.StopAfterPhase"/>, round-robin); each piece = the
+    /// difference of the cumulative minima, per column; and a hash of the codes and the layout (Low, High) of the complete run.
     /// </summary>
     private static void BinningPieces(ActivationMatrix z, int calls)
     {
         int s = z.Rows;
         var orders = new BinOrder[z.Columns];
         for (int j = 0; j < z.Columns; j++) orders[j] = new BinOrder(s, 16);
-        string[] names = ["keys", "histogram", "edge walk", "look-up+layout", "member slots", "member sort", "member codes", "copy-out"];
-        var cum = new double[names.Length + 1];
-        for (int phase = 1; phase <= names.Length; phase++)
+        string[] names = ["keys", "histogram", "edge search", "look-up", "member slots", "member sort", "member codes", "copy-out"];
+        foreach (bool layout in new[] { true, false })
         {
-            EqualFrequencyEdges.StopAfterPhase = phase == names.Length ? 0 : phase;
+            // round-robin over the phases, 10 passes of every column each, the minimum per phase: drifts of the
+            // machine's speed then touch every phase alike
+            var cum = new double[names.Length + 1];
+            Array.Fill(cum, double.PositiveInfinity);
+            cum[0] = 0;
+            var warm = Stopwatch.StartNew();
             try
             {
-                cum[phase] = Min(calls, () =>
-                {
-                    for (int j = 0; j < z.Columns; j++)
-                        EqualFrequencyEdges.TryCompute(z.Column(j), 16, orders[j].Codes, default, orders[j].Low, orders[j].High, out _);
-                });
+                for (int round = 0; round < Math.Max(10, calls / 10) || warm.Elapsed.TotalSeconds < 1; round++)
+                    for (int phase = 1; phase <= names.Length; phase++)
+                    {
+                        EqualFrequencyEdges.StopAfterPhase = phase == names.Length ? 0 : phase;
+                        for (int pass = 0; pass < 10; pass++)
+                        {
+                            double c0 = ThreadCpu();
+                            for (int j = 0; j < z.Columns; j++)
+                                EqualFrequencyEdges.TryCompute(z.Column(j), 16, orders[j].Codes, default,
+                                    layout ? orders[j].Low : default, layout ? orders[j].High : default, out _);
+                            double c1 = ThreadCpu() - c0;
+                            if (warm.Elapsed.TotalSeconds >= 0.5) cum[phase] = Math.Min(cum[phase], c1);
+                        }
+                    }
             }
             finally { EqualFrequencyEdges.StopAfterPhase = 0; }
+            double whole = Min(calls, () =>
+            {
+                for (int j = 0; j < z.Columns; j++)
+                    EqualFrequencyBins.Compute(z.Column(j), 16, orders[j].Codes, default, layout ? orders[j].Low : default, layout ? orders[j].High : default);
+            });
+            ulong hash = Fnv.Seed;
+            foreach (var o in orders) { hash = Fnv.Add(hash, o.Codes); if (layout) { hash = Fnv.Add(hash, o.Low); hash = Fnv.Add(hash, o.High); } }
+            var parts = string.Join(", ", names.Select((n, k) => $"{n} {(cum[k + 1] - cum[k]) / z.Columns * 1e6:F3}"));
+            Console.WriteLine($"  binning pieces (us/column, {(layout ? "with" : "without")} the layout): {parts}; TryCompute {cum[^1] / z.Columns * 1e6:F3}, Compute {whole / z.Columns * 1e6:F3}; {(layout ? "codes+layout" : "codes")} {hash:x16}");
         }
-        double whole = Min(calls, () => { for (int j = 0; j < z.Columns; j++) EqualFrequencyBins.Compute(z.Column(j), 16, orders[j].Codes, default, orders[j].Low, orders[j].High); });
-        ulong hash = Fnv.Seed;
-        foreach (var o in orders) { hash = Fnv.Add(hash, o.Codes); hash = Fnv.Add(hash, o.Low); hash = Fnv.Add(hash, o.High); }
-        var parts = string.Join(", ", names.Select((n, k) => $"{n} {(cum[k + 1] - cum[k]) / z.Columns * 1e6:F3}"));
-        Console.WriteLine($"  binning pieces (us/column, with the layout): {parts}; TryCompute {cum[^1] / z.Columns * 1e6:F3}, Compute {whole / z.Columns * 1e6:F3}; codes+layout {hash:x16}");
     }
 
     private static readonly long[] FlushBuffer = new long[8 << 20];
