@@ -181,6 +181,7 @@ internal static class EqualFrequencyEdges
         }
         if (!vector) new Span<byte>(table + from, b1 - from).Fill((byte)edges);
         slotStart[slots] = members;
+        slotBelow[slots] = edges;
         if (StopAfterPhase == 3) return true;
         // codes by bucket (an edge bucket's members: Member | its first edge); those members listed in index order
         int* listed = stackalloc int[ListedCapacity];
@@ -238,19 +239,18 @@ internal static class EqualFrequencyEdges
         if (StopAfterPhase == 5) return true;
         for (int j = 0; j < slots; j++) InsertionSort(member + slotStart[j], slotStart[j + 1] - slotStart[j]);
         if (StopAfterPhase == 6) return true;
-        for (int j = 0, k = 0; j < slots; j++)
+        for (int j = 0; j < slots; j++)
         {
-            int start = slotStart[j], length = slotStart[j + 1] - start, bucket = edgeBucket[slotBelow[j]];
-            int code = slotBelow[j];
+            int start = slotStart[j], length = slotStart[j + 1] - start, first = slotBelow[j], end = slotBelow[j + 1];
             for (int q = 0; q < length; q++)
             {
-                while (k < edges && edgeBucket[k] == bucket && edgeRank[k] <= q) { k++; code++; }
+                int code = first; // the edges below the bucket, plus the bucket's edges (first .. end - 1) at ranks <= q
+                for (int k = first; k < end; k++) code += edgeRank[k] <= q ? 1 : 0;
                 int s = (int)(uint)member[start + q];
                 Unsafe.Add(ref code0, s) = (byte)code;
                 if (rows) rowCodes[s] = (byte)(code * bins);
                 if (layout) { int t = Claim(next, code, bins, 1, stride); lowS[t] = (byte)s; highS[t] = (byte)(s >> 8); }
             }
-            while (k < edges && edgeBucket[k] == bucket) k++;
         }
         if (StopAfterPhase == 7) return true;
         if (layout)
@@ -389,16 +389,18 @@ internal static class EqualFrequencyEdges
             var bin = Vector512.Create((byte)k);
             var lane = Vector512<byte>.Indices; // sample i mod 256
             int pos = k * stride, last = pos + stride - 64; // the last position where a whole-vector store stays inside
+            int taken = pos; // pos without the clamp: past last only by a wrong code
             for (int i = 0; i < full; i += 64, lane += step)
             {
                 if ((i & 255) == 0) blockStart[i >> 8] = pos;
                 var mask = Vector512.Equals(Vector512.LoadUnsafe(ref code0, (nuint)i), bin);
-                overfilled |= pos > last;
                 pos = Math.Min(pos, last);
                 Avx512Vbmi2.Compress(Vector512<byte>.Zero, mask, lane).Store(lowS + pos);
-                pos += BitOperations.PopCount(mask.ExtractMostSignificantBits());
+                int found = BitOperations.PopCount(mask.ExtractMostSignificantBits());
+                pos += found;
+                taken += found;
             }
-            overfilled |= pos > last;
+            overfilled |= taken > last;
             pos = Math.Min(pos, last);
             // block h's high byte from the bin's start in block h to its start in block h + 1 (whole vectors in
             // ascending order, each overwriting the last one's overhang)
