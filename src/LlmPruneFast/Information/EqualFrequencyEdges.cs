@@ -384,41 +384,63 @@ internal static class EqualFrequencyEdges
         // no call in these loops: a stretch that would overflow (only a wrong code can do it) is flagged, every write
         // kept inside it, and the flag thrown at the end
         bool overfilled = false;
-        for (int k = 0; k < bins; k++)
+        int* blockStartB = stackalloc int[LayoutScratch / 256 + 1];
+        for (int k = 0; k < bins; k += 2)
         {
-            var bin = Vector512.Create((byte)k);
+            // two bins per pass over the codes (an odd last bin: the same bin twice, the same bytes written twice)
+            int kb = Math.Min(k + 1, bins - 1);
+            var binA = Vector512.Create((byte)k);
+            var binB = Vector512.Create((byte)kb);
             var lane = Vector512<byte>.Indices; // sample i mod 256
-            int pos = k * stride, last = pos + stride - 64; // the last position where a whole-vector store stays inside
-            int taken = pos; // pos without the clamp: past last only by a wrong code
-            for (int i = 0; i < full; i += 64, lane += step)
-            {
-                if ((i & 255) == 0) blockStart[i >> 8] = pos;
-                var mask = Vector512.Equals(Vector512.LoadUnsafe(ref code0, (nuint)i), bin);
-                pos = Math.Min(pos, last);
-                Avx512Vbmi2.Compress(Vector512<byte>.Zero, mask, lane).Store(lowS + pos);
-                int found = BitOperations.PopCount(mask.ExtractMostSignificantBits());
-                pos += found;
-                taken += found;
-            }
-            overfilled |= taken > last;
-            pos = Math.Min(pos, last);
-            // block h's high byte from the bin's start in block h to its start in block h + 1 (whole vectors in
-            // ascending order, each overwriting the last one's overhang)
+            int posA = k * stride, lastA = posA + stride - 64; // the last position where a whole-vector store stays inside
+            int posB = kb * stride, lastB = posB + stride - 64;
+            int takenA = posA, takenB = posB; // pos without the clamp: past last only by a wrong code
             for (int h = 0; h < blocks; h++)
             {
-                var high = Vector512.Create((byte)h);
-                int to = h + 1 < blocks ? blockStart[h + 1] : pos;
-                for (int t = blockStart[h]; t < to; t += 64) high.Store(highS + t);
-            }
-            for (int i = full; i < n; i++)
-                if (Unsafe.Add(ref code0, i) == k)
+                blockStart[h] = posA;
+                blockStartB[h] = posB;
+                for (int i = h << 8, end = Math.Min(full, i + 256); i < end; i += 64, lane += step)
                 {
-                    overfilled |= pos > last;
-                    pos = Math.Min(pos, last);
-                    lowS[pos] = (byte)i;
-                    highS[pos++] = (byte)(i >> 8);
+                    var codes = Vector512.LoadUnsafe(ref code0, (nuint)i);
+                    var maskA = Vector512.Equals(codes, binA);
+                    var maskB = Vector512.Equals(codes, binB);
+                    posA = Math.Min(posA, lastA);
+                    posB = Math.Min(posB, lastB);
+                    Avx512Vbmi2.Compress(Vector512<byte>.Zero, maskA, lane).Store(lowS + posA);
+                    Avx512Vbmi2.Compress(Vector512<byte>.Zero, maskB, lane).Store(lowS + posB);
+                    int foundA = BitOperations.PopCount(maskA.ExtractMostSignificantBits());
+                    int foundB = BitOperations.PopCount(maskB.ExtractMostSignificantBits());
+                    posA += foundA;
+                    takenA += foundA;
+                    posB += foundB;
+                    takenB += foundB;
                 }
-            next[k] = pos;
+            }
+            overfilled |= takenA > lastA || takenB > lastB;
+            next[k] = Math.Min(posA, lastA);
+            next[kb] = Math.Min(posB, lastB);
+            for (int kk = k; kk <= kb; kk++)
+            {
+                int pos = next[kk], last = (kk + 1) * stride - 64;
+                int* starts = kk == k ? blockStart : blockStartB;
+                // block h's high byte from the bin's start in block h to its start in block h + 1 (whole vectors in
+                // ascending order, each overwriting the last one's overhang)
+                for (int h = 0; h < blocks; h++)
+                {
+                    var high = Vector512.Create((byte)h);
+                    int to = h + 1 < blocks ? starts[h + 1] : pos;
+                    for (int t = starts[h]; t < to; t += 64) high.Store(highS + t);
+                }
+                for (int i = full; i < n; i++)
+                    if (Unsafe.Add(ref code0, i) == kk)
+                    {
+                        overfilled |= pos > last;
+                        pos = Math.Min(pos, last);
+                        lowS[pos] = (byte)i;
+                        highS[pos++] = (byte)(i >> 8);
+                    }
+                next[kk] = pos;
+            }
         }
         if (overfilled) throw Overfilled("layout of a bin");
     }
