@@ -18,7 +18,9 @@ namespace LlmPruneFast.Information;
 /// </summary>
 internal static class EqualFrequencyEdges
 {
-    private const int Shift = 18, Buckets = 1 << (32 - Shift);
+    /// <summary>Bucket = key >> Shift: 14 bits, 1/32 of an octave.</summary>
+    internal const int Shift = 18;
+    private const int Buckets = 1 << (32 - Shift);
     /// <summary>Largest edge bucket resolved here; beyond it the radix path is cheaper.</summary>
     public const int MaxBucket = 48;
     private const byte Member = 0x80;
