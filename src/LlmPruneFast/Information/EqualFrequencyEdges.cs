@@ -125,28 +125,30 @@ internal static class EqualFrequencyEdges
         Count(keys, n, hist);
         if (StopAfterPhase == 2) return true;
         // the counts become inclusive prefix sums in place (the second part continues the first), so that each edge's
-        // bucket is the first whose sum exceeds the edge's rank: a search per edge instead of a walk
+        // bucket is the first whose sum exceeds the edge's rank; per block of 32 buckets the sum at its end, so that
+        // the edge's block is the number of blocks ending at or below that rank (vector compares, no walk)
+        int* blockEnd = stackalloc int[Buckets / 32 + 16];
+        int blocks = 0, firstBlocks = (end0 - b0) >> 5;
         var carry = Vector512<short>.Zero;
-        for (int b = b0; b < end0; b += 32) carry = PrefixSums(hist + b, carry);
-        if (gap0 >= 0) for (int b = gap1; b < b1; b += 32) carry = PrefixSums(hist + b, carry);
+        for (int b = b0; b < end0; b += 32) blockEnd[blocks++] = (carry = PrefixSums(hist + b, carry)).ToScalar();
+        if (gap0 >= 0) for (int b = gap1; b < b1; b += 32) blockEnd[blocks++] = (carry = PrefixSums(hist + b, carry)).ToScalar();
+        new Span<int>(blockEnd + blocks, 16).Fill(int.MaxValue);
         int edges = bins - 1;
         int* edgeBucket = stackalloc int[16];
         int* edgeRank = stackalloc int[16];
         int* edgeCount = stackalloc int[16];
-        int firstPart = hist[end0 - 1]; // samples in the first part
         for (int k = 1; k <= edges; k++)
         {
-            int p = (int)(((long)k * n + bins - 1) / bins); // < n: some sum exceeds it
-            bool second = gap0 >= 0 && p >= firstPart;
-            int at = second ? gap1 : b0, length = (second ? b1 : end0) - at;
-            while (length > 1) // the answer lies in [at, at + length]
-            {
-                int half = length >> 1;
-                at = hist[at + half - 1] <= p ? at + half : at;
-                length -= half;
-            }
-            if (hist[at] <= p) at++;
-            int below = at == b0 ? 0 : at == gap1 && second ? firstPart : hist[at - 1];
+            int p = (int)(((long)k * n + bins - 1) / bins); // < n: the last block's end exceeds it
+            var pv = Vector512.Create(p);
+            int m = 0;
+            for (int w = 0; w < blocks; w += 16)
+                m += BitOperations.PopCount(Vector512.LessThanOrEqual(Vector512.Load(blockEnd + w), pv).ExtractMostSignificantBits());
+            if (m >= blocks) throw Overfilled("bucket counts"); // cannot happen: the counts sum to S > p
+            int first = m < firstBlocks ? b0 + 32 * m : gap1 + 32 * (m - firstBlocks);
+            int j = BitOperations.PopCount(Vector512.LessThanOrEqual(Vector512.Load((short*)hist + first), Vector512.Create((short)p)).ExtractMostSignificantBits());
+            int at = first + j; // j < 32: the block's end exceeds p
+            int below = j > 0 ? hist[at - 1] : m > 0 ? blockEnd[m - 1] : 0;
             int inBucket = hist[at] - below;
             if (inBucket > MaxBucket) return false;
             edgeBucket[k - 1] = at;
