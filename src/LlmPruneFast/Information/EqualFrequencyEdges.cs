@@ -10,9 +10,10 @@ namespace LlmPruneFast.Information;
 /// Equal-frequency codes by selecting the B-1 edges instead of sorting: edge k is the sample at stable rank
 /// ceil(kS/B) (order by value, ties by index, -0 = +0), and code(s) = the number of edges at or below s in that order,
 /// the same code <see cref="EqualFrequencyBins"/> gives. One counting pass over a 14-bit prefix of the order-preserving
-/// key (1/32 of an octave; no scatter) finds each edge's bucket and its rank inside it; every other bucket's samples
-/// share one code (a byte table per bucket, one look-up pass); only the edge buckets' members (a few samples each on
-/// continuous data) are sorted by (key, index) and coded by exact rank. Applies with AVX-512, 2B &lt;= S &lt; 32768 and
+/// key (1/32 of an octave; no scatter), turned into prefix sums, gives each edge's bucket (a vector search) and its
+/// rank inside it; every other bucket's samples share one code (one look-up pass: a vector search of the edge buckets,
+/// or without VBMI2 a byte table per bucket); only the edge buckets' members (a few samples each on continuous data)
+/// are sorted by (key, index) and coded by exact rank. Applies with AVX-512, 2B &lt;= S &lt; 32768 and
 /// B &lt;= 16; declines (returns false, nothing written) for a constant column and when an edge's bucket holds more than
 /// <see cref="MaxBucket"/> samples (long ties, peaked data), which the radix path then codes.
 /// </summary>
