@@ -353,7 +353,7 @@ internal static class EqualFrequencyEdges
     {
         short* e = stackalloc short[32];
         for (int k = 0; k < 32; k++) e[k] = k < edges ? (short)edgeBucket[k] : short.MaxValue; // above every bucket
-        var ev = Vector512.Load(e);
+        var ev = new EdgeTables(Vector512.Load(e));
         var highWords = Vector512<short>.Indices * 2 + Vector512<short>.One;
         var rowScale = Vector512.Create((short)bins);
         var evenBytes = Vector512<byte>.Indices * 2; // the low bytes of two word vectors, in order (vpermt2b)
@@ -497,13 +497,22 @@ internal static class EqualFrequencyEdges
 
     /// <summary>Lower bound of each 16-bit bucket among the 16 sorted edge buckets (4 steps), or Member | it where it is one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<short> Code(Vector512<short> b, Vector512<short> e)
+    private static Vector512<short> Code(Vector512<short> b, EdgeTables t)
     {
-        var lo = Vector512.LessThan(Avx512BW.PermuteVar32x16(e, Vector512.Create((short)7)), b) & Vector512.Create((short)8);
-        lo += Vector512.LessThan(Avx512BW.PermuteVar32x16(e, lo + Vector512.Create((short)3)), b) & Vector512.Create((short)4);
-        lo += Vector512.LessThan(Avx512BW.PermuteVar32x16(e, lo + Vector512.Create((short)1)), b) & Vector512.Create((short)2);
-        lo += Vector512.LessThan(Avx512BW.PermuteVar32x16(e, lo), b) & Vector512<short>.One;
-        return lo | (Vector512.Equals(Avx512BW.PermuteVar32x16(e, lo), b) & Vector512.Create((short)Member));
+        var lo = Vector512.LessThan(t.E7, b) & Vector512.Create((short)8);
+        lo = Vector512.ConditionalSelect(Vector512.LessThan(Avx512BW.PermuteVar32x16(t.E3, lo), b), lo + Vector512.Create((short)4), lo);
+        lo = Vector512.ConditionalSelect(Vector512.LessThan(Avx512BW.PermuteVar32x16(t.E1, lo), b), lo + Vector512.Create((short)2), lo);
+        lo = Vector512.ConditionalSelect(Vector512.LessThan(Avx512BW.PermuteVar32x16(t.E, lo), b), lo + Vector512<short>.One, lo);
+        return lo | (Vector512.Equals(Avx512BW.PermuteVar32x16(t.E, lo), b) & Vector512.Create((short)Member));
+    }
+
+    /// <summary>The sorted edge buckets, and shifted by 1 and 3 and lane 7 broadcast (the search's steps without index adds).</summary>
+    private readonly struct EdgeTables(Vector512<short> e)
+    {
+        public readonly Vector512<short> E = e;
+        public readonly Vector512<short> E1 = Avx512BW.PermuteVar32x16(e, Vector512<short>.Indices + Vector512.Create((short)1));
+        public readonly Vector512<short> E3 = Avx512BW.PermuteVar32x16(e, Vector512<short>.Indices + Vector512.Create((short)3));
+        public readonly Vector512<short> E7 = Avx512BW.PermuteVar32x16(e, Vector512.Create((short)7));
     }
 
     /// <summary>The scratch's stretches into the bin-order layout: segment k = bin k's samples, then padding (High 0xFF).</summary>
