@@ -138,9 +138,10 @@ internal static class EqualFrequencyEdges
         int* edgeBucket = stackalloc int[16];
         int* edgeRank = stackalloc int[16];
         int* edgeCount = stackalloc int[16];
+        var starts = EqualFrequencyBins.Segments.Get(n, bins).Starts; // the edges' ranks without a division each
         for (int k = 1; k <= edges; k++)
         {
-            int p = (int)(((long)k * n + bins - 1) / bins); // < n: the last block's end exceeds it
+            int p = starts[k]; // ceil(kS/B) < S: the last block's end exceeds it
             var pv = Vector512.Create(p);
             int m = 0;
             for (int w = 0; w < blocks; w += 16)
@@ -519,13 +520,14 @@ internal static class EqualFrequencyEdges
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void CopyLayout(int n, int bins, byte* lowS, byte* highS, int stride, Span<byte> gatherLow, Span<byte> gatherHigh)
     {
-        var segments = EqualFrequencyBins.Segments.Get(n, bins).SegmentLanes;
+        var layout = EqualFrequencyBins.Segments.Get(n, bins);
+        var segments = layout.SegmentLanes;
         if (gatherLow.Length < EqualFrequencyBins.BinOrderLength(n, bins) || gatherHigh.Length < gatherLow.Length) throw new ArgumentException("gather layout too short");
         ref byte low = ref gatherLow[0], high = ref gatherHigh[0];
         var pad = Vector512<byte>.AllBitsSet;
         for (int k = 0, t = 0; k < bins; t += segments[k++])
         {
-            int filled = EqualFrequencyBins.Count(k, n, bins);
+            int filled = layout.Starts[k + 1] - layout.Starts[k];
             for (int off = 0; off < segments[k]; off += 64)
             {
                 Vector512.Load(lowS + k * stride + off).StoreUnsafe(ref low, (nuint)(t + off));
