@@ -78,8 +78,10 @@ internal static class EqualFrequencyEdges
         // order-preserving keys (x + 0 turns -0 into +0), and their range
         var lowV = Vector512<uint>.AllBitsSet;
         var highV = Vector512<uint>.Zero;
-        var negHighV = Vector512<uint>.Zero; // the largest negative and smallest positive key, for the gap below
-        var posLowV = Vector512<uint>.AllBitsSet;
+        // the largest negative and smallest positive key, for the gap below: with the sign bit flipped, positives
+        // come before negatives, so with both signs present they are the largest and the smallest flipped key
+        var flippedHighV = Vector512<uint>.Zero;
+        var flippedLowV = Vector512<uint>.AllBitsSet;
         var top = Vector512.Create(0x8000_0000u);
         int full = n & ~15;
         for (int i = 0; i < full; i += 16)
@@ -89,9 +91,9 @@ internal static class EqualFrequencyEdges
             key.Store(keys + i);
             lowV = Vector512.Min(lowV, key);
             highV = Vector512.Max(highV, key);
-            var negative = Vector512.LessThan(key, top);
-            negHighV = Vector512.Max(negHighV, key & negative);
-            posLowV = Vector512.Min(posLowV, key | negative);
+            var flipped = key ^ top;
+            flippedHighV = Vector512.Max(flippedHighV, flipped);
+            flippedLowV = Vector512.Min(flippedLowV, flipped);
         }
         uint low = MinLane(lowV), high = MaxLane(highV);
         for (int i = full; i < n; i++)
@@ -109,13 +111,13 @@ internal static class EqualFrequencyEdges
         int gap0 = -1, gap1 = -1;
         if (low < 0x8000_0000u && high >= 0x8000_0000u)
         {
-            uint negHigh = MaxLane(negHighV), posLow = MinLane(posLowV);
+            uint flippedHigh = MaxLane(flippedHighV), flippedLow = MinLane(flippedLowV);
             for (int i = full; i < n; i++)
             {
-                uint key = keys[i];
-                negHigh = Math.Max(negHigh, key < 0x8000_0000u ? key : 0);
-                posLow = Math.Min(posLow, key < 0x8000_0000u ? uint.MaxValue : key);
+                flippedHigh = Math.Max(flippedHigh, keys[i] ^ 0x8000_0000u);
+                flippedLow = Math.Min(flippedLow, keys[i] ^ 0x8000_0000u);
             }
+            uint negHigh = flippedHigh ^ 0x8000_0000u, posLow = flippedLow ^ 0x8000_0000u;
             int g0 = ((int)(negHigh >> Shift) | 31) + 1, g1 = (int)(posLow >> Shift) & ~31;
             if (g1 > g0) { gap0 = g0; gap1 = g1; }
         }
