@@ -156,7 +156,7 @@ internal static class MiPairsSuite
                 best[key] = (Math.Min(best[key].Wall, wall), Math.Min(best[key].Cpu, cpu));
             }
             if (!peer) continue;
-            var p = RunPeer([data, s.ToString(Inv), n.ToString(Inv), pairsFile, slowPairs.ToString(Inv)]);
+            var p = RunPeer([data, s.ToString(Inv), n.ToString(Inv), pairsFile, slowPairs.ToString(Inv), string.Join(',', comparisons.SelectMany(c => c.Peers))]);
             if (p == null) { peer = false; continue; }
             peerValues = p;
             foreach (var m in p.Value.EnumerateObject())
