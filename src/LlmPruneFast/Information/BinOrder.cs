@@ -97,7 +97,7 @@ public sealed class BinOrder
     }
 
     /// <summary>
-    /// sum_ab table[c_ab] for B = 16 and S &lt;= 1024 (every bin one 64-lane segment, <see cref="OneSegmentEach"/>),
+    /// sum_ab table[c_ab] for B = 16 and 64 &lt;= S &lt;= 1024 (every bin one 64-lane segment, <see cref="SumTableApplies"/>),
     /// without storing the joint counts: per segment of x, y's 16 counts go straight from compare and popcount to the
     /// table. The look-ups are added into four running sums by b mod 4, cell by cell in the order
     /// <see cref="PluginEstimator"/> sums a stored histogram (cell a*16 + b into sum b mod 4), so the result is the
@@ -107,7 +107,9 @@ public sealed class BinOrder
     public static double SumTable16(BinOrder x, BinOrder y, double[] table)
     {
         int s = x.Samples, chunks = y.TableLength / 256;
-        if (y.Samples != s || x.Lanes != y.Lanes || x.Lanes != 16 * 64 || table.Length <= s) throw new ArgumentException("columns differ in length");
+        if (y.Samples != s || x.Lanes != y.Lanes || x.Lanes != 16 * 64) throw new ArgumentException("columns differ in length");
+        if (table.Length <= Math.Max(s, 64)) throw new ArgumentException("c ln c table shorter than the counts");
+        ref double t = ref table[0]; // every count is a popcount of 64 lanes, 0..64: inside the table, unchecked
         ref byte low = ref x.Data[x.TableLength];
         ref byte high = ref x.Data[x.TableLength + x.Lanes];
         ref byte packed = ref y.Data[y.PackedOffset];
@@ -115,16 +117,19 @@ public sealed class BinOrder
         for (int lane = 0; lane < 16 * 64; lane += 64)
         {
             var g = Gather(ref packed, chunks, Vector512.LoadUnsafe(ref low, (nuint)lane), Vector512.LoadUnsafe(ref high, (nuint)lane));
-            j0 += table[Count(g, 0)]; j1 += table[Count(g, 1)]; j2 += table[Count(g, 2)]; j3 += table[Count(g, 3)];
-            j0 += table[Count(g, 4)]; j1 += table[Count(g, 5)]; j2 += table[Count(g, 6)]; j3 += table[Count(g, 7)];
-            j0 += table[Count(g, 8)]; j1 += table[Count(g, 9)]; j2 += table[Count(g, 10)]; j3 += table[Count(g, 11)];
-            j0 += table[Count(g, 12)]; j1 += table[Count(g, 13)]; j2 += table[Count(g, 14)]; j3 += table[Count(g, 15)];
+            j0 += Unsafe.Add(ref t, Count(g, 0)); j1 += Unsafe.Add(ref t, Count(g, 1)); j2 += Unsafe.Add(ref t, Count(g, 2)); j3 += Unsafe.Add(ref t, Count(g, 3));
+            j0 += Unsafe.Add(ref t, Count(g, 4)); j1 += Unsafe.Add(ref t, Count(g, 5)); j2 += Unsafe.Add(ref t, Count(g, 6)); j3 += Unsafe.Add(ref t, Count(g, 7));
+            j0 += Unsafe.Add(ref t, Count(g, 8)); j1 += Unsafe.Add(ref t, Count(g, 9)); j2 += Unsafe.Add(ref t, Count(g, 10)); j3 += Unsafe.Add(ref t, Count(g, 11));
+            j0 += Unsafe.Add(ref t, Count(g, 12)); j1 += Unsafe.Add(ref t, Count(g, 13)); j2 += Unsafe.Add(ref t, Count(g, 14)); j3 += Unsafe.Add(ref t, Count(g, 15));
         }
         return (j0 + j1) + (j2 + j3);
     }
 
-    /// <summary>Whether every bin's samples fit one 64-lane segment (ceil(S/B) &lt;= 64).</summary>
-    public static bool OneSegmentEach(int s, int bins) => s <= 64 * bins;
+    /// <summary>
+    /// Where <see cref="SumTable16"/> applies: B = 16, every bin's samples in one 64-lane segment (S &lt;= 1024), and a
+    /// c ln c table that holds every popcount (S &gt;= 64).
+    /// </summary>
+    public static bool SumTableApplies(int s, int bins) => bins == 16 && s >= 64 && s <= 64 * bins;
 
     /// <summary>Lanes of g equal to b.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

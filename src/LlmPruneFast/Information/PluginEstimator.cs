@@ -105,7 +105,7 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
     protected override double EstimatePrepared(BinnedColumn x, BinnedColumn y, Scratch scratch)
     {
         if (x.Constant || y.Constant) return 0.0;
-        if (x.Order != null && y.Order != null && _bins == 16 && !_millerMadow && BinOrder.OneSegmentEach(x.Samples, _bins))
+        if (x.Order != null && y.Order != null && !_millerMadow && BinOrder.SumTableApplies(x.Samples, _bins))
             return Math.Max(0.0, Mi(BinOrder.SumTable16(x.Order, y.Order, scratch.CLogC), x, y, scratch));
         var h = scratch.Hist.AsSpan(0, _bins * _bins);
         h.Clear();
