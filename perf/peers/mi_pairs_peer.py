@@ -3,8 +3,10 @@
 code we know for each estimator, on the SAME files the C# suite wrote, timed once per invocation (the suite calls this
 once per round, interleaved with its own timings, and keeps the minimum of each side).
 
-usage: mi_pairs_peer.py DATA S N PAIRS [SLOW]     -> distinct pairs (every method below; the scikit-learn KSG
-                                                     methods time the first SLOW pairs only, default all)
+usage: mi_pairs_peer.py DATA S N PAIRS [SLOW [METHODS]]
+                                                  -> distinct pairs (every method below, or the comma-separated
+                                                     METHODS; the scikit-learn KSG methods time the first SLOW pairs
+                                                     only, default all)
        mi_pairs_peer.py DATA S N --all-pairs      -> copula over all pairs: ranks + ndtri + ssyrk (float32)
 DATA = S x N little-endian float32 row-major; PAIRS = lines "i,j" (distinct pairs).
 
@@ -151,8 +153,11 @@ def main():
         return
     pairs = [tuple(int(v) for v in line.split(",")) for line in open(sys.argv[4]) if line.strip()]
     slow = int(sys.argv[5]) if len(sys.argv) > 5 else len(pairs)
+    wanted = sys.argv[6].split(",") if len(sys.argv) > 6 else list(METHODS)
     res = {}
     for name, fn in METHODS.items():
+        if name not in wanted:
+            continue
         mine = pairs[:slow] if name.startswith("ksg_sklearn") else pairs
         cols = sorted({c for p in mine for c in p})
         c0 = time.process_time()

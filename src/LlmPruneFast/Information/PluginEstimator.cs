@@ -53,6 +53,7 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
     {
         public readonly int[] Hist = new int[4 * bins * bins];
         public readonly double[] CLogC = ColumnMath.CLogCTable(s);
+        public readonly double LogS = Math.Log(s);
     }
 
     protected override BinnedColumn PrepareColumn(ReadOnlySpan<float> v, ColumnRole role)
@@ -104,12 +105,14 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
     protected override double EstimatePrepared(BinnedColumn x, BinnedColumn y, Scratch scratch)
     {
         if (x.Constant || y.Constant) return 0.0;
+        if (x.Order != null && y.Order != null && !_millerMadow && BinOrder.SumTableApplies(x.Samples, _bins))
+            return Math.Max(0.0, Mi(BinOrder.SumTable16(x.Order, y.Order, scratch.CLogC), x, y, scratch));
         var h = scratch.Hist.AsSpan(0, _bins * _bins);
         h.Clear();
         if (x.Order != null && y.Order != null) BinOrder.JointCounts(x.Order, y.Order, _bins, h);
         else if (x.RowCodes != null) JointCountsSmall(x.RowCodes, y.Codes, h);
         else JointCounts(x.Codes, y.Codes, _bins, h);
-        return FromCounts(h, x, y, scratch.CLogC);
+        return FromCounts(h, x, y, scratch);
     }
 
     /// <summary>
@@ -129,15 +132,16 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
                 Array.Clear(h);
                 if (x.RowCodes != null) FourJointCountsSmall(x.RowCodes, y0.Codes, y1.Codes, y2.Codes, y3.Codes, bb, h);
                 else FourJointCounts(x.Codes, y0.Codes, y1.Codes, y2.Codes, y3.Codes, _bins, h);
-                for (int t = 0; t < 4; t++) result[c + t] = (float)FromCounts(h.AsSpan(t * bb, bb), x, ys[from + c + t], scratch.CLogC);
+                for (int t = 0; t < 4; t++) result[c + t] = (float)FromCounts(h.AsSpan(t * bb, bb), x, ys[from + c + t], scratch);
             }
         for (; c < count; c++) result[c] = (float)EstimatePrepared(x, ys[from + c], scratch);
     }
 
     /// <summary>MI from the joint counts: sum c ln c by table look-up in four independent running sums.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private double FromCounts(ReadOnlySpan<int> h, BinnedColumn x, BinnedColumn y, double[] table)
+    private double FromCounts(ReadOnlySpan<int> h, BinnedColumn x, BinnedColumn y, Scratch scratch)
     {
+        var table = scratch.CLogC;
         int s = x.Samples, i = 0;
         double j0 = 0, j1 = 0, j2 = 0, j3 = 0;
         for (; i + 4 <= h.Length; i += 4)
@@ -148,8 +152,7 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
             j3 += table[h[i + 3]];
         }
         for (; i < h.Length; i++) j0 += table[h[i]];
-        double joint = (j0 + j1) + (j2 + j3);
-        double mi = Math.Log(s) + (joint - x.SumCLogC - y.SumCLogC) / s;
+        double mi = Mi((j0 + j1) + (j2 + j3), x, y, scratch);
         if (_millerMadow)
         {
             int occupied = 0;
@@ -158,6 +161,10 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
         }
         return Math.Max(0.0, mi);
     }
+
+    /// <summary>MI from sum c ln c over the joint cells (unclipped).</summary>
+    private static double Mi(double joint, BinnedColumn x, BinnedColumn y, Scratch scratch) =>
+        scratch.LogS + (joint - x.SumCLogC - y.SumCLogC) / x.Samples;
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void FourJointCounts(byte[] a, byte[] b0, byte[] b1, byte[] b2, byte[] b3, int bins, int[] h)

@@ -217,6 +217,8 @@ public sealed class EstimatorShapeTests
     [Theory]
     [InlineData(16, 16)]
     [InlineData(33, 5)]
+    [InlineData(63, 16)]
+    [InlineData(64, 16)]
     [InlineData(100, 16)]
     [InlineData(1000, 16)]
     [InlineData(1024, 16)]
