@@ -11,7 +11,8 @@ namespace LlmPruneFast.Perf;
 /// figure mi-pairs times), of the binning of the 16 columns alone, and of EstimateAllPairs over the whole stories260K
 /// layer (each column in N-1 pairs) and of EstimatePairs over the same pairs as one shuffled list, min over many calls; FNV-1a hashes of the bin codes and of the MI values, so a
 /// change can be checked to leave every value bit-identical. Options: --s S (repeatable), --calls K, --no-bin-order
-/// (the histogram path, for A/B), --pieces (per-call costs apart), --cold (also one call after evicting the caches, as
+/// (the histogram path, for A/B), --pieces (per-call costs apart), --binning-pieces (the binning's phases apart, and a hash of the bin-order
+/// layout), --cold (also one call after evicting the caches, as
 /// mi-pairs times it after the peer's process), --sleep (with --cold: 20 ms idle before each such call).
 /// </summary>
 internal static class PluginPartsSuite
@@ -84,6 +85,7 @@ internal static class PluginPartsSuite
                     }
                     Console.WriteLine($"  pieces: EnsureFinite {fin * 1e6:F2} us, CLogCTable x{z.Columns} {tab * 1e6:F2} us, 4 x{z.Columns} byte[S] {alloc * 1e6:F2} us, one pair {one * 1e6:F2} us{layout}");
                 }
+                if (args.Contains("--binning-pieces") && BinOrder.Applies(s, 16)) BinningPieces(z, calls);
                 ulong codeHash = Fnv.Seed;
                 foreach (var c in codes) codeHash = Fnv.Add(codeHash, c);
                 Console.WriteLine($"{name,-15} S={s,5}: EstimatePairs {pairsBest / pairs.Length * 1e6,6:F3} us/pair CPU ({pairsBest * 1e6,7:F1} us/call); " +
@@ -111,6 +113,55 @@ internal static class PluginPartsSuite
             }
         }
         return 0;
+    }
+
+    /// <summary>
+    /// --binning-pieces: the edge-selection binning with the bin-order layout (as EstimatePairs runs it), stopped after
+    /// each phase in turn (<see cref="EqualFrequencyEdges.StopAfterPhase"/>, round-robin); each piece = the
+    /// difference of the cumulative minima, per column; and a hash of the codes and the layout (Low, High) of the complete run.
+    /// </summary>
+    private static void BinningPieces(ActivationMatrix z, int calls)
+    {
+        int s = z.Rows;
+        var orders = new BinOrder[z.Columns];
+        for (int j = 0; j < z.Columns; j++) orders[j] = new BinOrder(s, 16);
+        string[] names = ["keys", "histogram", "edge search", "look-up", "member slots", "member sort", "member codes", "copy-out"];
+        foreach (bool layout in new[] { true, false })
+        {
+            // round-robin over the phases, 10 passes of every column each, the minimum per phase: drifts of the
+            // machine's speed then touch every phase alike
+            var cum = new double[names.Length + 1];
+            Array.Fill(cum, double.PositiveInfinity);
+            cum[0] = 0;
+            var warm = Stopwatch.StartNew();
+            try
+            {
+                for (int round = 0; round < Math.Max(10, calls / 10) || warm.Elapsed.TotalSeconds < 1; round++)
+                    for (int phase = 1; phase <= names.Length; phase++)
+                    {
+                        EqualFrequencyEdges.StopAfterPhase = phase == names.Length ? 0 : phase;
+                        for (int pass = 0; pass < 10; pass++)
+                        {
+                            double c0 = ThreadCpu();
+                            for (int j = 0; j < z.Columns; j++)
+                                EqualFrequencyEdges.TryCompute(z.Column(j), 16, orders[j].Codes, default,
+                                    layout ? orders[j].Low : default, layout ? orders[j].High : default, out _);
+                            double c1 = ThreadCpu() - c0;
+                            if (warm.Elapsed.TotalSeconds >= 0.5) cum[phase] = Math.Min(cum[phase], c1);
+                        }
+                    }
+            }
+            finally { EqualFrequencyEdges.StopAfterPhase = 0; }
+            double whole = Min(calls, () =>
+            {
+                for (int j = 0; j < z.Columns; j++)
+                    EqualFrequencyBins.Compute(z.Column(j), 16, orders[j].Codes, default, layout ? orders[j].Low : default, layout ? orders[j].High : default);
+            });
+            ulong hash = Fnv.Seed;
+            foreach (var o in orders) { hash = Fnv.Add(hash, o.Codes); if (layout) { hash = Fnv.Add(hash, o.Low); hash = Fnv.Add(hash, o.High); } }
+            var parts = string.Join(", ", names.Select((n, k) => $"{n} {(cum[k + 1] - cum[k]) / z.Columns * 1e6:F3}"));
+            Console.WriteLine($"  binning pieces (us/column, {(layout ? "with" : "without")} the layout): {parts}; TryCompute {cum[^1] / z.Columns * 1e6:F3}, Compute {whole / z.Columns * 1e6:F3}; {(layout ? "codes+layout" : "codes")} {hash:x16}");
+        }
     }
 
     private static readonly long[] FlushBuffer = new long[8 << 20];

@@ -144,19 +144,23 @@ internal static class EqualFrequencyBins
     public static int BinOrderLength(int s, int bins) => Segments.Get(s, bins).Lanes;
 
     /// <summary>
-    /// The bin-order layout of S samples in B bins: lanes per bin (its count rounded up to 64) and their total; the
-    /// last one asked for is kept, so per-column and per-pair loops do no divisions.
+    /// The bin-order layout of S samples in B bins: lanes per bin (its count rounded up to 64) and their total, and
+    /// where each bin's ranks start; the last one asked for is kept, so per-column and per-pair loops do no divisions.
     /// </summary>
     public sealed class Segments
     {
         public readonly int Samples, Bins, Lanes;
         public readonly int[] SegmentLanes;
+        /// <summary>The first stable rank of each bin, ceil(kS/B) for k = 0..B (so bin k holds Starts[k + 1] - Starts[k]).</summary>
+        public readonly int[] Starts;
 
         private Segments(int s, int bins)
         {
             Samples = s;
             Bins = bins;
             SegmentLanes = new int[bins];
+            Starts = new int[bins + 1];
+            for (int k = 0; k <= bins; k++) Starts[k] = (int)(((long)k * s + bins - 1) / bins);
             for (int k = 0; k < bins; k++) Lanes += SegmentLanes[k] = (Count(k, s, bins) + 63) & ~63;
         }
 

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -9,15 +10,18 @@ namespace LlmPruneFast.Information;
 /// Equal-frequency codes by selecting the B-1 edges instead of sorting: edge k is the sample at stable rank
 /// ceil(kS/B) (order by value, ties by index, -0 = +0), and code(s) = the number of edges at or below s in that order,
 /// the same code <see cref="EqualFrequencyBins"/> gives. One counting pass over a 14-bit prefix of the order-preserving
-/// key (1/32 of an octave; no scatter) finds each edge's bucket and its rank inside it; every other bucket's samples
-/// share one code (a byte table per bucket, one look-up pass); only the edge buckets' members (a few samples each on
-/// continuous data) are sorted by (key, index) and coded by exact rank. Applies with AVX-512, 2B &lt;= S &lt; 32768 and
+/// key (1/32 of an octave; no scatter), turned into prefix sums, gives each edge's bucket (a vector search) and its
+/// rank inside it; every other bucket's samples share one code (one look-up pass: a vector search of the edge buckets,
+/// or without VBMI2 a byte table per bucket); only the edge buckets' members (a few samples each on continuous data)
+/// are sorted by (key, index) and coded by exact rank. Applies with AVX-512, 2B &lt;= S &lt; 32768 and
 /// B &lt;= 16; declines (returns false, nothing written) for a constant column and when an edge's bucket holds more than
 /// <see cref="MaxBucket"/> samples (long ties, peaked data), which the radix path then codes.
 /// </summary>
 internal static class EqualFrequencyEdges
 {
-    private const int Shift = 18, Buckets = 1 << (32 - Shift);
+    /// <summary>Bucket = key >> Shift: 14 bits, 1/32 of an octave.</summary>
+    internal const int Shift = 18;
+    private const int Buckets = 1 << (32 - Shift);
     /// <summary>Largest edge bucket resolved here; beyond it the radix path is cheaper.</summary>
     public const int MaxBucket = 48;
     private const byte Member = 0x80;
@@ -37,192 +41,303 @@ internal static class EqualFrequencyEdges
     /// <see cref="EqualFrequencyBins.Compute(ReadOnlySpan{float}, int, Span{byte}, Span{byte}, Span{byte}, Span{byte})"/>
     /// (padding lanes: gatherHigh 0xFF), written in the same pass: <paramref name="layoutWritten"/> says whether it was.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit] // the 48 KB of tables are cleared or written before use
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     public static unsafe bool TryCompute(ReadOnlySpan<float> v, int bins, Span<byte> codes, Span<byte> rowCodes,
         Span<byte> gatherLow, Span<byte> gatherHigh, out bool layoutWritten)
     {
         int n = v.Length;
         layoutWritten = false;
         if (!Applies(n, bins)) return false;
+        if (n <= StackKeys)
+        {
+            uint* keys = stackalloc uint[StackKeys];
+            return Core(v, bins, keys, codes, rowCodes, gatherLow, gatherHigh, out layoutWritten);
+        }
         var pool = System.Buffers.ArrayPool<uint>.Shared;
-        uint[] keyArray = pool.Rent(n + 16);
+        uint[] keyArray = pool.Rent(n);
         try
         {
-            ref uint keys = ref keyArray[0];
-            ref float x = ref Unsafe.AsRef(in v[0]);
-            // order-preserving keys (x + 0 turns -0 into +0), and their range
-            var lowV = Vector512<uint>.AllBitsSet;
-            var highV = Vector512<uint>.Zero;
-            var negHighV = Vector512<uint>.Zero; // the largest negative and smallest positive key, for the gap below
-            var posLowV = Vector512<uint>.AllBitsSet;
-            var top = Vector512.Create(0x8000_0000u);
-            int full = n & ~15;
-            for (int i = 0; i < full; i += 16)
-            {
-                var b = (Vector512.LoadUnsafe(ref x, (nuint)i) + Vector512<float>.Zero).AsUInt32();
-                var key = b ^ (Vector512.ShiftRightArithmetic(b.AsInt32(), 31).AsUInt32() | top);
-                key.StoreUnsafe(ref keys, (nuint)i);
-                lowV = Vector512.Min(lowV, key);
-                highV = Vector512.Max(highV, key);
-                var negative = Vector512.LessThan(key, top);
-                negHighV = Vector512.Max(negHighV, key & negative);
-                posLowV = Vector512.Min(posLowV, key | negative);
-            }
-            uint low = uint.MaxValue, high = 0;
-            for (int l = 0; l < 16; l++) { low = Math.Min(low, lowV[l]); high = Math.Max(high, highV[l]); }
-            for (int i = full; i < n; i++)
-            {
-                uint key = ColumnMath.SortableBits(Unsafe.Add(ref x, i));
-                Unsafe.Add(ref keys, i) = key;
-                low = Math.Min(low, key);
-                high = Math.Max(high, key);
-            }
-            if (low == high) return false;
-            // bucket counts over the occupied range only (32-aligned for the block sums), in two parts when the signs'
-            // small magnitudes leave a gap between the largest negative and the smallest positive key
-            int b0 = (int)(low >> Shift) & ~31, b1 = ((int)(high >> Shift) | 31) + 1;
-            int gap0 = -1, gap1 = -1;
-            if (low < 0x8000_0000u && high >= 0x8000_0000u)
-            {
-                uint negHigh = 0, posLow = uint.MaxValue;
-                for (int l = 0; l < 16; l++) { negHigh = Math.Max(negHigh, negHighV[l]); posLow = Math.Min(posLow, posLowV[l]); }
-                for (int i = full; i < n; i++)
-                {
-                    uint key = Unsafe.Add(ref keys, i);
-                    negHigh = Math.Max(negHigh, key < 0x8000_0000u ? key : 0);
-                    posLow = Math.Min(posLow, key < 0x8000_0000u ? uint.MaxValue : key);
-                }
-                int g0 = ((int)(negHigh >> Shift) | 31) + 1, g1 = (int)(posLow >> Shift) & ~31;
-                if (g1 > g0) { gap0 = g0; gap1 = g1; }
-            }
-            ushort* hist = stackalloc ushort[Buckets];
-            if (gap0 < 0) new Span<ushort>(hist + b0, b1 - b0).Clear();
-            else
-            {
-                new Span<ushort>(hist + b0, gap0 - b0).Clear();
-                new Span<ushort>(hist + gap1, b1 - gap1).Clear();
-            }
-            for (int i = 0; i < n; i++) hist[Unsafe.Add(ref keys, i) >> Shift]++;
-            // each edge's bucket and its rank inside it (edges ascend, so one walk: whole blocks of 32 where the edge
-            // is beyond them, then bucket by bucket)
-            int edges = bins - 1;
-            int* edgeBucket = stackalloc int[16];
-            int* edgeRank = stackalloc int[16];
-            int bucket = b0, below = 0;
-            var ones = Vector512.Create((short)1);
-            for (int k = 1; k <= edges; k++)
-            {
-                int p = (int)(((long)k * n + bins - 1) / bins);
-                while (true)
-                {
-                    if (bucket == gap0) bucket = gap1;
-                    if ((bucket & 31) == 0)
-                    {
-                        int sum = Vector512.Sum(Avx512BW.MultiplyAddAdjacent(Vector512.Load(hist + bucket).AsInt16(), ones)); // counts < 32768
-                        if (below + sum <= p) { below += sum; bucket += 32; continue; }
-                    }
-                    if (below + hist[bucket] > p) break;
-                    below += hist[bucket++];
-                }
-                if (hist[bucket] > MaxBucket) return false;
-                edgeBucket[k - 1] = bucket;
-                edgeRank[k - 1] = p - below;
-            }
-            // per bucket: its code (the edges in buckets below it), or Member for an edge's bucket; the vector look-up
-            // finds the code by a search of the 15 edge buckets instead (no table to fill)
-            bool vector = !ForceTableLookUp && Avx512Vbmi2.IsSupported && Avx512BW.IsSupported;
-            byte* table = stackalloc byte[Buckets];
-            byte* slotOf = stackalloc byte[Buckets]; // read only at edge buckets
-            int* slotStart = stackalloc int[17];
-            int* slotBelow = stackalloc int[17];
-            int slots = 0, members = 0, from = b0;
-            for (int k = 0; k < edges; k++)
-            {
-                int f = edgeBucket[k];
-                if (k > 0 && f == edgeBucket[k - 1]) continue;
-                if (!vector) new Span<byte>(table + from, f - from).Fill((byte)k);
-                table[f] = Member;
-                from = f + 1;
-                slotOf[f] = (byte)slots;
-                slotBelow[slots] = k;
-                slotStart[slots++] = members;
-                members += hist[f];
-            }
-            if (!vector) new Span<byte>(table + from, b1 - from).Fill((byte)edges);
-            slotStart[slots] = members;
-            // codes by bucket; the edge buckets' members listed (in index order) to be placed by exact rank
-            int* listed = stackalloc int[ListedCapacity];
-            ref byte code0 = ref codes[0];
-            bool rows = !rowCodes.IsEmpty;
-            int count = 0;
-            // the bin-order layout (vector path): each bin's samples appended to its own stretch of the scratch
-            // (stride: the bin's lanes + 64, so a whole-vector store never reaches the next bin), copied out at the end
-            int stride = ((n + bins - 1) / bins + 127) & ~63;
-            bool layout = vector && !gatherLow.IsEmpty && bins * stride <= LayoutScratch;
-            byte* lowS = stackalloc byte[LayoutScratch];
-            byte* highS = stackalloc byte[LayoutScratch];
-            int* next = stackalloc int[16];
-            for (int k = 0; k < bins; k++) next[k] = k * stride;
-            if (vector)
-                count = LookUp(ref keys, n, bins, edgeBucket, edges, ref code0, rowCodes, listed, layout, lowS, highS, next, stride);
-            else if (rows)
-                for (int s = 0; s < n; s++)
-                {
-                    int t = table[Unsafe.Add(ref keys, s) >> Shift];
-                    Unsafe.Add(ref code0, s) = (byte)t;
-                    rowCodes[s] = (byte)(t * bins);
-                    listed[count] = s;
-                    count += t >> 7;
-                }
-            else
-                for (int s = 0; s < n; s++)
-                {
-                    int t = table[Unsafe.Add(ref keys, s) >> Shift];
-                    Unsafe.Add(ref code0, s) = (byte)t;
-                    listed[count] = s;
-                    count += t >> 7;
-                }
-            // members by bucket as (key, index), each bucket sorted: position q in bucket j is stable rank
-            // (ranks below the bucket) + q, so its code is slotBelow[j] + the bucket's edges at ranks <= q
-            ulong* member = stackalloc ulong[16 * MaxBucket];
-            int* fill = stackalloc int[16];
-            for (int j = 0; j < slots; j++) fill[j] = slotStart[j];
-            for (int c = 0; c < count; c++)
-            {
-                int s = listed[c];
-                uint key = Unsafe.Add(ref keys, s);
-                int slot = slotOf[key >> Shift];   // read only at edge buckets: anything else is a wrong code
-                if (slot >= slots || fill[slot] >= slotStart[slot + 1]) throw Overfilled("edge-bucket slot");
-                member[fill[slot]++] = ((ulong)key << 32) | (uint)s;
-            }
-            for (int j = 0; j < slots; j++)   // every slot's stretch is read below: each must be full
-                if (fill[j] != slotStart[j + 1]) throw Overfilled($"edge-bucket slot {j}");
-            for (int j = 0, k = 0; j < slots; j++)
-            {
-                var list = new Span<ulong>(member + slotStart[j], slotStart[j + 1] - slotStart[j]);
-                list.Sort();
-                int code = slotBelow[j];
-                for (int q = 0; q < list.Length; q++)
-                {
-                    while (k < edges && edgeBucket[k] == edgeBucket[slotBelow[j]] && edgeRank[k] <= q) { k++; code++; }
-                    int s = (int)(uint)list[q];
-                    Unsafe.Add(ref code0, s) = (byte)code;
-                    if (rows) rowCodes[s] = (byte)(code * bins);
-                    if (layout) { int t = Claim(next, code, bins, 1, stride); lowS[t] = (byte)s; highS[t] = (byte)(s >> 8); }
-                }
-                while (k < edges && edgeBucket[k] == edgeBucket[slotBelow[j]]) k++;
-            }
-            if (layout)
-            {
-                CopyLayout(n, bins, lowS, highS, stride, gatherLow, gatherHigh);
-                layoutWritten = true;
-            }
-            return true;
+            fixed (uint* keys = keyArray) return Core(v, bins, keys, codes, rowCodes, gatherLow, gatherHigh, out layoutWritten);
         }
         finally
         {
             pool.Return(keyArray);
         }
+    }
+
+    /// <summary>Columns up to this many samples keep their keys on the stack (8 KB) instead of a pooled array.</summary>
+    private const int StackKeys = 2048;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit] // every stack table is cleared or written before use
+    private static unsafe bool Core(ReadOnlySpan<float> v, int bins, uint* keys, Span<byte> codes, Span<byte> rowCodes,
+        Span<byte> gatherLow, Span<byte> gatherHigh, out bool layoutWritten)
+    {
+        int n = v.Length;
+        layoutWritten = false;
+        ref float x = ref MemoryMarshal.GetReference(v);
+        // order-preserving keys (x + 0 turns -0 into +0), and their range
+        var lowV = Vector512<uint>.AllBitsSet;
+        var highV = Vector512<uint>.Zero;
+        // the largest negative and smallest positive key, for the gap below: with the sign bit flipped, positives
+        // come before negatives, so with both signs present they are the largest and the smallest flipped key
+        var flippedHighV = Vector512<uint>.Zero;
+        var flippedLowV = Vector512<uint>.AllBitsSet;
+        var top = Vector512.Create(0x8000_0000u);
+        int full = n & ~15;
+        for (int i = 0; i < full; i += 16)
+        {
+            var b = (Vector512.LoadUnsafe(ref x, (nuint)i) + Vector512<float>.Zero).AsUInt32();
+            var key = b ^ (Vector512.ShiftRightArithmetic(b.AsInt32(), 31).AsUInt32() | top);
+            key.Store(keys + i);
+            lowV = Vector512.Min(lowV, key);
+            highV = Vector512.Max(highV, key);
+            var flipped = key ^ top;
+            flippedHighV = Vector512.Max(flippedHighV, flipped);
+            flippedLowV = Vector512.Min(flippedLowV, flipped);
+        }
+        uint low = MinLane(lowV), high = MaxLane(highV);
+        for (int i = full; i < n; i++)
+        {
+            uint key = ColumnMath.SortableBits(Unsafe.Add(ref x, i));
+            keys[i] = key;
+            low = Math.Min(low, key);
+            high = Math.Max(high, key);
+        }
+        if (low == high) return false;
+        if (StopAfterPhase == 1) return true;
+        // bucket counts over the occupied range only (32-aligned for the block sums), in two parts when the signs'
+        // small magnitudes leave a gap between the largest negative and the smallest positive key
+        int b0 = (int)(low >> Shift) & ~31, b1 = ((int)(high >> Shift) | 31) + 1;
+        int gap0 = -1, gap1 = -1;
+        if (low < 0x8000_0000u && high >= 0x8000_0000u)
+        {
+            uint flippedHigh = MaxLane(flippedHighV), flippedLow = MinLane(flippedLowV);
+            for (int i = full; i < n; i++)
+            {
+                flippedHigh = Math.Max(flippedHigh, keys[i] ^ 0x8000_0000u);
+                flippedLow = Math.Min(flippedLow, keys[i] ^ 0x8000_0000u);
+            }
+            uint negHigh = flippedHigh ^ 0x8000_0000u, posLow = flippedLow ^ 0x8000_0000u;
+            int g0 = ((int)(negHigh >> Shift) | 31) + 1, g1 = (int)(posLow >> Shift) & ~31;
+            if (g1 > g0) { gap0 = g0; gap1 = g1; }
+        }
+        int end0 = gap0 < 0 ? b1 : gap0; // the parts: [b0, end0) and, with a gap, [gap1, b1)
+        ushort* hist = stackalloc ushort[Buckets];
+        new Span<ushort>(hist + b0, end0 - b0).Clear();
+        if (gap0 >= 0) new Span<ushort>(hist + gap1, b1 - gap1).Clear();
+        Count(keys, n, hist);
+        if (StopAfterPhase == 2) return true;
+        // the counts become inclusive prefix sums in place (the second part continues the first), so that each edge's
+        // bucket is the first whose sum exceeds the edge's rank; per block of 32 buckets the sum at its end, so that
+        // the edge's block is the number of blocks ending at or below that rank (vector compares, no walk)
+        int* blockEnd = stackalloc int[Buckets / 32 + 16];
+        int blocks = 0, firstBlocks = (end0 - b0) >> 5;
+        var carry = Vector512<short>.Zero;
+        for (int b = b0; b < end0; b += 32) blockEnd[blocks++] = (carry = PrefixSums(hist + b, carry)).ToScalar();
+        if (gap0 >= 0) for (int b = gap1; b < b1; b += 32) blockEnd[blocks++] = (carry = PrefixSums(hist + b, carry)).ToScalar();
+        new Span<int>(blockEnd + blocks, 16).Fill(int.MaxValue);
+        int edges = bins - 1;
+        int* edgeBucket = stackalloc int[16];
+        int* edgeRank = stackalloc int[16];
+        int* edgeCount = stackalloc int[16];
+        var starts = EqualFrequencyBins.Segments.Get(n, bins).Starts; // the edges' ranks without a division each
+        for (int k = 1; k <= edges; k++)
+        {
+            int p = starts[k]; // ceil(kS/B) < S: the last block's end exceeds it
+            var pv = Vector512.Create(p);
+            int m = 0;
+            for (int w = 0; w < blocks; w += 16)
+                m += BitOperations.PopCount(Vector512.LessThanOrEqual(Vector512.Load(blockEnd + w), pv).ExtractMostSignificantBits());
+            if (m >= blocks) throw Overfilled("bucket counts"); // cannot happen: the counts sum to S > p
+            int first = m < firstBlocks ? b0 + 32 * m : gap1 + 32 * (m - firstBlocks);
+            int j = BitOperations.PopCount(Vector512.LessThanOrEqual(Vector512.Load((short*)hist + first), Vector512.Create((short)p)).ExtractMostSignificantBits());
+            int at = first + j; // j < 32: the block's end exceeds p
+            int below = j > 0 ? hist[at - 1] : m > 0 ? blockEnd[m - 1] : 0;
+            int inBucket = hist[at] - below;
+            if (inBucket > MaxBucket) return false;
+            edgeBucket[k - 1] = at;
+            edgeRank[k - 1] = p - below;
+            edgeCount[k - 1] = inBucket;
+        }
+        // per edge bucket a slot for its members; the vector look-up finds each sample's code by a search of the 15
+        // edge buckets; without it, a byte table per bucket: its code (the edges in buckets below it), or Member
+        bool vector = !ForceTableLookUp && Avx512Vbmi2.IsSupported && Avx512Vbmi.IsSupported && Avx512BW.IsSupported;
+        byte* table = null;
+        if (!vector)
+        {
+            byte* t = stackalloc byte[Buckets];
+            table = t;
+        }
+        int* slotOfEdge = stackalloc int[16];
+        int* slotStart = stackalloc int[17];
+        int* slotBelow = stackalloc int[17];
+        int slots = 0, members = 0, from = b0;
+        for (int k = 0; k < edges; k++)
+        {
+            int f = edgeBucket[k];
+            if (k > 0 && f == edgeBucket[k - 1]) { slotOfEdge[k] = slots - 1; continue; }
+            if (!vector)
+            {
+                new Span<byte>(table + from, f - from).Fill((byte)k);
+                table[f] = (byte)(Member | k);
+                from = f + 1;
+            }
+            slotOfEdge[k] = slots;
+            slotBelow[slots] = k;
+            slotStart[slots++] = members;
+            members += edgeCount[k];
+        }
+        if (!vector) new Span<byte>(table + from, b1 - from).Fill((byte)edges);
+        slotStart[slots] = members;
+        slotBelow[slots] = edges;
+        if (StopAfterPhase == 3) return true;
+        // codes by bucket (an edge bucket's members: Member | its first edge); those members listed in index order
+        int* listed = stackalloc int[ListedCapacity];
+        ref byte code0 = ref codes[0];
+        bool rows = !rowCodes.IsEmpty;
+        int count = 0;
+        // the bin-order layout (vector path): each bin's samples appended to its own stretch of the scratch
+        // (stride: the bin's lanes + 64, so a whole-vector store never reaches the next bin), copied out at the end
+        int stride = ((n + bins - 1) / bins + 127) & ~63;
+        bool layout = vector && !gatherLow.IsEmpty && bins * stride <= LayoutScratch;
+        byte* lowS = stackalloc byte[LayoutScratch];
+        byte* highS = stackalloc byte[LayoutScratch];
+        int* next = stackalloc int[16];
+        for (int k = 0; k < bins; k++) next[k] = k * stride;
+        if (vector)
+        {
+            count = LookUp(keys, n, bins, edgeBucket, edges, ref code0, rowCodes, listed);
+            if (layout) LayOut(ref code0, n, bins, lowS, highS, next, stride);
+        }
+        else if (rows)
+            for (int s = 0; s < n; s++)
+            {
+                int t = table[keys[s] >> Shift];
+                Unsafe.Add(ref code0, s) = (byte)t;
+                rowCodes[s] = (byte)(t * bins);
+                listed[count] = s;
+                count += t >> 7;
+            }
+        else
+            for (int s = 0; s < n; s++)
+            {
+                int t = table[keys[s] >> Shift];
+                Unsafe.Add(ref code0, s) = (byte)t;
+                listed[count] = s;
+                count += t >> 7;
+            }
+        if (StopAfterPhase == 4) return true;
+        // members by bucket as (key, index), each bucket sorted: position q in bucket j is stable rank
+        // (ranks below the bucket) + q, so its code is slotBelow[j] + the bucket's edges at ranks <= q
+        ulong* member = stackalloc ulong[16 * MaxBucket];
+        int* fill = stackalloc int[16];
+        for (int j = 0; j < slots; j++) fill[j] = slotStart[j];
+        for (int c = 0; c < count; c++)
+        {
+            int s = listed[c];
+            uint key = keys[s];
+            int k = Unsafe.Add(ref code0, s) & ~Member; // the bucket's first edge
+            if (k >= edges || edgeBucket[k] != (int)(key >> Shift)) throw Overfilled("edge-bucket member");
+            int slot = slotOfEdge[k];
+            if (fill[slot] >= slotStart[slot + 1]) throw Overfilled("edge-bucket slot");
+            member[fill[slot]++] = ((ulong)key << 32) | (uint)s;
+        }
+        for (int j = 0; j < slots; j++)   // every slot's stretch is read below: each must be full
+            if (fill[j] != slotStart[j + 1]) throw Overfilled($"edge-bucket slot {j}");
+        if (StopAfterPhase == 5) return true;
+        for (int j = 0; j < slots; j++) InsertionSort(member + slotStart[j], slotStart[j + 1] - slotStart[j]);
+        if (StopAfterPhase == 6) return true;
+        for (int j = 0; j < slots; j++)
+        {
+            int start = slotStart[j], length = slotStart[j + 1] - start, first = slotBelow[j], end = slotBelow[j + 1];
+            for (int q = 0; q < length; q++)
+            {
+                int code = first; // the edges below the bucket, plus the bucket's edges (first .. end - 1) at ranks <= q
+                for (int k = first; k < end; k++) code += edgeRank[k] <= q ? 1 : 0;
+                int s = (int)(uint)member[start + q];
+                Unsafe.Add(ref code0, s) = (byte)code;
+                if (rows) rowCodes[s] = (byte)(code * bins);
+                if (layout) { int t = Claim(next, code, bins, 1, stride); lowS[t] = (byte)s; highS[t] = (byte)(s >> 8); }
+            }
+        }
+        if (StopAfterPhase == 7) return true;
+        if (layout)
+        {
+            CopyLayout(n, bins, lowS, highS, stride, gatherLow, gatherHigh);
+            layoutWritten = true;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Perf harness only (`plugin-parts --binning-pieces`): above 0, return after that phase (1 keys, 2 histogram,
+    /// 3 edge search, 4 look-up and layout pass, 5 members into slots, 6 member sort, 7 member codes), output incomplete.
+    /// </summary>
+    internal static int StopAfterPhase;
+
+    /// <summary>
+    /// The bucket counts: a loop of its own (in the caller, short of registers, it reloaded the table's address for
+    /// every sample), four samples a step.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Count(uint* keys, int n, ushort* hist)
+    {
+        uint* p = keys, end = keys + n;
+        for (; p + 4 <= end; p += 4) // a moving pointer: no index arithmetic per sample
+        {
+            hist[p[0] >> Shift]++;
+            hist[p[1] >> Shift]++;
+            hist[p[2] >> Shift]++;
+            hist[p[3] >> Shift]++;
+        }
+        for (; p < end; p++) hist[*p >> Shift]++;
+    }
+
+    /// <summary>Sorts a few (key, index) entries in place (an edge bucket's members: at most <see cref="MaxBucket"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void InsertionSort(ulong* a, int length)
+    {
+        for (int i = 1; i < length; i++)
+        {
+            ulong e = a[i];
+            int j = i - 1;
+            while (j >= 0 && a[j] > e) { a[j + 1] = a[j]; j--; }
+            a[j + 1] = e;
+        }
+    }
+
+    /// <summary>Inclusive prefix sums of 32 counts in place, plus <paramref name="carry"/> (all lanes); returns the last sum in all lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<short> PrefixSums(ushort* counts, Vector512<short> carry)
+    {
+        var x = Vector512.Load((short*)counts);
+        var zero = Vector512<short>.Zero;
+        var lane = Vector512<short>.Indices;
+        // lane j gains lane j - d; below d the index wraps to 64 + j - d >= 48, the zero table
+        x += Avx512BW.PermuteVar32x16x2(x, lane - Vector512.Create((short)1), zero);
+        x += Avx512BW.PermuteVar32x16x2(x, lane - Vector512.Create((short)2), zero);
+        x += Avx512BW.PermuteVar32x16x2(x, lane - Vector512.Create((short)4), zero);
+        x += Avx512BW.PermuteVar32x16x2(x, lane - Vector512.Create((short)8), zero);
+        x += Avx512BW.PermuteVar32x16x2(x, lane - Vector512.Create((short)16), zero);
+        x += carry;
+        x.Store((short*)counts);
+        return Avx512BW.PermuteVar32x16(x, Vector512.Create((short)31));
+    }
+
+    private static uint MinLane(Vector512<uint> v)
+    {
+        var h = Vector256.Min(v.GetLower(), v.GetUpper());
+        var q = Vector128.Min(h.GetLower(), h.GetUpper());
+        q = Vector128.Min(q, Vector128.Shuffle(q, Vector128.Create(2u, 3, 0, 1)));
+        return Math.Min(q.ToScalar(), q.GetElement(1));
+    }
+
+    private static uint MaxLane(Vector512<uint> v)
+    {
+        var h = Vector256.Max(v.GetLower(), v.GetUpper());
+        var q = Vector128.Max(h.GetLower(), h.GetUpper());
+        q = Vector128.Max(q, Vector128.Shuffle(q, Vector128.Create(2u, 3, 0, 1)));
+        return Math.Max(q.ToScalar(), q.GetElement(1));
     }
 
     /// <summary>True: the byte table per bucket even with AVX-512 VBMI2, on this thread (tests compare the two).</summary>
@@ -233,62 +348,127 @@ internal static class EqualFrequencyEdges
 
     /// <summary>
     /// The look-up pass, 64 samples at a time: bucket = key >> 18 on 16-bit lanes, its code = the number of edge
-    /// buckets below it by a 4-step branch-free search of the sorted edge buckets (vpermw), Member where it equals
-    /// one; the members listed in index order; with <paramref name="layout"/> every other sample's index appended to
-    /// its bin's stretch of the scratch (one compress per bin). Returns the members listed.
+    /// buckets below it by a 4-step branch-free search of the sorted edge buckets (vpermw), Member | that count (the
+    /// bucket's first edge) where it equals one; the members listed in index order. Returns the members listed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-    private static unsafe int LookUp(ref uint keys, int n, int bins, int* edgeBucket, int edges, ref byte code0, Span<byte> rowCodes,
-        int* listed, bool layout, byte* lowS, byte* highS, int* next, int stride)
+    private static unsafe int LookUp(uint* keys, int n, int bins, int* edgeBucket, int edges, ref byte code0, Span<byte> rowCodes, int* listed)
     {
         short* e = stackalloc short[32];
         for (int k = 0; k < 32; k++) e[k] = k < edges ? (short)edgeBucket[k] : short.MaxValue; // above every bucket
-        var ev = Vector512.Load(e);
+        var ev = new EdgeTables(Vector512.Load(e));
         var highWords = Vector512<short>.Indices * 2 + Vector512<short>.One;
         var rowScale = Vector512.Create((short)bins);
+        var evenBytes = Vector512<byte>.Indices * 2; // the low bytes of two word vectors, in order (vpermt2b)
         bool rows = !rowCodes.IsEmpty;
         int count = 0, full = n & ~63;
+        bool overfilled = false;
         for (int i = 0; i < full; i += 64)
         {
-            var k0 = Vector512.LoadUnsafe(ref keys, (nuint)i).AsInt16();
-            var k1 = Vector512.LoadUnsafe(ref keys, (nuint)i + 16).AsInt16();
-            var k2 = Vector512.LoadUnsafe(ref keys, (nuint)i + 32).AsInt16();
-            var k3 = Vector512.LoadUnsafe(ref keys, (nuint)i + 48).AsInt16();
+            var k0 = Vector512.Load(keys + i).AsInt16();
+            var k1 = Vector512.Load(keys + i + 16).AsInt16();
+            var k2 = Vector512.Load(keys + i + 32).AsInt16();
+            var k3 = Vector512.Load(keys + i + 48).AsInt16();
             var c0 = Code(Vector512.ShiftRightLogical(Avx512BW.PermuteVar32x16x2(k0, highWords, k1).AsUInt16(), Shift - 16).AsInt16(), ev);
             var c1 = Code(Vector512.ShiftRightLogical(Avx512BW.PermuteVar32x16x2(k2, highWords, k3).AsUInt16(), Shift - 16).AsInt16(), ev);
-            var c = Vector512.Create(Avx512BW.ConvertToVector256Byte(c0), Avx512BW.ConvertToVector256Byte(c1));
+            var c = Avx512Vbmi.PermuteVar64x8x2(c0.AsByte(), evenBytes, c1.AsByte());
             c.StoreUnsafe(ref code0, (nuint)i);
             if (rows) // members' entries are rewritten once their code is known
-                Vector512.Create(Avx512BW.ConvertToVector256Byte(c0 * rowScale), Avx512BW.ConvertToVector256Byte(c1 * rowScale))
-                    .StoreUnsafe(ref rowCodes[0], (nuint)i);
+                Avx512Vbmi.PermuteVar64x8x2((c0 * rowScale).AsByte(), evenBytes, (c1 * rowScale).AsByte()).StoreUnsafe(ref rowCodes[0], (nuint)i);
+            // no call in this loop (it would cost vector spills): an overfilled list is flagged, its writes kept inside
+            // it, and the flag thrown after the loop
             ulong members = c.ExtractMostSignificantBits();
-            if (count + BitOperations.PopCount(members) > ListedCapacity) throw Overfilled("edge-bucket member list");
-            for (ulong m = members; m != 0; m &= m - 1) listed[count++] = i + BitOperations.TrailingZeroCount(m);
-            if (layout)
-            {
-                var lane = Vector512<byte>.Indices + Vector512.Create((byte)i);
-                var high = Vector512.Create((byte)(i >> 8));
-                var bin = Vector512<byte>.Zero;
-                for (int k = 0; k < bins; k++, bin += Vector512<byte>.One)
-                {
-                    var mask = Vector512.Equals(c, bin);
-                    int t = Claim(next, k, bins, BitOperations.PopCount(mask.ExtractMostSignificantBits()), stride, store: 64);
-                    Avx512Vbmi2.Compress(Vector512<byte>.Zero, mask, lane).Store(lowS + t);
-                    high.Store(highS + t);
-                }
-            }
+            bool over = count + BitOperations.PopCount(members) > ListedCapacity;
+            overfilled |= over;
+            for (ulong m = over ? 0 : members; m != 0; m &= m - 1) listed[count++] = i + BitOperations.TrailingZeroCount(m);
         }
+        if (overfilled) throw Overfilled("edge-bucket member list");
         for (int i = full; i < n; i++)
         {
-            int b = (int)(Unsafe.Add(ref keys, i) >> Shift), code = 0;
+            int b = (int)(keys[i] >> Shift), code = 0;
             while (code < edges && edgeBucket[code] < b) code++;
             bool member = code < edges && edgeBucket[code] == b;
-            Unsafe.Add(ref code0, i) = member ? Member : (byte)code;
+            Unsafe.Add(ref code0, i) = member ? (byte)(Member | code) : (byte)code;
             if (rows) rowCodes[i] = (byte)(code * bins);
             if (member) { if (count == ListedCapacity) throw Overfilled("edge-bucket member list"); listed[count++] = i; }
-            else if (layout) { int t = Claim(next, code, bins, 1, stride); lowS[t] = (byte)i; highS[t] = (byte)(i >> 8); }
         }
         return count;
+    }
+
+    /// <summary>
+    /// The bin-order layout of every sample but the members (codes 0..B-1 as the look-up wrote them), in index order:
+    /// per bin, one compress of the lane indices per 64 codes, appended to the bin's stretch of the scratch (its
+    /// position in a register), the high bytes filled per 256-sample block afterwards, then the last samples one by
+    /// one. Leaves each bin's next free position in <paramref name="next"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    private static unsafe void LayOut(ref byte code0, int n, int bins, byte* lowS, byte* highS, int* next, int stride)
+    {
+        int full = n & ~63, blocks = (full + 255) >> 8;
+        int* blockStart = stackalloc int[LayoutScratch / 256 + 1]; // where the bin stood at sample 256 h (S < LayoutScratch)
+        var step = Vector512.Create((byte)64);
+        // no call in these loops: a stretch that would overflow (only a wrong code can do it) is flagged, every write
+        // kept inside it, and the flag thrown at the end
+        bool overfilled = false;
+        int* blockStartB = stackalloc int[LayoutScratch / 256 + 1];
+        for (int k = 0; k < bins; k += 2)
+        {
+            // two bins per pass over the codes (an odd last bin: the same bin twice, the same bytes written twice)
+            int kb = Math.Min(k + 1, bins - 1);
+            var binA = Vector512.Create((byte)k);
+            var binB = Vector512.Create((byte)kb);
+            var lane = Vector512<byte>.Indices; // sample i mod 256
+            int posA = k * stride, lastA = posA + stride - 64; // the last position where a whole-vector store stays inside
+            int posB = kb * stride, lastB = posB + stride - 64;
+            int takenA = posA, takenB = posB; // pos without the clamp: past last only by a wrong code
+            for (int h = 0; h < blocks; h++)
+            {
+                blockStart[h] = posA;
+                blockStartB[h] = posB;
+                for (int i = h << 8, end = Math.Min(full, i + 256); i < end; i += 64, lane += step)
+                {
+                    var codes = Vector512.LoadUnsafe(ref code0, (nuint)i);
+                    var maskA = Vector512.Equals(codes, binA);
+                    var maskB = Vector512.Equals(codes, binB);
+                    posA = Math.Min(posA, lastA);
+                    posB = Math.Min(posB, lastB);
+                    Avx512Vbmi2.Compress(Vector512<byte>.Zero, maskA, lane).Store(lowS + posA);
+                    Avx512Vbmi2.Compress(Vector512<byte>.Zero, maskB, lane).Store(lowS + posB);
+                    int foundA = BitOperations.PopCount(maskA.ExtractMostSignificantBits());
+                    int foundB = BitOperations.PopCount(maskB.ExtractMostSignificantBits());
+                    posA += foundA;
+                    takenA += foundA;
+                    posB += foundB;
+                    takenB += foundB;
+                }
+            }
+            overfilled |= takenA > lastA || takenB > lastB;
+            next[k] = Math.Min(posA, lastA);
+            next[kb] = Math.Min(posB, lastB);
+            for (int kk = k; kk <= kb; kk++)
+            {
+                int pos = next[kk], last = (kk + 1) * stride - 64;
+                int* starts = kk == k ? blockStart : blockStartB;
+                // block h's high byte from the bin's start in block h to its start in block h + 1 (whole vectors in
+                // ascending order, each overwriting the last one's overhang)
+                for (int h = 0; h < blocks; h++)
+                {
+                    var high = Vector512.Create((byte)h);
+                    int to = h + 1 < blocks ? starts[h + 1] : pos;
+                    for (int t = starts[h]; t < to; t += 64) high.Store(highS + t);
+                }
+                for (int i = full; i < n; i++)
+                    if (Unsafe.Add(ref code0, i) == kk)
+                    {
+                        overfilled |= pos > last;
+                        pos = Math.Min(pos, last);
+                        lowS[pos] = (byte)i;
+                        highS[pos++] = (byte)(i >> 8);
+                    }
+                next[kk] = pos;
+            }
+        }
+        if (overfilled) throw Overfilled("layout of a bin");
     }
 
     /// <summary>Entries of the edge-bucket member list: at most 15 edge buckets of at most <see cref="MaxBucket"/> samples each.</summary>
@@ -301,6 +481,10 @@ internal static class EqualFrequencyEdges
     private static InvalidOperationException Overfilled(string what) =>
         new($"equal-frequency binning: {what} does not hold the samples counted (a code out of range); this is a bug");
 
+    /// <summary>Out of line, so that the message's formatting costs nothing in the loops that check.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining), System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowLayout(int bin) => throw Overfilled($"layout of bin {bin}");
+
     /// <summary>
     /// Position in bin <paramref name="bin"/>'s stretch of the layout scratch for <paramref name="taken"/> more samples,
     /// checked so that a store of <paramref name="store"/> bytes there stays in the stretch (see <see cref="Overfilled"/>).
@@ -308,33 +492,44 @@ internal static class EqualFrequencyEdges
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe int Claim(int* next, int bin, int bins, int taken, int stride, int store = 1)
     {
-        if ((uint)bin >= (uint)bins || next[bin] + store > (bin + 1) * stride) throw Overfilled($"layout of bin {bin}");
+        if ((uint)bin >= (uint)bins || next[bin] + store > (bin + 1) * stride) ThrowLayout(bin);
         int t = next[bin];
         next[bin] = t + taken;
         return t;
     }
 
-    /// <summary>Lower bound of each 16-bit bucket among the 16 sorted edge buckets (4 steps), or Member where it is one.</summary>
+    /// <summary>Lower bound of each 16-bit bucket among the 16 sorted edge buckets (4 steps), or Member | it where it is one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<short> Code(Vector512<short> b, Vector512<short> e)
+    private static Vector512<short> Code(Vector512<short> b, EdgeTables t)
     {
-        var lo = Vector512.LessThan(Avx512BW.PermuteVar32x16(e, Vector512.Create((short)7)), b) & Vector512.Create((short)8);
-        lo += Vector512.LessThan(Avx512BW.PermuteVar32x16(e, lo + Vector512.Create((short)3)), b) & Vector512.Create((short)4);
-        lo += Vector512.LessThan(Avx512BW.PermuteVar32x16(e, lo + Vector512.Create((short)1)), b) & Vector512.Create((short)2);
-        lo += Vector512.LessThan(Avx512BW.PermuteVar32x16(e, lo), b) & Vector512<short>.One;
-        return Vector512.ConditionalSelect(Vector512.Equals(Avx512BW.PermuteVar32x16(e, lo), b), Vector512.Create((short)Member), lo);
+        var lo = Vector512.LessThan(t.E7, b) & Vector512.Create((short)8);
+        lo = Vector512.ConditionalSelect(Vector512.LessThan(Avx512BW.PermuteVar32x16(t.E3, lo), b), lo + Vector512.Create((short)4), lo);
+        lo = Vector512.ConditionalSelect(Vector512.LessThan(Avx512BW.PermuteVar32x16(t.E1, lo), b), lo + Vector512.Create((short)2), lo);
+        lo = Vector512.ConditionalSelect(Vector512.LessThan(Avx512BW.PermuteVar32x16(t.E, lo), b), lo + Vector512<short>.One, lo);
+        return lo | (Vector512.Equals(Avx512BW.PermuteVar32x16(t.E, lo), b) & Vector512.Create((short)Member));
+    }
+
+    /// <summary>The sorted edge buckets, and shifted by 1 and 3 and lane 7 broadcast (the search's steps without index adds).</summary>
+    private readonly struct EdgeTables(Vector512<short> e)
+    {
+        public readonly Vector512<short> E = e;
+        public readonly Vector512<short> E1 = Avx512BW.PermuteVar32x16(e, Vector512<short>.Indices + Vector512.Create((short)1));
+        public readonly Vector512<short> E3 = Avx512BW.PermuteVar32x16(e, Vector512<short>.Indices + Vector512.Create((short)3));
+        public readonly Vector512<short> E7 = Avx512BW.PermuteVar32x16(e, Vector512.Create((short)7));
     }
 
     /// <summary>The scratch's stretches into the bin-order layout: segment k = bin k's samples, then padding (High 0xFF).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void CopyLayout(int n, int bins, byte* lowS, byte* highS, int stride, Span<byte> gatherLow, Span<byte> gatherHigh)
     {
-        var segments = EqualFrequencyBins.Segments.Get(n, bins).SegmentLanes;
+        var layout = EqualFrequencyBins.Segments.Get(n, bins);
+        var segments = layout.SegmentLanes;
         if (gatherLow.Length < EqualFrequencyBins.BinOrderLength(n, bins) || gatherHigh.Length < gatherLow.Length) throw new ArgumentException("gather layout too short");
         ref byte low = ref gatherLow[0], high = ref gatherHigh[0];
         var pad = Vector512<byte>.AllBitsSet;
         for (int k = 0, t = 0; k < bins; t += segments[k++])
         {
-            int filled = EqualFrequencyBins.Count(k, n, bins);
+            int filled = layout.Starts[k + 1] - layout.Starts[k];
             for (int off = 0; off < segments[k]; off += 64)
             {
                 Vector512.Load(lowS + k * stride + off).StoreUnsafe(ref low, (nuint)(t + off));

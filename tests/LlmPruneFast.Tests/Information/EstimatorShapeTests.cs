@@ -402,6 +402,67 @@ public sealed class EstimatorShapeTests
         }
     }
 
+    [Theory]
+    [InlineData(100, 16)]
+    [InlineData(1000, 7)]
+    [InlineData(1024, 16)]
+    [InlineData(1031, 2)]
+    [InlineData(2048, 16)]
+    [InlineData(2048, 5)]
+    public void Edge_selection_layout_is_index_order_then_edge_bucket_members_by_rank(int s, int bins)
+    {
+        // the exact lanes, not only each segment's set: a bin's samples outside the edge buckets in index order, then
+        // its edge-bucket members in stable-rank order (the order plugin-parts hashes; a change must keep it)
+        if (!System.Runtime.Intrinsics.X86.Avx512Vbmi2.IsSupported || !EqualFrequencyEdges.Applies(s, bins)) return;
+        var rng = new Random(s * 7 + bins);
+        var Normal = NormalSource(rng);
+        for (int kind = 0; kind < 3; kind++)
+        {
+            var v = new float[s];
+            for (int i = 0; i < s; i++)
+                v[i] = kind switch { 0 => Normal(), 1 => 3f + Math.Abs(Normal()), _ => (float)Math.Round(Normal() * 16) / 16 };
+            var codes = new byte[s];
+            int lanes = EqualFrequencyBins.BinOrderLength(s, bins);
+            var low = new byte[lanes];
+            var high = new byte[lanes];
+            bool done = EqualFrequencyEdges.TryCompute(v, bins, codes, default, low, high, out bool written);
+            if (kind == 0) Assert.True(done);
+            if (!done) continue;
+            Assert.True(written);
+            Assert.Equal(StableRankCodes(v, bins), codes);
+            uint Bucket(int i) => ColumnMath.SortableBits(v[i]) >> EqualFrequencyEdges.Shift;
+            var byRank = Enumerable.Range(0, s).OrderBy(i => ColumnMath.SortableBits(v[i])).ToArray(); // stable: ties by index
+            var edgeBuckets = Enumerable.Range(1, bins - 1).Select(k => Bucket(byRank[(int)(((long)k * s + bins - 1) / bins)])).ToHashSet();
+            int lane = 0;
+            for (int k = 0; k < bins; k++)
+            {
+                var expected = Enumerable.Range(0, s).Where(i => codes[i] == k && !edgeBuckets.Contains(Bucket(i)))
+                    .Concat(byRank.Where(i => codes[i] == k && edgeBuckets.Contains(Bucket(i)))).ToArray();
+                Assert.Equal(EqualFrequencyBins.Count(k, s, bins), expected.Length);
+                Assert.Equal(expected, Enumerable.Range(lane, expected.Length).Select(t => high[t] * 256 + low[t]).ToArray());
+                lane += (expected.Length + 63) & ~63;
+            }
+        }
+    }
+
+    [Fact]
+    public unsafe void Edge_bucket_insertion_sort_equals_a_stable_sort()
+    {
+        // (key, index) entries as an edge bucket's member list holds them: lengths 0 .. MaxBucket, few distinct keys
+        // (ties broken by the index), in any input order
+        var rng = new Random(11);
+        for (int length = 0; length <= EqualFrequencyEdges.MaxBucket; length++)
+            for (int round = 0; round < 20; round++)
+            {
+                int keys = 1 + rng.Next(4);
+                var a = Enumerable.Range(0, 2048).OrderBy(_ => rng.Next()).Take(length)
+                    .Select(i => ((ulong)(0x8000_0000u + (uint)rng.Next(keys) * 977u) << 32) | (uint)i).ToArray();
+                var expected = a.OrderBy(e => e >> 32).ThenBy(e => (uint)e).ToArray();
+                fixed (ulong* p = a) EqualFrequencyEdges.InsertionSort(p, length);
+                Assert.Equal(expected, a);
+            }
+    }
+
     public static TheoryData<string> Names() => new() { "plugin", "ksg", "renyi", "copula" };
 
     [Theory]
