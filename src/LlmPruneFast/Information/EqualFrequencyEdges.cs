@@ -14,16 +14,23 @@ namespace LlmPruneFast.Information;
 /// rank inside it; every other bucket's samples share one code (one look-up pass: a vector search of the edge buckets,
 /// or without VBMI2 a byte table per bucket); only the edge buckets' members (a few samples each on continuous data)
 /// are sorted by (key, index) and coded by exact rank. Applies with AVX-512, 2B &lt;= S &lt; 32768 and
-/// B &lt;= 16; declines (returns false, nothing written) for a constant column and when an edge's bucket holds more than
-/// <see cref="MaxBucket"/> samples (long ties, peaked data), which the radix path then codes.
+/// B &lt;= 16; declines (returns false, nothing written) for a constant column and when the edge buckets together hold
+/// more than <see cref="MemberCapacity"/> samples (long ties), which the radix path then codes. Peaked data (GELU's
+/// negative lobe: 99 of 172 MiniLM FFN columns at S = 1024 hold 49-266 samples in an edge bucket) stays here.
 /// </summary>
 internal static class EqualFrequencyEdges
 {
     /// <summary>Bucket = key >> Shift: 14 bits, 1/32 of an octave.</summary>
     internal const int Shift = 18;
     private const int Buckets = 1 << (32 - Shift);
-    /// <summary>Largest edge bucket resolved here; beyond it the radix path is cheaper.</summary>
+    /// <summary>Edge buckets up to this many members are sorted by insertion; longer ones by the library's sort.</summary>
     public const int MaxBucket = 48;
+
+    /// <summary>
+    /// Most edge-bucket members resolved here, all edge buckets together: S / 2 (sorting more costs about what the
+    /// radix path does), at least 16 * <see cref="MaxBucket"/>, and at most 4096 (the member scratch is on the stack).
+    /// </summary>
+    internal static int MemberCapacity(int s) => Math.Min(Math.Max(16 * MaxBucket, s / 2), 4096);
     private const byte Member = 0x80;
 
     public static bool Applies(int s, int bins) =>
@@ -31,7 +38,7 @@ internal static class EqualFrequencyEdges
 
     /// <summary>
     /// Writes the codes (and bin * B to rowCodes unless empty) and returns true, or returns false (nothing written) when
-    /// the column is constant or its edge buckets are too full.
+    /// the column is constant or its edge buckets hold too many samples together.
     /// </summary>
     public static bool TryCompute(ReadOnlySpan<float> v, int bins, Span<byte> codes, Span<byte> rowCodes) =>
         TryCompute(v, bins, codes, rowCodes, default, default, out _);
@@ -154,7 +161,6 @@ internal static class EqualFrequencyEdges
             int at = first + j; // j < 32: the block's end exceeds p
             int below = j > 0 ? hist[at - 1] : m > 0 ? blockEnd[m - 1] : 0;
             int inBucket = hist[at] - below;
-            if (inBucket > MaxBucket) return false;
             edgeBucket[k - 1] = at;
             edgeRank[k - 1] = p - below;
             edgeCount[k - 1] = inBucket;
@@ -187,12 +193,14 @@ internal static class EqualFrequencyEdges
             slotStart[slots++] = members;
             members += edgeCount[k];
         }
+        int capacity = MemberCapacity(n);
+        if (members > capacity) return false; // long ties: the radix path
         if (!vector) new Span<byte>(table + from, b1 - from).Fill((byte)edges);
         slotStart[slots] = members;
         slotBelow[slots] = edges;
         if (StopAfterPhase == 3) return true;
         // codes by bucket (an edge bucket's members: Member | its first edge); those members listed in index order
-        int* listed = stackalloc int[ListedCapacity];
+        int* listed = stackalloc int[capacity + 1];
         ref byte code0 = ref codes[0];
         bool rows = !rowCodes.IsEmpty;
         int count = 0;
@@ -206,7 +214,7 @@ internal static class EqualFrequencyEdges
         for (int k = 0; k < bins; k++) next[k] = k * stride;
         if (vector)
         {
-            count = LookUp(keys, n, bins, edgeBucket, edges, ref code0, rowCodes, listed);
+            count = LookUp(keys, n, bins, edgeBucket, edges, ref code0, rowCodes, listed, capacity + 1);
             if (layout) LayOut(ref code0, n, bins, lowS, highS, next, stride);
         }
         else if (rows)
@@ -229,7 +237,7 @@ internal static class EqualFrequencyEdges
         if (StopAfterPhase == 4) return true;
         // members by bucket as (key, index), each bucket sorted: position q in bucket j is stable rank
         // (ranks below the bucket) + q, so its code is slotBelow[j] + the bucket's edges at ranks <= q
-        ulong* member = stackalloc ulong[16 * MaxBucket];
+        ulong* member = stackalloc ulong[capacity];
         int* fill = stackalloc int[16];
         for (int j = 0; j < slots; j++) fill[j] = slotStart[j];
         for (int c = 0; c < count; c++)
@@ -245,7 +253,12 @@ internal static class EqualFrequencyEdges
         for (int j = 0; j < slots; j++)   // every slot's stretch is read below: each must be full
             if (fill[j] != slotStart[j + 1]) throw Overfilled($"edge-bucket slot {j}");
         if (StopAfterPhase == 5) return true;
-        for (int j = 0; j < slots; j++) InsertionSort(member + slotStart[j], slotStart[j + 1] - slotStart[j]);
+        for (int j = 0; j < slots; j++)
+        {
+            int length = slotStart[j + 1] - slotStart[j];
+            if (length <= MaxBucket) InsertionSort(member + slotStart[j], length);
+            else new Span<ulong>(member + slotStart[j], length).Sort(); // (key, index): no two equal
+        }
         if (StopAfterPhase == 6) return true;
         for (int j = 0; j < slots; j++)
         {
@@ -352,7 +365,7 @@ internal static class EqualFrequencyEdges
     /// bucket's first edge) where it equals one; the members listed in index order. Returns the members listed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-    private static unsafe int LookUp(uint* keys, int n, int bins, int* edgeBucket, int edges, ref byte code0, Span<byte> rowCodes, int* listed)
+    private static unsafe int LookUp(uint* keys, int n, int bins, int* edgeBucket, int edges, ref byte code0, Span<byte> rowCodes, int* listed, int listedCapacity)
     {
         short* e = stackalloc short[32];
         for (int k = 0; k < 32; k++) e[k] = k < edges ? (short)edgeBucket[k] : short.MaxValue; // above every bucket
@@ -378,7 +391,7 @@ internal static class EqualFrequencyEdges
             // no call in this loop (it would cost vector spills): an overfilled list is flagged, its writes kept inside
             // it, and the flag thrown after the loop
             ulong members = c.ExtractMostSignificantBits();
-            bool over = count + BitOperations.PopCount(members) > ListedCapacity;
+            bool over = count + BitOperations.PopCount(members) > listedCapacity;
             overfilled |= over;
             for (ulong m = over ? 0 : members; m != 0; m &= m - 1) listed[count++] = i + BitOperations.TrailingZeroCount(m);
         }
@@ -390,7 +403,7 @@ internal static class EqualFrequencyEdges
             bool member = code < edges && edgeBucket[code] == b;
             Unsafe.Add(ref code0, i) = member ? (byte)(Member | code) : (byte)code;
             if (rows) rowCodes[i] = (byte)(code * bins);
-            if (member) { if (count == ListedCapacity) throw Overfilled("edge-bucket member list"); listed[count++] = i; }
+            if (member) { if (count == listedCapacity) throw Overfilled("edge-bucket member list"); listed[count++] = i; }
         }
         return count;
     }
@@ -470,9 +483,6 @@ internal static class EqualFrequencyEdges
         }
         if (overfilled) throw Overfilled("layout of a bin");
     }
-
-    /// <summary>Entries of the edge-bucket member list: at most 15 edge buckets of at most <see cref="MaxBucket"/> samples each.</summary>
-    private const int ListedCapacity = 16 * MaxBucket + 1;
 
     /// <summary>
     /// A stack scratch would overflow: only a wrong code can cause it, and it must fail loudly rather than write past

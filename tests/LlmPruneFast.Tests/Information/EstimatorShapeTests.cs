@@ -258,6 +258,9 @@ public sealed class EstimatorShapeTests
         return codes;
     }
 
+    /// <summary>GELU (tanh form) in float: BERT's FFN activation, peaked at its minimum near -0.17.</summary>
+    private static float Gelu(float x) => 0.5f * x * (1f + MathF.Tanh(0.7978846f * (x + 0.044715f * x * x * x)));
+
     /// <summary>Standard normal draws (Box-Muller) from <paramref name="rng"/>.</summary>
     private static Func<float> NormalSource(Random rng) =>
         () => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
@@ -277,12 +280,13 @@ public sealed class EstimatorShapeTests
     {
         var rng = new Random(s * 17 + bins);
         var Normal = NormalSource(rng);
-        for (int kind = 0; kind < 8; kind++)
+        for (int kind = 0; kind < 9; kind++)
         {
             var v = new float[s];
             for (int i = 0; i < s; i++)
                 v[i] = kind switch
                 {
+                    8 => Gelu(Normal()), // peaked (GELU's negative lobe, as in BERT FFNs): edge buckets of many samples
                     0 => Normal(), // sign-mixed, continuous: the path must apply
                     1 => 3f + Math.Abs(Normal()), // one sign, one octave
                     2 => (float)Math.Round(Normal() * 64) / 64, // ties at most edges
@@ -296,7 +300,7 @@ public sealed class EstimatorShapeTests
             var codes = Enumerable.Repeat((byte)0xEE, s).ToArray();
             var rowCodes = Enumerable.Repeat((byte)0xEE, s).ToArray();
             bool done = EqualFrequencyEdges.TryCompute(v, bins, codes, rowCodes);
-            if (kind == 0 && EqualFrequencyEdges.Applies(s, bins)) Assert.True(done, $"kind {kind}");
+            if (kind is 0 or 8 && EqualFrequencyEdges.Applies(s, bins)) Assert.True(done, $"kind {kind}");
             if (kind is 4 or 5) Assert.False(done); // one value: left to the radix path
             if (done)
             {
@@ -416,17 +420,17 @@ public sealed class EstimatorShapeTests
         if (!System.Runtime.Intrinsics.X86.Avx512Vbmi2.IsSupported || !EqualFrequencyEdges.Applies(s, bins)) return;
         var rng = new Random(s * 7 + bins);
         var Normal = NormalSource(rng);
-        for (int kind = 0; kind < 3; kind++)
+        for (int kind = 0; kind < 4; kind++)
         {
             var v = new float[s];
             for (int i = 0; i < s; i++)
-                v[i] = kind switch { 0 => Normal(), 1 => 3f + Math.Abs(Normal()), _ => (float)Math.Round(Normal() * 16) / 16 };
+                v[i] = kind switch { 0 => Normal(), 1 => 3f + Math.Abs(Normal()), 2 => (float)Math.Round(Normal() * 16) / 16, _ => Gelu(Normal()) };
             var codes = new byte[s];
             int lanes = EqualFrequencyBins.BinOrderLength(s, bins);
             var low = new byte[lanes];
             var high = new byte[lanes];
             bool done = EqualFrequencyEdges.TryCompute(v, bins, codes, default, low, high, out bool written);
-            if (kind == 0) Assert.True(done);
+            if (kind is 0 or 3) Assert.True(done);
             if (!done) continue;
             Assert.True(written);
             Assert.Equal(StableRankCodes(v, bins), codes);
