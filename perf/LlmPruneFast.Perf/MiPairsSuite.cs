@@ -61,12 +61,12 @@ internal static class MiPairsSuite
         if (Environment.ProcessorCount > 1) Console.WriteLine("  warning: more than one core visible; run under `taskset -c 1` for single-core figures");
 
         var real = Stories260KLayer(args, sizes.Max(), layer: 2);
-        var encoder = MiniLmLayer(args, sizes.Max(), layer: 2);
         if (args.Contains("--cli-only"))
         {
             if (real != null) Cli(FirstRows(real, 1024), dir, rounds, Bench.StringArg(args, "--r2r"));
             return 0;
         }
+        var encoder = MiniLmLayer(args, sizes.Max(), layer: 2);
         foreach (int s in sizes)
         {
             var sets = new List<(string Name, ActivationMatrix Z)>();
@@ -125,6 +125,10 @@ internal static class MiPairsSuite
         return ActivationMatrix.FromRowMajor(l.Rows, l.Columns, l.Data.Span);
     }
 
+    /// <summary>Columns of <paramref name="z"/> the plug-in's edge selection (B = 16) declines, leaving them to the radix path.</summary>
+    internal static int Declined(ActivationMatrix z) =>
+        Enumerable.Range(0, z.Columns).Count(j => !EqualFrequencyEdges.TryCompute(z.Column(j), 16, new byte[z.Rows], default));
+
     /// <summary>The first <paramref name="s"/> rows (positions are a random sample, so any prefix is one too).</summary>
     internal static ActivationMatrix FirstRows(ActivationMatrix z, int s)
     {
@@ -167,7 +171,7 @@ internal static class MiPairsSuite
         File.WriteAllLines(pairsFile, pairs.Select(p => $"{p.I},{p.J}"));
         Console.WriteLine($"\n## {name}, S = {s}: all {pairs.Length} pairs of {n} random columns of the layer (N = {layer.Columns}), shuffled; one core; " +
                           $"per pair incl. column preparation; min of {rounds} interleaved rounds, wall-clock and process CPU time; " +
-                          $"columns the plug-in's edge selection declines (binned on the radix path): {Enumerable.Range(0, n).Count(j => !EqualFrequencyEdges.TryCompute(z.Column(j), 16, new byte[s], default))} of {n}");
+                          $"columns the plug-in's edge selection declines (binned on the radix path): {Declined(z)} of {n}");
 
         var ours = comparisons.ToDictionary(c => c.Ours, c => Ours(c.Ours));
         var values = ours.ToDictionary(e => e.Key, _ => new double[pairs.Length]);

@@ -103,13 +103,14 @@ internal static class PluginPartsSuite
                 var (zs, shuffled) = MiPairsSuite.PairSet(z, (int)pairCount, seed: 11);
                 var shuffledValues = new double[shuffled.Length];
                 double list = Min(Math.Max(3, calls / 20), () => est.EstimatePairs(zs, shuffled, shuffledValues));
-                double cover = Min(Math.Max(3, calls / 20), () => est.EstimatePairs(zs, Enumerable.Range(0, zs.Columns / 2).Select(k => (2 * k, 2 * k + 1)).ToArray(), shuffledValues));
+                var everyColumn = Enumerable.Range(0, zs.Columns / 2).Select(k => (2 * k, 2 * k + 1)).ToArray();
+                double cover = Min(Math.Max(3, calls / 20), () => est.EstimatePairs(zs, everyColumn, shuffledValues));
                 var orders = Enumerable.Range(0, zs.Columns).Select(_ => new BinOrder(s, 16)).ToArray();
                 double binAll = Min(Math.Max(3, calls / 20), () => { for (int j = 0; j < zs.Columns; j++) EqualFrequencyBins.Compute(zs.Column(j), 16, orders[j].Codes, default, orders[j].Low, orders[j].High); });
                 Console.WriteLine($"  binning with the layout, all {zs.Columns} columns: {binAll * 1e6:F1} us = {binAll / zs.Columns * 1e6:F2} us/column");
                 Console.WriteLine($"{"stories260K L2",-15} S={s,5}: EstimatePairs, the {shuffled.Length} pairs shuffled: {list / shuffled.Length * 1e6,6:F3} us/pair CPU; " +
                                   $"a call with every column once ({zs.Columns / 2} pairs) {cover * 1e6,6:F1} us = {cover / shuffled.Length * 1e6,6:F3} us per listed pair; " +
-                                  $"columns the edge selection declines (radix path): {Enumerable.Range(0, zs.Columns).Count(j => !EqualFrequencyEdges.TryCompute(zs.Column(j), 16, new byte[s], default))} of {zs.Columns}");
+                                  $"columns the edge selection declines (radix path): {MiPairsSuite.Declined(zs)} of {zs.Columns}");
             }
         }
         return 0;

@@ -161,21 +161,21 @@ public sealed class BinOrder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Count16(Vector512<byte> g, ref int row)
     {
-        row += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)0)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 1) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)1)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 2) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)2)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 3) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)3)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 4) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)4)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 5) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)5)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 6) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)6)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 7) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)7)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 8) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)8)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 9) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)9)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 10) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)10)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 11) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)11)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 12) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)12)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 13) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)13)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 14) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)14)).ExtractMostSignificantBits());
-        Unsafe.Add(ref row, 15) += BitOperations.PopCount(Vector512.Equals(g, Vector512.Create((byte)15)).ExtractMostSignificantBits());
+        row += Count(g, 0);
+        Unsafe.Add(ref row, 1) += Count(g, 1);
+        Unsafe.Add(ref row, 2) += Count(g, 2);
+        Unsafe.Add(ref row, 3) += Count(g, 3);
+        Unsafe.Add(ref row, 4) += Count(g, 4);
+        Unsafe.Add(ref row, 5) += Count(g, 5);
+        Unsafe.Add(ref row, 6) += Count(g, 6);
+        Unsafe.Add(ref row, 7) += Count(g, 7);
+        Unsafe.Add(ref row, 8) += Count(g, 8);
+        Unsafe.Add(ref row, 9) += Count(g, 9);
+        Unsafe.Add(ref row, 10) += Count(g, 10);
+        Unsafe.Add(ref row, 11) += Count(g, 11);
+        Unsafe.Add(ref row, 12) += Count(g, 12);
+        Unsafe.Add(ref row, 13) += Count(g, 13);
+        Unsafe.Add(ref row, 14) += Count(g, 14);
+        Unsafe.Add(ref row, 15) += Count(g, 15);
     }
 }

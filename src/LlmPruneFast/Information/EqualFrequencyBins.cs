@@ -161,7 +161,7 @@ internal static class EqualFrequencyBins
             SegmentLanes = new int[bins];
             Starts = new int[bins + 1];
             for (int k = 0; k <= bins; k++) Starts[k] = (int)(((long)k * s + bins - 1) / bins);
-            for (int k = 0; k < bins; k++) Lanes += SegmentLanes[k] = (Count(k, s, bins) + 63) & ~63;
+            for (int k = 0; k < bins; k++) Lanes += SegmentLanes[k] = (Starts[k + 1] - Starts[k] + 63) & ~63;
         }
 
         private static Segments? _last;
