@@ -9,7 +9,8 @@ namespace LlmPruneFast.Perf;
 /// `plugin-parts`: the plug-in estimator alone, on mi-pairs' data (the same 16 columns and 120 shuffled distinct pairs
 /// of stories260K layer 2 and the synthetic wide layer), without the peer: thread CPU time of EstimatePairs (the
 /// figure mi-pairs times), of the binning of the 16 columns alone, and of EstimateAllPairs over the whole stories260K
-/// layer (each column in N-1 pairs) and of EstimatePairs over the same pairs as one shuffled list, min over many calls; FNV-1a hashes of the bin codes and of the MI values, so a
+/// layer (each column in N-1 pairs; with --minilm also all-MiniLM-L6-v2's FFN layer 2, 172 of its columns) and of
+/// EstimatePairs over the same pairs as one shuffled list, min over many calls; FNV-1a hashes of the bin codes and of the MI values, so a
 /// change can be checked to leave every value bit-identical. Options: --s S (repeatable), --calls K, --no-bin-order
 /// (the histogram path, for A/B), --pieces (per-call costs apart), --binning-pieces (the binning's phases apart, and a hash of the bin-order
 /// layout), --cold (also one call after evicting the caches, as
@@ -39,6 +40,7 @@ internal static class PluginPartsSuite
         int calls = Bench.Arg(args, "--calls", 200);
         Console.WriteLine($"plugin-parts: Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, {DateTime.UtcNow:u}, {Bench.Uptime()}");
         var real = MiPairsSuite.Stories260KLayer(args, sizes.Max(), layer: 2);
+        var encoder = args.Contains("--minilm") ? MiPairsSuite.MiniLmLayer(args, sizes.Max(), layer: 2) : null;
         var est = new PluginEstimator(16, false) { MaxDegreeOfParallelism = 1, UseBinOrder = !args.Contains("--no-bin-order") };
         foreach (int s in sizes)
         {
@@ -72,7 +74,7 @@ internal static class PluginPartsSuite
                 if (args.Contains("--pieces"))
                 {
                     double fin = Min(calls, () => z.EnsureFinite());
-                    double tab = Min(calls, () => { for (int j = 0; j < z.Columns; j++) ColumnMath.CLogCTable(s); });
+                    double tab = Min(calls, () => { for (int j = 0; j < z.Columns; j++) FixedCLogC.For(s); });
                     double alloc = Min(calls, () => { for (int j = 0; j < z.Columns; j++) { _ = new byte[s]; _ = new byte[s]; _ = new byte[s]; _ = new byte[s]; } });
                     double one = Min(calls, () => est.EstimatePairs(z, cover.AsSpan(0, 1), longValues));
                     string layout = "";
@@ -81,9 +83,10 @@ internal static class PluginPartsSuite
                         var orders = new BinOrder[z.Columns];
                         double make = Min(calls, () => { for (int j = 0; j < z.Columns; j++) orders[j] = new BinOrder(s, 16); });
                         double fill = Min(calls, () => { for (int j = 0; j < z.Columns; j++) EqualFrequencyBins.Compute(z.Column(j), 16, orders[j].Codes, default, orders[j].Low, orders[j].High); });
-                        layout = $", new BinOrder x{z.Columns} {make * 1e6:F2} us, binning with the layout x{z.Columns} {fill * 1e6:F2} us";
+                        double pack = Min(calls, () => { for (int j = 0; j < z.Columns; j++) orders[j].PackCodes(); });
+                        layout = $", new BinOrder x{z.Columns} {make * 1e6:F2} us, binning with the layout x{z.Columns} {fill * 1e6:F2} us, PackCodes x{z.Columns} {pack * 1e6:F2} us";
                     }
-                    Console.WriteLine($"  pieces: EnsureFinite {fin * 1e6:F2} us, CLogCTable x{z.Columns} {tab * 1e6:F2} us, 4 x{z.Columns} byte[S] {alloc * 1e6:F2} us, one pair {one * 1e6:F2} us{layout}");
+                    Console.WriteLine($"  pieces: EnsureFinite {fin * 1e6:F2} us, FixedCLogC.For x{z.Columns} {tab * 1e6:F2} us, 4 x{z.Columns} byte[S] {alloc * 1e6:F2} us, one pair {one * 1e6:F2} us{layout}");
                 }
                 if (args.Contains("--binning-pieces") && BinOrder.Applies(s, 16)) BinningPieces(z, calls);
                 ulong codeHash = Fnv.Seed;
@@ -92,28 +95,37 @@ internal static class PluginPartsSuite
                                   $"binning {binBest / z.Columns * 1e6,6:F3} us/column ({binBest / pairs.Length * 1e6:F3} us/pair); " +
                                   $"rest {(pairsBest - binBest) / pairs.Length * 1e6,6:F3} us/pair, of which pairs {pairPart * 1e6,6:F3}; call with {cover.Length} pairs {coverBest * 1e6,6:F1} us = binning + {(coverBest - binBest - cover.Length * pairPart) * 1e6,5:F1} us; codes {codeHash:x16} values {Fnv.Add(Fnv.Seed, MemoryMarshal.AsBytes(values.AsSpan())):x16}");
             }
-            if (real != null)
-            {
-                var z = MiPairsSuite.FirstRows(real, s);
-                var sink = new HashSink(z.Columns);
-                long pairCount = (long)z.Columns * (z.Columns - 1) / 2;
-                double all = Min(Math.Max(3, calls / 50), () => est.EstimateAllPairs(z, sink));
-                Console.WriteLine($"{"stories260K L2",-15} S={s,5}: EstimateAllPairs, all {pairCount} pairs of N = {z.Columns}: {all / pairCount * 1e6,6:F3} us/pair CPU; values {sink.Hash():x16}");
-                // the same pairs as one shuffled list (mi-pairs --pairs 14706): EstimatePairs, and its column preparation alone
-                var (zs, shuffled) = MiPairsSuite.PairSet(z, (int)pairCount, seed: 11);
-                var shuffledValues = new double[shuffled.Length];
-                double list = Min(Math.Max(3, calls / 20), () => est.EstimatePairs(zs, shuffled, shuffledValues));
-                var everyColumn = Enumerable.Range(0, zs.Columns / 2).Select(k => (2 * k, 2 * k + 1)).ToArray();
-                double cover = Min(Math.Max(3, calls / 20), () => est.EstimatePairs(zs, everyColumn, shuffledValues));
-                var orders = Enumerable.Range(0, zs.Columns).Select(_ => new BinOrder(s, 16)).ToArray();
-                double binAll = Min(Math.Max(3, calls / 20), () => { for (int j = 0; j < zs.Columns; j++) EqualFrequencyBins.Compute(zs.Column(j), 16, orders[j].Codes, default, orders[j].Low, orders[j].High); });
-                Console.WriteLine($"  binning with the layout, all {zs.Columns} columns: {binAll * 1e6:F1} us = {binAll / zs.Columns * 1e6:F2} us/column");
-                Console.WriteLine($"{"stories260K L2",-15} S={s,5}: EstimatePairs, the {shuffled.Length} pairs shuffled: {list / shuffled.Length * 1e6,6:F3} us/pair CPU; " +
-                                  $"a call with every column once ({zs.Columns / 2} pairs) {cover * 1e6,6:F1} us = {cover / shuffled.Length * 1e6,6:F3} us per listed pair; " +
-                                  $"columns the edge selection declines (radix path): {MiPairsSuite.Declined(zs)} of {zs.Columns}");
-            }
+            if (real != null) WholeLayer("stories260K L2", MiPairsSuite.FirstRows(real, s), est, calls);
+            if (encoder != null) WholeLayer("MiniLM L2", MiPairsSuite.FirstRows(encoder, s), est, calls);
         }
         return 0;
+    }
+
+    /// <summary>
+    /// The whole-layer lines: EstimateAllPairs over all pairs of 172 columns (the layer's own when it has 172, else the
+    /// 172 mi-pairs --pairs 14706 draws), the same pairs as one shuffled EstimatePairs list, the binning alone and the
+    /// kernel alone.
+    /// </summary>
+    private static void WholeLayer(string name, ActivationMatrix z, PluginEstimator est, int calls)
+    {
+        int s = z.Rows;
+        var (zs, shuffled) = MiPairsSuite.PairSet(z, 172 * 171 / 2, seed: 11);
+        var all = z.Columns == 172 ? z : zs;
+        var sink = new HashSink(all.Columns);
+        long pairCount = (long)all.Columns * (all.Columns - 1) / 2;
+        double allBest = Min(Math.Max(3, calls / 50), () => est.EstimateAllPairs(all, sink));
+        Console.WriteLine($"{name,-15} S={s,5}: EstimateAllPairs, all {pairCount} pairs of N = {all.Columns}: {allBest / pairCount * 1e6,6:F3} us/pair CPU; values {sink.Hash():x16}");
+        var shuffledValues = new double[shuffled.Length];
+        double list = Min(Math.Max(3, calls / 20), () => est.EstimatePairs(zs, shuffled, shuffledValues));
+        var everyColumn = Enumerable.Range(0, zs.Columns / 2).Select(k => (2 * k, 2 * k + 1)).ToArray();
+        double cover = Min(Math.Max(3, calls / 20), () => est.EstimatePairs(zs, everyColumn, shuffledValues));
+        var orders = Enumerable.Range(0, zs.Columns).Select(_ => new BinOrder(s, 16)).ToArray();
+        double binAll = Min(Math.Max(3, calls / 20), () => { for (int j = 0; j < zs.Columns; j++) EqualFrequencyBins.Compute(zs.Column(j), 16, orders[j].Codes, default, orders[j].Low, orders[j].High); });
+        Console.WriteLine($"  binning with the layout, all {zs.Columns} columns: {binAll * 1e6:F1} us = {binAll / zs.Columns * 1e6:F2} us/column");
+        if (BinOrder.SumTableApplies(s, 16)) Kernel(orders, calls);
+        Console.WriteLine($"{name,-15} S={s,5}: EstimatePairs, the {shuffled.Length} pairs shuffled: {list / shuffled.Length * 1e6,6:F3} us/pair CPU; " +
+                          $"a call with every column once ({zs.Columns / 2} pairs) {cover * 1e6,6:F1} us = {cover / shuffled.Length * 1e6,6:F3} us per listed pair; " +
+                          $"columns the edge selection declines (radix path): {MiPairsSuite.Declined(zs)} of {zs.Columns}");
     }
 
     /// <summary>
@@ -163,6 +175,42 @@ internal static class PluginPartsSuite
             var parts = string.Join(", ", names.Select((n, k) => $"{n} {(cum[k + 1] - cum[k]) / z.Columns * 1e6:F3}"));
             Console.WriteLine($"  binning pieces (us/column, {(layout ? "with" : "without")} the layout): {parts}; TryCompute {cum[^1] / z.Columns * 1e6:F3}, Compute {whole / z.Columns * 1e6:F3}; {(layout ? "codes+layout" : "codes")} {hash:x16}");
         }
+    }
+
+    /// <summary>
+    /// The pair kernel alone (<see cref="BinOrder.SumTable16"/>, and x's lane masks once per row) over every pair of the
+    /// prepared columns, in row order as EstimateAllPairs visits them: no column preparation, no per-pair bookkeeping.
+    /// </summary>
+    private static void Kernel(BinOrder[] orders, int calls)
+    {
+        var table = FixedCLogC.For(orders[0].Samples);
+        foreach (var o in orders) o.PackCodes();
+        var masks = new byte[BinOrder.LaneMaskBytes];
+        int n = orders.Length;
+        long sum = 0;
+        Action perRow = () =>
+        {
+            for (int i = 0; i < n; i++)
+            {
+                BinOrder.WriteLaneMasks(orders[i], masks);
+                for (int j = i + 1; j < n; j++) sum += BinOrder.SumTable16(masks, orders[j], table);
+            }
+        };
+        // every column's masks written beforehand (kept with the column): the kernel without the per-row writes
+        var kept = orders.Select(o => { var m = new byte[BinOrder.LaneMaskBytes]; BinOrder.WriteLaneMasks(o, m); return m; }).ToArray();
+        Action beforehand = () =>
+        {
+            for (int i = 0; i < n; i++)
+                for (int j = i + 1; j < n; j++) sum += BinOrder.SumTable16(kept[i], orders[j], table);
+        };
+        double bestRow = double.PositiveInfinity, bestKept = double.PositiveInfinity;
+        for (int round = 0; round < 5; round++)
+        {
+            bestRow = Math.Min(bestRow, Min(Math.Max(3, calls / 100), perRow));
+            bestKept = Math.Min(bestKept, Min(Math.Max(3, calls / 100), beforehand));
+        }
+        long count = (long)n * (n - 1) / 2;
+        Console.WriteLine($"  kernel alone (SumTable16 over all {count} pairs of the prepared columns, in rows): {bestRow / count * 1e9:F1} ns/pair with x's lane masks written per row, {bestKept / count * 1e9:F1} with every column's written beforehand");
     }
 
     private static readonly long[] FlushBuffer = new long[8 << 20];

@@ -136,10 +136,7 @@ internal static class ColumnMath
     /// <summary>psi(n) for n = 0..max (psi(0) unused, set to -inf): psi(1) = -EulerGamma, psi(n+1) = psi(n) + 1/n. Cached per max.</summary>
     public static double[] DigammaTable(int max) => Cached(DigammaCache, max, BuildDigamma);
 
-    /// <summary>c*ln(c) for c = 0..max (0*ln 0 = 0). Cached per max; callers must not write to it.</summary>
-    public static double[] CLogCTable(int max) => Cached(CLogCCache, max, BuildCLogC);
-
-    private static readonly Dictionary<int, double[]> DigammaCache = [], CLogCCache = [];
+    private static readonly Dictionary<int, double[]> DigammaCache = [];
 
     private static double[] Cached(Dictionary<int, double[]> cache, int max, Func<int, double[]> build)
     {
@@ -160,13 +157,6 @@ internal static class ColumnMath
         t[0] = double.NegativeInfinity;
         if (max >= 1) t[1] = -0.57721566490153286061;
         for (int n = 1; n < max; n++) t[n + 1] = t[n] + 1.0 / n;
-        return t;
-    }
-
-    private static double[] BuildCLogC(int max)
-    {
-        var t = new double[max + 1];
-        for (int c = 1; c <= max; c++) t[c] = c * Math.Log(c);
         return t;
     }
 

@@ -73,16 +73,20 @@ public abstract class PairwiseEstimator<TColumn, TScratch> : IMutualInformationE
         var xs = new TColumn?[z.Columns];
         var ys = RoleDependent ? new TColumn?[z.Columns] : xs;
         PrepareMarked(z, pairs, xs, ys, cancellationToken);
+        // pairs visited grouped by their first column, as EstimateAllPairs' rows are: per-x work an estimator keeps in
+        // its scratch (the plug-in's lane masks) and x's data serve the whole group; results land in list order
+        var order = ByFirstColumn(pairs, z.Columns);
 
         if (MaxDegreeOfParallelism == 1)
         {
             // one thread: no Parallel.For, no copies (its per-call cost is visible at S = 1024 with ~100 pairs)
             var scratch1 = CreateScratch(z.Rows);
-            for (int p = 0; p < pairs.Length; p++)
+            for (int k = 0; k < order.Length; k++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                int p = order[k];
                 result[p] = EstimatePrepared(xs[pairs[p].I]!, ys[pairs[p].J]!, scratch1);
-                if (progress != null && ((p + 1) % 64 == 0 || p + 1 == pairs.Length)) progress.Report(new MiProgress(p + 1, pairs.Length));
+                if (progress != null && ((k + 1) % 64 == 0 || k + 1 == pairs.Length)) progress.Report(new MiProgress(k + 1, pairs.Length));
             }
             return;
         }
@@ -95,8 +99,11 @@ public abstract class PairwiseEstimator<TColumn, TScratch> : IMutualInformationE
             (c, _, scratch) =>
             {
                 int end = Math.Min(pairArray.Length, (c + 1) * Chunk);
-                for (int p = c * Chunk; p < end; p++)
+                for (int k = c * Chunk; k < end; k++)
+                {
+                    int p = order[k];
                     output[p] = EstimatePrepared(xs[pairArray[p].I]!, ys[pairArray[p].J]!, scratch);
+                }
                 long d = Interlocked.Add(ref done, end - c * Chunk);
                 progress?.Report(new MiProgress(d, pairArray.Length));
                 return scratch;
@@ -170,6 +177,17 @@ public abstract class PairwiseEstimator<TColumn, TScratch> : IMutualInformationE
     }
 
     private string DescribeParameters() => string.Join(", ", Parameters.Select(p => $"{p.Key}={p.Value}"));
+
+    /// <summary>The indices of <paramref name="pairs"/> ordered by first column, list order within one (a counting sort).</summary>
+    private static int[] ByFirstColumn(ReadOnlySpan<(int I, int J)> pairs, int columns)
+    {
+        var start = new int[columns + 1];
+        foreach (var (i, _) in pairs) start[i + 1]++;
+        for (int c = 0; c < columns; c++) start[c + 1] += start[c];
+        var order = new int[pairs.Length];
+        for (int p = 0; p < pairs.Length; p++) order[start[pairs[p].I]++] = p;
+        return order;
+    }
 
     private void PrepareMarked(ActivationMatrix z, ReadOnlySpan<(int I, int J)> pairs, TColumn?[] xs, TColumn?[] ys, CancellationToken ct)
     {

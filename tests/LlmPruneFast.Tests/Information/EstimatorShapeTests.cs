@@ -249,6 +249,48 @@ public sealed class EstimatorShapeTests
         }
     }
 
+    [Theory]
+    [InlineData(64)]
+    [InlineData(700)]
+    [InlineData(1024)]
+    [InlineData(3000)]
+    public void Plugin_fixed_point_sums_equal_the_double_formula(int s)
+    {
+        // MI from stable-rank codes and joint counts, summed term by term in double: the fixed-point c ln c sums
+        // (every path, every order) must land within rounding of it
+        var z = Random(s, 5, 7 * s, ties: true);
+        z.ColumnMutable(4).Fill(0.25f);
+        var codes = Enumerable.Range(0, 5).Select(j => StableRankCodes(z.Column(j).ToArray(), 16)).ToArray();
+        var pairs = new List<(int, int)>();
+        for (int i = 0; i < 5; i++) for (int j = 0; j < 5; j++) pairs.Add((i, j));
+        foreach (bool binOrder in new[] { true, false })
+        {
+            var got = new double[pairs.Count];
+            new PluginEstimator(16, false) { UseBinOrder = binOrder }.EstimatePairs(z, pairs.ToArray(), got);
+            for (int p = 0; p < pairs.Count; p++)
+            {
+                var (i, j) = pairs[p];
+                double expected = 0;
+                if (i != 4 && j != 4)
+                {
+                    var joint = new int[16, 16];
+                    var ci = new int[16];
+                    var cj = new int[16];
+                    for (int r = 0; r < s; r++) { joint[codes[i][r], codes[j][r]]++; ci[codes[i][r]]++; cj[codes[j][r]]++; }
+                    for (int a = 0; a < 16; a++)
+                        for (int b = 0; b < 16; b++)
+                            if (joint[a, b] > 0) expected += joint[a, b] / (double)s * Math.Log(joint[a, b] * (double)s / ((double)ci[a] * cj[b]));
+                    expected = Math.Max(0, expected);
+                }
+                Assert.True(Math.Abs(got[p] - expected) <= 1e-12, $"S={s} pair ({i},{j}) bin order {binOrder}: {got[p]:R} against {expected:R}");
+            }
+        }
+        // one unit of the fixed point is finer than a double's rounding of a sum near S ln S
+        var t = FixedCLogC.For(s);
+        Assert.True(t.Unit * (1L << 61) >= s * Math.Log(s) && t.Unit <= Math.BitIncrement(s * Math.Log(s)) - s * Math.Log(s));
+        for (int c = 0; c <= s; c++) Assert.True(Math.Abs(t.Table[c] * t.Unit - (c < 2 ? 0 : c * Math.Log(c))) <= t.Unit);
+    }
+
     /// <summary>Equal-frequency codes by stable rank (ties by index, -0 = +0): r * B / S for the sample of rank r.</summary>
     private static byte[] StableRankCodes(float[] v, int bins)
     {
