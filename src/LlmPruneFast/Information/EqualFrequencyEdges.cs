@@ -256,14 +256,38 @@ internal static class EqualFrequencyEdges
         for (int j = 0; j < slots; j++)   // every slot's stretch is read below: each must be full
             if (fill[j] != slotStart[j + 1]) throw Overfilled($"edge-bucket slot {j}");
         if (StopAfterPhase == 5) return true;
-        // ordered by counting ranks, not sorted (MiniLM FFN layer 2, S = 1024, with the layout: 3.0-3.1 against
-        // 4.7-4.9 us per column by insertion and Span.Sort on (key, index) longs; stories260K no slower, in one process)
+        // mostly ordered by counting ranks, not sorted (MiniLM FFN layer 2, S = 1024, with the layout: 2.8-3.0 against
+        // 4.6-5.0 us per column by insertion and Span.Sort on (key, index) longs; stories260K within 2%, in one process)
         uint* sorted = stackalloc uint[capacity + 16]; // + 16: the last slot's whole-vector copy
-        OrderSlots(member, sorted, slotStart, slots);
+        uint* ranks = stackalloc uint[capacity + RankGroup]; // + RankGroup: the last slot's whole-vector stores
+        OrderSlots(member, sorted, ranks, slotStart, slots);
         if (StopAfterPhase == 6) return true;
+        int* runBase = stackalloc int[17];
         for (int j = 0; j < slots; j++)
         {
             int start = slotStart[j], length = slotStart[j + 1] - start, first = slotBelow[j], end = slotBelow[j + 1];
+            if (Ranked(length))
+            {
+                // members in slot order with their ranks q: each code's run of ranks claimed in its bin at once, a
+                // member's lane there = the run's claim + q - the run's first rank (no sorted copy)
+                if (layout)
+                    for (int code = first, lo = 0; code <= end; code++)
+                    {
+                        int hi = code < end ? edgeRank[code] : length;
+                        runBase[code - first] = Claim(next, code, bins, hi - lo, stride, hi - lo) - lo;
+                        lo = hi;
+                    }
+                for (int i = 0; i < length; i++)
+                {
+                    int q = (int)ranks[start + i], code = first; // q < length: it counts the others below
+                    for (int k = first; k < end; k++) code += edgeRank[k] <= q ? 1 : 0;
+                    int s = (int)(member[start + i] & IndexMask);
+                    Unsafe.Add(ref code0, s) = (byte)code;
+                    if (rows) rowCodes[s] = (byte)(code * bins);
+                    if (layout) { int t = runBase[code - first] + q; lowS[t] = (byte)s; highS[t] = (byte)(s >> 8); }
+                }
+                continue;
+            }
             for (int q = 0; q < length; q++)
             {
                 int code = first; // the edges below the bucket, plus the bucket's edges (first .. end - 1) at ranks <= q
@@ -312,29 +336,33 @@ internal static class EqualFrequencyEdges
 
     /// <summary>
     /// Edge buckets up to this many members are ordered by counting ranks (n * n / 16 vector compares, branch-free),
-    /// longer ones by the library's sort. Measured (random entries, per bucket, ranks against Span.Sort): 20 members 41
-    /// against 86 ns, 64: 159 against 398, 128: 485 against 900, 256: 1672 against 2010, 384: 3596 against 3185.
+    /// longer ones by the library's sort. Measured (random entries, per bucket, ranks and placing by them against
+    /// Span.Sort): 20 members 41 against 86 ns, 64: 159 against 398, 128: 485 against 900, 256: 1672 against 2010,
+    /// 384: 3596 against 3185.
     /// </summary>
     internal const int MaxRankCount = 320;
     /// <summary>Edge buckets up to this many members are sorted by insertion (4: 7 ns against 15 by ranks; 8: about even).</summary>
     internal const int MaxInsertion = 4;
-    /// <summary>Entries ranked per pass over a bucket's members (four vectors).</summary>
+    /// <summary>Entries ranked per pass over a bucket's members (at most four vectors).</summary>
     private const int RankGroup = 64;
 
+    /// <summary>Whether a slot of this many members is ordered by <see cref="RankStore"/> (its members then stay in place).</summary>
+    private static bool Ranked(int length) => length > MaxInsertion && length <= MaxRankCount;
+
     /// <summary>
-    /// Places n distinct entries in ascending order: each one's rank is the number of entries below it, counted for up
-    /// to 64 at a time (one, two or four vectors, every entry broadcast once per group). Reads whole vectors past a[n - 1].
+    /// The rank of each of n distinct entries among them (the number of entries below it), to rank[0 .. n - 1], counted
+    /// for up to 64 at a time (one, two or four vectors, every entry broadcast once per group). Whole vectors: up to 63
+    /// lanes past rank[n - 1] are overwritten, and whole vectors past a[n - 1] are read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe void RankPlace(uint* a, int n, uint* to, uint* rank)
+    internal static unsafe void RankStore(uint* a, int n, uint* rank)
     {
         for (int v = 0; v < n; v += RankGroup)
         {
-            int lanes = Math.Min(RankGroup, n - v);
-            if (lanes > 32) Rank4(a, n, a + v, rank);
-            else if (lanes > 16) Rank2(a, n, a + v, rank);
-            else Rank1(a, n, a + v, rank);
-            for (int l = 0; l < lanes; l++) to[rank[l]] = a[v + l];
+            int lanes = n - v;
+            if (lanes > 32) Rank4(a, n, a + v, rank + v);
+            else if (lanes > 16) Rank2(a, n, a + v, rank + v);
+            else Rank1(a, n, a + v, rank + v);
         }
     }
 
@@ -391,11 +419,13 @@ internal static class EqualFrequencyEdges
         r3.Store(rank + 48);
     }
 
-    /// <summary>Each slot's entries (member[slotStart[j] ..]) in ascending order, to the same stretch of <paramref name="sorted"/>.</summary>
+    /// <summary>
+    /// Each slot's entries (member[slotStart[j] ..]) in ascending order to the same stretch of <paramref name="sorted"/>,
+    /// or where <see cref="Ranked"/>, left in place with their ranks in that stretch of <paramref name="ranks"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining), SkipLocalsInit]
-    private static unsafe void OrderSlots(uint* member, uint* sorted, int* slotStart, int slots)
+    private static unsafe void OrderSlots(uint* member, uint* sorted, uint* ranks, int* slotStart, int slots)
     {
-        uint* rank = stackalloc uint[RankGroup];
         for (int j = 0; j < slots; j++)
         {
             int start = slotStart[j], length = slotStart[j + 1] - start;
@@ -405,7 +435,7 @@ internal static class EqualFrequencyEdges
                 Vector512.Load(member + start).Store(sorted + start);
                 InsertionSort(sorted + start, length);
             }
-            else if (length <= MaxRankCount) RankPlace(member + start, length, sorted + start, rank);
+            else if (length <= MaxRankCount) RankStore(member + start, length, ranks + start);
             else
             {
                 new Span<uint>(member + start, length).CopyTo(new Span<uint>(sorted + start, length));
