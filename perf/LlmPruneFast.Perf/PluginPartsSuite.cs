@@ -96,7 +96,7 @@ internal static class PluginPartsSuite
                                   $"rest {(pairsBest - binBest) / pairs.Length * 1e6,6:F3} us/pair, of which pairs {pairPart * 1e6,6:F3}; call with {cover.Length} pairs {coverBest * 1e6,6:F1} us = binning + {(coverBest - binBest - cover.Length * pairPart) * 1e6,5:F1} us; codes {codeHash:x16} values {Fnv.Add(Fnv.Seed, MemoryMarshal.AsBytes(values.AsSpan())):x16}");
             }
             if (real != null) WholeLayer("stories260K L2", MiPairsSuite.FirstRows(real, s), est, calls);
-            if (encoder != null) WholeLayer("MiniLM L2", MiPairsSuite.FirstRows(encoder, s), est, calls);
+            if (encoder != null) WholeLayer("MiniLM L2", MiPairsSuite.FirstRows(encoder, s), est, calls, args.Contains("--binning-pieces"));
         }
         return 0;
     }
@@ -106,7 +106,7 @@ internal static class PluginPartsSuite
     /// 172 mi-pairs --pairs 14706 draws), the same pairs as one shuffled EstimatePairs list, the binning alone and the
     /// kernel alone.
     /// </summary>
-    private static void WholeLayer(string name, ActivationMatrix z, PluginEstimator est, int calls)
+    private static void WholeLayer(string name, ActivationMatrix z, PluginEstimator est, int calls, bool pieces = false)
     {
         int s = z.Rows;
         var (zs, shuffled) = MiPairsSuite.PairSet(z, 172 * 171 / 2, seed: 11);
@@ -122,6 +122,7 @@ internal static class PluginPartsSuite
         var orders = Enumerable.Range(0, zs.Columns).Select(_ => new BinOrder(s, 16)).ToArray();
         double binAll = Min(Math.Max(3, calls / 20), () => { for (int j = 0; j < zs.Columns; j++) EqualFrequencyBins.Compute(zs.Column(j), 16, orders[j].Codes, default, orders[j].Low, orders[j].High); });
         Console.WriteLine($"  binning with the layout, all {zs.Columns} columns: {binAll * 1e6:F1} us = {binAll / zs.Columns * 1e6:F2} us/column");
+        if (pieces && BinOrder.Applies(s, 16)) BinningPieces(zs, calls); // peaked columns (MiniLM): the member phases
         if (BinOrder.SumTableApplies(s, 16)) Kernel(orders, calls);
         Console.WriteLine($"{name,-15} S={s,5}: EstimatePairs, the {shuffled.Length} pairs shuffled: {list / shuffled.Length * 1e6,6:F3} us/pair CPU; " +
                           $"a call with every column once ({zs.Columns / 2} pairs) {cover * 1e6,6:F1} us = {cover / shuffled.Length * 1e6,6:F3} us per listed pair; " +

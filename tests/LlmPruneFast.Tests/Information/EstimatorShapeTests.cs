@@ -462,17 +462,19 @@ public sealed class EstimatorShapeTests
         if (!System.Runtime.Intrinsics.X86.Avx512Vbmi2.IsSupported || !EqualFrequencyEdges.Applies(s, bins)) return;
         var rng = new Random(s * 7 + bins);
         var Normal = NormalSource(rng);
-        for (int kind = 0; kind < 4; kind++)
+        for (int kind = 0; kind < 5; kind++)
         {
             var v = new float[s];
+            // kind 4: a fifth of the samples tied at one value inside the edges (an edge bucket of S / 5 members, past
+            // MaxRankCount at S = 2048: the library's sort; rank counting below)
             for (int i = 0; i < s; i++)
-                v[i] = kind switch { 0 => Normal(), 1 => 3f + Math.Abs(Normal()), 2 => (float)Math.Round(Normal() * 16) / 16, _ => Gelu(Normal()) };
+                v[i] = kind switch { 0 => Normal(), 1 => 3f + Math.Abs(Normal()), 2 => (float)Math.Round(Normal() * 16) / 16, 3 => Gelu(Normal()), _ => i % 5 == 2 ? 0.5f : Normal() };
             var codes = new byte[s];
             int lanes = EqualFrequencyBins.BinOrderLength(s, bins);
             var low = new byte[lanes];
             var high = new byte[lanes];
             bool done = EqualFrequencyEdges.TryCompute(v, bins, codes, default, low, high, out bool written);
-            if (kind is 0 or 3) Assert.True(done);
+            if (kind is 0 or 3 or 4) Assert.True(done);
             if (!done) continue;
             Assert.True(written);
             Assert.Equal(StableRankCodes(v, bins), codes);
@@ -492,20 +494,29 @@ public sealed class EstimatorShapeTests
     }
 
     [Fact]
-    public unsafe void Edge_bucket_insertion_sort_equals_a_stable_sort()
+    public unsafe void Edge_bucket_orders_equal_a_stable_sort()
     {
-        // (key, index) entries as an edge bucket's member list holds them: lengths 0 .. MaxBucket, few distinct keys
-        // (ties broken by the index), in any input order
+        // entries as an edge bucket's member list holds them (the key's low 17 bits, then the index): rank counting at
+        // lengths 0 .. MaxRankCount (groups of 16, 32 and 64 entries, a partial last group), insertion at the lengths
+        // it takes; few distinct keys (ties broken by the index), in any input order
         var rng = new Random(11);
-        for (int length = 0; length <= EqualFrequencyEdges.MaxBucket; length++)
-            for (int round = 0; round < 20; round++)
+        var lengths = Enumerable.Range(0, 140).Concat([191, 192, 193, EqualFrequencyEdges.MaxRankCount]);
+        foreach (int length in lengths)
+            for (int round = 0; round < 8; round++)
             {
                 int keys = 1 + rng.Next(4);
-                var a = Enumerable.Range(0, 2048).OrderBy(_ => rng.Next()).Take(length)
-                    .Select(i => ((ulong)(0x8000_0000u + (uint)rng.Next(keys) * 977u) << 32) | (uint)i).ToArray();
-                var expected = a.OrderBy(e => e >> 32).ThenBy(e => (uint)e).ToArray();
-                fixed (ulong* p = a) EqualFrequencyEdges.InsertionSort(p, length);
-                Assert.Equal(expected, a);
+                var a = Enumerable.Range(0, 32768).OrderBy(_ => rng.Next()).Take(length)
+                    .Select(i => (((uint)rng.Next(keys) * 977u) << 15) | (uint)i).ToArray();
+                var expected = a.OrderBy(e => e >> 15).ThenBy(e => e & 0x7FFF).ToArray();
+                var b = a.Concat(Enumerable.Repeat(0u, 64)).ToArray(); // whole vectors are read past the end
+                var rank = new uint[length + 64]; // whole vectors are written past the end
+                fixed (uint* p = b, r = rank) EqualFrequencyEdges.RankStore(p, length, r);
+                var to = new uint[length];
+                for (int i = 0; i < length; i++) to[rank[i]] = a[i];
+                Assert.Equal(expected, to);
+                if (length > 2 * EqualFrequencyEdges.MaxInsertion) continue;
+                fixed (uint* p = b) EqualFrequencyEdges.InsertionSort(p, length);
+                Assert.Equal(expected, b[..length]);
             }
     }
 
