@@ -138,7 +138,8 @@ internal static class ColumnMath
 
     private static readonly Dictionary<int, double[]> DigammaCache = [];
 
-    private static double[] Cached(Dictionary<int, double[]> cache, int max, Func<int, double[]> build)
+    /// <summary>A table per size, built once and kept (up to 16 sizes, then the cache starts over); thread-safe.</summary>
+    internal static T Cached<T>(Dictionary<int, T> cache, int max, Func<int, T> build)
     {
         lock (cache)
         {

@@ -279,8 +279,7 @@ internal static class EqualFrequencyEdges
                     }
                 for (int i = 0; i < length; i++)
                 {
-                    int q = (int)ranks[start + i], code = first; // q < length: it counts the others below
-                    for (int k = first; k < end; k++) code += edgeRank[k] <= q ? 1 : 0;
+                    int q = (int)ranks[start + i], code = CodeAtRank(q, first, end, edgeRank); // q < length: it counts the others below
                     int s = (int)(member[start + i] & IndexMask);
                     Unsafe.Add(ref code0, s) = (byte)code;
                     if (rows) rowCodes[s] = (byte)(code * bins);
@@ -290,8 +289,7 @@ internal static class EqualFrequencyEdges
             }
             for (int q = 0; q < length; q++)
             {
-                int code = first; // the edges below the bucket, plus the bucket's edges (first .. end - 1) at ranks <= q
-                for (int k = first; k < end; k++) code += edgeRank[k] <= q ? 1 : 0;
+                int code = CodeAtRank(q, first, end, edgeRank);
                 int s = (int)(sorted[start + q] & IndexMask);
                 Unsafe.Add(ref code0, s) = (byte)code;
                 if (rows) rowCodes[s] = (byte)(code * bins);
@@ -329,6 +327,18 @@ internal static class EqualFrequencyEdges
             hist[p[3] >> Shift]++;
         }
         for (; p < end; p++) hist[*p >> Shift]++;
+    }
+
+    /// <summary>
+    /// The code of an edge bucket's member at rank q inside it: the edges below the bucket (<paramref name="first"/>),
+    /// plus the bucket's own edges (first .. end - 1) at ranks &lt;= q.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe int CodeAtRank(int q, int first, int end, int* edgeRank)
+    {
+        int code = first;
+        for (int k = first; k < end; k++) code += edgeRank[k] <= q ? 1 : 0;
+        return code;
     }
 
     /// <summary>An edge-bucket entry's index bits (the rest: the key's low Shift bits); S &lt; 32768 = 2^(32 - Shift).</summary>

@@ -49,16 +49,5 @@ public sealed class FixedCLogC
     private static readonly Dictionary<int, FixedCLogC> Cache = [];
 
     /// <summary>The table for S samples (cached: one per S in use; callers must not write to it).</summary>
-    public static FixedCLogC For(int s)
-    {
-        lock (Cache)
-        {
-            if (!Cache.TryGetValue(s, out var t))
-            {
-                if (Cache.Count > 16) Cache.Clear();
-                Cache[s] = t = new FixedCLogC(s);
-            }
-            return t;
-        }
-    }
+    public static FixedCLogC For(int s) => ColumnMath.Cached(Cache, s, n => new FixedCLogC(n));
 }

@@ -56,7 +56,7 @@ public sealed class PluginEstimator : PairwiseEstimator<PluginEstimator.BinnedCo
         public readonly int[] Hist = new int[4 * bins * bins];
         public readonly FixedCLogC CLogC = FixedCLogC.For(s);
         /// <summary><see cref="BinOrder.WriteLaneMasks"/> of <see cref="MasksOf"/> (the x of the pairs before).</summary>
-        public readonly byte[] LaneMasks = BinOrder.SumTableApplies(s, bins) ? new byte[BinOrder.LaneMaskBytes] : [];
+        public readonly byte[] LaneMasks = BinOrder.SumTableApplies(s, bins) ? GC.AllocateUninitializedArray<byte>(BinOrder.LaneMaskBytes) : []; // written before read
         public BinOrder? MasksOf;
         public readonly double LogS = Math.Log(s);
     }
